@@ -1,0 +1,225 @@
+// The base of every bending: a callback that transforms a weight (once, cached) or an
+// activation (on every pass). Per-target state (a mask, a noise field) is drawn once at
+// bend time from the target's traced shape and a seed, so it is reproducible.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { BendingParameter, DerivedParameter, type Controllable, type ParameterJSON } from "./parameter.js";
+
+export type TargetKind = "weight" | "activation";
+
+export interface BendingTarget {
+  kind: TargetKind;
+  /** Weight name (conv_modules.0.weight) or activation node name (nnlin). */
+  name: string;
+  /** Traced method, for activations. */
+  fn?: string;
+  /** The weight's shape, or the activation's traced shape. */
+  shape: number[];
+  /** Seed of this target's random state. */
+  seed: number;
+}
+
+export type JSONValue = number | string | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+export type ArgJSON = JSONValue | ParameterJSON;
+
+export interface CallbackJSON {
+  type: string;
+  args: Record<string, ArgJSON>;
+  seed: number;
+}
+
+/** Per-target state; tensors in it are kept and disposed by `disposeState`. */
+export type TargetState = Record<string, Tensor | number | null>;
+
+export abstract class BendingCallback {
+  /** Registered type name ("Mask"); also the repr's name. */
+  abstract readonly type: string;
+  /** Arguments printed as integers (the others with 3 decimals, as the seed's repr). */
+  protected readonly integerArguments: readonly string[] = ["dim"];
+  readonly seed: number;
+
+  constructor(seed?: number) {
+    this.seed = seed === undefined ? Math.floor(Math.random() * 2 ** 31) : seed >>> 0;
+  }
+
+  get weightCompatible(): boolean {
+    return true;
+  }
+
+  get activationCompatible(): boolean {
+    return true;
+  }
+
+  /** Arguments shown in the repr and saved in configs, in order. */
+  protected abstract arguments(): Record<string, Controllable | JSONValue | undefined>;
+
+  /** Draws the per-target state (default: none). */
+  init(_target: BendingTarget): TargetState {
+    return {};
+  }
+
+  /** Transforms `x` (runs inside the caller's tidy). */
+  abstract apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor;
+
+  disposeState(state: TargetState): void {
+    for (const v of Object.values(state)) if (v instanceof tf.Tensor) v.dispose();
+  }
+
+  /** Callbacks run after this one on the same targets: `a.then(b)`. */
+  then(next: BendingCallback): BendingCallback {
+    return new Chain([this, next]);
+  }
+
+  /** The live controls this callback reads. */
+  controls(): BendingParameter[] {
+    const out: BendingParameter[] = [];
+    for (const v of Object.values(this.arguments())) {
+      if (v instanceof BendingParameter) for (const p of v.sources()) if (!out.includes(p)) out.push(p);
+    }
+    return out;
+  }
+
+  /** Current values of the controls it reads (to know when a cached weight is stale). */
+  controlSignature(): string {
+    return Object.values(this.arguments())
+      .filter((v): v is BendingParameter => v instanceof BendingParameter)
+      .map((p) => p.value)
+      .join(",");
+  }
+
+  checkCompatible(kind: TargetKind, name: string): void {
+    const ok = kind === "weight" ? this.weightCompatible : this.activationCompatible;
+    if (!ok) throw new BendingError(`${this} cannot bend ${kind}s ('${name}' is a ${kind})`);
+  }
+
+  toString(): string {
+    const args = Object.entries(this.arguments())
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => `${k}=${reprValue(v as Controllable | JSONValue, this.integerArguments.includes(k))}`);
+    return `${this.type}(${args.join(", ")})`;
+  }
+
+  toJSON(): CallbackJSON {
+    const args: Record<string, ArgJSON> = {};
+    for (const [k, v] of Object.entries(this.arguments())) {
+      if (v === undefined) continue;
+      args[k] = v instanceof BendingParameter ? v.toJSON() : (v as JSONValue);
+    }
+    return { type: this.type, args, seed: this.seed };
+  }
+
+  /** Same type, arguments and seed. */
+  equals(other: BendingCallback): boolean {
+    return other === this || JSON.stringify(this.toJSON()) === JSON.stringify(other.toJSON());
+  }
+}
+
+function reprValue(v: Controllable | JSONValue, integer = false): string {
+  if (typeof v === "number") return integer ? String(v) : v.toFixed(3);
+  if (v instanceof BendingParameter) return `${v.name}(${v.value.toFixed(3)})`;
+  if (typeof v === "string") return `'${v}'`;
+  if (Array.isArray(v)) return `[${v.map((x) => reprValue(x, integer)).join(", ")}]`;
+  return JSON.stringify(v);
+}
+
+/** Several callbacks applied in order as one. */
+export class Chain extends BendingCallback {
+  readonly type = "Chain";
+  constructor(readonly callbacks: BendingCallback[]) {
+    super(0);
+  }
+  override get weightCompatible(): boolean {
+    return this.callbacks.every((c) => c.weightCompatible);
+  }
+  override get activationCompatible(): boolean {
+    return this.callbacks.every((c) => c.activationCompatible);
+  }
+  protected arguments(): Record<string, JSONValue> {
+    return {};
+  }
+  override init(target: BendingTarget): TargetState {
+    const state: TargetState = {};
+    this.callbacks.forEach((c, i) => {
+      for (const [k, v] of Object.entries(c.init({ ...target, seed: hashSeed(target.seed, String(i)) }))) state[`${i}.${k}`] = v;
+    });
+    return state;
+  }
+  apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
+    return this.callbacks.reduce((y, c, i) => c.apply(y, substate(state, i), target), x);
+  }
+  override controls(): BendingParameter[] {
+    return [...new Set(this.callbacks.flatMap((c) => c.controls()))];
+  }
+  override controlSignature(): string {
+    return this.callbacks.map((c) => c.controlSignature()).join("|");
+  }
+  override then(next: BendingCallback): BendingCallback {
+    return new Chain([...this.callbacks, next]);
+  }
+  override toString(): string {
+    return this.callbacks.map(String).join(" -> ");
+  }
+  override toJSON(): CallbackJSON {
+    return { type: "Chain", args: { callbacks: this.callbacks.map((c) => c.toJSON() as unknown as JSONValue) }, seed: 0 };
+  }
+}
+
+function substate(state: TargetState, index: number): TargetState {
+  const prefix = `${index}.`;
+  const out: TargetState = {};
+  for (const [k, v] of Object.entries(state)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+/** A 31-bit seed mixed from a base seed and a key (FNV-1a). */
+export function hashSeed(seed: number, key: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h & 0x7fffffff;
+}
+
+// --- registry: callbacks by type name, for configs loaded from JSON ------------------
+
+type Factory = (args: Record<string, ArgJSON>, seed: number, controls: ControlResolver) => BendingCallback;
+/** Gives the shared BendingParameter for a saved control (same name → same object). */
+export type ControlResolver = (json: ParameterJSON) => BendingParameter;
+
+const registry = new Map<string, Factory>();
+
+export function registerCallback(type: string, factory: Factory): void {
+  registry.set(type, factory);
+}
+
+export function registeredCallbacks(): string[] {
+  return [...registry.keys()];
+}
+
+export function callbackFromJSON(json: CallbackJSON, controls: ControlResolver): BendingCallback {
+  if (json.type === "Chain") {
+    const parts = (json.args.callbacks as unknown as CallbackJSON[]).map((c) => callbackFromJSON(c, controls));
+    return new Chain(parts);
+  }
+  const factory = registry.get(json.type);
+  if (factory === undefined) {
+    throw new BendingError(`unknown bending callback '${json.type}' (known: ${registeredCallbacks().join(", ")})`);
+  }
+  return factory(json.args, json.seed, controls);
+}
+
+/** A number or the control a saved argument refers to. */
+export function controllableFromJSON(value: ArgJSON | undefined, controls: ControlResolver): Controllable | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return value;
+  if (typeof value === "object" && !Array.isArray(value) && "control" in value) {
+    const json = value as unknown as ParameterJSON;
+    let p: BendingParameter = controls(json);
+    for (const step of json.derived ?? []) p = step.op === "times" ? p.times(step.k) : p.plus(step.k);
+    return p;
+  }
+  throw new BendingError(`expected a number or a control, got ${JSON.stringify(value)}`);
+}
+
+export { DerivedParameter };

@@ -1,0 +1,94 @@
+// GraphModule = graph + the module whose state it reads: runnable by interpreting the
+// nodes one by one (torch.fx's Interpreter). Editing the graph changes what runs.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { Module, StateTensor } from "../nn/module.js";
+import { FUNCTIONS } from "../nn/functional.js";
+import { opaque } from "../nn/hooks.js";
+import { Graph, Node, type Argument } from "./graph.js";
+
+export class GraphModule {
+  constructor(readonly root: Module, readonly graph: Graph) {}
+
+  private resolvePath(path: string): unknown {
+    let obj: unknown = this.root;
+    for (const part of path.split(".")) {
+      if (obj === null || typeof obj !== "object" || !(part in obj)) {
+        throw new BendingError(`graph target '${path}' does not exist in ${this.root.constructor.name}`);
+      }
+      obj = (obj as Record<string, unknown>)[part];
+    }
+    return obj;
+  }
+
+  /** Runs the graph on positional inputs; every intermediate tensor is disposed. */
+  forward(...inputs: unknown[]): unknown {
+    return tf.tidy(() => this.interpret(inputs) as tf.TensorContainer);
+  }
+
+  call(...inputs: unknown[]): unknown {
+    return this.forward(...inputs);
+  }
+
+  private interpret(inputs: unknown[]): unknown {
+    const env = new Map<Node, unknown>();
+    const load = (a: Argument): unknown => {
+      if (a instanceof Node) return env.get(a);
+      if (Array.isArray(a)) return a.map(load);
+      if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, load(v)]));
+      return a;
+    };
+    let placeholder = 0;
+    for (const node of this.graph.nodes) {
+      const args = node.args.map(load);
+      let value: unknown;
+      switch (node.op) {
+        case "placeholder":
+          value = inputs[placeholder++];
+          break;
+        case "get_attr": {
+          const constant = this.graph.constants.get(node.target);
+          if (constant !== undefined) value = constant;
+          else {
+            const state = this.resolvePath(node.target);
+            value = state instanceof StateTensor ? state.value : state;
+          }
+          break;
+        }
+        case "call_module": {
+          const mod = this.resolvePath(node.target);
+          if (!(mod instanceof Module)) throw new BendingError(`graph target '${node.target}' is not a module`);
+          value = opaque(() => (mod.forward as (...a: unknown[]) => unknown).apply(mod, args));
+          break;
+        }
+        case "call_function":
+          value = opaque(() => this.callFunction(node, args));
+          break;
+        case "call_method": {
+          const [self, ...rest] = args as [Tensor, ...unknown[]];
+          const method = (self as unknown as Record<string, (...a: unknown[]) => unknown>)[node.target];
+          value = opaque(() => method.apply(self, rest));
+          break;
+        }
+        case "output":
+          return args[0];
+      }
+      env.set(node, value);
+    }
+    throw new BendingError("graph has no output node");
+  }
+
+  private callFunction(node: Node, args: unknown[]): unknown {
+    if (node.target === "getitem") {
+      const [container, key] = args as [Record<string | number, unknown>, string | number];
+      return container[key];
+    }
+    if (node.target.startsWith("tf.")) {
+      const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, v instanceof Node ? undefined : v]));
+      return tf.engine().runKernel(node.target.slice(3), args[0] as Record<string, Tensor>, kwargs as Record<string, never>);
+    }
+    const fn = FUNCTIONS.get(node.target);
+    if (fn === undefined) throw new BendingError(`unknown function '${node.target}' in graph`);
+    return fn(...args);
+  }
+}

@@ -1,0 +1,20 @@
+// tfbend: live network bending on TensorFlow.js.
+import { ready } from "./backend.js";
+
+export { tf, type Tensor } from "./tf.js";
+export * as nn from "./nn/index.js";
+export { F } from "./nn/index.js";
+export { BendingError } from "./errors.js";
+export { backend, setBackend, ready, BACKEND_ORDER } from "./backend.js";
+export { Graph, Node, type Argument, type NodeOp } from "./graph/graph.js";
+export { GraphModule } from "./graph/graph-module.js";
+export { trace } from "./graph/tracer.js";
+export { BendingCallback, Chain, registerCallback, type BendingTarget, type TargetState } from "./bending/callback.js";
+export { BendingParameter, DerivedParameter, type Controllable } from "./bending/parameter.js";
+export { BendingConfig } from "./bending/config.js";
+export { Mask } from "./bending/mask.js";
+export { BendedModule, type BendingHandle } from "./bended/bended-module.js";
+export { DEFAULT_VERSION } from "./bended/versions.js";
+
+// Importing tfbend selects a backend (TFBEND_BACKEND or the fastest available).
+await ready();
