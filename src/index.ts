@@ -15,6 +15,7 @@ export { BendingConfig } from "./bending/config.js";
 export { Mask } from "./bending/mask.js";
 export { BendedModule, type BendingHandle } from "./bended/bended-module.js";
 export { DEFAULT_VERSION } from "./bended/versions.js";
+export * as io from "./io/index.js";
 
 // Importing tfbend selects a backend (TFBEND_BACKEND or the fastest available).
 await ready();

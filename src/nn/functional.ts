@@ -214,7 +214,9 @@ export const linear = defineOp("linear", (x: Tensor, weight: Tensor, bias: Tenso
     throw new BendingError(`linear expects ${inFeatures} input features, got shape [${x.shape.join(", ")}]`);
   }
   const x2 = tf.reshape(x, [-1, inFeatures]) as tf.Tensor2D;
-  const y = tf.fused.matMul({ a: x2, b: weight as tf.Tensor2D, transposeB: true, bias: bias ?? undefined });
+  // Not tf.fused.matMul: its transposeB path gives wrong results on the wasm backend (tfjs 4.22).
+  const product = tf.matMul(x2, weight as tf.Tensor2D, false, true);
+  const y = bias === null ? product : tf.add(product, bias);
   return tf.reshape(y, [...x.shape.slice(0, -1), out]);
 });
 

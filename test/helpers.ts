@@ -1,0 +1,38 @@
+import * as tb from "tfbend";
+
+const { tf } = tb;
+
+/** Largest absolute difference between two tensors of the same shape. */
+export function maxAbsDiff(a: tb.Tensor, b: tb.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+export function identical(a: tb.Tensor, b: tb.Tensor): boolean {
+  if (a.shape.join() !== b.shape.join()) return false;
+  const x = a.dataSync();
+  const y = b.dataSync();
+  return x.every((v, i) => Object.is(v, y[i]) || v === y[i]);
+}
+
+/** The seed tutorial's module. */
+export class Stanley extends tb.nn.Module {
+  conv_modules: tb.nn.Sequential;
+  batch_norm: tb.nn.BatchNorm1d;
+  nnlin = new tb.nn.Sigmoid();
+  constructor(readonly nChannels = 4) {
+    super();
+    this.conv_modules = new tb.nn.Sequential(new tb.nn.Conv1d(1, nChannels, 3), new tb.nn.Conv1d(nChannels, 8, 3));
+    this.batch_norm = new tb.nn.BatchNorm1d(8);
+  }
+  override forward(x: tb.Tensor): tb.Tensor {
+    let out = this.conv_modules.call(x) as tb.Tensor;
+    out = this.batch_norm.call(out);
+    out = this.nnlin.call(out);
+    return out;
+  }
+  forward_nobatch(x: tb.Tensor): tb.Tensor {
+    let out = this.conv_modules.call(x) as tb.Tensor;
+    out = this.nnlin.call(out);
+    return out;
+  }
+}

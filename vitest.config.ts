@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // tfjs keeps one global engine per process: run test files in separate forks, one at a time.
+    pool: "forks",
+    fileParallelism: false,
+  },
+});
