@@ -233,7 +233,11 @@ export class BendedModule implements PatternResolver {
     }
     const weights = this.weightNames;
     const exactActivations: [string, string][] = [];
-    for (const fn of this.traces.keys()) if (this.activationNames(fn).includes(pattern)) exactActivations.push([fn, pattern]);
+    for (const fn of this.traces.keys()) {
+      const node = this.traced(fn).graph.find(pattern);
+      // A get_attr node reading this very weight is the weight, not a second target.
+      if (node && node.op !== "output" && !(node.op === "get_attr" && node.target === pattern)) exactActivations.push([fn, pattern]);
+    }
     if (weights.includes(pattern)) {
       if (exactActivations.length > 0) {
         throw new BendingError(
@@ -369,12 +373,21 @@ export class BendedModule implements PatternResolver {
         removed.push(key);
         return false;
       });
-      b.targets = keep;
-      if (keep.length === 0) this.bendings.splice(this.bendings.indexOf(b), 1);
+      this.narrowBending(b, keep);
     }
     if (removed.length === 0) throw new BendingError(`nothing bent matches '${pattern}'`);
     this.changed();
     return [...new Set(removed)];
+  }
+
+  /** Keeps only `keep` of a bending's targets (their state stays; the others' is already disposed). */
+  private narrowBending(b: Bending, keep: BoundTarget[]): void {
+    if (keep.length !== b.targets.length) {
+      // The bending's patterns no longer describe it: pin it to the targets it keeps.
+      b.patterns = keep.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name)));
+    }
+    b.targets = keep;
+    if (keep.length === 0) this.bendings.splice(this.bendings.indexOf(b), 1);
   }
 
   /** Removes every bending: outputs are the version's exact outputs again. */
@@ -504,8 +517,7 @@ export class BendedModule implements PatternResolver {
     for (const b of [...this.bendings]) {
       const weights = b.targets.filter((t) => t.target.kind === "weight");
       for (const t of weights) b.callback.disposeState(t.state);
-      b.targets = b.targets.filter((t) => t.target.kind !== "weight");
-      if (b.targets.length === 0) this.bendings.splice(this.bendings.indexOf(b), 1);
+      this.narrowBending(b, b.targets.filter((t) => t.target.kind !== "weight"));
     }
     this.clearInterpolation();
     this.currentVersion = name;
