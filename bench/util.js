@@ -1,0 +1,34 @@
+// Timed functions must not return typed arrays from tf.tidy: tidy walks its result
+// element by element (150 ms for 262k floats).
+// Shared timing helpers: variants are measured interleaved, round by round, so that the
+// noise of this small machine hits all of them alike; we report medians.
+export function quantile(sorted, q) {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))));
+  return sorted[i];
+}
+
+export function timeOnce(fn) {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+/**
+ * Runs every variant `perRound` times per round for `rounds` rounds, interleaved.
+ * Returns per-variant sorted samples (ms).
+ */
+export function interleave(variants, { rounds = 15, perRound = 5, warmup = 5 } = {}) {
+  for (const fn of Object.values(variants)) for (let i = 0; i < warmup; i++) fn();
+  const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(variants)) {
+      for (let i = 0; i < perRound; i++) samples[name].push(timeOnce(fn));
+    }
+  }
+  for (const s of Object.values(samples)) s.sort((a, b) => a - b);
+  return samples;
+}
+
+export function fmt(ms) {
+  return ms.toFixed(ms < 1 ? 3 : 2);
+}
