@@ -16,6 +16,8 @@ export { Mask } from "./bending/mask.js";
 export { BendedModule, type BendingHandle } from "./bended/bended-module.js";
 export { DEFAULT_VERSION } from "./bended/versions.js";
 export * as io from "./io/index.js";
+export { load, save } from "./io/load.js";
+export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
 
 // Importing tfbend selects a backend (TFBEND_BACKEND or the fastest available).
 await ready();

@@ -140,15 +140,38 @@ export class BendedModule implements PatternResolver {
 
   // --- tracing -----------------------------------------------------------------------
 
-  /** Traces `forward` (or `fn`) on example inputs: `trace({ x })`, `trace("forward_nobatch", { x })`. */
-  trace(fnOrInputs: string | MethodInputs, inputs?: MethodInputs): Graph {
+  /**
+   * Example inputs per method (a loaded model declares them), used by trace() without inputs.
+   * Values are tensor shapes: zeros of that shape are traced.
+   */
+  readonly exampleShapes = new Map<string, number[][]>();
+
+  /** Free-form facts about the model (sample rate, latent size, ...), from its files. */
+  metadata: Record<string, string> = {};
+
+  /**
+   * Traces `forward` (or `fn`) on example inputs: `trace({ x })`, `trace("forward_nobatch", { x })`,
+   * or `trace()` / `trace(fn)` with the model's declared example inputs.
+   */
+  trace(fnOrInputs?: string | MethodInputs, inputs?: MethodInputs): Graph {
     const fn = typeof fnOrInputs === "string" ? fnOrInputs : DEFAULT_FN;
-    const example = typeof fnOrInputs === "string" ? inputs : fnOrInputs;
+    const given = typeof fnOrInputs === "string" ? inputs : fnOrInputs;
+    if (given === undefined && this.exampleShapes.has(fn)) {
+      const zeros = this.exampleShapes.get(fn)!.map((shape) => tf.zeros(shape));
+      try {
+        return this.trace(fn, zeros);
+      } finally {
+        tf.dispose(zeros);
+      }
+    }
+    const example = given;
     if (example === undefined) throw new BendingError(`trace('${fn}') needs example inputs, e.g. trace('${fn}', { x })`);
     const traced = traceMethod(this.module, fn, example);
     const old = this.traces.get(fn);
     if (old) for (const c of old.graph.constants.values()) c.dispose();
     this.traces.set(fn, traced);
+    const values = Array.isArray(example) ? example : traced.inputNames.map((n) => example[n]);
+    if (values.every((v) => v instanceof tf.Tensor)) this.exampleShapes.set(fn, values.map((v) => (v as Tensor).shape));
     this.rebindActivations(fn);
     return traced.graph;
   }
@@ -498,6 +521,14 @@ export class BendedModule implements PatternResolver {
 
   versionNames(): string[] {
     return this.versions.names();
+  }
+
+  /** The weights and buffers of a version (tensors owned by the version store). */
+  versionStateDict(name: string): Record<string, Tensor> {
+    this.versions.check(name);
+    const out: Record<string, Tensor> = {};
+    for (const [key, state] of this.module.namedStateTensors()) out[key] = this.versions.value(name, key, state);
+    return out;
   }
 
   /** The interpolation weights in effect, or null. */

@@ -86,7 +86,7 @@ export function resolveMethod(module: Module, fn: string): Method {
 /** Positional arguments and their parameter names, from named or positional inputs. */
 export function bindInputs(module: Module, fn: string, inputs: MethodInputs): { names: string[]; args: unknown[] } {
   const method = resolveMethod(module, fn);
-  const params = parameterNames(method as (...a: never[]) => unknown);
+  const params = module.argumentNames(fn) ?? parameterNames(method as (...a: never[]) => unknown);
   if (Array.isArray(inputs)) {
     const names = inputs.map((_, i) => params[i] ?? `arg${i}`);
     return { names, args: inputs };

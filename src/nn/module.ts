@@ -51,6 +51,11 @@ export abstract class StateTensor {
 
   /** Replaces the stored tensor (disposes the old one). */
   set data(value: Tensor) {
+    this.replace(value);
+  }
+
+  /** How a new value is stored; wrappers of other frameworks' variables write into them instead. */
+  protected replace(value: Tensor): void {
     if (value === this._data) return;
     const old = this._data;
     this._data = tf.keep(value);
@@ -90,6 +95,14 @@ export class Module {
     const forward = this.forward as unknown as (...a: unknown[]) => ReturnType<M["forward"]>;
     if (!this.isLeaf) return forward.apply(this, args);
     return dispatch("call_module", this, args, () => forward.apply(this, args));
+  }
+
+  /**
+   * Names of a method's inputs when its source does not say them (a rest parameter);
+   * null to read them from the source.
+   */
+  argumentNames(_fn: string): string[] | null {
+    return null;
   }
 
   /** Direct children in definition order. */
