@@ -1,5 +1,6 @@
 // tfbend: live network bending on TensorFlow.js.
 import { ready } from "./backend.js";
+import { registerFastTanh } from "./kernels.js";
 
 export { tf, type Tensor } from "./tf.js";
 export * as nn from "./nn/index.js";
@@ -13,11 +14,16 @@ export { BendingCallback, Chain, registerCallback, type BendingTarget, type Targ
 export { BendingParameter, DerivedParameter, type Controllable } from "./bending/parameter.js";
 export { BendingConfig } from "./bending/config.js";
 export { Mask } from "./bending/mask.js";
+export { OrderedMask, Scale, Bias, Affine, Normal, Uniform, Permute, Reverse, Clamp, ThresholdActivation, Capture, InterpolateActivation, Lambda, CatalogueCallback, type Dim, type DimOptions, type NoiseOp, type NoiseOptions, type NormalOptions, type ThresholdOptions, type CaptureOptions, type LambdaOptions } from "./bending/catalogue.js";
 export { BendedModule, type BendingHandle } from "./bended/bended-module.js";
 export { DEFAULT_VERSION } from "./bended/versions.js";
 export * as io from "./io/index.js";
 export { load, save } from "./io/load.js";
+export * as zoo from "./zoo/index.js";
 export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
+
+export { registerFastTanh, unregisterFastTanh } from "./kernels.js";
 
 // Importing tfbend selects a backend (TFBEND_BACKEND or the fastest available).
 await ready();
+registerFastTanh();
