@@ -1,4 +1,6 @@
-// npm run bench: every benchmark, printed as Markdown tables.
+// npm run bench: every benchmark, printed as Markdown tables (paste into the README).
 import { printCore, runCore } from "./core.js";
+import { printAudio, runAudio } from "./audio.js";
 
 printCore(runCore());
+printAudio(await runAudio());

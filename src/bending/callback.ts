@@ -137,15 +137,21 @@ export class Chain extends BendingCallback {
   protected arguments(): Record<string, JSONValue> {
     return {};
   }
+  // Each part's state object lives as long as the chain's, so parts may cache in it.
+  private readonly parts = new WeakMap<TargetState, TargetState[]>();
+
   override init(target: BendingTarget): TargetState {
     const state: TargetState = {};
-    this.callbacks.forEach((c, i) => {
-      for (const [k, v] of Object.entries(c.init({ ...target, seed: hashSeed(target.seed, String(i)) }))) state[`${i}.${k}`] = v;
-    });
+    this.parts.set(state, this.callbacks.map((c, i) => c.init({ ...target, seed: hashSeed(target.seed, String(i)) })));
     return state;
   }
   apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
-    return this.callbacks.reduce((y, c, i) => c.apply(y, substate(state, i), target), x);
+    const parts = this.parts.get(state)!;
+    return this.callbacks.reduce((y, c, i) => c.apply(y, parts[i], target), x);
+  }
+  override disposeState(state: TargetState): void {
+    this.parts.get(state)?.forEach((part, i) => this.callbacks[i].disposeState(part));
+    this.parts.delete(state);
   }
   override controls(): BendingParameter[] {
     return [...new Set(this.callbacks.flatMap((c) => c.controls()))];
@@ -162,13 +168,6 @@ export class Chain extends BendingCallback {
   override toJSON(): CallbackJSON {
     return { type: "Chain", args: { callbacks: this.callbacks.map((c) => c.toJSON() as unknown as JSONValue) }, seed: 0 };
   }
-}
-
-function substate(state: TargetState, index: number): TargetState {
-  const prefix = `${index}.`;
-  const out: TargetState = {};
-  for (const [k, v] of Object.entries(state)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
-  return out;
 }
 
 /** A 31-bit seed mixed from a base seed and a key (FNV-1a). */

@@ -13,6 +13,7 @@ import { BendingConfig } from "../bending/config.js";
 import { architectureOf, createModule, type ArchitectureOptions } from "../zoo/registry.js";
 import { fileHandler, readModelJSON } from "./files.js";
 import { KerasModel } from "./layers-model.js";
+import { loadGraphModule } from "./graph-model.js";
 import { loadSafetensorsFile, saveSafetensors } from "./safetensors.js";
 
 export const MANIFEST = "tfbend.json";
@@ -42,7 +43,7 @@ export interface LoadOptions {
 export async function loadLayersModule(path: string): Promise<KerasModel> {
   const json = readModelJSON(path);
   if (json.format === "graph-model") {
-    throw new BendingError(`'${path}' is a TF.js GraphModel; tfbend loads LayersModels (Keras) and tfbend folders`);
+    throw new BendingError(`'${path}' is a TF.js GraphModel; load it with tb.load(path) or tb.io.loadGraphModule(path)`);
   }
   const model = await tfl.loadLayersModel(fileHandler(path));
   return new KerasModel(model);
@@ -65,6 +66,13 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
   if (!existsSync(full)) throw new BendingError(`no model at '${path}'`);
   if (!isDirectory(full)) {
     if (!full.endsWith(".json")) throw new BendingError(`'${path}' is neither a model.json nor a tfbend model folder`);
+    if (readModelJSON(full).format === "graph-model") {
+      const graphModule = await loadGraphModule(full);
+      const bended = new BendedModule(graphModule);
+      const shapes = graphModule.exampleInputShapes();
+      if (shapes !== null) bended.exampleShapes.set("forward", shapes);
+      return bended;
+    }
     const module = await loadLayersModule(full);
     const bended = new BendedModule(module);
     bended.exampleShapes.set("forward", module.exampleInputs().map((t) => {

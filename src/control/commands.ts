@@ -1,0 +1,410 @@
+// THE command table: the one language every transport speaks. A command is a word and
+// atoms; each entry checks its atoms, acts on the session, and returns the reply's
+// values (and a dict of metadata for Max and JSON clients).
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { BendingError } from "../errors.js";
+import { callbackFromJSON, registeredCallbacks, type ArgJSON, type CallbackJSON } from "../bending/callback.js";
+import { BendingParameter } from "../bending/parameter.js";
+import type { BendedModule } from "../bended/bended-module.js";
+import { formatRecordedShape } from "../graph/graph.js";
+import type { Atom } from "./atoms.js";
+import type { ModelKind, Session } from "./session.js";
+
+/** What commands need from a session (Session implements it). */
+export type CommandContext = Session;
+
+export interface CommandResult {
+  values?: Atom[];
+  dict?: unknown;
+}
+
+export interface CommandSpec {
+  name: string;
+  usage: string;
+  help: string;
+  run(session: CommandContext, args: Atom[]): CommandResult | Promise<CommandResult>;
+}
+
+// --- atom checks -----------------------------------------------------------------
+
+function symbol(args: Atom[], i: number, name: string): string {
+  const v = args[i];
+  if (v === undefined) throw new BendingError(`missing ${name}`);
+  if (typeof v !== "string") throw new BendingError(`${name} must be a word, got ${v}`);
+  return v;
+}
+
+function optionalSymbol(args: Atom[], i: number, name: string): string | undefined {
+  return args[i] === undefined ? undefined : symbol(args, i, name);
+}
+
+function number(args: Atom[], i: number, name: string): number {
+  const v = args[i];
+  if (v === undefined) throw new BendingError(`missing ${name}`);
+  if (typeof v !== "number") throw new BendingError(`${name} must be a number, got '${v}'`);
+  if (!Number.isFinite(v)) throw new BendingError(`${name} must be a finite number, got ${v}`);
+  return v;
+}
+
+function noMore(args: Atom[], count: number, usage: string): void {
+  if (args.length > count) throw new BendingError(`too many arguments; usage: ${usage}`);
+}
+
+/** A name as a patch may write it (case-insensitive, underscores optional): "mask" → "Mask". */
+function callbackType(word: string): string {
+  const wanted = word.toLowerCase().replace(/_/g, "");
+  const found = registeredCallbacks().find((t) => t.toLowerCase() === wanted);
+  if (!found || found === "Lambda") {
+    const known = registeredCallbacks().filter((t) => t !== "Lambda").map((t) => t.toLowerCase());
+    throw new BendingError(`unknown callback '${word}' (callbacks: ${known.join(", ")})`);
+  }
+  return found;
+}
+
+/**
+ * A callback from `<type> [arg value]...`. A value `@name` binds the argument to the live
+ * control `name` (created with the argument's value if it does not exist: `@keep=0.3`).
+ */
+function callbackFromAtoms(bended: BendedModule, atoms: Atom[]): ReturnType<typeof callbackFromJSON> {
+  const type = callbackType(symbol(atoms, 0, "callback"));
+  if ((atoms.length - 1) % 2 !== 0) throw new BendingError(`callback arguments come in pairs: <name> <value>`);
+  const args: Record<string, ArgJSON> = {};
+  let seed: number | undefined;
+  const dims: number[] = [];
+  for (let i = 1; i < atoms.length; i += 2) {
+    const key = symbol(atoms, i, "argument name");
+    const value = atoms[i + 1];
+    if (key === "seed") {
+      seed = number(atoms, i + 1, "seed");
+      continue;
+    }
+    if (typeof value === "string" && value.startsWith("@")) {
+      const [name, initial] = value.slice(1).split("=");
+      const existing = bended.controls().find((c) => c.name === name);
+      const start = initial === undefined ? undefined : Number(initial);
+      if (start !== undefined && !Number.isFinite(start)) throw new BendingError(`control value in '${value}' is not a number`);
+      args[key] = existing?.toJSON() ?? new BendingParameter(name, start ?? 0.5).toJSON();
+      continue;
+    }
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw new BendingError(`${key} must be a finite number`);
+      if (key === "dim") dims.push(value);
+      else args[key] = value;
+      continue;
+    }
+    args[key] = value as string;
+  }
+  if (dims.length) args.dim = dims.length === 1 ? dims[0] : dims;
+  const json: CallbackJSON = { type, args, seed: seed ?? Math.floor(Math.random() * 2 ** 31) };
+  // Controls named in the message are the module's own when they exist already.
+  return callbackFromJSON(json, (p) => bended.controlFor(p.control, p.value, { range: p.range ?? undefined, clamp: p.clamp }));
+}
+
+function shapeAtoms(shape: number[] | number[][] | null): string {
+  return formatRecordedShape(shape).replace(/\s/g, "");
+}
+
+// --- the table ---------------------------------------------------------------------
+
+const specs: CommandSpec[] = [
+  {
+    name: "help",
+    usage: "help",
+    help: "list the commands",
+    run: () => ({ values: [...COMMANDS.keys()], dict: [...COMMANDS.values()].map((c) => ({ command: c.name, usage: c.usage, help: c.help })) }),
+  },
+  {
+    name: "models",
+    usage: "models",
+    help: "list the shipped and workspace models",
+    run: (s) => ({ values: s.availableModels() }),
+  },
+  {
+    name: "load",
+    usage: "load <model>",
+    help: "load a model by name (see 'models') or by a path inside the workspace",
+    run: async (s, a) => {
+      const name = symbol(a, 0, "model");
+      noMore(a, 1, "load <model>");
+      await s.loadModel(name);
+      return { values: [name, s.kind] };
+    },
+  },
+  {
+    name: "method",
+    usage: "method <fn>",
+    help: "choose the traced method the stream runs (nn~'s method)",
+    run: (s, a) => {
+      const fn = symbol(a, 0, "method");
+      const model = s.requireModel();
+      if (!model.tracedMethods().includes(fn)) model.trace(fn);
+      s.method = fn;
+      return { values: [fn] };
+    },
+  },
+  {
+    name: "trace",
+    usage: "trace [fn]",
+    help: "trace a method with the model's declared example input",
+    run: (s, a) => {
+      const fn = optionalSymbol(a, 0, "method") ?? "forward";
+      noMore(a, 1, "trace [fn]");
+      const graph = s.requireModel().trace(fn);
+      return { values: [fn, graph.nodes.length] };
+    },
+  },
+  {
+    name: "weights",
+    usage: "weights",
+    help: "list the weights (dict: name and shape)",
+    run: (s) => {
+      const m = s.requireModel();
+      return { values: m.weightNames, dict: m.weightNames.map((name) => ({ name, shape: m.weightShape(name) })) };
+    },
+  },
+  {
+    name: "activations",
+    usage: "activations [fn]",
+    help: "list the activations of a traced method (dict: name, op, shape)",
+    run: (s, a) => {
+      const fn = optionalSymbol(a, 0, "method") ?? s.method;
+      const graph = s.requireModel().graph(fn);
+      const nodes = graph.activationNodes();
+      return { values: nodes.map((n) => n.name), dict: nodes.map((n) => ({ name: n.name, op: n.op, shape: shapeAtoms(n.shape) })) };
+    },
+  },
+  {
+    name: "graph",
+    usage: "graph [fn]",
+    help: "the traced graph of a method (dict: nodes with op, target, inputs, shape, bended)",
+    run: (s, a) => {
+      const fn = optionalSymbol(a, 0, "method") ?? s.method;
+      const model = s.requireModel();
+      const bent = new Set(model.bendGraph(fn).nodes.filter((n) => n.name.includes("_bended")).map((n) => n.inputNodes()[0]?.name));
+      const nodes = model.graph(fn).nodes.map((n) => ({
+        name: n.name, op: n.op, target: n.target, inputs: n.inputNodes().map((i) => i.name), shape: shapeAtoms(n.shape), bended: bent.has(n.name),
+      }));
+      return { values: [fn, nodes.length], dict: { method: fn, nodes } };
+    },
+  },
+  {
+    name: "bend",
+    usage: "bend <pattern> <callback> [<arg> <value>]...",
+    help: "bend weights/activations matching a pattern, e.g. 'bend net_3 mask prob 0.4 dim -2'; '@name' binds an argument to a control",
+    run: (s, a) => {
+      const model = s.requireModel();
+      const pattern = symbol(a, 0, "pattern");
+      const callback = callbackFromAtoms(model, a.slice(1));
+      const handle = model.bend(callback, pattern);
+      return { values: [pattern, String(callback), ...handle.targets], dict: { pattern, callback: String(callback), targets: handle.targets } };
+    },
+  },
+  {
+    name: "unbend",
+    usage: "unbend <pattern>",
+    help: "remove the bendings of the targets a pattern matches",
+    run: (s, a) => {
+      const pattern = symbol(a, 0, "pattern");
+      noMore(a, 1, "unbend <pattern>");
+      return { values: s.requireModel().unbend(pattern) };
+    },
+  },
+  {
+    name: "reset",
+    usage: "reset",
+    help: "remove every bending",
+    run: (s) => {
+      s.requireModel().reset();
+      return {};
+    },
+  },
+  {
+    name: "bendings",
+    usage: "bendings",
+    help: "the current bendings (dict: callback and targets)",
+    run: (s) => {
+      const config = s.requireModel().bendingConfig();
+      const dict = config.callbacks().map((cb) => ({
+        callback: String(cb),
+        patterns: config.entries.filter((e) => e.callback === cb).map((e) => e.pattern),
+      }));
+      return { values: config.callbacks().map(String), dict };
+    },
+  },
+  {
+    name: "controls",
+    usage: "controls",
+    help: "list the live controls: name value min max ...",
+    run: (s) => {
+      const controls = s.requireModel().controls();
+      return {
+        values: controls.flatMap((c) => [c.name, c.value, c.range?.[0] ?? "-inf", c.range?.[1] ?? "inf"]),
+        dict: controls.map((c) => ({ name: c.name, value: c.value, min: c.range?.[0] ?? null, max: c.range?.[1] ?? null })),
+      };
+    },
+  },
+  {
+    name: "set",
+    usage: "set <control> <value>",
+    help: "move a live control (takes effect on the next block)",
+    run: (s, a) => {
+      const name = symbol(a, 0, "control");
+      const value = number(a, 1, "value");
+      noMore(a, 2, "set <control> <value>");
+      s.requireModel().update(name, value);
+      return { values: [name, value] };
+    },
+  },
+  {
+    name: "get",
+    usage: "get <control>",
+    help: "read a live control",
+    run: (s, a) => {
+      const name = symbol(a, 0, "control");
+      const control = s.requireModel().controls().find((c) => c.name === name);
+      if (!control) throw new BendingError(`unknown control '${name}'`);
+      return { values: [name, control.value] };
+    },
+  },
+  {
+    name: "write",
+    usage: "write <version>",
+    help: "store the current weight bendings as a version and switch to it",
+    run: (s, a) => {
+      const name = symbol(a, 0, "version");
+      noMore(a, 1, "write <version>");
+      s.requireModel().write(name);
+      return { values: [name] };
+    },
+  },
+  {
+    name: "version",
+    usage: "version [<name>|default]",
+    help: "switch version (no argument: say which one is in use)",
+    run: (s, a) => {
+      const model = s.requireModel();
+      const name = optionalSymbol(a, 0, "version");
+      if (name !== undefined) model.version = name === "default" ? null : name;
+      return { values: [model.version] };
+    },
+  },
+  {
+    name: "versions",
+    usage: "versions",
+    help: "list the versions",
+    run: (s) => ({ values: s.requireModel().versionNames() }),
+  },
+  {
+    name: "interpolate",
+    usage: "interpolate <version> <weight> [<version> <weight>]...",
+    help: "use the normalised weighted average of versions' weights",
+    run: (s, a) => {
+      if (a.length === 0 || a.length % 2 !== 0) throw new BendingError("usage: interpolate <version> <weight> [<version> <weight>]...");
+      const weights: Record<string, number> = {};
+      for (let i = 0; i < a.length; i += 2) {
+        const name = symbol(a, i, "version");
+        weights[name === "default" ? "_default" : name] = number(a, i + 1, `weight of ${name}`);
+      }
+      s.requireModel().interpolate(weights);
+      return { values: a };
+    },
+  },
+  {
+    name: "config",
+    usage: "config save|load <name>",
+    help: "save the current bendings as a named preset (also to configs/<name>.json), or load one",
+    run: (s, a) => {
+      const action = symbol(a, 0, "save or load");
+      const name = symbol(a, 1, "name");
+      if (!/^[\w.-]+$/.test(name)) throw new BendingError("config names use letters, digits, _ . -");
+      const model = s.requireModel();
+      if (action === "save") {
+        const config = model.saveConfigAs(name);
+        mkdirSync(s.resolvePath("configs"), { recursive: true });
+        config.save(s.resolvePath(join("configs", `${name}.json`)));
+        return { values: ["save", name] };
+      }
+      if (action === "load") {
+        if (model.configNames().includes(name)) model.setConfig(name);
+        else model.setConfig(s.loadConfigFile(name));
+        return { values: ["load", name] };
+      }
+      throw new BendingError(`config takes 'save' or 'load', got '${action}'`);
+    },
+  },
+  {
+    name: "input",
+    usage: "input <latent values...>",
+    help: "set the latent the stream and renders decode (one value per latent dimension)",
+    run: (s, a) => {
+      s.setLatent(a.map((_, i) => number(a, i, `latent value ${i + 1}`)));
+      return { values: [a.length] };
+    },
+  },
+  {
+    name: "render",
+    usage: "render <file.wav> <seconds> | render <file.png>",
+    help: "render to a file in the workspace (WAV for audio, PNG for images)",
+    run: async (s, a) => {
+      const file = symbol(a, 0, "file");
+      const seconds = s.kind === "image" ? 0 : number(a, 1, "seconds");
+      const path = await s.render(file, seconds);
+      return { values: [path] };
+    },
+  },
+  {
+    name: "stream",
+    usage: "stream start|stop",
+    help: "start or stop streaming output blocks",
+    run: (s, a) => {
+      const action = symbol(a, 0, "start or stop");
+      if (action === "start") s.startStream();
+      else if (action === "stop") s.stopStream();
+      else throw new BendingError(`stream takes 'start' or 'stop', got '${action}'`);
+      return { values: [action] };
+    },
+  },
+  {
+    name: "enable",
+    usage: "enable 0|1",
+    help: "nn~'s enable: 1 streams, 0 stops",
+    run: (s, a) => {
+      const on = number(a, 0, "0 or 1");
+      if (on) s.startStream();
+      else s.stopStream();
+      return { values: [on ? 1 : 0] };
+    },
+  },
+  {
+    name: "status",
+    usage: "status",
+    help: "backend, model, block size, latency, RTF p50/p95, dropped blocks",
+    run: (s) => {
+      const st = s.status();
+      return { values: Object.entries(st).flat(), dict: st };
+    },
+  },
+  {
+    name: "dump",
+    usage: "dump",
+    help: "nn~'s dump: model, methods, weights, controls and status as a dict",
+    run: (s) => {
+      const model = s.bended;
+      return {
+        values: [s.modelName || "none"],
+        dict: {
+          status: s.status(),
+          methods: model?.tracedMethods() ?? [],
+          weights: model?.weightNames ?? [],
+          controls: model?.controls().map((c) => ({ name: c.name, value: c.value })) ?? [],
+          versions: model?.versionNames() ?? [],
+        },
+      };
+    },
+  },
+];
+
+export const COMMANDS = new Map<string, CommandSpec>(specs.map((s) => [s.name, s]));
+
+export type { ModelKind };

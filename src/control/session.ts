@@ -1,0 +1,356 @@
+// The Session: one loaded model, its bendings, versions and live controls, and the
+// output stream. Every transport (Max, OSC, WebSocket) ends in Session.execute with
+// the same atoms, and gets the same reply or error.
+import { existsSync, readdirSync, realpathSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { backend } from "../backend.js";
+import { BendedModule } from "../bended/bended-module.js";
+import { BendingConfig } from "../bending/config.js";
+import { load, MANIFEST } from "../io/load.js";
+import { writePng, writeWav } from "../io/media.js";
+import { setStreaming } from "../zoo/audio.js";
+import type { Atom } from "./atoms.js";
+import { COMMANDS, type CommandContext } from "./commands.js";
+import { SafetyStage } from "./safety.js";
+
+export interface Reply {
+  command: string;
+  ok: boolean;
+  /** `ok <command> ...values` or `error <command> <message>` */
+  values: Atom[];
+  /** Structured metadata (weights, graph, controls) for Max dicts and JSON clients. */
+  dict?: unknown;
+}
+
+/** One block of output. Audio: `data` holds `frames` samples per channel; image: interleaved RGB. */
+export interface OutputBlock {
+  stream: "audio" | "image";
+  seq: number;
+  sampleRate: number;
+  frames: number;
+  channels: number;
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+export interface SessionOptions {
+  /** Folder that load/save/render paths must stay inside. */
+  workspace: string;
+  /** Folder of shipped models (each a tfbend folder). */
+  modelsDir: string;
+  /** Latent frames per audio block (8 × 256 = 2048 samples). */
+  blockFrames?: number;
+  /** Frames per second of the image stream. */
+  imageFps?: number;
+  safety?: boolean;
+}
+
+export type ModelKind = "audio" | "image" | "generic";
+
+interface StreamStats {
+  blocks: number;
+  dropped: number;
+  rtf: number[];
+  computeMs: number[];
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
+}
+
+export class Session implements CommandContext {
+  bended: BendedModule | null = null;
+  modelName = "";
+  kind: ModelKind = "generic";
+  method = "forward";
+  readonly workspace: string;
+  readonly modelsDir: string;
+  blockFrames: number;
+  readonly imageFps: number;
+  safetyEnabled: boolean;
+  private readonly safety = new SafetyStage();
+  /** Latent the stream decodes (target) and the one it last reached (for smooth ramps). */
+  latent: number[] = [];
+  private latentReached: number[] = [];
+  private readonly listeners = new Set<(block: OutputBlock) => void>();
+  private streamTimer: NodeJS.Timeout | null = null;
+  private streamStart = 0;
+  private seq = 0;
+  private stats: StreamStats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
+
+  constructor(options: SessionOptions) {
+    this.workspace = resolve(options.workspace);
+    this.modelsDir = resolve(options.modelsDir);
+    this.blockFrames = options.blockFrames ?? 8;
+    this.imageFps = options.imageFps ?? 25;
+    this.safetyEnabled = options.safety ?? true;
+  }
+
+  /** Runs one command; never throws: errors become `error <command> <message>`. */
+  async execute(atoms: Atom[]): Promise<Reply> {
+    const [head, ...args] = atoms;
+    const command = typeof head === "string" ? head : String(head ?? "");
+    const spec = COMMANDS.get(command);
+    if (!spec) {
+      return { command: command || "?", ok: false, values: [`unknown command '${command}'; send 'help' for the list`] };
+    }
+    try {
+      const result = await spec.run(this, args);
+      return { command, ok: true, values: result.values ?? [], dict: result.dict };
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
+      return { command, ok: false, values: [message] };
+    }
+  }
+
+  onBlock(listener: (block: OutputBlock) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // --- models --------------------------------------------------------------------
+
+  requireModel(): BendedModule {
+    if (!this.bended) throw new BendingError("no model loaded; send 'load <model>' (see 'models')");
+    return this.bended;
+  }
+
+  /** Shipped and workspace models (folders with a tfbend.json). */
+  availableModels(): string[] {
+    const found = new Set<string>();
+    for (const dir of [this.modelsDir, this.workspace]) {
+      if (!existsSync(dir)) continue;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory() && existsSync(join(dir, entry.name, MANIFEST))) found.add(entry.name);
+      }
+    }
+    return [...found].sort();
+  }
+
+  /** A path inside the workspace (or the models folder, for reading); anything else is refused. */
+  resolvePath(path: string, options: { allowModels?: boolean } = {}): string {
+    const roots = [this.workspace, ...(options.allowModels ? [this.modelsDir] : [])];
+    const candidate = isAbsolute(path) ? resolve(path) : resolve(this.workspace, path);
+    const real = existsSync(candidate) ? realpathSync(candidate) : candidate;
+    for (const root of roots) {
+      const rootReal = existsSync(root) ? realpathSync(root) : root;
+      const rel = relative(rootReal, real);
+      if (rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && !rel.split(sep).includes(".."))) return real;
+    }
+    throw new BendingError(`path '${path}' is outside the workspace folder ${this.workspace}`);
+  }
+
+  async loadModel(name: string): Promise<void> {
+    let path: string;
+    if (/^[\w.-]+$/.test(name) && existsSync(join(this.modelsDir, name, MANIFEST))) path = join(this.modelsDir, name);
+    else path = this.resolvePath(name, { allowModels: true });
+    const bended = await load(path);
+    const wasStreaming = this.streamTimer !== null;
+    this.stopStream();
+    this.bended?.dispose();
+    this.bended = bended;
+    this.modelName = name;
+    this.kind = (bended.metadata.kind as ModelKind) ?? "generic";
+    if (!["audio", "image"].includes(this.kind)) this.kind = "generic";
+    this.method = "forward";
+    if (!bended.tracedMethods().includes("forward") && bended.exampleShapes.has("forward")) bended.trace("forward");
+    const latentDim = Number(bended.metadata.latent_dim ?? 0);
+    this.latent = new Array<number>(latentDim).fill(0);
+    this.latentReached = [...this.latent];
+    if (this.kind === "audio") setStreaming(bended.module, true);
+    this.safety.reset();
+    if (wasStreaming) this.startStream();
+  }
+
+  get sampleRate(): number {
+    return Number(this.bended?.metadata.sample_rate ?? 44100);
+  }
+
+  get ratio(): number {
+    return Number(this.bended?.metadata.ratio ?? 256);
+  }
+
+  get blockSamples(): number {
+    return this.blockFrames * this.ratio;
+  }
+
+  /** Duration of one block in ms (audio: samples / rate; image: one frame). */
+  get blockMs(): number {
+    return this.kind === "audio" ? (this.blockSamples / this.sampleRate) * 1000 : 1000 / this.imageFps;
+  }
+
+  setLatent(values: number[]): void {
+    const model = this.requireModel();
+    if (this.latent.length === 0) throw new BendingError(`model '${this.modelName}' takes no latent input`);
+    if (values.length !== this.latent.length) {
+      throw new BendingError(`input takes ${this.latent.length} latent values, got ${values.length}`);
+    }
+    if (!values.every((v) => Number.isFinite(v))) throw new BendingError("input values must be finite numbers");
+    void model;
+    this.latent = values;
+  }
+
+  // --- rendering -------------------------------------------------------------------
+
+  /** The next block's model input: the latent ramped from where it was to the target. */
+  private nextInput(): Tensor {
+    const z = this.latent.length;
+    if (this.kind === "audio") {
+      const frames = this.blockFrames;
+      const data = new Float32Array(z * frames);
+      for (let c = 0; c < z; c++) {
+        for (let f = 0; f < frames; f++) {
+          const a = (f + 1) / frames;
+          data[c * frames + f] = this.latentReached[c] * (1 - a) + this.latent[c] * a;
+        }
+      }
+      this.latentReached = [...this.latent];
+      return tf.tensor(data, [1, z, frames]);
+    }
+    this.latentReached = [...this.latent];
+    return tf.tensor([this.latent], [1, z]);
+  }
+
+  /** Computes one block with the current bendings, controls and version. */
+  renderBlock(): OutputBlock {
+    const model = this.requireModel();
+    if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
+    const input = this.nextInput();
+    let data: Float32Array;
+    let shape: number[];
+    try {
+      const out = model.call(this.method, input) as Tensor;
+      shape = out.shape;
+      data = this.kind === "image"
+        ? (tf.tidy(() => tf.transpose(out, [0, 2, 3, 1]).dataSync()) as Float32Array).slice()
+        : (out.dataSync() as Float32Array).slice();
+      out.dispose();
+    } finally {
+      input.dispose();
+    }
+    if (this.kind === "audio") {
+      if (this.safetyEnabled) this.safety.process(data);
+      return { stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames: data.length, channels: 1, width: 0, height: 0, data };
+    }
+    const [, , height, width] = shape;
+    return { stream: "image", seq: this.seq++, sampleRate: 0, frames: 1, channels: 3, width, height, data };
+  }
+
+  /** Renders `seconds` of audio (or one image) into a workspace file. */
+  async render(file: string, seconds: number): Promise<string> {
+    const model = this.requireModel();
+    const path = this.resolvePath(file);
+    if (this.kind === "image") {
+      if (!path.endsWith(".png")) throw new BendingError("the image model renders PNG files: render <file.png>");
+      const block = this.renderBlock();
+      await writePng(path, block.data, block.width, block.height);
+      return path;
+    }
+    if (this.kind !== "audio") throw new BendingError(`model '${this.modelName}' cannot render`);
+    if (!path.endsWith(".wav")) throw new BendingError("render writes WAV files: render <file.wav> <seconds>");
+    if (!(seconds > 0 && seconds <= 600)) throw new BendingError("render length must be between 0 and 600 seconds");
+    const blocks = Math.ceil((seconds * this.sampleRate) / this.blockSamples);
+    const out = new Float32Array(blocks * this.blockSamples);
+    // Offline renders use their own stream state so a live stream is not disturbed.
+    const live = this.streamTimer !== null;
+    if (live) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
+    setStreaming(model.module, true);
+    const safety = new SafetyStage();
+    for (let b = 0; b < blocks; b++) {
+      const block = this.renderBlock();
+      out.set(this.safetyEnabled ? safety.process(block.data) : block.data, b * this.blockSamples);
+    }
+    setStreaming(model.module, true);
+    await writeWav(path, out.subarray(0, Math.round(seconds * this.sampleRate)), this.sampleRate);
+    return path;
+  }
+
+  // --- streaming ---------------------------------------------------------------------
+
+  get streaming(): boolean {
+    return this.streamTimer !== null;
+  }
+
+  startStream(): void {
+    const model = this.requireModel();
+    if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
+    if (this.streamTimer) return;
+    if (this.kind === "audio") setStreaming(model.module, true);
+    this.safety.reset();
+    this.stats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
+    this.streamStart = performance.now();
+    const tick = (k: number) => {
+      const t0 = performance.now();
+      let block: OutputBlock;
+      try {
+        block = this.renderBlock();
+      } catch (e) {
+        console.error(`tfbend: stream stopped: ${(e as Error).message}`);
+        this.stopStream();
+        return;
+      }
+      const done = performance.now();
+      const ms = done - t0;
+      this.stats.blocks++;
+      this.stats.computeMs.push(ms);
+      this.stats.rtf.push(ms / this.blockMs);
+      if (this.stats.rtf.length > 1024) {
+        this.stats.rtf.shift();
+        this.stats.computeMs.shift();
+      }
+      // Block k is due when block k-1 finishes playing (one block of output latency).
+      const deadline = this.streamStart + (k + 1) * this.blockMs;
+      let next = k + 1;
+      if (done > deadline) {
+        this.stats.dropped++;
+        this.streamStart = done - next * this.blockMs; // resynchronise instead of piling up
+      }
+      for (const l of this.listeners) l(block);
+      const wait = Math.max(0, this.streamStart + next * this.blockMs - performance.now() - this.blockMs * 0.5);
+      this.streamTimer = setTimeout(() => tick(next), wait);
+    };
+    this.streamTimer = setTimeout(() => tick(0), 0);
+  }
+
+  stopStream(): void {
+    if (this.streamTimer) clearTimeout(this.streamTimer);
+    this.streamTimer = null;
+    if (this.bended && this.kind === "audio") setStreaming(this.bended.module, true);
+  }
+
+  status(): Record<string, Atom> {
+    return {
+      backend: backend(),
+      model: this.modelName || "none",
+      kind: this.kind,
+      method: this.method,
+      streaming: this.streaming ? 1 : 0,
+      block: this.kind === "audio" ? this.blockSamples : this.kind === "image" ? 1 : 0,
+      sample_rate: this.kind === "audio" ? this.sampleRate : 0,
+      latency_ms: Number(this.blockMs.toFixed(2)),
+      rtf_p50: Number(quantile(this.stats.rtf, 0.5).toFixed(4)),
+      rtf_p95: Number(quantile(this.stats.rtf, 0.95).toFixed(4)),
+      blocks: this.stats.blocks,
+      dropped: this.stats.dropped,
+      version: this.bended?.version ?? "none",
+    };
+  }
+
+  /** Loads a saved config from the workspace's configs folder. */
+  loadConfigFile(name: string): BendingConfig {
+    const model = this.requireModel();
+    return BendingConfig.load(this.resolvePath(join("configs", `${name}.json`)), model);
+  }
+
+  dispose(): void {
+    this.stopStream();
+    this.bended?.dispose();
+    this.bended = null;
+  }
+}
