@@ -2,3 +2,4 @@ export { Session, type Reply, type OutputBlock, type SessionOptions, type ModelK
 export { COMMANDS, type CommandSpec } from "./commands.js";
 export { parseLine, formatLine, toAtom, type Atom } from "./atoms.js";
 export { SafetyStage } from "./safety.js";
+export * from "./transports.js";

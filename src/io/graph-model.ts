@@ -404,7 +404,7 @@ export class GraphModelModule extends Module {
   }
 
   private lookup(name: string): { op: string; tfName: string } {
-    const found = this.#byName.get(name) ?? this.#byName.get(name.replace(/_/g, "."));
+    const found = this.#byName.get(name);
     if (found) return found;
     const node = this.#nodes.find((n) => n.path.replace(/\./g, "_") === name) ?? this.#weights.find((w) => w.path.replace(/\./g, "_") === name);
     if (node) return this.#byName.get(node.path)!;

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// tfbend's command line: `tfbend serve` runs the plugin process (OSC + WebSocket, and a
+// Jitter stream when asked) on a model; `tfbend models` lists the shipped ones.
+import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { Engine } from "./control/engine.js";
+import { OscServer } from "./control/osc.js";
+import { WsServer } from "./control/ws.js";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+export const SHIPPED_MODELS = resolve(here, "../models");
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("a port is an integer in 0..65535");
+  return n;
+}
+
+function hostPort(value: string): { host: string; port: number } {
+  const m = /^([^:]+):(\d+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError("expected host:port");
+  return { host: m[1], port: port(m[2]) };
+}
+
+const program = new Command("tfbend").description("live network bending for patchers");
+
+program
+  .command("serve")
+  .description("run the plugin process: OSC and WebSocket control, streamed outputs")
+  .option("-m, --model <name>", "model to load (a name in models/ or a workspace path)", "audio")
+  .option("--host <address>", "address the servers bind (127.0.0.1 keeps them local)", "127.0.0.1")
+  .option("--osc-port <port>", "OSC (UDP) port", port, 7400)
+  .option("--osc-reply <host:port>", "send OSC replies here instead of to the sender", hostPort)
+  .option("--ws-port <port>", "WebSocket/HTTP port", port, 7401)
+  .option("-w, --workspace <dir>", "folder for renders, configs and user models", "tfbend-workspace")
+  .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
+  .option("--block-frames <n>", "latent frames per audio block (×256 samples)", (v) => Number(v), 8)
+  .option("--no-safety", "disable the DC blocker and limiter on audio output")
+  .action(async (opts) => {
+    const workspace = resolve(opts.workspace);
+    mkdirSync(workspace, { recursive: true });
+    const engine = await Engine.start({
+      model: opts.model, workspace, modelsDir: resolve(opts.models), blockFrames: opts.blockFrames, safety: opts.safety,
+    });
+    const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
+    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort });
+    await Promise.all([osc.ready, ws.ready]);
+    const s = engine.status();
+    console.log(`tfbend: model ${s.model} (${s.kind}) on backend ${s.backend}`);
+    console.log(`tfbend: OSC on udp://${opts.host}:${opts.oscPort}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
+    const stop = async () => {
+      osc.close();
+      await ws.close();
+      await engine.close();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+
+program
+  .command("models")
+  .description("list the shipped models")
+  .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
+  .action(async (opts) => {
+    const { Session } = await import("./control/session.js");
+    const session = new Session({ workspace: process.cwd(), modelsDir: resolve(opts.models) });
+    console.log(session.availableModels().join("\n"));
+  });
+
+await program.parseAsync(process.argv);

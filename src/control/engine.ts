@@ -1,0 +1,98 @@
+// The plugin's side of the inference thread: sends commands to the worker hosting the
+// Session and gets replies, output blocks and status back. Every transport holds one
+// Engine and only translates its messages into Engine.execute(atoms).
+import { Worker } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import type { Atom } from "./atoms.js";
+import type { OutputBlock, Reply, SessionOptions } from "./session.js";
+
+export interface EngineOptions extends SessionOptions {
+  /** Model to load at start (a name in models/ or a workspace path). */
+  model?: string;
+}
+
+type FromWorker =
+  | { ready: true; status: Record<string, Atom>; boot: Reply | null }
+  | { id: number; reply: Reply; status: Record<string, Atom> }
+  | { block: OutputBlock; status: Record<string, Atom> };
+
+/** Commands that change what the model outputs or lists: announced to every client. */
+const CHANGES = new Set(["load", "method", "trace", "bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "input", "stream", "enable"]);
+
+export class Engine {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, (reply: Reply) => void>();
+  private readonly blockListeners = new Set<(block: OutputBlock) => void>();
+  private readonly changeListeners = new Set<(reply: Reply) => void>();
+  private lastStatus: Record<string, Atom> = {};
+  private closed = false;
+  readonly ready: Promise<Reply | null>;
+
+  private constructor(options: EngineOptions) {
+    this.worker = new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData: options });
+    this.ready = new Promise((resolveReady, rejectReady) => {
+      this.worker.once("error", rejectReady);
+      this.worker.on("message", (message: FromWorker) => {
+        this.lastStatus = message.status;
+        if ("ready" in message) resolveReady(message.boot);
+        else if ("block" in message) for (const l of this.blockListeners) l(message.block);
+        else {
+          this.pending.get(message.id)?.(message.reply);
+          this.pending.delete(message.id);
+          if (message.reply.ok && CHANGES.has(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
+        }
+      });
+    });
+    this.worker.on("error", (e) => {
+      console.error("tfbend: inference thread failed:", e);
+      for (const resolvePending of this.pending.values()) resolvePending({ command: "?", ok: false, values: [`inference thread failed: ${e.message}`] });
+      this.pending.clear();
+    });
+  }
+
+  /** Starts the inference thread (and loads `options.model`). */
+  static async start(options: EngineOptions): Promise<Engine> {
+    const engine = new Engine(options);
+    await engine.ready;
+    return engine;
+  }
+
+  /**
+   * Runs one command. `status` is answered here from the last report of the inference
+   * thread, so it never waits for a block to finish.
+   */
+  execute(atoms: Atom[]): Promise<Reply> {
+    if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["engine is closed"] });
+    if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
+      return Promise.resolve({ command: "status", ok: true, values: Object.entries(this.lastStatus).flat(), dict: { ...this.lastStatus } });
+    }
+    const id = this.nextId++;
+    return new Promise((resolveReply) => {
+      this.pending.set(id, resolveReply);
+      this.worker.postMessage({ id, atoms });
+    });
+  }
+
+  status(): Record<string, Atom> {
+    return { ...this.lastStatus };
+  }
+
+  onBlock(listener: (block: OutputBlock) => void): () => void {
+    this.blockListeners.add(listener);
+    return () => this.blockListeners.delete(listener);
+  }
+
+  /** Successful state-changing commands, from any transport (keeps every client in sync). */
+  onChange(listener: (reply: Reply) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.postMessage({ close: true });
+    await this.worker.terminate();
+  }
+}

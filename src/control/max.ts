@@ -1,0 +1,48 @@
+// The Node for Max entry: every command of the table is a message to node.script.
+// Replies go out of the outlet as `ok <command> ...` / `error <command> <message>`;
+// metadata (weights, graph, controls) also as a Max dict named tfbend_<command>, announced
+// as `dict <command> <name>`. max-api is injected by Max at run time, so the entry takes
+// it as an argument (tests pass a stand-in with the same interface).
+import type { Atom } from "./atoms.js";
+import { COMMANDS } from "./commands.js";
+import { Engine, type EngineOptions } from "./engine.js";
+
+/** The part of Node for Max's max-api (see @types/max-api) that tfbend uses. */
+export interface MaxApiLike {
+  addHandler(selector: string, handler: (...args: never[]) => unknown): void;
+  outlet(...args: (Atom | object)[]): Promise<void>;
+  post(...args: (Atom | object)[]): Promise<void>;
+  setDict(id: string, dict: object): Promise<object>;
+  MESSAGE_TYPES: { ALL: string };
+}
+
+export interface MaxSession {
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export async function startMax(max: MaxApiLike, options: EngineOptions): Promise<MaxSession> {
+  const engine = await Engine.start(options);
+  const status = engine.status();
+  await max.post(`tfbend ready: backend ${status.backend}, model ${status.model}`);
+
+  const run = async (atoms: Atom[]) => {
+    const reply = await engine.execute(atoms);
+    if (reply.ok && reply.dict !== undefined) {
+      const name = `tfbend_${reply.command}`;
+      const dict = Array.isArray(reply.dict) ? { items: reply.dict } : (reply.dict as object);
+      await max.setDict(name, dict);
+      await max.outlet("dict", reply.command, name);
+    }
+    await max.outlet(reply.ok ? "ok" : "error", reply.command, ...reply.values);
+  };
+
+  for (const name of COMMANDS.keys()) {
+    max.addHandler(name, (...args: Atom[]) => run([name, ...args]));
+  }
+  // Anything else: say so instead of staying silent.
+  max.addHandler(max.MESSAGE_TYPES.ALL, (handled: boolean, ...message: Atom[]) => {
+    if (!handled) void run(message);
+  });
+  return { engine, close: () => engine.close() };
+}

@@ -1,0 +1,168 @@
+// OSC over UDP (TouchDesigner, SuperCollider, Pd): /tfbend/<command> with the atoms as
+// arguments; replies /tfbend/ok or /tfbend/error [command, ...values] to the sender (or
+// a configured host:port). Numbers go out as OSC floats ('f'), never silently as ints.
+// Output blocks go to every client that sent "stream start" (or "subscribe"), as blobs
+// chunked under the UDP datagram limit.
+import osc from "osc";
+import type { Atom } from "./atoms.js";
+import type { Engine } from "./engine.js";
+import type { OutputBlock, Reply } from "./session.js";
+
+interface OscArg {
+  type: string;
+  value: unknown;
+}
+
+interface OscMessage {
+  address: string;
+  args: OscArg[];
+}
+
+interface RemoteInfo {
+  address: string;
+  port: number;
+}
+
+interface UdpPort {
+  on(event: "message", fn: (message: OscMessage, timeTag: unknown, info: RemoteInfo) => void): void;
+  on(event: "ready", fn: () => void): void;
+  on(event: "error", fn: (error: Error) => void): void;
+  open(): void;
+  close(): void;
+  socket?: { address(): { port: number } };
+  send(packet: { address: string; args: OscArg[] }, address: string, port: number): void;
+}
+
+export interface OscOptions {
+  host?: string;
+  port?: number;
+  /** Send replies here instead of to the sender. */
+  replyTo?: { host: string; port: number };
+  /** Samples per audio blob (4 bytes each), kept well under the datagram limit. */
+  chunk?: number;
+}
+
+export const OSC_PREFIX = "/tfbend/";
+
+export function toOscArgs(values: Atom[]): OscArg[] {
+  return values.map((v) => (typeof v === "number" ? { type: "f", value: v } : { type: "s", value: v }));
+}
+
+/** Atoms from OSC arguments; anything else (blobs, nil, arrays) is refused. */
+function fromOscArgs(args: OscArg[]): Atom[] {
+  return args.map((a) => {
+    if (a.type === "f" || a.type === "i" || a.type === "d" || a.type === "h") return Number(a.value);
+    if (a.type === "s" || a.type === "S" || a.type === "c") return String(a.value);
+    if (a.type === "T") return 1;
+    if (a.type === "F") return 0;
+    throw new Error(`OSC argument type '${a.type}' is not an atom`);
+  });
+}
+
+export class OscServer {
+  private readonly port: UdpPort;
+  private readonly subscribers = new Map<string, RemoteInfo>();
+  private readonly disposers: (() => void)[] = [];
+  readonly ready: Promise<void>;
+
+  constructor(private readonly engine: Engine, private readonly options: OscOptions = {}) {
+    const udp = new osc.UDPPort({
+      localAddress: options.host ?? "127.0.0.1",
+      localPort: options.port ?? 7400,
+      metadata: true,
+    }) as unknown as UdpPort;
+    this.port = udp;
+    this.ready = new Promise((resolveReady) => udp.on("ready", () => resolveReady()));
+    udp.on("message", (message, _time, info) => void this.handle(message, info));
+    // Malformed or truncated packets: osc.js reports them here; the server keeps serving.
+    udp.on("error", (error) => console.error(`tfbend osc: ${error.message}`));
+    udp.open();
+    this.disposers.push(engine.onBlock((block) => this.broadcast(block)));
+    this.disposers.push(engine.onChange((reply) => this.announce(reply)));
+  }
+
+  /** The UDP port actually bound (useful with port 0). */
+  get boundPort(): number {
+    return this.port.socket?.address().port ?? this.options.port ?? 7400;
+  }
+
+  private target(info: RemoteInfo): RemoteInfo {
+    return this.options.replyTo ? { address: this.options.replyTo.host, port: this.options.replyTo.port } : info;
+  }
+
+  private send(address: string, values: Atom[] | OscArg[], to: RemoteInfo): void {
+    const args = values.length > 0 && typeof values[0] === "object" ? (values as OscArg[]) : toOscArgs(values as Atom[]);
+    try {
+      this.port.send({ address, args }, to.address, to.port);
+    } catch (e) {
+      console.error(`tfbend osc: cannot send to ${to.address}:${to.port}: ${(e as Error).message}`);
+    }
+  }
+
+  private reply(reply: Reply, to: RemoteInfo): void {
+    this.send(`${OSC_PREFIX}${reply.ok ? "ok" : "error"}`, [reply.command, ...reply.values], this.target(to));
+  }
+
+  private async handle(message: OscMessage, info: RemoteInfo): Promise<void> {
+    const command = message.address.startsWith(OSC_PREFIX) ? message.address.slice(OSC_PREFIX.length) : "";
+    if (!command || command.includes("/")) {
+      this.reply({ command: message.address, ok: false, values: [`OSC addresses are ${OSC_PREFIX}<command>`] }, info);
+      return;
+    }
+    let atoms: Atom[];
+    try {
+      atoms = fromOscArgs(message.args ?? []);
+    } catch (e) {
+      this.reply({ command, ok: false, values: [(e as Error).message] }, info);
+      return;
+    }
+    const key = `${info.address}:${info.port}`;
+    if (command === "subscribe" || command === "unsubscribe") {
+      if (command === "subscribe") this.subscribers.set(key, this.target(info));
+      else this.subscribers.delete(key);
+      this.reply({ command, ok: true, values: [] }, info);
+      return;
+    }
+    const reply = await this.engine.execute([command, ...atoms]);
+    if (reply.ok && (command === "stream" || command === "enable")) {
+      if (atoms[0] === "start" || atoms[0] === 1) this.subscribers.set(key, this.target(info));
+    }
+    this.reply(reply, info);
+  }
+
+  private announce(reply: Reply): void {
+    for (const to of this.subscribers.values()) this.send(`${OSC_PREFIX}event`, [reply.command, ...reply.values], to);
+  }
+
+  /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob]; image: /tfbend/image [seq, w, h, row, blob of one row]. */
+  private broadcast(block: OutputBlock): void {
+    if (this.subscribers.size === 0) return;
+    const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
+    // Float32Array memory is little-endian on every platform Node runs on: blobs are LE float32.
+    for (const to of this.subscribers.values()) {
+      if (block.stream === "audio") {
+        const chunk = this.options.chunk ?? 1024;
+        for (let offset = 0; offset < block.frames; offset += chunk) {
+          const n = Math.min(chunk, block.frames - offset);
+          this.send(`${OSC_PREFIX}audio`, [
+            { type: "i", value: block.seq }, { type: "i", value: block.sampleRate }, { type: "i", value: offset },
+            { type: "i", value: block.frames }, { type: "b", value: bytes.subarray(offset * 4, (offset + n) * 4) },
+          ], to);
+        }
+      } else {
+        const rowBytes = block.width * 3 * 4;
+        for (let row = 0; row < block.height; row++) {
+          this.send(`${OSC_PREFIX}image`, [
+            { type: "i", value: block.seq }, { type: "i", value: block.width }, { type: "i", value: block.height },
+            { type: "i", value: row }, { type: "b", value: bytes.subarray(row * rowBytes, (row + 1) * rowBytes) },
+          ], to);
+        }
+      }
+    }
+  }
+
+  close(): void {
+    for (const d of this.disposers) d();
+    this.port.close();
+  }
+}

@@ -1,0 +1,150 @@
+// WebSocket control and output (browsers, TouchDesigner's WebSocket DAT), default port
+// 7401 on 127.0.0.1. Text frames carry a command line ("bend nnlin mask prob 0.4") or
+// JSON {"cmd": "bend", "args": [...], "id": 1}; replies are JSON. Output blocks go out
+// as binary frames: a 32-byte little-endian header, then float32 samples or pixels.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { WebSocketServer, WebSocket, type RawData } from "ws";
+import { parseLine, type Atom } from "./atoms.js";
+import type { Engine } from "./engine.js";
+import type { OutputBlock, Reply } from "./session.js";
+
+export const FRAME_MAGIC = "TFB1";
+export const FRAME_HEADER_BYTES = 32;
+/** A client further behind than this skips blocks instead of buffering them. */
+const MAX_BUFFERED = 1 << 20;
+
+/** magic "TFB1" | stream u8 (0 audio, 1 image) | 3 reserved | seq | sampleRate | frames | channels | width | height (u32 LE) | float32 LE data */
+export function encodeFrame(block: OutputBlock): Buffer {
+  const out = Buffer.alloc(FRAME_HEADER_BYTES + block.data.byteLength);
+  out.write(FRAME_MAGIC, 0, "ascii");
+  out.writeUInt8(block.stream === "audio" ? 0 : 1, 4);
+  out.writeUInt32LE(block.seq >>> 0, 8);
+  out.writeUInt32LE(block.sampleRate, 12);
+  out.writeUInt32LE(block.frames, 16);
+  out.writeUInt32LE(block.channels, 20);
+  out.writeUInt32LE(block.width, 24);
+  out.writeUInt32LE(block.height, 28);
+  Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength).copy(out, FRAME_HEADER_BYTES);
+  return out;
+}
+
+export function decodeFrame(frame: Buffer): OutputBlock {
+  if (frame.length < FRAME_HEADER_BYTES || frame.toString("ascii", 0, 4) !== FRAME_MAGIC) throw new Error("not a tfbend frame");
+  const bytes = frame.subarray(FRAME_HEADER_BYTES);
+  const data = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < data.length; i++) data[i] = bytes.readFloatLE(i * 4);
+  return {
+    stream: frame.readUInt8(4) === 0 ? "audio" : "image",
+    seq: frame.readUInt32LE(8), sampleRate: frame.readUInt32LE(12), frames: frame.readUInt32LE(16),
+    channels: frame.readUInt32LE(20), width: frame.readUInt32LE(24), height: frame.readUInt32LE(28), data,
+  };
+}
+
+interface ParsedRequest {
+  atoms: Atom[];
+  id?: unknown;
+  json: boolean;
+}
+
+/** A text frame as atoms: JSON {"cmd", "args", "id"} or a command line. */
+export function parseTextFrame(text: string): ParsedRequest {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{")) {
+    let message: { cmd?: unknown; args?: unknown; id?: unknown };
+    try {
+      message = JSON.parse(trimmed);
+    } catch (e) {
+      throw new Error(`malformed JSON: ${(e as Error).message}`);
+    }
+    if (typeof message.cmd !== "string") throw new Error(`JSON commands look like {"cmd": "bend", "args": [...]}`);
+    const args = message.args ?? [];
+    if (!Array.isArray(args) || !args.every((a) => typeof a === "string" || typeof a === "number")) {
+      throw new Error("args must be a list of strings and numbers");
+    }
+    return { atoms: [message.cmd, ...(args as Atom[])], id: message.id, json: true };
+  }
+  return { atoms: parseLine(trimmed), json: false };
+}
+
+export interface WsOptions {
+  host?: string;
+  port?: number;
+  /** Extra HTTP routes (the browser panel). */
+  http?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+export class WsServer {
+  readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly disposers: (() => void)[] = [];
+  readonly ready: Promise<void>;
+  dropped = 0;
+
+  constructor(private readonly engine: Engine, private readonly options: WsOptions = {}) {
+    this.http = createServer((req, res) => {
+      if (options.http?.(req, res)) return;
+      res.writeHead(404, { "content-type": "text/plain" }).end("tfbend: WebSocket endpoint; see the README\n");
+    });
+    this.wss = new WebSocketServer({ server: this.http, maxPayload: 1 << 20 });
+    this.wss.on("connection", (socket) => this.connect(socket));
+    this.ready = new Promise((resolveReady, rejectReady) => {
+      this.http.once("error", rejectReady);
+      this.http.listen(options.port ?? 7401, options.host ?? "127.0.0.1", () => resolveReady());
+    });
+    this.disposers.push(engine.onBlock((block) => this.broadcast(block)));
+    this.disposers.push(engine.onChange((reply) => this.sendAll({ type: "event", command: reply.command, values: reply.values })));
+  }
+
+  get port(): number {
+    const address = this.http.address();
+    return typeof address === "object" && address ? address.port : (this.options.port ?? 7401);
+  }
+
+  private connect(socket: WebSocket): void {
+    socket.on("error", (e) => console.error(`tfbend ws: ${e.message}`));
+    socket.on("message", async (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        this.send(socket, { type: "reply", ok: false, command: "?", values: ["send commands as text frames"] });
+        return;
+      }
+      let request: ParsedRequest;
+      try {
+        request = parseTextFrame(data.toString());
+      } catch (e) {
+        this.send(socket, { type: "reply", ok: false, command: "?", values: [(e as Error).message] });
+        return;
+      }
+      if (request.atoms.length === 0) return;
+      const reply: Reply = await this.engine.execute(request.atoms);
+      this.send(socket, { type: "reply", id: request.id, ...reply });
+    });
+  }
+
+  private send(socket: WebSocket, message: object): void {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  }
+
+  private sendAll(message: object): void {
+    for (const socket of this.wss.clients) this.send(socket, message);
+  }
+
+  private broadcast(block: OutputBlock): void {
+    if (this.wss.clients.size === 0) return;
+    const frame = encodeFrame(block);
+    for (const socket of this.wss.clients) {
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      if (socket.bufferedAmount > MAX_BUFFERED) {
+        this.dropped++;
+        continue;
+      }
+      socket.send(frame, { binary: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.disposers) d();
+    for (const socket of this.wss.clients) socket.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+    await new Promise<void>((r) => this.http.close(() => r()));
+  }
+}

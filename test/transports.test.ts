@@ -1,0 +1,161 @@
+// OSC, WebSocket and Max end in the same command table: same replies, same errors,
+// real sockets on 127.0.0.1 started and stopped here.
+import { createSocket, type Socket } from "node:dgram";
+import { mkdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import osc from "osc";
+import WebSocket from "ws";
+import * as tb from "tfbend";
+import { makeModelsDir } from "./session-fixture.js";
+
+const { control } = tb;
+type Reply = tb.control.Reply;
+
+let engine: tb.control.Engine;
+let oscServer: tb.control.OscServer;
+let wsServer: tb.control.WsServer;
+let udp: Socket;
+const oscInbox: { address: string; args: { type: string; value: unknown }[] }[] = [];
+
+beforeAll(async () => {
+  const dirs = await makeModelsDir();
+  mkdirSync(dirs.workspace, { recursive: true });
+  engine = await control.Engine.start({ ...dirs, model: "audio" });
+  oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
+  wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+  await Promise.all([oscServer.ready, wsServer.ready]);
+  udp = createSocket("udp4");
+  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+  udp.on("message", (data) => {
+    try {
+      oscInbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as (typeof oscInbox)[number]);
+    } catch {
+      // not for us
+    }
+  });
+});
+
+afterAll(async () => {
+  udp.close();
+  oscServer.close();
+  await wsServer.close();
+  await engine.close();
+});
+
+function sendOsc(address: string, args: { type: string; value: unknown }[]): void {
+  const bytes = osc.writePacket({ address, args }, { metadata: true });
+  udp.send(bytes, oscServer.boundPort, "127.0.0.1");
+}
+
+async function oscCommand(command: string, atoms: tb.control.Atom[] = []): Promise<(typeof oscInbox)[number]> {
+  const start = oscInbox.length;
+  sendOsc(`/tfbend/${command}`, control.toOscArgs(atoms));
+  for (let i = 0; i < 200; i++) {
+    const found = oscInbox.slice(start).find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no OSC reply to ${command}`);
+}
+
+async function wsClient(): Promise<{ socket: WebSocket; messages: unknown[]; frames: Buffer[] }> {
+  const socket = new WebSocket(`ws://127.0.0.1:${wsServer.port}`);
+  const messages: unknown[] = [];
+  const frames: Buffer[] = [];
+  socket.on("message", (data, isBinary) => (isBinary ? frames.push(data as Buffer) : messages.push(JSON.parse(String(data)))));
+  await new Promise((r) => socket.once("open", r));
+  return { socket, messages, frames };
+}
+
+async function wsCommand(client: Awaited<ReturnType<typeof wsClient>>, text: string): Promise<Reply & { type: string }> {
+  const start = client.messages.length;
+  client.socket.send(text);
+  for (let i = 0; i < 200; i++) {
+    const found = client.messages.slice(start).find((m) => (m as { type: string }).type === "reply");
+    if (found) return found as Reply & { type: string };
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no WebSocket reply to ${text}`);
+}
+
+describe("transports", () => {
+  it("OSC and WebSocket give the same replies and errors", async () => {
+    const ws = await wsClient();
+    const oscWeights = await oscCommand("weights");
+    const wsWeights = await wsCommand(ws, "weights");
+    expect(oscWeights.address).toBe("/tfbend/ok");
+    expect(oscWeights.args.slice(1).map((a) => a.value)).toEqual(wsWeights.values);
+    const oscError = await oscCommand("set", ["nope", 1]);
+    const wsError = await wsCommand(ws, JSON.stringify({ cmd: "set", args: ["nope", 1] }));
+    expect(oscError.address).toBe("/tfbend/error");
+    expect(wsError.ok).toBe(false);
+    expect(oscError.args[1].value).toBe(wsError.values[0]);
+    ws.socket.close();
+  });
+
+  it("sends numbers as OSC floats, even integral ones", async () => {
+    await oscCommand("bend", ["net_2_conv", "mask", "prob", "@level=1", "dim", -2]);
+    const reply = await oscCommand("get", ["level"]);
+    expect(reply.args[2]).toEqual({ type: "f", value: 1 });
+    await oscCommand("reset");
+  });
+
+  it("announces a bending made over OSC to WebSocket clients", async () => {
+    const ws = await wsClient();
+    await oscCommand("bend", ["net_3_conv1", "scale", "scale", 0.5]);
+    for (let i = 0; i < 100 && !ws.messages.some((m) => (m as { type: string }).type === "event"); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ws.messages).toContainEqual(expect.objectContaining({ type: "event", command: "bend" }));
+    await oscCommand("reset");
+    ws.socket.close();
+  });
+
+  it("streams binary frames over WebSocket and blobs over OSC, while commands are answered", async () => {
+    const ws = await wsClient();
+    const start = oscInbox.length;
+    await oscCommand("stream", ["start"]);
+    const t0 = performance.now();
+    const status = await wsCommand(ws, "status");
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(status.ok).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    await oscCommand("stream", ["stop"]);
+    expect(ws.frames.length).toBeGreaterThan(2);
+    const block = control.decodeFrame(ws.frames[0]);
+    expect(block).toMatchObject({ stream: "audio", sampleRate: 44100, frames: 2048, channels: 1 });
+    expect(block.data.length).toBe(2048);
+    const blobs = oscInbox.slice(start).filter((m) => m.address === "/tfbend/audio");
+    expect(blobs.length).toBeGreaterThan(2);
+    expect((blobs[0].args[4].value as Uint8Array).byteLength).toBe(4096);
+    ws.socket.close();
+  });
+
+  it("drives the Max entry through a stand-in with max-api's interface", async () => {
+    const outlets: unknown[][] = [];
+    const dicts = new Map<string, object>();
+    const handlers = new Map<string, (...args: never[]) => unknown>();
+    const maxApi: tb.control.MaxApiLike = {
+      MESSAGE_TYPES: { ALL: "all" },
+      addHandler: (selector, handler) => void handlers.set(selector, handler),
+      outlet: async (...args) => void outlets.push(args),
+      post: async () => undefined,
+      setDict: async (id, dict) => (dicts.set(id, dict), dict),
+    };
+    const dirs = await makeModelsDir();
+    mkdirSync(dirs.workspace, { recursive: true });
+    const max = await control.startMax(maxApi, { ...dirs, model: "audio" });
+    const call = async (selector: string, ...args: (string | number)[]) => {
+      await (handlers.get(selector) as unknown as (...a: unknown[]) => Promise<void>)(...args);
+    };
+    await call("bend", "net_2_conv", "mask", "prob", 0.4, "dim", -2);
+    expect(outlets.at(-1)!.slice(0, 3)).toEqual(["ok", "bend", "net_2_conv"]);
+    await call("weights");
+    expect(outlets).toContainEqual(["dict", "weights", "tfbend_weights"]);
+    expect((dicts.get("tfbend_weights") as { items: unknown[] }).items.length).toBeGreaterThan(10);
+    await call("set", "nothing", 1);
+    expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "set"]);
+    await (handlers.get("all") as unknown as (...a: unknown[]) => Promise<void>)(false, "frobnicate", 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "frobnicate"]);
+    await max.close();
+  });
+});
