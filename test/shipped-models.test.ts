@@ -1,0 +1,28 @@
+// The shipped models reproduce PyTorch's outputs on their trained weights
+// (reference tensors written by the training scripts in models/).
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import * as tb from "tfbend";
+import { maxAbsDiff } from "./helpers.js";
+
+const { tf } = tb;
+const models = join(import.meta.dirname, "../models");
+
+describe("shipped models", () => {
+  it("audio decoder and encoder match PyTorch", async () => {
+    const { tensors: ref } = await tb.io.loadSafetensorsFile(join(models, "audio/reference.safetensors"));
+    const decoder = await tb.load(join(models, "audio"));
+    expect(decoder.metadata).toMatchObject({ kind: "audio", sample_rate: "44100", ratio: "256", latent_dim: "8" });
+    expect(decoder.activationNames().length).toBeGreaterThan(40);
+    const audio = decoder.forward(ref.z);
+    expect(audio.shape).toEqual([1, 1, 4096]);
+    expect(maxAbsDiff(audio, ref.audio)).toBeLessThan(1e-4);
+    const encoder = await tb.load(join(models, "audio-encoder"));
+    const z = encoder.forward(ref.x);
+    expect(z.shape).toEqual(ref.z_enc.shape);
+    expect(maxAbsDiff(z, ref.z_enc)).toBeLessThan(1e-4);
+    // moving the latent changes the sound
+    const other = tf.tidy(() => decoder.forward(tf.add(ref.z, tf.oneHot([0], 8).reshape([1, 8, 1]).mul(2))));
+    expect(maxAbsDiff(other, audio)).toBeGreaterThan(1e-2);
+  });
+});
