@@ -82,6 +82,7 @@ export class BendedModule implements PatternResolver {
   private epoch = 0;
   private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
   private readonly savedConfigs = new Map<string, BendingConfig>();
+  private readonly knownControls = new Map<string, BendingParameter>();
 
   constructor(readonly module: Module) {
     if (!(module instanceof Module)) throw new BendingError("BendedModule wraps a tb.nn.Module");
@@ -351,6 +352,14 @@ export class BendedModule implements PatternResolver {
       const traced = this.traces.size ? "" : " (activations are known after trace())";
       throw new BendingError(`no weight or activation matches ${patterns.map((p) => `'${p}'`).join(", ")}${traced}`);
     }
+    for (const c of callback.controls()) {
+      const known = this.knownControls.get(c.name);
+      if (known !== undefined && known !== c) {
+        for (const t of targets) callback.disposeState(t.state);
+        throw new BendingError(`another control named '${c.name}' exists; reuse it (bended.controlFor('${c.name}', ...)) or choose another name`);
+      }
+    }
+    for (const c of callback.controls()) this.knownControls.set(c.name, c);
     const bending: Bending = { id: this.nextBendingId++, callback, patterns, targets };
     this.bendings.push(bending);
     this.changed();
@@ -488,11 +497,12 @@ export class BendedModule implements PatternResolver {
 
   // --- live controls ---------------------------------------------------------------
 
-  /** Every live control read by the current bendings. */
+  /**
+   * Every live control bendings have used. Controls outlive their bendings, so a patch's
+   * sliders keep working across reset/write and a new bending can bind them again.
+   */
   controls(): BendingParameter[] {
-    const out: BendingParameter[] = [];
-    for (const b of this.bendings) for (const c of b.callback.controls()) if (!out.includes(c)) out.push(c);
-    return out;
+    return [...this.knownControls.values()];
   }
 
   /** Sets a live control; takes effect on the next forward pass. */

@@ -1,0 +1,114 @@
+// The demo patches parse, use only objects of their environment, and every command they
+// send is accepted by the command table (run in order on a fresh session: all ok).
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tb from "tfbend";
+import { makeModelsDir } from "./session-fixture.js";
+
+const root = join(import.meta.dirname, "..");
+// Max objects and box classes these patches use (all ship with Max 8/9).
+const MAX_OBJECTS = new Set(["node.script", "route", "print", "prepend", "scale", "jit.net.recv", "jit.release~", "*~", "dac~"]);
+const MAX_CLASSES = new Set(["newobj", "message", "comment", "slider", "jit.pwindow"]);
+// Pd vanilla objects these patches use (Pd 0.51+).
+const PD_OBJECTS = new Set(["netsend", "netreceive", "oscformat", "oscparse", "list", "route", "print"]);
+
+let dirs: { modelsDir: string; workspace: string };
+beforeAll(async () => {
+  dirs = await makeModelsDir();
+  mkdirSync(dirs.workspace, { recursive: true });
+});
+
+async function runAll(commands: tb.control.Atom[][]): Promise<void> {
+  const session = new tb.control.Session(dirs);
+  for (const atoms of commands) {
+    expect(tb.control.COMMANDS.has(String(atoms[0])), `unknown command in patch: ${atoms.join(" ")}`).toBe(true);
+    const reply = await session.execute(atoms);
+    expect(reply.ok, `${atoms.join(" ")} → ${reply.values.join(" ")}`).toBe(true);
+  }
+  session.dispose();
+}
+
+interface MaxBox {
+  box: { id: string; maxclass: string; text?: string };
+}
+
+for (const file of ["patches/tfbend-demo.maxpat", "plugin/help/tfbend.maxhelp"]) {
+  describe(file, () => {
+    const patch = JSON.parse(readFileSync(join(root, file), "utf8")) as {
+      patcher: { boxes: MaxBox[]; lines: { patchline: { source: [string, number]; destination: [string, number] } }[] };
+    };
+    const boxes = new Map(patch.patcher.boxes.map((b) => [b.box.id, b.box]));
+
+    it("uses only Max objects that exist, wired between existing boxes", () => {
+      for (const { box } of patch.patcher.boxes) {
+        expect(MAX_CLASSES.has(box.maxclass), box.maxclass).toBe(true);
+        if (box.maxclass === "newobj") expect(MAX_OBJECTS.has(box.text!.split(" ")[0]), box.text).toBe(true);
+      }
+      for (const { patchline } of patch.patcher.lines) {
+        expect(boxes.has(patchline.source[0])).toBe(true);
+        expect(boxes.has(patchline.destination[0])).toBe(true);
+      }
+      const node = [...boxes.values()].find((b) => b.text?.startsWith("node.script"))!;
+      expect(node.text).toMatch(/node\.script tfbend\.mjs @autostart 1/);
+    });
+
+    it("sends only commands the table accepts", async () => {
+      const node = [...boxes.values()].find((b) => b.text?.startsWith("node.script"))!;
+      const sources = patch.patcher.lines.filter((l) => l.patchline.destination[0] === node.id).map((l) => boxes.get(l.patchline.source[0])!);
+      const messages = sources.filter((b) => b.maxclass === "message").map((b) => tb.control.parseLine(b.text!));
+      expect(messages.length).toBeGreaterThan(20);
+      // slider chains end in [prepend set <control>]: the controls must exist once the bends ran
+      const sliders = sources.filter((b) => b.text?.startsWith("prepend")).map((b) => [...tb.control.parseLine(b.text!.slice(8)), 0.5]);
+      const image = messages.filter((m) => m[1] === "image");
+      await runAll([...messages.filter((m) => m[1] !== "image" && m[0] !== "reset" && m[0] !== "unbend"), ...sliders, ...image]);
+    });
+  });
+}
+
+describe("patches/tfbend.pd", () => {
+  const lines = readFileSync(join(root, "patches/tfbend.pd"), "utf8").split(";\n").map((l) => l.trim()).filter(Boolean);
+
+  it("parses and uses only Pd vanilla objects, with valid connections", () => {
+    expect(lines[0]).toMatch(/^#N canvas/);
+    const objects = lines.slice(1).filter((l) => !l.startsWith("#X connect"));
+    for (const l of objects) {
+      expect(l).toMatch(/^#X (obj|msg|text) \d+ \d+/);
+      if (l.startsWith("#X obj")) expect(PD_OBJECTS.has(l.split(" ")[4]), l).toBe(true);
+    }
+    for (const l of lines.filter((x) => x.startsWith("#X connect"))) {
+      const [, , a, , b] = l.split(" ").map(Number);
+      expect(a).toBeLessThan(objects.length);
+      expect(b).toBeLessThan(objects.length);
+    }
+  });
+
+  it("sends only commands the table accepts", async () => {
+    const objects = lines.slice(1).filter((l) => !l.startsWith("#X connect"));
+    const commands: tb.control.Atom[][] = [];
+    objects.forEach((l, i) => {
+      const m = /^#X obj \d+ \d+ oscformat tfbend (\S+)$/.exec(l);
+      if (!m) return;
+      const msg = objects[i - 1].replace(/^#X msg \d+ \d+ ?/, "");
+      commands.push([m[1], ...(msg === "bang" ? [] : tb.control.parseLine(msg))]);
+    });
+    expect(commands.length).toBeGreaterThan(20);
+    await runAll(commands.filter((c) => c[0] !== "reset" && c[0] !== "unbend"));
+  });
+});
+
+describe("patches/tfbend.scd and touchdesigner.md", () => {
+  it("send only commands the table accepts", async () => {
+    const scd = readFileSync(join(root, "patches/tfbend.scd"), "utf8");
+    const calls = [...scd.matchAll(/^~tfbend\.sendMsg\('\/tfbend\/(\w+)'((?:, [^,)]+)*)\);/gm)].map((m) => [
+      m[1], ...tb.control.parseLine(m[2].replace(/,/g, " ")),
+    ]);
+    expect(calls.length).toBeGreaterThan(10);
+    await runAll(calls.filter((c) => c[0] !== "reset"));
+    const td = readFileSync(join(root, "patches/touchdesigner.md"), "utf8");
+    for (const [, command] of td.matchAll(/\/tfbend\/(\w+)/g)) {
+      if (["ok", "error", "event"].includes(command)) continue;
+      expect(tb.control.COMMANDS.has(command), command).toBe(true);
+    }
+  });
+});
