@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { Engine } from "./control/engine.js";
 import { OscServer } from "./control/osc.js";
 import { WsServer } from "./control/ws.js";
+import { attachJitter } from "./control/jitnet.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 export const SHIPPED_MODELS = resolve(here, "../models");
@@ -38,6 +39,7 @@ program
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
   .option("--block-frames <n>", "latent frames per audio block (×256 samples)", (v) => Number(v), 8)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
+  .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
   .action(async (opts) => {
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
@@ -47,11 +49,13 @@ program
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort });
     await Promise.all([osc.ready, ws.ready]);
+    const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
     const s = engine.status();
     console.log(`tfbend: model ${s.model} (${s.kind}) on backend ${s.backend}`);
     console.log(`tfbend: OSC on udp://${opts.host}:${opts.oscPort}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
     const stop = async () => {
       osc.close();
+      await jitter?.close();
       await ws.close();
       await engine.close();
       process.exit(0);

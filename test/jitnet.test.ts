@@ -5,8 +5,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { JitterSender, decodeMatrixPacket, encodeMatrixPacket } from "../dist/control/jitnet.js";
-import type { OutputBlock } from "../dist/control/session.js";
+import * as tb from "tfbend";
+
+const { JitterSender, decodeMatrixPacket, encodeMatrixPacket } = tb.control;
+type OutputBlock = tb.control.OutputBlock;
 
 const HOST = "127.0.0.1";
 

@@ -374,3 +374,29 @@ export class JitterSender {
     return 0;
   }
 }
+
+export interface JitterOutputOptions {
+  host?: string;
+  /** jit.net.recv port for audio blocks (→ jit.release~). */
+  audioPort?: number;
+  /** jit.net.recv port for image frames (→ jit.pwindow). */
+  imagePort?: number;
+}
+
+/** Sends every output block of `source` to Jitter: audio and images to their own receivers. */
+export function attachJitter(
+  source: { onBlock(listener: (block: OutputBlock) => void): () => void },
+  options: JitterOutputOptions = {},
+): { senders: JitterSender[]; close(): Promise<void> } {
+  const host = options.host ?? "127.0.0.1";
+  const audio = new JitterSender({ host, port: options.audioPort ?? 7474 }).start();
+  const image = new JitterSender({ host, port: options.imagePort ?? 7475 }).start();
+  const off = source.onBlock((block) => void (block.stream === "audio" ? audio : image).send(block));
+  return {
+    senders: [audio, image],
+    close: async () => {
+      off();
+      await Promise.all([audio.close(), image.close()]);
+    },
+  };
+}

@@ -6,6 +6,7 @@
 import type { Atom } from "./atoms.js";
 import { COMMANDS } from "./commands.js";
 import { Engine, type EngineOptions } from "./engine.js";
+import { attachJitter, type JitterOutputOptions } from "./jitnet.js";
 
 /** The part of Node for Max's max-api (see @types/max-api) that tfbend uses. */
 export interface MaxApiLike {
@@ -21,8 +22,14 @@ export interface MaxSession {
   close(): Promise<void>;
 }
 
-export async function startMax(max: MaxApiLike, options: EngineOptions): Promise<MaxSession> {
+export interface MaxOptions extends EngineOptions {
+  /** Stream outputs to jit.net.recv (audio → jit.release~, images → jit.pwindow). */
+  jitter?: JitterOutputOptions;
+}
+
+export async function startMax(max: MaxApiLike, options: MaxOptions): Promise<MaxSession> {
   const engine = await Engine.start(options);
+  const jitter = options.jitter ? attachJitter(engine, options.jitter) : null;
   const status = engine.status();
   await max.post(`tfbend ready: backend ${status.backend}, model ${status.model}`);
 
@@ -44,5 +51,11 @@ export async function startMax(max: MaxApiLike, options: EngineOptions): Promise
   max.addHandler(max.MESSAGE_TYPES.ALL, (handled: boolean, ...message: Atom[]) => {
     if (!handled) void run(message);
   });
-  return { engine, close: () => engine.close() };
+  return {
+    engine,
+    close: async () => {
+      await jitter?.close();
+      await engine.close();
+    },
+  };
 }

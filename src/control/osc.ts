@@ -75,7 +75,20 @@ export class OscServer {
     this.ready = new Promise((resolveReady) => udp.on("ready", () => resolveReady()));
     udp.on("message", (message, _time, info) => void this.handle(message, info));
     // Malformed or truncated packets: osc.js reports them here; the server keeps serving.
-    udp.on("error", (error) => console.error(`tfbend osc: ${error.message}`));
+    // Logged at most once a second, so a flood of garbage cannot flood the log.
+    let lastLog = 0;
+    let suppressed = 0;
+    udp.on("error", (error) => {
+      const now = Date.now();
+      if (now - lastLog < 1000) {
+        suppressed++;
+        return;
+      }
+      const more = suppressed ? ` (+${suppressed} more malformed packets)` : "";
+      console.error(`tfbend osc: ignored a malformed packet: ${error.message.slice(0, 120)}${more}`);
+      lastLog = now;
+      suppressed = 0;
+    });
     udp.open();
     this.disposers.push(engine.onBlock((block) => this.broadcast(block)));
     this.disposers.push(engine.onChange((reply) => this.announce(reply)));

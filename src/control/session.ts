@@ -217,8 +217,8 @@ export class Session implements CommandContext {
     return tf.tensor([this.latent], [1, z]);
   }
 
-  /** Computes one block with the current bendings, controls and version. */
-  renderBlock(): OutputBlock {
+  /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
+  renderBlock(safety: SafetyStage = this.safety): OutputBlock {
     const model = this.requireModel();
     if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
     const input = this.nextInput();
@@ -235,7 +235,7 @@ export class Session implements CommandContext {
       input.dispose();
     }
     if (this.kind === "audio") {
-      if (this.safetyEnabled) this.safety.process(data);
+      if (this.safetyEnabled) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames: data.length, channels: 1, width: 0, height: 0, data };
     }
     const [, , height, width] = shape;
@@ -261,10 +261,10 @@ export class Session implements CommandContext {
     const live = this.streamTimer !== null;
     if (live) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     setStreaming(model.module, true);
+    this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
     const safety = new SafetyStage();
     for (let b = 0; b < blocks; b++) {
-      const block = this.renderBlock();
-      out.set(this.safetyEnabled ? safety.process(block.data) : block.data, b * this.blockSamples);
+      out.set(this.renderBlock(safety).data, b * this.blockSamples);
     }
     setStreaming(model.module, true);
     await writeWav(path, out.subarray(0, Math.round(seconds * this.sampleRate)), this.sampleRate);

@@ -1,0 +1,340 @@
+// Commands the browser panel needs beyond the core table: weight statistics and
+// histograms (original vs. as the next pass uses them), activation values for the
+// current input (original vs. bended), the callbacks with their arguments, and the
+// session state. All are queries: they change nothing, so no client is told about them.
+// Importing this module registers them into COMMANDS (the inference thread must import
+// it too, since that is where commands run).
+import { BendingError } from "../errors.js";
+import { tf, type Tensor } from "../tf.js";
+import { withFrozenState } from "../nn/module.js";
+import { callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
+import { BendingParameter } from "../bending/parameter.js";
+import type { BendedModule } from "../bended/bended-module.js";
+import type { Atom } from "./atoms.js";
+import { COMMANDS, type CommandContext, type CommandSpec } from "./commands.js";
+
+export interface Stats {
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+}
+
+/** min, max, mean and unbiased standard deviation (as torch.std). */
+export function statistics(values: ArrayLike<number>): Stats {
+  const n = values.length;
+  if (n === 0) return { min: 0, max: 0, mean: 0, std: 0 };
+  let min = Infinity, max = -Infinity, sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
+  return { min, max, mean, std: n > 1 ? Math.sqrt(sq / (n - 1)) : 0 };
+}
+
+/** Counts of `values` in `bins` equal bins over [lo, hi] (the last bin includes hi). */
+export function histogram(values: ArrayLike<number>, bins: number, lo: number, hi: number): number[] {
+  const counts = new Array<number>(bins).fill(0);
+  const width = hi > lo ? (hi - lo) / bins : 1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= lo && v <= hi)) continue;
+    counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  }
+  return counts;
+}
+
+/** Four significant digits: enough for a plot, a quarter of the JSON. */
+function round(v: number): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(4)) : 0;
+}
+
+function roundStats(s: Stats): Stats {
+  return { min: round(s.min), max: round(s.max), mean: round(s.mean), std: round(s.std) };
+}
+
+function word(args: Atom[], i: number, name: string): string {
+  const v = args[i];
+  if (typeof v !== "string") throw new BendingError(v === undefined ? `missing ${name}` : `${name} must be a word, got ${v}`);
+  return v;
+}
+
+/** Weight names that a weight bending currently targets. */
+function bentWeights(model: BendedModule): Set<string> {
+  const weights = new Set(model.weightNames);
+  const out = new Set<string>();
+  for (const entry of model.bendingConfig().entries) {
+    let keys: string[] = [];
+    try {
+      keys = model.resolvePattern(entry.pattern);
+    } catch {
+      // a pattern that no longer resolves names nothing
+    }
+    for (const k of keys) if (weights.has(k)) out.add(k);
+  }
+  return out;
+}
+
+/** The original tensor and the one the next pass uses (the same object when unchanged). */
+function weightPair(model: BendedModule, name: string, original: Record<string, Tensor>, current: Record<string, Tensor>): [Tensor, Tensor] {
+  const a = original[name];
+  const b = current[name];
+  if (a === undefined || b === undefined) throw new BendingError(`unknown weight '${name}'`);
+  return [a, b];
+}
+
+// --- activations ------------------------------------------------------------------------
+
+export type ActivationLayout = "wave" | "heat" | "image";
+
+export interface ActivationView {
+  layout: ActivationLayout;
+  /** wave: [length]; heat: [rows, cols]; image: [channels, height, width] (as sent, after reduction). */
+  dims: number[];
+  /** How the traced tensor was reduced to `dims` (e.g. "channels 0-15 of 64"). */
+  note: string;
+  data: number[];
+  min: number;
+  max: number;
+}
+
+const MAX_WAVE = 2048;
+const MAX_ROWS = 128;
+const MAX_COLS = 256;
+const MAX_TILES = 16;
+const MAX_SIDE = 64;
+
+/** Picks, for each of `n` bins of a row, the sample with the largest magnitude (keeps peaks). */
+function peakBins(src: Float32Array, offset: number, length: number, n: number, out: number[]): void {
+  if (length <= n) {
+    for (let i = 0; i < length; i++) out.push(round(src[offset + i]));
+    return;
+  }
+  for (let b = 0; b < n; b++) {
+    const start = Math.floor((b * length) / n);
+    const end = Math.max(start + 1, Math.floor(((b + 1) * length) / n));
+    let best = src[offset + start];
+    for (let i = start + 1; i < end; i++) if (Math.abs(src[offset + i]) > Math.abs(best)) best = src[offset + i];
+    out.push(round(best));
+  }
+}
+
+/** A tensor of the first batch element as a wave (1-D), heat map (channels × time) or images (channels × H × W). */
+export function activationView(values: Float32Array, shape: number[]): ActivationView {
+  const s = shape.length > 1 ? shape.slice(1) : shape; // drop the batch axis
+  const data: number[] = [];
+  let layout: ActivationLayout;
+  let dims: number[];
+  let note = "";
+  if (s.length === 3) {
+    const [c, h, w] = s;
+    const tiles = Math.min(c, MAX_TILES);
+    const sh = Math.max(1, Math.ceil(h / MAX_SIDE));
+    const sw = Math.max(1, Math.ceil(w / MAX_SIDE));
+    const oh = Math.ceil(h / sh), ow = Math.ceil(w / sw);
+    for (let ch = 0; ch < tiles; ch++) {
+      for (let y = 0; y < h; y += sh) for (let x = 0; x < w; x += sw) data.push(round(values[(ch * h + y) * w + x]));
+    }
+    layout = "image";
+    dims = [tiles, oh, ow];
+    if (tiles < c) note = `channels 0–${tiles - 1} of ${c}`;
+    if (sh > 1 || sw > 1) note += `${note ? ", " : ""}every ${sh}th pixel`;
+  } else if (s.length === 2 && s[0] > 1) {
+    const [c, t] = s;
+    const step = Math.max(1, Math.ceil(c / MAX_ROWS));
+    const cols = Math.min(t, MAX_COLS);
+    let rows = 0;
+    for (let ch = 0; ch < c; ch += step, rows++) peakBins(values, ch * t, t, cols, data);
+    layout = "heat";
+    dims = [rows, cols];
+    if (step > 1) note = `every ${step}th channel`;
+    if (cols < t) note += `${note ? ", " : ""}${t} steps in ${cols} columns (peaks)`;
+  } else {
+    const n = values.length / Math.max(1, shape.length > 1 ? shape[0] : 1);
+    const cols = Math.min(n, MAX_WAVE);
+    peakBins(values, 0, n, cols, data);
+    layout = "wave";
+    dims = [cols];
+    if (cols < n) note = `${n} values in ${cols} points (peaks)`;
+  }
+  let min = Infinity, max = -Infinity;
+  for (const v of data) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (data.length === 0) min = max = 0;
+  return { layout, dims, note, data, min, max };
+}
+
+/** The input the stream decodes now (audio: the latent held over one block), or the traced example. */
+function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
+  const z = s.latent.length;
+  if (z > 0 && s.kind === "audio") {
+    const frames = s.blockFrames;
+    const data = new Float32Array(z * frames);
+    for (let c = 0; c < z; c++) data.fill(s.latent[c], c * frames, (c + 1) * frames);
+    return [tf.tensor(data, [1, z, frames])];
+  }
+  if (z > 0 && s.kind === "image") return [tf.tensor([s.latent], [1, z])];
+  const shapes = model.exampleShapes.get(s.method);
+  if (!shapes) throw new BendingError(`no example input for '${s.method}'; trace it first`);
+  return shapes.map((shape) => tf.zeros(shape));
+}
+
+// --- the commands -----------------------------------------------------------------------
+
+const specs: CommandSpec[] = [
+  {
+    name: "weightstats",
+    usage: "weightstats",
+    help: "statistics of every weight, original and as the next pass uses it (dict: name, shape, size, bended, changed, original, current)",
+    run: (s) => {
+      const model = s.requireModel();
+      const original = model.stateDict();
+      const current = model.bendedStateDict();
+      const bent = bentWeights(model);
+      const rows = model.weightNames.map((name) => {
+        const [a, b] = weightPair(model, name, original, current);
+        const before = roundStats(statistics(a.dataSync() as Float32Array));
+        const changed = a !== b;
+        const after = changed ? roundStats(statistics(b.dataSync() as Float32Array)) : before;
+        return { name, shape: a.shape, size: a.size, bended: bent.has(name), changed, original: before, current: after };
+      });
+      return { values: [rows.length], dict: { version: model.version, interpolation: model.interpolationWeights, weights: rows } };
+    },
+  },
+  {
+    name: "histogram",
+    usage: "histogram <weight> [bins]",
+    help: "histogram of a weight, original and as the next pass uses it, over their common range (dict: lo, hi, original, current)",
+    run: (s, a) => {
+      const model = s.requireModel();
+      const name = word(a, 0, "weight");
+      const bins = a[1] === undefined ? 64 : Number(a[1]);
+      if (!Number.isInteger(bins) || bins < 2 || bins > 512) throw new BendingError("bins is an integer in 2..512");
+      if (!model.weightNames.includes(name)) throw new BendingError(`unknown weight '${name}'`);
+      const [ta, tb] = weightPair(model, name, model.stateDict(), model.bendedStateDict());
+      const va = ta.dataSync() as Float32Array;
+      const vb = ta === tb ? va : (tb.dataSync() as Float32Array);
+      const sa = statistics(va), sb = statistics(vb);
+      let lo = Math.min(sa.min, sb.min), hi = Math.max(sa.max, sb.max);
+      if (!(hi > lo)) {
+        lo -= 0.5;
+        hi += 0.5;
+      }
+      return {
+        values: [name, bins, round(lo), round(hi)],
+        dict: {
+          name, shape: ta.shape, bins, lo, hi, changed: ta !== tb,
+          original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
+          stats: { original: roundStats(sa), current: roundStats(sb) },
+        },
+      };
+    },
+  },
+  {
+    name: "peek",
+    usage: "peek <activation>...",
+    help: "values of activations for the current input: original model vs. bended (after the node's own bending), reduced for display",
+    run: (s, a) => {
+      const model = s.requireModel();
+      if (a.length === 0) throw new BendingError("usage: peek <activation>...");
+      if (a.length > 8) throw new BendingError("peek takes at most 8 activations");
+      const names = a.map((_, i) => word(a, i, "activation"));
+      const known = new Set(model.activationNames(s.method));
+      for (const n of names) if (!known.has(n)) throw new BendingError(`'${n}' is not an activation of ${s.method}`);
+      const inputs = currentInput(s, model);
+      try {
+        // Frozen: streaming caches and BatchNorm statistics are read, never advanced.
+        const [orig, bent] = withFrozenState(() => [
+          model.getActivations(names, inputs, { fn: s.method, bended: false }),
+          model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
+        ]);
+        try {
+          const items = names.map((name) => {
+            const o = orig[name], b = bent[`${name}_bended`];
+            return {
+              name, shape: o.shape,
+              original: activationView(o.dataSync() as Float32Array, o.shape),
+              bended: activationView(b.dataSync() as Float32Array, b.shape),
+            };
+          });
+          return { values: names, dict: { method: s.method, items } };
+        } finally {
+          tf.dispose([...Object.values(orig), ...Object.values(bent)]);
+        }
+      } finally {
+        tf.dispose(inputs);
+      }
+    },
+  },
+  {
+    name: "callbacks",
+    usage: "callbacks",
+    help: "the bending callbacks 'bend' accepts, with their arguments and defaults (dict)",
+    run: () => {
+      const resolver = (p: { control: string; value: number }) => new BendingParameter(p.control, p.value);
+      const out: { type: string; weight: boolean; activation: boolean; args: { name: string; value: Atom }[] }[] = [];
+      for (const type of registeredCallbacks()) {
+        if (type === "Lambda" || type === "Chain") continue;
+        const make = (args: Record<string, number>) => callbackFromJSON({ type, args, seed: 0 } as CallbackJSON, resolver);
+        let callback;
+        let withDim;
+        try {
+          withDim = make({ dim: -1 });
+        } catch {
+          withDim = undefined;
+        }
+        try {
+          callback = make({});
+        } catch {
+          callback = withDim;
+        }
+        if (!callback) continue; // needs arguments a message cannot give (lists)
+        const args: { name: string; value: Atom }[] = [];
+        for (const [name, value] of Object.entries(callback.toJSON().args)) {
+          if (typeof value === "number" || typeof value === "string") args.push({ name, value });
+        }
+        if (withDim && "dim" in withDim.toJSON().args && !args.some((x) => x.name === "dim")) args.push({ name: "dim", value: "" });
+        out.push({ type, weight: callback.weightCompatible, activation: callback.activationCompatible, args });
+      }
+      return { values: out.map((c) => c.type), dict: out };
+    },
+  },
+  {
+    name: "state",
+    usage: "state",
+    help: "the session as the panel shows it: model, kind, method, traced methods, latent, version, interpolation, streaming",
+    run: (s) => {
+      const model = s.bended;
+      return {
+        values: [s.modelName || "none"],
+        dict: {
+          model: s.modelName || null,
+          kind: s.kind,
+          method: s.method,
+          methods: model?.tracedMethods() ?? [],
+          latent: s.latent,
+          blockFrames: s.blockFrames,
+          version: model?.version ?? null,
+          versions: model?.versionNames() ?? [],
+          interpolation: model?.interpolationWeights ?? null,
+          streaming: s.streaming,
+          configs: model?.configNames() ?? [],
+        },
+      };
+    },
+  },
+];
+
+/** Adds the panel's commands to the table (idempotent). */
+export function registerPanelCommands(): void {
+  for (const spec of specs) if (!COMMANDS.has(spec.name)) COMMANDS.set(spec.name, spec);
+}
+
+registerPanelCommands();
