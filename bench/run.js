@@ -1,6 +1,8 @@
 // npm run bench: every benchmark, printed as Markdown tables (paste into the README).
 import { printCore, runCore } from "./core.js";
 import { printAudio, runAudio } from "./audio.js";
+import { printPlugin, runPlugin } from "./plugin.js";
 
 printCore(runCore());
 printAudio(await runAudio());
+printPlugin(await runPlugin());
