@@ -109,3 +109,15 @@ describe("session commands", () => {
     expect(typeof status.dropped).toBe("number");
   });
 });
+
+describe("declick", () => {
+  it("fades out the step between blocks over DECLICK_SAMPLES samples", () => {
+    const block = new Float32Array(512).fill(0.5);
+    tb.control.declick(block, -0.3);
+    expect(block[0]).toBeCloseTo(-0.3, 6);
+    const n = tb.control.DECLICK_SAMPLES;
+    for (let i = 1; i < n; i++) expect(Math.abs(block[i] - block[i - 1])).toBeLessThanOrEqual(0.8 / n + 1e-6);
+    expect(block[n]).toBe(0.5);
+    expect(block[511]).toBe(0.5);
+  });
+});

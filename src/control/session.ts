@@ -63,6 +63,22 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
 }
 
+/** Commands after which the stream's output jumps (declicked at the next block). */
+const OUTPUT_CHANGING = new Set(["bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "method", "load"]);
+
+/** Samples over which a jump at a block join is faded out. */
+export const DECLICK_SAMPLES = 128;
+
+/**
+ * Removes the step between the previous block's last sample and this block's start by
+ * fading an offset out over the first samples, so a change of bending never clicks.
+ */
+export function declick(block: Float32Array, previous: number): void {
+  const step = previous - block[0];
+  const n = Math.min(DECLICK_SAMPLES, block.length);
+  for (let i = 0; i < n; i++) block[i] += step * (1 - i / n);
+}
+
 export class Session implements CommandContext {
   bended: BendedModule | null = null;
   modelName = "";
@@ -74,6 +90,9 @@ export class Session implements CommandContext {
   readonly imageFps: number;
   safetyEnabled: boolean;
   private readonly safety = new SafetyStage();
+  /** Set by commands that change the output; the next streamed block is declicked. */
+  private outputChanged = false;
+  private lastSample: number | null = null;
   /** Latent the stream decodes (target) and the one it last reached (for smooth ramps). */
   latent: number[] = [];
   private latentReached: number[] = [];
@@ -101,6 +120,7 @@ export class Session implements CommandContext {
     }
     try {
       const result = await spec.run(this, args);
+      if (OUTPUT_CHANGING.has(command)) this.outputChanged = true;
       return { command, ok: true, values: result.values ?? [], dict: result.dict };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -235,6 +255,12 @@ export class Session implements CommandContext {
       input.dispose();
     }
     if (this.kind === "audio") {
+      if (this.streaming) {
+        // Declick before the safety stage, on the raw signal the previous block ended with.
+        if (this.outputChanged && this.lastSample !== null) declick(data, this.lastSample);
+        this.outputChanged = false;
+        this.lastSample = data[data.length - 1];
+      }
       if (this.safetyEnabled) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames: data.length, channels: 1, width: 0, height: 0, data };
     }
@@ -283,6 +309,7 @@ export class Session implements CommandContext {
     if (this.streamTimer) return;
     if (this.kind === "audio") setStreaming(model.module, true);
     this.safety.reset();
+    this.lastSample = null;
     this.stats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
     this.streamStart = performance.now();
     const tick = (k: number) => {
