@@ -2,16 +2,17 @@
 // answered or dropped, the process keeps serving, and the model's output is unchanged.
 // Then a flood of `set` while streaming: blocks keep coming, the latest value wins.
 import { createSocket, type Socket } from "node:dgram";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import osc from "osc";
 import WebSocket from "ws";
 import * as tb from "tfbend";
-import { makeModelsDir } from "./session-fixture.js";
+import { startPlugin, type RunningPlugin } from "./session-fixture.js";
 
 const { control } = tb;
 
+let plugin: RunningPlugin;
 let engine: tb.control.Engine;
 let oscServer: tb.control.OscServer;
 let wsServer: tb.control.WsServer;
@@ -62,13 +63,8 @@ function mutated(): tb.control.Atom[] {
 }
 
 beforeAll(async () => {
-  const dirs = await makeModelsDir();
-  workspace = dirs.workspace;
-  mkdirSync(workspace, { recursive: true });
-  engine = await control.Engine.start({ ...dirs, model: "audio" });
-  oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-  wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
-  await Promise.all([oscServer.ready, wsServer.ready]);
+  plugin = await startPlugin();
+  ({ engine, oscServer, wsServer, workspace } = plugin);
   udp = createSocket("udp4");
   await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
   await engine.execute(["bend", "net_2_conv", "mask", "prob", "@keep=0.5", "dim", -2, "seed", 7]);
@@ -77,9 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   udp.close();
-  oscServer.close();
-  await wsServer.close();
-  await engine.close();
+  await plugin.close();
 });
 
 function oscBytes(address: string, args: { type: string; value: unknown }[]): Uint8Array {

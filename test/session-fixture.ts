@@ -19,3 +19,30 @@ export async function makeModelsDir(): Promise<{ modelsDir: string; workspace: s
   await tb.save(image, join(modelsDir, "image"));
   return { modelsDir, workspace: join(root, "workspace") };
 }
+
+export interface RunningPlugin {
+  engine: tb.control.Engine;
+  oscServer: tb.control.OscServer;
+  wsServer: tb.control.WsServer;
+  workspace: string;
+  close(): Promise<void>;
+}
+
+/** The plugin process's parts (inference thread, OSC and WebSocket on free ports of 127.0.0.1) on the fixture models. */
+export async function startPlugin(model = "audio"): Promise<RunningPlugin> {
+  const { mkdirSync } = await import("node:fs");
+  const dirs = await makeModelsDir();
+  mkdirSync(dirs.workspace, { recursive: true });
+  const engine = await tb.control.Engine.start({ ...dirs, model });
+  const oscServer = new tb.control.OscServer(engine, { host: "127.0.0.1", port: 0 });
+  const wsServer = new tb.control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+  await Promise.all([oscServer.ready, wsServer.ready]);
+  return {
+    engine, oscServer, wsServer, workspace: dirs.workspace,
+    close: async () => {
+      oscServer.close();
+      await wsServer.close();
+      await engine.close();
+    },
+  };
+}

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import osc from "osc";
 import WebSocket from "ws";
 import * as tb from "tfbend";
-import { makeModelsDir } from "./session-fixture.js";
+import { makeModelsDir, startPlugin, type RunningPlugin } from "./session-fixture.js";
 
 const { control } = tb;
 type Reply = tb.control.Reply;
 
+let plugin: RunningPlugin;
 let engine: tb.control.Engine;
 let oscServer: tb.control.OscServer;
 let wsServer: tb.control.WsServer;
@@ -18,12 +19,8 @@ let udp: Socket;
 const oscInbox: { address: string; args: { type: string; value: unknown }[] }[] = [];
 
 beforeAll(async () => {
-  const dirs = await makeModelsDir();
-  mkdirSync(dirs.workspace, { recursive: true });
-  engine = await control.Engine.start({ ...dirs, model: "audio" });
-  oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-  wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
-  await Promise.all([oscServer.ready, wsServer.ready]);
+  plugin = await startPlugin();
+  ({ engine, oscServer, wsServer } = plugin);
   udp = createSocket("udp4");
   await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
   udp.on("message", (data) => {
@@ -37,9 +34,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   udp.close();
-  oscServer.close();
-  await wsServer.close();
-  await engine.close();
+  await plugin.close();
 });
 
 function sendOsc(address: string, args: { type: string; value: unknown }[]): void {
