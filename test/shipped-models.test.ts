@@ -25,4 +25,16 @@ describe("shipped models", () => {
     const other = tf.tidy(() => decoder.forward(tf.add(ref.z, tf.oneHot([0], 8).reshape([1, 8, 1]).mul(2))));
     expect(maxAbsDiff(other, audio)).toBeGreaterThan(1e-2);
   });
+
+  it("image decoder matches PyTorch", async () => {
+    const { tensors: ref } = await tb.io.loadSafetensorsFile(join(models, "image/reference.safetensors"));
+    const decoder = await tb.load(join(models, "image"));
+    expect(decoder.metadata).toMatchObject({ kind: "image", latent_dim: "16" });
+    const image = decoder.forward(ref.z);
+    expect(image.shape).toEqual([2, 3, 64, 64]);
+    expect(maxAbsDiff(image, ref.image)).toBeLessThan(1e-4);
+    const range = tf.tidy(() => [tf.min(image).dataSync()[0], tf.max(image).dataSync()[0]]);
+    expect(range[0]).toBeGreaterThanOrEqual(0);
+    expect(range[1]).toBeLessThanOrEqual(1);
+  });
 });
