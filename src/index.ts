@@ -7,6 +7,7 @@ export * as nn from "./nn/index.js";
 export { F } from "./nn/index.js";
 export { BendingError } from "./errors.js";
 export { backend, setBackend, ready, BACKEND_ORDER } from "./backend.js";
+export { backendInfo, type BackendInfo } from "./backend.js";
 export { Graph, Node, type Argument, type NodeOp } from "./graph/graph.js";
 export { GraphModule } from "./graph/graph-module.js";
 export { trace } from "./graph/tracer.js";
