@@ -39,7 +39,7 @@ describe("session commands", () => {
     expect((await run("controls")).values).toEqual(["keep", 0.5, "-inf", "inf"]);
     expect(await run("set keep 0.25")).toMatchObject({ ok: true, values: ["keep", 0.25] });
     expect((await run("get keep")).values).toEqual(["keep", 0.25]);
-    const before = session.renderBlock().data;
+    const before = (await session.renderBlock()).data;
     session.bended!.module.namedModules(); // no-op: renders are deterministic given state
     for (const bad of [
       "bogus 1 2", "set keep", "set keep loud", "set nope 1", "bend ( mask prob 0.5", "bend net_2_conv nosuch prob 1",
@@ -55,11 +55,11 @@ describe("session commands", () => {
     // outputs unchanged by the failed commands (same bendings, same controls, fresh stream state)
     await run("load audio");
     await run("bend net_2_conv mask prob @keep=0.25 dim -2 seed 3");
-    const a = session.renderBlock().data;
+    const a = (await session.renderBlock()).data;
     await run("load audio");
     await run("bend net_2_conv mask prob @keep=0.25 dim -2 seed 3");
     for (const bad of ["set keep 7e400", "bend x mask", "version nope"]) await run(bad);
-    const b = session.renderBlock().data;
+    const b = (await session.renderBlock()).data;
     expect(Array.from(b)).toEqual(Array.from(a));
     expect(before.length).toBe(2048);
   });

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { backend } from "../backend.js";
+import { backend, backendInfo } from "../backend.js";
 import { BendedModule } from "../bended/bended-module.js";
 import { BendingConfig } from "../bending/config.js";
 import { load, MANIFEST } from "../io/load.js";
@@ -99,6 +99,7 @@ export class Session implements CommandContext {
   private readonly listeners = new Set<(block: OutputBlock) => void>();
   private streamTimer: NodeJS.Timeout | null = null;
   private streamStart = 0;
+  private streamGeneration = 0;
   private seq = 0;
   private stats: StreamStats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
 
@@ -238,7 +239,7 @@ export class Session implements CommandContext {
   }
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
-  renderBlock(safety: SafetyStage = this.safety): OutputBlock {
+  async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
     const model = this.requireModel();
     if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
     const input = this.nextInput();
@@ -247,10 +248,14 @@ export class Session implements CommandContext {
     try {
       const out = model.call(this.method, input) as Tensor;
       shape = out.shape;
-      data = this.kind === "image"
-        ? (tf.tidy(() => tf.transpose(out, [0, 2, 3, 1]).dataSync()) as Float32Array).slice()
-        : (out.dataSync() as Float32Array).slice();
-      out.dispose();
+      // Read back asynchronously: GPU backends cannot read synchronously in Node.
+      const readable = this.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
+      try {
+        data = Float32Array.from((await readable.data()) as Float32Array);
+      } finally {
+        readable.dispose();
+        out.dispose();
+      }
     } finally {
       input.dispose();
     }
@@ -274,7 +279,7 @@ export class Session implements CommandContext {
     const path = this.resolvePath(file);
     if (this.kind === "image") {
       if (!path.endsWith(".png")) throw new BendingError("the image model renders PNG files: render <file.png>");
-      const block = this.renderBlock();
+      const block = await this.renderBlock();
       await writePng(path, block.data, block.width, block.height);
       return path;
     }
@@ -290,7 +295,7 @@ export class Session implements CommandContext {
     this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
     const safety = new SafetyStage();
     for (let b = 0; b < blocks; b++) {
-      out.set(this.renderBlock(safety).data, b * this.blockSamples);
+      out.set((await this.renderBlock(safety)).data, b * this.blockSamples);
     }
     setStreaming(model.module, true);
     await writeWav(path, out.subarray(0, Math.round(seconds * this.sampleRate)), this.sampleRate);
@@ -312,16 +317,18 @@ export class Session implements CommandContext {
     this.lastSample = null;
     this.stats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
     this.streamStart = performance.now();
-    const tick = (k: number) => {
+    const generation = ++this.streamGeneration;
+    const tick = async (k: number) => {
       const t0 = performance.now();
       let block: OutputBlock;
       try {
-        block = this.renderBlock();
+        block = await this.renderBlock();
       } catch (e) {
         console.error(`tfbend: stream stopped: ${(e as Error).message}`);
-        this.stopStream();
+        if (generation === this.streamGeneration) this.stopStream();
         return;
       }
+      if (generation !== this.streamGeneration) return; // stopped (or restarted) meanwhile
       const done = performance.now();
       const ms = done - t0;
       this.stats.blocks++;
@@ -340,12 +347,13 @@ export class Session implements CommandContext {
       }
       for (const l of this.listeners) l(block);
       const wait = Math.max(0, this.streamStart + next * this.blockMs - performance.now() - this.blockMs * 0.5);
-      this.streamTimer = setTimeout(() => tick(next), wait);
+      this.streamTimer = setTimeout(() => void tick(next), wait);
     };
-    this.streamTimer = setTimeout(() => tick(0), 0);
+    this.streamTimer = setTimeout(() => void tick(0), 0);
   }
 
   stopStream(): void {
+    this.streamGeneration++;
     if (this.streamTimer) clearTimeout(this.streamTimer);
     this.streamTimer = null;
     if (this.bended && this.kind === "audio") setStreaming(this.bended.module, true);
@@ -354,6 +362,7 @@ export class Session implements CommandContext {
   status(): Record<string, Atom> {
     return {
       backend: backend(),
+      device: backendInfo().device,
       model: this.modelName || "none",
       kind: this.kind,
       method: this.method,
