@@ -153,4 +153,13 @@ describe("transports", () => {
     expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "frobnicate"]);
     await max.close();
   });
+
+  it("restarts the inference thread if it dies, and keeps serving", async () => {
+    await engine.crashForTest();
+    const reply = await engine.execute(["weights"]);
+    expect(reply.ok).toBe(true);
+    expect(reply.values[0]).toBe("net.0.weight");
+    expect(engine.restarts).toBe(1);
+    expect((await oscCommand("activations")).address).toBe("/tfbend/ok");
+  });
 });

@@ -20,20 +20,32 @@ type FromWorker =
 const CHANGES = new Set(["load", "method", "trace", "bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "input", "stream", "enable"]);
 
 export class Engine {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private nextId = 1;
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private readonly blockListeners = new Set<(block: OutputBlock) => void>();
   private readonly changeListeners = new Set<(reply: Reply) => void>();
   private lastStatus: Record<string, Atom> = {};
   private closed = false;
+  /** Times the inference thread died and was started again. */
+  restarts = 0;
   readonly ready: Promise<Reply | null>;
 
-  private constructor(options: EngineOptions) {
-    this.worker = new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData: options });
-    this.ready = new Promise((resolveReady, rejectReady) => {
-      this.worker.once("error", rejectReady);
-      this.worker.on("message", (message: FromWorker) => {
+  private constructor(private readonly options: EngineOptions) {
+    this.ready = this.spawn(options);
+  }
+
+  /**
+   * Starts an inference thread. If it dies (a crash in a native kernel, out of memory),
+   * pending commands get an error and a new thread loads the same model: the plugin
+   * keeps serving instead of hanging.
+   */
+  private spawn(options: EngineOptions): Promise<Reply | null> {
+    const worker = new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData: options });
+    this.worker = worker;
+    const ready = new Promise<Reply | null>((resolveReady, rejectReady) => {
+      worker.once("error", rejectReady);
+      worker.on("message", (message: FromWorker) => {
         this.lastStatus = message.status;
         if ("ready" in message) resolveReady(message.boot);
         else if ("block" in message) for (const l of this.blockListeners) l(message.block);
@@ -44,11 +56,24 @@ export class Engine {
         }
       });
     });
-    this.worker.on("error", (e) => {
-      console.error("tfbend: inference thread failed:", e);
-      for (const resolvePending of this.pending.values()) resolvePending({ command: "?", ok: false, values: [`inference thread failed: ${e.message}`] });
+    worker.on("error", (e) => console.error(`tfbend: inference thread failed: ${e.message}`));
+    worker.on("exit", (code) => {
+      if (this.closed || worker !== this.worker) return;
+      for (const resolvePending of this.pending.values()) {
+        resolvePending({ command: "?", ok: false, values: [`inference thread stopped (exit ${code}); restarting it`] });
+      }
       this.pending.clear();
+      this.restarts++;
+      const model = typeof this.lastStatus.model === "string" && this.lastStatus.model !== "none" ? this.lastStatus.model : this.options.model;
+      console.error(`tfbend: inference thread stopped (exit ${code}); restarting with model ${model ?? "none"}`);
+      this.spawn({ ...this.options, model }).catch((e) => console.error(`tfbend: restart failed: ${(e as Error).message}`));
     });
+    return ready;
+  }
+
+  /** Stops the inference thread as a crash would (for tests of the restart). */
+  async crashForTest(): Promise<void> {
+    await this.worker.terminate();
   }
 
   /** Starts the inference thread (and loads `options.model`). */
