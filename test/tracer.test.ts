@@ -145,7 +145,7 @@ describe("tracer", () => {
     expect(() => bended.trace("nope", { x: tf.ones([1]) })).toThrow(/has no method 'nope'/);
     expect(() => bended.activationNames("forward")).toThrow(/not traced; call trace\('forward', inputs\) first/);
     expect(() => bended.bend(new tb.Mask(0.5), "nothing_here")).toThrow(/no weight or activation matches 'nothing_here' \(activations are known after trace\(\)\)/);
-    expect(() => bended.bend(new tb.Mask(0.5), "conv(")).toThrow(/not a valid regular expression/);
+    expect(() => bended.bend(new tb.Mask(0.5), "conv(")).toThrow(/not a valid pattern/);
   });
 
   it("traces a 100-node model", () => {

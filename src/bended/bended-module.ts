@@ -4,14 +4,14 @@
 import { writeFileSync } from "node:fs";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { Module, Parameter, StateTensor, withStateOverrides } from "../nn/module.js";
+import { Module, Parameter, StateTensor, stateGeneration, withStateOverrides } from "../nn/module.js";
 import { Graph, Node, formatRecordedShape } from "../graph/graph.js";
 import { GraphModule } from "../graph/graph-module.js";
 import { trace as traceMethod } from "../graph/tracer.js";
 import { runHooked } from "../graph/executor.js";
 import { resolveMethod, type MethodInputs } from "../graph/observe.js";
 import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
-import { BendingConfig, anchored, type PatternResolver } from "../bending/config.js";
+import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
 import { BendingParameter } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { DEFAULT_VERSION, VersionStore, type StateValues } from "./versions.js";
@@ -77,7 +77,8 @@ export class BendedModule implements PatternResolver {
   private nextBendingId = 1;
   private readonly versions: VersionStore;
   private currentVersion = DEFAULT_VERSION;
-  private interpolation: { weights: Record<string, number>; values: StateValues } | null = null;
+  /** The interpolation in effect, computed for a generation of the module's own weights. */
+  private interpolation: { weights: Record<string, number>; values: StateValues; generation: number } | null = null;
   /** Bumped whenever bendings or the base weights change. */
   private epoch = 0;
   private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
@@ -279,7 +280,9 @@ export class BendedModule implements PatternResolver {
 
   private compile(pattern: string): RegExp {
     const re = anchored(pattern);
-    if (re === null) throw new BendingError(`'${pattern}' is not a valid regular expression`);
+    if (re === null) {
+      throw new BendingError(`'${pattern}' is not a valid pattern (a regular expression of at most ${MAX_PATTERN_LENGTH} characters, without backreferences or lookarounds)`);
+    }
     return re;
   }
 
@@ -593,7 +596,7 @@ export class BendedModule implements PatternResolver {
     const apply = () => {
       const values = this.versions.interpolate(weights);
       this.clearInterpolation();
-      this.interpolation = { weights: { ...weights }, values };
+      this.interpolation = { weights: { ...weights }, values, generation: stateGeneration() };
       this.changed();
     };
     if (fn === undefined) {
@@ -664,7 +667,14 @@ export class BendedModule implements PatternResolver {
   private overrides(): Map<StateTensor, Tensor> | null {
     const chains = this.weightChains();
     const signature = [...chains.values()].flat().map((l) => l.callback.controlSignature()).join(";");
-    const key = `${this.epoch}|${signature}`;
+    if (this.interpolation && this.interpolation.generation !== stateGeneration()) {
+      // The module's own weights changed (loadStateDict): the average must follow them.
+      const weights = this.interpolation.weights;
+      const values = this.versions.interpolate(weights);
+      this.clearInterpolation();
+      this.interpolation = { weights, values, generation: stateGeneration() };
+    }
+    const key = `${this.epoch}|${stateGeneration()}|${signature}`;
     if (this.cache?.key === key) return this.cache.overrides;
     if (this.cache) for (const t of this.cache.owned) t.dispose();
     this.cache = null;

@@ -142,7 +142,8 @@ export class Chain extends BendingCallback {
 
   override init(target: BendingTarget): TargetState {
     const state: TargetState = {};
-    this.parts.set(state, this.callbacks.map((c, i) => c.init({ ...target, seed: hashSeed(target.seed, String(i)) })));
+    // Each part keeps its own seed (mixed with the target's), as it would outside the chain.
+    this.parts.set(state, this.callbacks.map((c, i) => c.init({ ...target, seed: hashSeed(c.seed, `${target.seed}:${i}`) })));
     return state;
   }
   apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {

@@ -24,6 +24,9 @@ import { BendingParameter, resolveControl, type Controllable } from "./parameter
 
 export type Dim = number | number[];
 
+/** Upper bound of Capture's ring, so a message cannot make it hold unbounded memory. */
+export const MAX_CAPTURED_PASSES = 1024;
+
 export interface DimOptions {
   /** Axes the random state varies along; the others have size 1 and broadcast. */
   dim?: Dim;
@@ -494,8 +497,8 @@ export class Capture extends CatalogueCallback {
   constructor(options: CaptureOptions = {}) {
     super(0);
     this.maxPasses = options.maxPasses ?? 16;
-    if (!Number.isInteger(this.maxPasses) || this.maxPasses < 1) {
-      throw new BendingError(`Capture maxPasses must be a positive integer, got ${String(options.maxPasses)}`);
+    if (!(Number.isInteger(this.maxPasses) && this.maxPasses >= 1 && this.maxPasses <= MAX_CAPTURED_PASSES)) {
+      throw new BendingError(`Capture keeps 1 to ${MAX_CAPTURED_PASSES} passes, got ${this.maxPasses}`);
     }
   }
   override get weightCompatible(): boolean {

@@ -2,6 +2,7 @@
 // a module (patterns resolved to concrete weights and activations), added, compared,
 // printed like the seed, and saved/loaded as JSON with each callback's seed.
 import { readFileSync, writeFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { BendingError } from "../errors.js";
 import { pyString } from "../util/format.js";
 import { BendingCallback, callbackFromJSON, type CallbackJSON, type ControlResolver } from "./callback.js";
@@ -172,10 +173,27 @@ export class BendingConfig {
   }
 }
 
-/** A pattern as a regular expression matched from the start of a name, or null if invalid. */
+// Patterns come from patches: match them with V8's linear-time engine, so that no pattern
+// (e.g. "((.*)*)*!") can backtrack for minutes and stall the inference thread.
+setFlagsFromString("--enable-experimental-regexp-engine");
+let linear = true;
+try {
+  new RegExp("a", "l");
+} catch {
+  linear = false;
+}
+
+/** Longest pattern accepted (names are short; this bounds the matching work too). */
+export const MAX_PATTERN_LENGTH = 256;
+
+/**
+ * A pattern as a regular expression matched from the start of a name, or null if it is
+ * invalid, too long, or needs backtracking (backreferences, lookarounds).
+ */
 export function anchored(pattern: string): RegExp | null {
+  if (pattern.length > MAX_PATTERN_LENGTH) return null;
   try {
-    return new RegExp(`^(?:${pattern})`);
+    return new RegExp(`^(?:${pattern})`, linear ? "l" : "");
   } catch {
     return null;
   }

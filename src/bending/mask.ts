@@ -14,6 +14,7 @@ export interface MaskOptions {
 export function keptShape(shape: number[], dim: number | number[] | undefined): number[] {
   if (dim === undefined) return shape;
   const dims = (typeof dim === "number" ? [dim] : dim).map((d) => {
+    if (!Number.isInteger(d)) throw new BendingError(`dim must be an integer axis, got ${d}`);
     const a = d < 0 ? d + shape.length : d;
     if (a < 0 || a >= shape.length) {
       throw new BendingError(`dim ${d} is out of range for shape ${formatShape(shape)}`);

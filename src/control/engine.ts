@@ -14,7 +14,8 @@ export interface EngineOptions extends SessionOptions {
 type FromWorker =
   | { ready: true; status: Record<string, Atom>; boot: Reply | null }
   | { id: number; reply: Reply; status: Record<string, Atom> }
-  | { block: OutputBlock; status: Record<string, Atom> };
+  | { block: OutputBlock; status: Record<string, Atom> }
+  | { event: Reply; status: Record<string, Atom> };
 
 /** Commands that change what the model outputs or lists: announced to every client. */
 const CHANGES = new Set(["load", "method", "trace", "bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "input", "stream", "enable"]);
@@ -49,6 +50,7 @@ export class Engine {
         this.lastStatus = message.status;
         if ("ready" in message) resolveReady(message.boot);
         else if ("block" in message) for (const l of this.blockListeners) l(message.block);
+        else if ("event" in message) for (const l of this.changeListeners) l(message.event);
         else {
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
@@ -108,7 +110,10 @@ export class Engine {
     return () => this.blockListeners.delete(listener);
   }
 
-  /** Successful state-changing commands, from any transport (keeps every client in sync). */
+  /**
+   * Successful state-changing commands, from any transport (keeps every client in sync),
+   * and errors nobody asked for (ok false: the stream stopped).
+   */
   onChange(listener: (reply: Reply) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);

@@ -44,6 +44,10 @@ export async function startMax(max: MaxApiLike, options: MaxOptions): Promise<Ma
     await max.outlet(reply.ok ? "ok" : "error", reply.command, ...reply.values);
   };
 
+  // Errors nobody asked for (the stream stopped) still reach the patch.
+  engine.onChange((reply) => {
+    if (!reply.ok) void max.outlet("error", reply.command, ...reply.values);
+  });
   for (const name of COMMANDS.keys()) {
     max.addHandler(name, (...args: Atom[]) => run([name, ...args]));
   }

@@ -144,7 +144,8 @@ export class OscServer {
   }
 
   private announce(reply: Reply): void {
-    for (const to of this.subscribers.values()) this.send(`${OSC_PREFIX}event`, [reply.command, ...reply.values], to);
+    const address = `${OSC_PREFIX}${reply.ok ? "event" : "error"}`;
+    for (const to of this.subscribers.values()) this.send(address, [reply.command, ...reply.values], to);
   }
 
   /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob]; image: /tfbend/image [seq, w, h, row, blob of one row]. */

@@ -97,9 +97,11 @@ export class Session implements CommandContext {
   latent: number[] = [];
   private latentReached: number[] = [];
   private readonly listeners = new Set<(block: OutputBlock) => void>();
+  private readonly errorListeners = new Set<(reply: Reply) => void>();
   private streamTimer: NodeJS.Timeout | null = null;
   private streamStart = 0;
   private streamGeneration = 0;
+  private rendering = false;
   private seq = 0;
   private stats: StreamStats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
 
@@ -128,6 +130,12 @@ export class Session implements CommandContext {
       if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
       return { command, ok: false, values: [message] };
     }
+  }
+
+  /** Errors nobody asked for (the stream stopping on a bending that fails at run time). */
+  onError(listener: (reply: Reply) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
   }
 
   onBlock(listener: (block: OutputBlock) => void): () => void {
@@ -168,13 +176,14 @@ export class Session implements CommandContext {
   }
 
   async loadModel(name: string): Promise<void> {
+    this.checkNotRendering("load");
     let path: string;
     if (/^[\w.-]+$/.test(name) && existsSync(join(this.modelsDir, name, MANIFEST))) path = join(this.modelsDir, name);
     else path = this.resolvePath(name, { allowModels: true });
     const bended = await load(path);
     const wasStreaming = this.streamTimer !== null;
     this.stopStream();
-    this.bended?.dispose();
+    this.disposeModel();
     this.bended = bended;
     this.modelName = name;
     this.kind = (bended.metadata.kind as ModelKind) ?? "generic";
@@ -186,7 +195,12 @@ export class Session implements CommandContext {
     this.latentReached = [...this.latent];
     if (this.kind === "audio") setStreaming(bended.module, true);
     this.safety.reset();
-    if (wasStreaming) this.startStream();
+    if (this.kind === "audio" && latentDim > 0) {
+      // Trace with the stream's block shape, so bendings drawn from traced shapes fit the blocks.
+      bended.exampleShapes.set("forward", [[1, latentDim, this.blockFrames]]);
+      bended.trace("forward");
+    }
+    if (wasStreaming && this.kind !== "generic") this.startStream();
   }
 
   get sampleRate(): number {
@@ -289,15 +303,22 @@ export class Session implements CommandContext {
     const blocks = Math.ceil((seconds * this.sampleRate) / this.blockSamples);
     const out = new Float32Array(blocks * this.blockSamples);
     // Offline renders use their own stream state so a live stream is not disturbed.
-    const live = this.streamTimer !== null;
-    if (live) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
+    if (this.streamTimer !== null) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
+    this.checkNotRendering("render");
     setStreaming(model.module, true);
     this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
     const safety = new SafetyStage();
-    for (let b = 0; b < blocks; b++) {
-      out.set((await this.renderBlock(safety)).data, b * this.blockSamples);
+    this.rendering = true;
+    try {
+      for (let b = 0; b < blocks; b++) {
+        out.set((await this.renderBlock(safety)).data, b * this.blockSamples);
+        // Let other commands (set, status, stop) be answered between blocks of a long render.
+        await new Promise((resolveTurn) => setImmediate(resolveTurn));
+      }
+    } finally {
+      this.rendering = false;
+      setStreaming(model.module, true);
     }
-    setStreaming(model.module, true);
     await writeWav(path, out.subarray(0, Math.round(seconds * this.sampleRate)), this.sampleRate);
     return path;
   }
@@ -308,7 +329,13 @@ export class Session implements CommandContext {
     return this.streamTimer !== null;
   }
 
+  /** Refuses what would share the model's stream state with a render in progress. */
+  checkNotRendering(command: string): void {
+    if (this.rendering) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
+  }
+
   startStream(): void {
+    this.checkNotRendering("stream start");
     const model = this.requireModel();
     if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
     if (this.streamTimer) return;
@@ -324,8 +351,10 @@ export class Session implements CommandContext {
       try {
         block = await this.renderBlock();
       } catch (e) {
-        console.error(`tfbend: stream stopped: ${(e as Error).message}`);
+        const message = `stream stopped: ${(e as Error).message}`;
+        console.error(`tfbend: ${message}`);
         if (generation === this.streamGeneration) this.stopStream();
+        for (const l of this.errorListeners) l({ command: "stream", ok: false, values: [message] });
         return;
       }
       if (generation !== this.streamGeneration) return; // stopped (or restarted) meanwhile
@@ -384,9 +413,16 @@ export class Session implements CommandContext {
     return BendingConfig.load(this.resolvePath(join("configs", `${name}.json`)), model);
   }
 
+  /** Frees the loaded model: its bendings and versions, and the module the session loaded. */
+  private disposeModel(): void {
+    if (!this.bended) return;
+    this.bended.dispose();
+    this.bended.module.dispose();
+    this.bended = null;
+  }
+
   dispose(): void {
     this.stopStream();
-    this.bended?.dispose();
-    this.bended = null;
+    this.disposeModel();
   }
 }

@@ -92,7 +92,7 @@ export class WsServer {
       this.http.listen(options.port ?? 7401, options.host ?? "127.0.0.1", () => resolveReady());
     });
     this.disposers.push(engine.onBlock((block) => this.broadcast(block)));
-    this.disposers.push(engine.onChange((reply) => this.sendAll({ type: "event", command: reply.command, values: reply.values })));
+    this.disposers.push(engine.onChange((reply) => this.sendAll({ type: "event", ok: reply.ok, command: reply.command, values: reply.values })));
   }
 
   get port(): number {

@@ -7,17 +7,17 @@ import { snakeCase } from "../util/format.js";
 
 export class Namer {
   private readonly counts = new Map<string, number>();
+  private readonly used = new Set<string>();
 
-  /** A fresh name from `base`: base, base_1, base_2, ... */
+  /** A fresh name from `base`: base, base_1, base_2, ... never one given before (lin_1 twice → lin_1_1). */
   next(base: string): string {
     const clean = base.replace(/[^A-Za-z0-9_]/g, "_").replace(/^(\d)/, "_$1") || "node";
-    const n = this.counts.get(clean);
-    if (n === undefined) {
-      this.counts.set(clean, 1);
-      return clean;
-    }
+    let n = this.counts.get(clean) ?? 0;
+    let name = n === 0 ? clean : `${clean}_${n}`;
+    while (this.used.has(name)) name = `${clean}_${++n}`;
     this.counts.set(clean, n + 1);
-    return `${clean}_${n}`;
+    this.used.add(name);
+    return name;
   }
 }
 

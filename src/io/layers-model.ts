@@ -143,6 +143,11 @@ export class KerasModel extends Module {
     return this.model.inputLayers.map((layer) => layer.name);
   }
 
+  /** Disposes the wrapped LayersModel's variables. */
+  override dispose(): void {
+    this.model.dispose();
+  }
+
   /** Example input of the model's declared input shapes (batch 1, unknown dims 1). */
   exampleInputs(): Tensor[] {
     return (this.model.inputs as unknown as { shape: (number | null)[] }[]).map((t) => tf.zeros(t.shape.map((d) => d ?? 1)));

@@ -102,7 +102,17 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
   else if (arch.kind === "layers-model") module = await loadLayersModule(join(full, arch.path));
   else throw new BendingError(`'${path}' was saved from a custom module (${arch.className}); pass it: tb.load(path, { module: new ${arch.className}() })`);
   module.eval();
+  try {
+    return await restore(full, manifest, module);
+  } catch (e) {
+    // A folder that fails half-way leaves nothing behind (unless the caller owns the module).
+    if (!options.module) module.dispose();
+    throw e;
+  }
+}
 
+/** Weights, versions, traces, bendings and version of a tfbend folder, into `module`. */
+async function restore(full: string, manifest: Manifest, module: Module): Promise<BendedModule> {
   const weights = await loadStateFile(join(full, manifest.weights));
   try {
     module.loadStateDict(weights.tensors);
@@ -123,9 +133,14 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
     bended.exampleShapes.set(fn, shapes);
     bended.trace(fn);
   }
-  if (manifest.config) bended.bend(BendingConfig.load(join(full, manifest.config), bended));
-  if (manifest.interpolation) bended.interpolate(manifest.interpolation);
-  else bended.version = manifest.currentVersion ?? DEFAULT_VERSION;
+  try {
+    if (manifest.config) bended.bend(BendingConfig.load(join(full, manifest.config), bended));
+    if (manifest.interpolation) bended.interpolate(manifest.interpolation);
+    else bended.version = manifest.currentVersion ?? DEFAULT_VERSION;
+  } catch (e) {
+    bended.dispose();
+    throw e;
+  }
   return bended;
 }
 

@@ -7,6 +7,12 @@ import { currentObserver, dispatch } from "./hooks.js";
 
 let stateOverrides: Map<StateTensor, Tensor> | null = null;
 let frozen = 0;
+let generation = 0;
+
+/** Bumped whenever any module's parameter or buffer is replaced (caches derived from weights compare it). */
+export function stateGeneration(): number {
+  return generation;
+}
 
 /** Runs `run` without side effects on module state (BatchNorm's running statistics). */
 export function withFrozenState<T>(run: () => T): T {
@@ -52,6 +58,7 @@ export abstract class StateTensor {
   /** Replaces the stored tensor (disposes the old one). */
   set data(value: Tensor) {
     this.replace(value);
+    generation++;
   }
 
   /** How a new value is stored; wrappers of other frameworks' variables write into them instead. */
