@@ -4,6 +4,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 // The whole library: selects the backend and registers every architecture and callback.
 import "../index.js";
+import "./panel-commands.js";
 import { Session, type SessionOptions } from "./session.js";
 import type { Atom } from "./atoms.js";
 
@@ -16,6 +17,7 @@ if (parentPort) {
   session.onBlock((block) => {
     port.postMessage({ block, status: session.status() }, [block.data.buffer as ArrayBuffer]);
   });
+  session.onError((reply) => port.postMessage({ event: reply, status: session.status() }));
   const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
   boot.then((reply) => port.postMessage({ ready: true, status: session.status(), boot: reply }));
   port.on("message", async (message: ToWorker) => {
