@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { Engine } from "./control/engine.js";
 import { OscServer } from "./control/osc.js";
 import { WsServer } from "./control/ws.js";
+import { panelRoute } from "./control/panel.js";
 import { attachJitter } from "./control/jitnet.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -47,7 +48,7 @@ program
       model: opts.model, workspace, modelsDir: resolve(opts.models), blockFrames: opts.blockFrames, safety: opts.safety,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
-    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort });
+    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute() });
     await Promise.all([osc.ready, ws.ready]);
     const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
     const s = engine.status();

@@ -80,6 +80,14 @@ function bentWeights(model: BendedModule): Set<string> {
   return out;
 }
 
+/** Whether two weight values differ anywhere (an interpolation may copy a weight unchanged). */
+function differ(a: Float32Array, b: Float32Array): boolean {
+  if (a === b) return false;
+  if (a.length !== b.length) return true;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return true;
+  return false;
+}
+
 /** The original tensor and the one the next pass uses (the same object when unchanged). */
 function weightPair(model: BendedModule, name: string, original: Record<string, Tensor>, current: Record<string, Tensor>): [Tensor, Tensor] {
   const a = original[name];
@@ -132,18 +140,23 @@ export function activationView(values: Float32Array, shape: number[]): Activatio
   let dims: number[];
   let note = "";
   if (s.length === 3) {
-    const [c, h, w] = s;
+    // (C, H, W) as tfbend's modules use; (H, W, C) when the first two agree and the last
+    // does not (TF.js GraphModels and LayersModels are channels-last).
+    const last = s[0] === s[1] && s[2] !== s[0];
+    const [c, h, w] = last ? [s[2], s[0], s[1]] : s;
+    const at = last ? (ch: number, y: number, x: number) => (y * w + x) * c + ch : (ch: number, y: number, x: number) => (ch * h + y) * w + x;
     const tiles = Math.min(c, MAX_TILES);
     const sh = Math.max(1, Math.ceil(h / MAX_SIDE));
     const sw = Math.max(1, Math.ceil(w / MAX_SIDE));
     const oh = Math.ceil(h / sh), ow = Math.ceil(w / sw);
     for (let ch = 0; ch < tiles; ch++) {
-      for (let y = 0; y < h; y += sh) for (let x = 0; x < w; x += sw) data.push(round(values[(ch * h + y) * w + x]));
+      for (let y = 0; y < h; y += sh) for (let x = 0; x < w; x += sw) data.push(round(values[at(ch, y, x)]));
     }
     layout = "image";
     dims = [tiles, oh, ow];
-    if (tiles < c) note = `channels 0–${tiles - 1} of ${c}`;
-    if (sh > 1 || sw > 1) note += `${note ? ", " : ""}every ${sh}th pixel`;
+    if (last) note = "channels last";
+    if (tiles < c) note += `${note ? ", " : ""}channels 0–${tiles - 1} of ${c}`;
+    if (sh > 1 || sw > 1) note += `${note ? ", " : ""}${h}×${w} shown at ${oh}×${ow}`;
   } else if (s.length === 2 && s[0] > 1) {
     const [c, t] = s;
     const step = Math.max(1, Math.ceil(c / MAX_ROWS));
@@ -152,7 +165,7 @@ export function activationView(values: Float32Array, shape: number[]): Activatio
     for (let ch = 0; ch < c; ch += step, rows++) peakBins(values, ch * t, t, cols, data);
     layout = "heat";
     dims = [rows, cols];
-    if (step > 1) note = `every ${step}th channel`;
+    if (step > 1) note = `1 channel in ${step}`;
     if (cols < t) note += `${note ? ", " : ""}${t} steps in ${cols} columns (peaks)`;
   } else {
     const n = values.length / Math.max(1, shape.length > 1 ? shape[0] : 1);
@@ -200,9 +213,11 @@ const specs: CommandSpec[] = [
       const bent = bentWeights(model);
       const rows = model.weightNames.map((name) => {
         const [a, b] = weightPair(model, name, original, current);
-        const before = roundStats(statistics(a.dataSync() as Float32Array));
-        const changed = a !== b;
-        const after = changed ? roundStats(statistics(b.dataSync() as Float32Array)) : before;
+        const va = a.dataSync() as Float32Array;
+        const vb = a === b ? va : (b.dataSync() as Float32Array);
+        const before = roundStats(statistics(va));
+        const changed = differ(va, vb);
+        const after = changed ? roundStats(statistics(vb)) : before;
         return { name, shape: a.shape, size: a.size, bended: bent.has(name), changed, original: before, current: after };
       });
       return { values: [rows.length], dict: { version: model.version, interpolation: model.interpolationWeights, weights: rows } };
@@ -221,6 +236,7 @@ const specs: CommandSpec[] = [
       const [ta, tb] = weightPair(model, name, model.stateDict(), model.bendedStateDict());
       const va = ta.dataSync() as Float32Array;
       const vb = ta === tb ? va : (tb.dataSync() as Float32Array);
+      const changed = differ(va, vb);
       const sa = statistics(va), sb = statistics(vb);
       let lo = Math.min(sa.min, sb.min), hi = Math.max(sa.max, sb.max);
       if (!(hi > lo)) {
@@ -230,7 +246,7 @@ const specs: CommandSpec[] = [
       return {
         values: [name, bins, round(lo), round(hi)],
         dict: {
-          name, shape: ta.shape, bins, lo, hi, changed: ta !== tb,
+          name, shape: ta.shape, bins, lo, hi, changed,
           original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
           stats: { original: roundStats(sa), current: roundStats(sb) },
         },

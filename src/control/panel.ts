@@ -39,7 +39,6 @@ function allowedHost(host: string | undefined): boolean {
 /** An HTTP route for WsServer's `http` option: true when it answered the request. */
 export function panelRoute(options: PanelOptions = {}): (req: IncomingMessage, res: ServerResponse) => boolean {
   const root = options.root ?? PANEL_ROOT;
-  const cache = new Map<string, Buffer>();
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const file = FILES[path];
@@ -53,16 +52,13 @@ export function panelRoute(options: PanelOptions = {}): (req: IncomingMessage, r
       return true;
     }
     const [name, type] = file;
-    let body = cache.get(name);
-    if (!body) {
-      const full = join(root, name);
-      if (!existsSync(full)) {
-        res.writeHead(503, { "content-type": "text/plain" }).end("tfbend panel is not built: run 'npm run build'\n");
-        return true;
-      }
-      body = readFileSync(full);
-      cache.set(name, body);
+    const full = join(root, name);
+    if (!existsSync(full)) {
+      res.writeHead(503, { "content-type": "text/plain" }).end("tfbend panel is not built: run 'npm run build'\n");
+      return true;
     }
+    // Read on each request (a few hundred kB, rarely): a rebuild shows without a restart.
+    const body = readFileSync(full);
     res.writeHead(200, {
       "content-type": type,
       "content-length": body.length,

@@ -1,0 +1,403 @@
+// The browser panel, end to end: the real plugin (inference thread, OSC and WebSocket
+// servers on free ports of 127.0.0.1, the panel route) on the shipped models, driven in
+// headless Chromium (Debian's chromium via playwright-core). Every panel action must be a
+// command the plugin reports to other transports, and changes made over OSC must show in
+// the page. Screenshots of each view go to $TFBEND_SCREENSHOTS (default: a temporary
+// folder); UPDATE_SCREENSHOTS=1 writes them to docs/screenshots for the README.
+import { createSocket, type Socket } from "node:dgram";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import osc from "osc";
+import WebSocket from "ws";
+import { chromium, type Browser, type Page } from "playwright-core";
+import * as tb from "tfbend";
+import { panelRoute } from "../dist/control/panel.js";
+
+const CHROMIUM = process.env.TFBEND_CHROMIUM ?? "/usr/bin/chromium";
+const MODELS = join(import.meta.dirname, "../models");
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? join(import.meta.dirname, "../docs/screenshots")
+  : (process.env.TFBEND_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "tfbend-panel-shots-")));
+
+type OscMessage = { address: string; args: { type: string; value: unknown }[] };
+
+let engine: tb.control.Engine;
+let oscServer: tb.control.OscServer;
+let wsServer: tb.control.WsServer;
+let udp: Socket;
+let browser: Browser;
+let page: Page;
+let observer: WebSocket;
+const oscInbox: OscMessage[] = [];
+const observed: { type: string; id?: number; command?: string; values?: unknown[]; dict?: unknown }[] = [];
+const pageErrors: string[] = [];
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 8000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v as T;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}
+
+/** A command over OSC (UDP), as a patch sends it; resolves with /tfbend/ok or /tfbend/error. */
+async function oscCommand(command: string, atoms: tb.control.Atom[] = []): Promise<OscMessage> {
+  const start = oscInbox.length;
+  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: tb.control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  return until(`OSC reply to ${command}`, () =>
+    oscInbox.slice(start).find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command));
+}
+
+const oscValues = (m: OscMessage) => m.args.slice(1).map((a) => a.value);
+
+/** A command over a second WebSocket client (for replies with a dict). */
+let nextId = 1000;
+async function wsCommand(cmd: string, ...args: tb.control.Atom[]): Promise<{ ok: boolean; values: unknown[]; dict?: unknown }> {
+  const id = nextId++;
+  observer.send(JSON.stringify({ cmd, args, id }));
+  return until(`WebSocket reply to ${cmd}`, () => observed.find((m) => m.type === "reply" && m.id === id)) as Promise<{ ok: boolean; values: unknown[]; dict?: unknown }>;
+}
+
+function httpGet(path: string, host?: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port: wsServer.port, path, headers: host ? { host } : {} }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(res.headers["content-type"] ?? ""), body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function shot(name: string): Promise<void> {
+  await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove()));
+  await page.waitForTimeout(150); // let the last frame paint
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+async function tab(name: string): Promise<void> {
+  await page.click(`#tabs button[data-tab=${name}]`);
+}
+
+/** Clicks a node of the diagram where it is drawn (after centring it), as a user would. */
+async function clickNode(name: string): Promise<void> {
+  await page.evaluate((n) => {
+    const cy = window.tfbend.graph.cy;
+    const p = cy.getElementById(n).renderedPosition();
+    if (p.x < 40 || p.y < 40 || p.x > cy.width() - 40 || p.y > cy.height() - 40) cy.center(cy.getElementById(n));
+  }, name);
+  const p = await page.evaluate((n) => window.tfbend.graph.clientPoint(n), name);
+  expect(p).not.toBeNull();
+  await page.mouse.click(p!.x, p!.y);
+}
+
+/** Clicks a range input at a fraction of its width; returns the value it took. */
+async function clickSlider(selector: string, fraction: number): Promise<number> {
+  const box = (await page.locator(selector).boundingBox())!;
+  await page.mouse.click(box.x + box.width * fraction, box.y + box.height / 2);
+  return Number(await page.locator(selector).inputValue());
+}
+
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`panel.test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set TFBEND_CHROMIUM); skipping the browser tests`);
+
+describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plugin)", () => {
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    const [started, launched] = await Promise.all([
+      tb.control.Engine.start({ modelsDir: MODELS, workspace, model: "audio" }),
+      chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"],
+      }),
+    ]);
+    engine = started;
+    browser = launched;
+    oscServer = new tb.control.OscServer(engine, { host: "127.0.0.1", port: 0 });
+    wsServer = new tb.control.WsServer(engine, { host: "127.0.0.1", port: 0, http: panelRoute() });
+    await Promise.all([oscServer.ready, wsServer.ready]);
+    udp = createSocket("udp4");
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+    udp.on("message", (data) => {
+      try {
+        oscInbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as OscMessage);
+      } catch {
+        // not an OSC packet
+      }
+    });
+    observer = new WebSocket(`ws://127.0.0.1:${wsServer.port}`);
+    observer.on("message", (data, isBinary) => {
+      if (!isBinary) observed.push(JSON.parse(String(data)));
+    });
+    await new Promise((r) => observer.once("open", r));
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => {
+      if (m.type() === "error") pageErrors.push(m.text());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    observer?.close();
+    udp?.close();
+    oscServer?.close();
+    await wsServer?.close();
+    await engine?.close();
+    console.log(`panel.test: screenshots in ${SHOTS}`);
+  });
+
+  it("serves the page on the WebSocket port, only under a local host name", async () => {
+    const index = await httpGet("/");
+    expect(index.status).toBe(200);
+    expect(index.type).toContain("text/html");
+    expect(index.body).toContain('src="app.js"');
+    const app = await httpGet("/app.js");
+    expect(app.status).toBe(200);
+    expect(app.body.length).toBeGreaterThan(10_000);
+    expect((await httpGet("/app.css")).status).toBe(200);
+    expect((await httpGet("/", "attacker.example:80")).status).toBe(403); // DNS rebinding
+    expect((await httpGet("/nothing")).status).toBe(404);
+  });
+
+  it("draws the traced graph of the shipped audio model", async () => {
+    await page.goto(`http://127.0.0.1:${wsServer.port}/`);
+    const graph = await oscCommand("graph");
+    const count = Number(oscValues(graph)[1]);
+    expect(count).toBeGreaterThan(40);
+    await until("the graph in the page", () => page.evaluate((n) => window.tfbend?.graph.cy.nodes().length === n, count));
+    const node = await page.evaluate(() => window.tfbend.graph.cy.getElementById("net_3_conv1").data("label") as string);
+    expect(node).toContain("net_3_conv1");
+    expect(node).toContain("[1,64,32]");
+    expect(await page.locator("#graph-count").textContent()).toContain(`${count} nodes`);
+    await until("the status strip", async () => (await page.locator("#st-backend").textContent()) === "wasm");
+    await clickNode("net_0");
+    await until("the node card", async () => (await page.locator("#node-card strong").textContent()) === "net_0");
+    await shot("graph");
+  });
+
+  it("adds a Mask from the panel, and the plugin reports it", async () => {
+    await clickNode("net_3_conv1");
+    await until("the selection as target", async () => (await page.inputValue("#bend-pattern")) === "net_3_conv1");
+    await page.selectOption("#bend-callback", "Mask");
+    await page.fill("input.arg-value[name=prob]", "0.5");
+    await page.check("input[name=bind-prob]");
+    await page.fill("input[name=control-prob]", "keep");
+    expect(await page.textContent("#bend-preview")).toBe("bend net_3_conv1 mask prob @keep=0.5");
+    await page.click("#bend-go");
+    const bendings = await until("the bending in the plugin", async () => {
+      const r = await oscCommand("bendings");
+      return oscValues(r).includes("Mask(prob=keep(0.500))") ? r : undefined;
+    });
+    expect(bendings.address).toBe("/tfbend/ok");
+    expect(observed).toContainEqual(expect.objectContaining({ type: "event", command: "bend" }));
+    await until("the bending listed and marked", () => page.evaluate(() =>
+      window.tfbend.graph.cy.getElementById("net_3_conv1").hasClass("bended") && document.querySelector("#bendings")!.textContent!.includes("Mask(prob=keep(0.500))")));
+  });
+
+  it("moves a control slider; get returns the new value", async () => {
+    const slider = ".control[data-control=keep] input.slider";
+    await page.waitForSelector(slider);
+    const value = await clickSlider(slider, 0.2);
+    expect(value).toBeGreaterThan(0.1);
+    expect(value).toBeLessThan(0.3);
+    const got = await until("the control's new value", async () => {
+      const r = await oscCommand("get", ["keep"]);
+      const v = Number(oscValues(r)[1]);
+      return Math.abs(v - value) < 1e-6 ? v : undefined;
+    });
+    expect(got).toBeCloseTo(value, 6);
+    // the page keeps the new value after it refreshes from the plugin's event
+    await until("the bending's repr with the new value", async () => (await page.textContent("#bendings"))!.includes(`keep(${value.toFixed(3)})`));
+    expect(Number(await page.inputValue(slider))).toBeCloseTo(value, 6);
+    await shot("bending");
+  });
+
+  it("shows activations live while streaming, original beside bended, and plays the audio", async () => {
+    await tab("output");
+    await page.click("#tab-output button:has-text('Random')");
+    await page.click("#listen"); // starts the stream too
+    await until("audio blocks", () => page.evaluate(() => window.tfbend.output.received > 3));
+    expect(await page.evaluate(() => window.tfbend.output.scheduled)).toBeGreaterThan(0);
+    await shot("output-audio");
+    await tab("activations");
+    await until("a live activation card", () => page.evaluate(() => window.tfbend.activations.updates >= 2 && !!document.querySelector("[data-activation=net_3_conv1] canvas.heat")));
+    const info = (await page.textContent("[data-activation=net_3_conv1]"))!;
+    expect(Number(/rms difference ([-\d.e]+)/.exec(info)?.[1])).toBeGreaterThan(0); // the mask changes the activation
+    // a 1-D activation is a waveform (uPlot), beside the bended one
+    await clickNode("net_19");
+    await until("the waveform", () => page.evaluate(() => document.querySelectorAll("[data-activation=net_19] .uplot").length === 2));
+    await page.click("#act-watched .chip:has-text('net_0') button"); // stop watching the first click's node
+    await until("two cards", () => page.evaluate(() => document.querySelectorAll(".act-card").length === 2));
+    await shot("activations");
+    await page.click("#listen");
+    await page.click("#stream");
+    await until("the stream stopped", async () => ((await wsCommand("status")).dict as { streaming: number }).streaming === 0);
+  });
+
+  it("writes versions and interpolates with the pad and the slider", async () => {
+    // a weight bending, so that the version differs from the model's own weights
+    await tab("bend");
+    await page.fill("#bend-pattern", "net\\.2\\.conv\\.weight");
+    await page.selectOption("#bend-callback", "Scale");
+    await page.fill("input.arg-value[name=scale]", "0.5");
+    await page.click("#bend-go");
+    await until("the weight bending", async () => oscValues(await oscCommand("bendings")).includes("Scale(scale=0.500)"));
+    await tab("versions");
+    await page.fill("#version-name", "quiet");
+    await page.click("#version-write");
+    await until("version quiet", async () => oscValues(await oscCommand("versions")).includes("quiet"));
+    await page.fill("#version-name", "quiet2");
+    await page.click("#version-write");
+    await until("version quiet2 in the page", () => page.evaluate(() => document.querySelectorAll("#versions li").length === 3));
+    // three versions: the triangle pad
+    const pad = (await page.locator("#pad").boundingBox())!;
+    await page.mouse.click(pad.x + pad.width * 0.5, pad.y + pad.height * 0.55);
+    const three = await until("an interpolation of three", async () => {
+      const w = ((await wsCommand("state")).dict as { interpolation: Record<string, number> | null }).interpolation;
+      return w && Object.keys(w).length === 3 ? w : undefined;
+    });
+    expect(Object.keys(three).sort()).toEqual(["_default", "quiet", "quiet2"]);
+    expect(Object.values(three).every((w) => w > 0.05)).toBe(true);
+    await shot("versions");
+    // two versions: the slider
+    await page.uncheck("input[name=interp-quiet2]");
+    const t = await clickSlider("#interp-slider", 0.7);
+    const two = await until("an interpolation of two", async () => {
+      const w = ((await wsCommand("state")).dict as { interpolation: Record<string, number> | null }).interpolation;
+      return w && Object.keys(w).length === 2 && Math.abs(w.quiet - t) < 1e-3 ? w : undefined;
+    });
+    expect(two._default).toBeCloseTo(1 - t, 3);
+    expect(observed).toContainEqual(expect.objectContaining({ type: "event", command: "interpolate" }));
+    // the weight table and histogram: interpolated weights differ from the original
+    await tab("weights");
+    await page.click("tr[data-weight='net.2.conv.weight']");
+    await until("the histogram, before and after", async () => (await page.textContent("#hist-stats"))!.includes("→ as used"));
+    await shot("weights");
+    await page.evaluate(() => window.tfbend.app.run("version", "default"));
+  });
+
+  it("shows a bending and a control change made over OSC", async () => {
+    await tab("bend");
+    const r = await oscCommand("bend", ["net_4_conv1", "scale", "scale", 0.25]);
+    expect(r.address).toBe("/tfbend/ok");
+    await until("the OSC bending in the page", () => page.evaluate(() =>
+      document.querySelector("#bendings")!.textContent!.includes("Scale(scale=0.250)") && window.tfbend.graph.cy.getElementById("net_4_conv1").hasClass("bended")));
+    await oscCommand("set", ["keep", 0.8]);
+    await until("the slider moved", async () => Number(await page.inputValue(".control[data-control=keep] input.slider")) === 0.8);
+    // remove one from the panel, then reset
+    await page.click("li.bending:has-text('Scale(scale=0.250)') button.remove");
+    await until("unbend", async () => !oscValues(await oscCommand("bendings")).includes("Scale(scale=0.250)"));
+    await page.click("#bend-reset");
+    await until("reset", async () => oscValues(await oscCommand("bendings")).length === 0);
+    await until("no bending in the page", () => page.evaluate(() => window.tfbend.graph.cy.nodes(".bended").length === 0));
+  });
+
+  it("loads the image model from the panel and shows its frames", async () => {
+    await page.selectOption("#model", "image");
+    await until("the image model's graph", () => page.evaluate(() => !window.tfbend.graph.cy.getElementById("fc").empty()));
+    await tab("output");
+    await page.click("#tab-output button:has-text('Random')");
+    const before = await page.evaluate(() => window.tfbend.output.received);
+    await page.click("#out-stream");
+    await until("image frames", () => page.evaluate((n) => window.tfbend.output.received > n + 5 && !document.querySelector<HTMLElement>("#out-image-wrap")!.hidden, before));
+    const lit = await page.evaluate(() => {
+      const c = document.querySelector<HTMLCanvasElement>("#out-image")!;
+      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      return { w: c.width, h: c.height, varied: new Set(Array.from(d.filter((_, i) => i % 4 === 0))).size };
+    });
+    expect(lit).toMatchObject({ w: 64, h: 64 });
+    expect(lit.varied).toBeGreaterThan(10);
+    await shot("output-image");
+    // the Status tab: meters, RTF history, and errors as they arrive
+    await tab("status");
+    await until("RTF history", async () => Number(await page.textContent("#st2-blocks")) > 10 && (await page.locator("#rtf-plot .uplot").count()) === 1);
+    expect(Number((await page.textContent("#st-p50 .meter-value"))!)).toBeGreaterThan(0);
+    await page.evaluate(() => window.tfbend.app.run("set", "nope", 1));
+    await until("the error in the log", async () => (await page.textContent("#log"))!.includes("unknown control 'nope'"));
+    expect(await page.getAttribute("#st-errors", "class")).toContain("bad");
+    await page.waitForTimeout(600); // one more status poll: two points of history at least
+    await shot("status");
+    await page.click("#stream");
+    await until("the stream stopped", async () => ((await wsCommand("status")).dict as { streaming: number }).streaming === 0);
+  });
+
+  it("lays out a graph of hundreds of nodes quickly", async () => {
+    // one evaluation: a refresh from the plugin cannot redraw the real graph in between
+    const ms = await page.evaluate(() => {
+      const nodes = [{ name: "x", op: "placeholder", target: "x", inputs: [] as string[], shape: "[1,3,224,224]", bended: false }];
+      for (let i = 0; i < 600; i++) {
+        const inputs = [nodes[nodes.length - 1].name];
+        if (i % 7 === 3) inputs.push(nodes[nodes.length - 4]?.name ?? "x");
+        nodes.push({ name: `block_${Math.floor(i / 6)}_op_${i % 6}`, op: i % 3 ? "call_module" : "call_function", target: `block.${i}`, inputs, shape: "[1,64,56,56]", bended: i % 40 === 0 });
+      }
+      const took = window.tfbend.renderGraph(nodes);
+      return { took, count: window.tfbend.graph.cy.nodes().length, bended: window.tfbend.graph.cy.nodes(".bended").length };
+    });
+    expect(ms).toMatchObject({ count: 601, bended: 15 });
+    expect(ms.took).toBeLessThan(5000);
+    console.log(`panel.test: 601-node graph laid out and drawn in ${Math.round(ms.took)} ms`);
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("panel commands (query-only: nothing changes, nothing is announced)", () => {
+  it("peek reads activations, original and bended, without advancing the stream", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    const sessions = [new tb.control.Session({ workspace, modelsDir: MODELS }), new tb.control.Session({ workspace, modelsDir: MODELS })];
+    const blocks: Float32Array[][] = [[], []];
+    for (const s of sessions) {
+      expect((await s.execute(["load", "audio"])).ok).toBe(true);
+      await s.execute(["input", 0.5, -1, 0.3, 1.2, 0, -0.4, 0.8, -0.2]);
+      expect((await s.execute(["bend", "net_3_conv1", "mask", "prob", 0.5, "seed", 7])).ok).toBe(true);
+    }
+    let peek: tb.control.Reply | undefined;
+    for (let k = 0; k < 3; k++) {
+      blocks[0].push((await sessions[0].renderBlock()).data);
+      blocks[1].push((await sessions[1].renderBlock()).data);
+      peek = await sessions[1].execute(["peek", "net_3_conv1", "net_19"]);
+      expect(peek.ok).toBe(true);
+    }
+    // the streamed blocks are the same with and without peeks in between (causal caches untouched)
+    for (let k = 0; k < 3; k++) expect(Array.from(blocks[1][k])).toEqual(Array.from(blocks[0][k]));
+    const [heat, wave] = (peek!.dict as { items: { name: string; original: { layout: string; dims: number[]; data: number[] }; bended: { data: number[] } }[] }).items;
+    expect(heat).toMatchObject({ name: "net_3_conv1", original: { layout: "heat", dims: [64, 32] } });
+    expect(heat.bended.data).not.toEqual(heat.original.data);
+    expect(heat.bended.data.filter((v) => v === 0).length).toBeGreaterThan(heat.original.data.filter((v) => v === 0).length);
+    expect(wave).toMatchObject({ name: "net_19", original: { layout: "wave", dims: [2048] } });
+    expect((await sessions[0].execute(["peek", "nothing"])).ok).toBe(false);
+    for (const s of sessions) s.dispose();
+  });
+
+  it("weight statistics and histograms compare the original weights with those the next pass uses", async () => {
+    const s = new tb.control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-panel-")), modelsDir: MODELS });
+    await s.execute(["load", "audio"]);
+    type Row = { name: string; size: number; bended: boolean; changed: boolean; original: { std: number }; current: { std: number } };
+    const rows = async () => ((await s.execute(["weightstats"])).dict as { weights: Row[] }).weights;
+    expect((await rows()).every((r) => !r.changed && !r.bended)).toBe(true);
+    await s.execute(["bend", "net.0.weight", "scale", "scale", 2]);
+    const w = (await rows()).find((r) => r.name === "net.0.weight")!;
+    expect(w).toMatchObject({ bended: true, changed: true });
+    expect(w.current.std).toBeCloseTo(2 * w.original.std, 3);
+    const hist = (await s.execute(["histogram", "net.0.weight", 32])).dict as { original: number[]; current: number[]; lo: number; hi: number; changed: boolean };
+    const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+    expect(hist.original).toHaveLength(32);
+    expect(sum(hist.original)).toBe(w.size);
+    expect(sum(hist.current)).toBe(w.size);
+    expect(hist.changed).toBe(true);
+    expect((await s.execute(["histogram", "nope"])).ok).toBe(false);
+    const callbacks = (await s.execute(["callbacks"])).dict as { type: string; args: { name: string; value: unknown }[] }[];
+    expect(callbacks.find((c) => c.type === "Mask")?.args.map((a) => a.name)).toEqual(["prob", "dim"]);
+    expect(callbacks.find((c) => c.type === "Permute")?.args.map((a) => a.name)).toContain("dim");
+    expect(callbacks.some((c) => c.type === "Lambda")).toBe(false);
+    expect((await s.execute(["state"])).dict).toMatchObject({ model: "audio", kind: "audio", method: "forward", latent: new Array(8).fill(0), version: "_default" });
+    s.dispose();
+  });
+});
