@@ -41,6 +41,7 @@ program
   .option("--block-frames <n>", "latent frames per audio block (×256 samples)", (v) => Number(v), 8)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
+  .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
   .action(async (opts) => {
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
@@ -48,7 +49,7 @@ program
       model: opts.model, workspace, modelsDir: resolve(opts.models), blockFrames: opts.blockFrames, safety: opts.safety,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
-    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute() });
+    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });
     await Promise.all([osc.ready, ws.ready]);
     const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
     const s = engine.status();

@@ -163,3 +163,24 @@ describe("transports", () => {
     expect((await oscCommand("activations")).address).toBe("/tfbend/ok");
   });
 });
+
+describe("WebSocket origins", () => {
+  it("accepts patch clients and local pages, refuses other web pages", () => {
+    const { originAllowed } = tb.control;
+    expect(originAllowed(undefined, [])).toBe(true);
+    expect(originAllowed("http://127.0.0.1:7401", [])).toBe(true);
+    expect(originAllowed("http://localhost:5173", [])).toBe(true);
+    expect(originAllowed("https://evil.example", [])).toBe(false);
+    expect(originAllowed("null", [])).toBe(false);
+    expect(originAllowed("https://show.example", ["https://show.example"])).toBe(true);
+  });
+
+  it("a browser page from elsewhere cannot open the socket", async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${wsServer.port}`, { origin: "https://evil.example" });
+    const outcome = await new Promise((r) => {
+      socket.once("open", () => r("open"));
+      socket.once("error", () => r("refused"));
+    });
+    expect(outcome).toBe("refused");
+  });
+});

@@ -66,7 +66,21 @@ export function parseTextFrame(text: string): ParsedRequest {
   return { atoms: parseLine(trimmed), json: false };
 }
 
+/** No Origin (not a browser), a page served from this machine, or one listed with --allow-origin. */
+export function originAllowed(origin: string | undefined, allowed: string[]): boolean {
+  if (origin === undefined || origin === "" || origin === "null") return origin !== "null";
+  if (allowed.includes(origin)) return true;
+  try {
+    const host = new URL(origin).hostname;
+    return host === "localhost" || host === "127.0.0.1" || host === "[::1]" || host === "::1";
+  } catch {
+    return false;
+  }
+}
+
 export interface WsOptions {
+  /** Browser origins allowed besides localhost pages (e.g. "https://my-show.example"). */
+  allowOrigins?: string[];
   host?: string;
   port?: number;
   /** Extra HTTP routes (the browser panel). */
@@ -85,7 +99,13 @@ export class WsServer {
       if (options.http?.(req, res)) return;
       res.writeHead(404, { "content-type": "text/plain" }).end("tfbend: WebSocket endpoint; see the README\n");
     });
-    this.wss = new WebSocketServer({ server: this.http, maxPayload: 1 << 20 });
+    this.wss = new WebSocketServer({
+      server: this.http,
+      maxPayload: 1 << 20,
+      // A web page from elsewhere must not drive the plugin through the user's browser:
+      // browsers send Origin; patch clients (TouchDesigner, scripts) send none.
+      verifyClient: ({ origin }: { origin?: string }) => originAllowed(origin, options.allowOrigins ?? []),
+    });
     this.wss.on("connection", (socket) => this.connect(socket));
     this.ready = new Promise((resolveReady, rejectReady) => {
       this.http.once("error", rejectReady);
