@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import * as tb from "tfbend";
 
-const { JitterSender, decodeMatrixPacket, encodeMatrixPacket } = tb.control;
+const { JitterSender, decodeMatrixPacket, encodeMatrixPacket, rgbToArgb } = tb.control;
 type OutputBlock = tb.control.OutputBlock;
 
 const HOST = "127.0.0.1";
@@ -209,24 +209,25 @@ describe("Jitter matrix packets", () => {
 
     const image = imageBlock(16, 8);
     const i = parseChunk(encodeMatrixPacket(image, 99))!.packet;
-    expectHeader(i, 3, [16, 8], image.data);
+    expectHeader(i, 4, [16, 8], rgbToArgb(image.data));
   });
 
   it("decodeMatrixPacket inverts the encoder and honours padded dimstrides", () => {
     const image = imageBlock(5, 3);
     const back = decodeMatrixPacket(encodeMatrixPacket(image, 7.25));
-    expect(back).toMatchObject({ planecount: 3, type: 2, dim: [5, 3], dimstride: [12, 60], datasize: 180, time: 7.25, packetBytes: 8 + 288 + 180 });
-    expect(Array.from(back.data)).toEqual(Array.from(image.data));
+    // RGB goes out as ARGB with alpha 1
+    expect(back).toMatchObject({ planecount: 4, type: 2, dim: [5, 3], dimstride: [16, 80], datasize: 240, time: 7.25, packetBytes: 8 + 288 + 240 });
+    expect(Array.from(back.data)).toEqual(Array.from(rgbToArgb(image.data)));
 
     // Jitter pads rows (dimstride[1] > width * cell bytes): rebuild the packet with 16-byte rows padding
     const tight = encodeMatrixPacket(image, 0);
-    const rowBytes = 60, padded = 64;
+    const rowBytes = 80, padded = 96;
     const buf = Buffer.alloc(8 + 288 + padded * 3, 0xff);
     tight.copy(buf, 0, 0, 296);
     buf.writeInt32BE(padded, 8 + 148 + 4);
     buf.writeInt32BE(padded * 3, 8 + 276);
     for (let y = 0; y < 3; y++) tight.copy(buf, 296 + y * padded, 296 + y * rowBytes, 296 + (y + 1) * rowBytes);
-    expect(Array.from(decodeMatrixPacket(buf).data)).toEqual(Array.from(image.data));
+    expect(Array.from(decodeMatrixPacket(buf).data)).toEqual(Array.from(rgbToArgb(image.data)));
 
     expect(() => encodeMatrixPacket({ ...image, width: 6 }, 0)).toThrow(/expected/);
     expect(() => decodeMatrixPacket(Buffer.from("JMLP0000"))).toThrow();
@@ -250,7 +251,7 @@ describe("JitterSender", () => {
     await until(() => recv.all.length === 2 && sender.stats().latencyMs !== null);
 
     expectHeader(recv.all[0], 1, [2048], audio.data);
-    expectHeader(recv.all[1], 3, [16, 8], image.data);
+    expectHeader(recv.all[1], 4, [16, 8], rgbToArgb(image.data));
     expect(recv.all[1].time).toBeGreaterThan(recv.all[0].time);
     const { latencyMs, sent, dropped, connected } = sender.stats();
     expect({ sent, dropped, connected }).toEqual({ sent: 2, dropped: 0, connected: true });
@@ -307,8 +308,8 @@ describe("JitterSender", () => {
     const after = [imageBlock(32, 16, seq++), audioBlock(300, seq++)];
     for (const b of after) expect(sender.send(b)).toBe(true);
     await until(() => recv.packets[1].length === 2);
-    expectHeader(recv.packets[0][1], 3, [32, 16], sentBlocks[1].data);
-    expectHeader(recv.packets[1][0], 3, [32, 16], after[0].data);
+    expectHeader(recv.packets[0][1], 4, [32, 16], rgbToArgb(sentBlocks[1].data));
+    expectHeader(recv.packets[1][0], 4, [32, 16], rgbToArgb(after[0].data));
     expectHeader(recv.packets[1][1], 1, [300], after[1].data);
   });
 

@@ -34,16 +34,18 @@ function matrixShape(block: OutputBlock): { planecount: number; dim: number[] } 
     dim = [block.frames];
   } else {
     // Images: dim [width, height], dim 0 fastest, row 0 on top: the same order as the
-    // block's interleaved height x width x 3 floats, so the data needs no reordering.
-    planecount = block.channels || 3;
+    // block's interleaved height x width pixels. RGB goes out as Jitter's ARGB (alpha 1),
+    // the plane layout jit.pwindow and the jit.gl objects display without a planemap.
+    planecount = (block.channels || 3) === 3 ? 4 : block.channels;
     dim = [block.width, block.height];
   }
   if (!whole(planecount) || planecount > 32 || !dim.every(whole)) {
     throw new RangeError(`jitnet: cannot send a ${block.stream} block with planes ${planecount}, dim ${dim.join("x")}`);
   }
   const cells = dim.reduce((a, b) => a * b, 1);
-  if (block.data.length !== cells * planecount) {
-    throw new RangeError(`jitnet: ${block.stream} block has ${block.data.length} floats, expected ${cells * planecount} (${dim.join("x")} x ${planecount})`);
+  const sourcePlanes = block.stream === "image" ? block.channels || 3 : planecount;
+  if (block.data.length !== cells * sourcePlanes) {
+    throw new RangeError(`jitnet: ${block.stream} block has ${block.data.length} floats, expected ${cells * sourcePlanes} (${dim.join("x")} x ${sourcePlanes})`);
   }
   return { planecount, dim };
 }
@@ -57,6 +59,19 @@ function matrixShape(block: OutputBlock): { planecount: number; dim: number[] } 
  * 'JMTX' stored little-endian (bytes "XTMJ"), every other int32, the time double and the
  * matrix data are big-endian.
  */
+/** Interleaved RGB floats as interleaved ARGB with alpha 1 (Jitter's 4-plane video layout). */
+export function rgbToArgb(rgb: Float32Array): Float32Array {
+  const pixels = rgb.length / 3;
+  const argb = new Float32Array(pixels * 4);
+  for (let i = 0; i < pixels; i++) {
+    argb[i * 4] = 1;
+    argb[i * 4 + 1] = rgb[i * 3];
+    argb[i * 4 + 2] = rgb[i * 3 + 1];
+    argb[i * 4 + 3] = rgb[i * 3 + 2];
+  }
+  return argb;
+}
+
 export function encodeMatrixPacket(block: OutputBlock, timeMs: number): Buffer {
   const { planecount, dim } = matrixShape(block);
   // dimstride is in bytes: one cell (all planes), then one row, ... Rows are sent
@@ -83,7 +98,8 @@ export function encodeMatrixPacket(block: OutputBlock, timeMs: number): Buffer {
   out.writeDoubleBE(timeMs, h + H_TIME);
 
   const d = h + MATRIX_HEADER_BYTES;
-  Buffer.from(block.data.buffer, block.data.byteOffset, block.data.byteLength).copy(out, d);
+  const data = block.stream === "image" && planecount === 4 && (block.channels || 3) === 3 ? rgbToArgb(block.data) : block.data;
+  Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, d);
   if (HOST_LE) out.subarray(d).swap32(); // host floats -> big-endian in place
   return out;
 }
