@@ -121,3 +121,37 @@ describe("declick", () => {
     expect(block[511]).toBe(0.5);
   });
 });
+
+describe("crossfade", () => {
+  it("mixes from the old block to the new one across the block", () => {
+    const from = new Float32Array(5).fill(1);
+    const to = new Float32Array(5).fill(-1);
+    tb.control.crossfade(from, to);
+    expect(Array.from(to)).toEqual([1, 0.5, 0, -0.5, -1]);
+  });
+
+  it("a control moved while streaming fades from the old sound to the new across one block", async () => {
+    const s = new tb.control.Session({ ...dirs, safety: false });
+    await s.execute(["load", "audio"]);
+    await s.execute(["input", 1, -1, 0.5, 0, 1, 0, -1, 0]);
+    expect((await s.execute(["bend", "net_17", "scale", "scale", "@vol=1"])).ok).toBe(true);
+    const blocks: Float32Array[] = [];
+    s.onBlock((b) => blocks.push(b.data));
+    await s.execute(["stream", "start"]);
+    while (blocks.length < 3) await new Promise((r) => setTimeout(r, 5));
+    const before = blocks.length;
+    await s.execute(["set", "vol", 0]);
+    while (blocks.length < before + 3) await new Promise((r) => setTimeout(r, 5));
+    await s.execute(["stream", "stop"]);
+    const spread = (x: Float32Array) => Math.max(...x) - Math.min(...x);
+    const changed = blocks[before];
+    const old = blocks[before - 1];
+    // the new state (vol 0) is a constant output; the faded block ends there and starts as the old sound
+    const settled = blocks[before + 1];
+    expect(spread(settled)).toBeLessThan(1e-6);
+    expect(spread(changed.subarray(0, 256))).toBeGreaterThan(spread(settled) + 1e-4);
+    expect(Math.abs(changed[changed.length - 1] - settled[0])).toBeLessThan(1e-4);
+    expect(Math.abs(changed[0] - old[old.length - 1])).toBeLessThan(spread(old));
+    s.dispose();
+  });
+});

@@ -7,6 +7,7 @@ import { BendingError } from "../errors.js";
 import { callbackFromJSON, registeredCallbacks, type ArgJSON, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
+import type { Tensor } from "../tf.js";
 import { formatRecordedShape } from "../graph/graph.js";
 import type { Atom } from "./atoms.js";
 import type { ModelKind, Session } from "./session.js";
@@ -99,6 +100,13 @@ function callbackFromAtoms(bended: BendedModule, atoms: Atom[]): ReturnType<type
   const json: CallbackJSON = { type, args, seed: seed ?? Math.floor(Math.random() * 2 ** 31) };
   // Controls named in the message are the module's own when they exist already.
   return callbackFromJSON(json, (p) => bended.controlFor(p.control, p.value, { range: p.range ?? undefined, clamp: p.clamp }));
+}
+
+/** Renders under the version or interpolation in effect now (for a crossfade after a switch). */
+function previousWeights(model: BendedModule): (compute: () => Tensor) => Tensor {
+  const weights = model.interpolationWeights;
+  const version = model.version;
+  return (compute) => (weights ? model.interpolate(weights, compute)! : model.setVersion(version, compute)!);
 }
 
 function shapeAtoms(shape: number[] | number[][] | null): string {
@@ -252,7 +260,21 @@ const specs: CommandSpec[] = [
       const name = symbol(a, 0, "control");
       const value = number(a, 1, "value");
       noMore(a, 2, "set <control> <value>");
-      s.requireModel().update(name, value);
+      const model = s.requireModel();
+      const control = model.controls().find((c) => c.name === name);
+      const old = control?.value;
+      model.update(name, value);
+      if (control && old !== undefined && old !== control.value) {
+        s.notePreviousState((compute) => {
+          const now = control.value;
+          control.value = old;
+          try {
+            return compute();
+          } finally {
+            control.value = now;
+          }
+        });
+      }
       return { values: [name, value] };
     },
   },
@@ -285,7 +307,11 @@ const specs: CommandSpec[] = [
     run: (s, a) => {
       const model = s.requireModel();
       const name = optionalSymbol(a, 0, "version");
-      if (name !== undefined) model.version = name === "default" ? null : name;
+      if (name !== undefined) {
+        const previous = previousWeights(model);
+        model.version = name === "default" ? null : name;
+        s.notePreviousState(previous);
+      }
       return { values: [model.version] };
     },
   },
@@ -306,7 +332,10 @@ const specs: CommandSpec[] = [
         const name = symbol(a, i, "version");
         weights[name === "default" ? "_default" : name] = number(a, i + 1, `weight of ${name}`);
       }
-      s.requireModel().interpolate(weights);
+      const model = s.requireModel();
+      const previous = previousWeights(model);
+      model.interpolate(weights);
+      s.notePreviousState(previous);
       return { values: a };
     },
   },

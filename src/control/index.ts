@@ -1,4 +1,4 @@
-export { Session, declick, DECLICK_SAMPLES, type Reply, type OutputBlock, type SessionOptions, type ModelKind } from "./session.js";
+export { Session, declick, crossfade, DECLICK_SAMPLES, type Reply, type OutputBlock, type SessionOptions, type ModelKind } from "./session.js";
 export { COMMANDS, type CommandSpec } from "./commands.js";
 export { parseLine, formatLine, toAtom, type Atom } from "./atoms.js";
 export { SafetyStage } from "./safety.js";

@@ -10,7 +10,7 @@ import { BendedModule } from "../bended/bended-module.js";
 import { BendingConfig } from "../bending/config.js";
 import { load, MANIFEST } from "../io/load.js";
 import { writePng, writeWav } from "../io/media.js";
-import { setStreaming } from "../zoo/audio.js";
+import { restoreStream, setStreaming, snapshotStream } from "../zoo/audio.js";
 import type { Atom } from "./atoms.js";
 import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
@@ -66,6 +66,18 @@ function quantile(values: number[], q: number): number {
 /** Commands after which the stream's output jumps (declicked at the next block). */
 const OUTPUT_CHANGING = new Set(["bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "method", "load"]);
 
+/** Mixes `from` into `to` in place, fading from all `from` to all `to` across the block. */
+export function crossfade(from: Float32Array, to: Float32Array): void {
+  const n = to.length;
+  for (let i = 0; i < n; i++) {
+    const a = n > 1 ? i / (n - 1) : 1;
+    to[i] = from[i] * (1 - a) + to[i] * a;
+  }
+}
+
+/** Runs a model computation under the state the output had before a change. */
+export type PreviousState = (compute: () => Tensor) => Tensor;
+
 /** Samples over which a jump at a block join is faded out. */
 export const DECLICK_SAMPLES = 128;
 
@@ -92,6 +104,7 @@ export class Session implements CommandContext {
   private readonly safety = new SafetyStage();
   /** Set by commands that change the output; the next streamed block is declicked. */
   private outputChanged = false;
+  private previousState: PreviousState | null = null;
   private lastSample: number | null = null;
   /** Latent the stream decodes (target) and the one it last reached (for smooth ramps). */
   latent: number[] = [];
@@ -130,6 +143,15 @@ export class Session implements CommandContext {
       if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
       return { command, ok: false, values: [message] };
     }
+  }
+
+  /**
+   * Called by commands whose change can be rendered both ways (a control, a version, an
+   * interpolation): the next streamed block crossfades from the old state to the new one.
+   * The first change since the last block keeps the old state.
+   */
+  notePreviousState(previous: PreviousState): void {
+    if (this.previousState === null && this.streaming && this.kind === "audio") this.previousState = previous;
   }
 
   /** Errors nobody asked for (the stream stopping on a bending that fails at run time). */
@@ -259,7 +281,21 @@ export class Session implements CommandContext {
     const input = this.nextInput();
     let data: Float32Array;
     let shape: number[];
+    let before: Float32Array | null = null;
+    const previous = this.kind === "audio" && this.streaming ? this.previousState : null;
+    this.previousState = null;
     try {
+      if (previous) {
+        // The same block under the state before the change, from the same streamed past.
+        const snapshot = snapshotStream(model.module);
+        const old = previous(() => model.call(this.method, input) as Tensor);
+        restoreStream(snapshot);
+        try {
+          before = Float32Array.from((await old.data()) as Float32Array);
+        } finally {
+          old.dispose();
+        }
+      }
       const out = model.call(this.method, input) as Tensor;
       shape = out.shape;
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
@@ -273,6 +309,7 @@ export class Session implements CommandContext {
     } finally {
       input.dispose();
     }
+    if (before !== null) crossfade(before, data);
     if (this.kind === "audio") {
       if (this.streaming) {
         // Declick before the safety stage, on the raw signal the previous block ended with.
@@ -383,6 +420,7 @@ export class Session implements CommandContext {
 
   stopStream(): void {
     this.streamGeneration++;
+    this.previousState = null;
     if (this.streamTimer) clearTimeout(this.streamTimer);
     this.streamTimer = null;
     if (this.bended && this.kind === "audio") setStreaming(this.bended.module, true);

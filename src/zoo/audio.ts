@@ -26,6 +26,17 @@ export class CausalConv1d extends Conv1d {
     return (this.kernelSize[0] - 1) * d;
   }
 
+  /** A kept copy of the streamed past (null when there is none yet). */
+  pastSamples(): Tensor | null {
+    return this.cache === null ? null : tf.keep(this.cache.clone());
+  }
+
+  /** Replaces the streamed past by `past` (taking ownership of it). */
+  restorePast(past: Tensor | null): void {
+    this.cache?.dispose();
+    this.cache = past;
+  }
+
   /** Forgets the streamed past (the next block starts from silence). */
   resetStream(): void {
     this.cache?.dispose();
@@ -116,6 +127,20 @@ export class AudioEncoder extends Module {
   override forward(x: Tensor): Tensor {
     return this.net.call(x) as Tensor;
   }
+}
+
+/** The streamed past of every causal convolution under `module` (kept copies). */
+export type StreamSnapshot = Map<CausalConv1d, Tensor | null>;
+
+export function snapshotStream(module: Module): StreamSnapshot {
+  const snapshot: StreamSnapshot = new Map();
+  for (const [, m] of module.namedModules()) if (m instanceof CausalConv1d) snapshot.set(m, m.pastSamples());
+  return snapshot;
+}
+
+/** Puts a snapshot's past back (and frees the snapshot). */
+export function restoreStream(snapshot: StreamSnapshot): void {
+  for (const [m, past] of snapshot) m.restorePast(past);
 }
 
 /** Switches every causal convolution under `module` to streaming (or back) and clears their past. */
