@@ -155,3 +155,22 @@ describe("crossfade", () => {
     s.dispose();
   });
 });
+
+describe("renders are not disturbed by commands arriving meanwhile", () => {
+  it("enable 0 / stream stop / load / render during a render: the file is the same as an undisturbed one", async () => {
+    const s = new tb.control.Session(dirs);
+    await s.execute(["load", "audio"]);
+    await s.execute(["input", 1, -1, 0.5, 0, 1, 0, -1, 0]);
+    await s.execute(["render", "quiet.wav", 1]);
+    const busy = s.execute(["render", "busy.wav", 1]);
+    await new Promise((r) => setTimeout(r, 20));
+    const replies = await Promise.all([s.execute(["enable", 0]), s.execute(["stream", "stop"]), s.execute(["load", "audio"]), s.execute(["render", "x.wav", 1])]);
+    expect(replies.map((r) => r.ok)).toEqual([true, true, false, false]);
+    expect(String(replies[2].values[0])).toMatch(/a render is in progress/);
+    expect((await busy).ok).toBe(true);
+    const a = await tb.io.readWav(join(dirs.workspace, "quiet.wav"));
+    const b = await tb.io.readWav(join(dirs.workspace, "busy.wav"));
+    expect(Array.from(b.samples)).toEqual(Array.from(a.samples));
+    s.dispose();
+  });
+});

@@ -184,3 +184,19 @@ describe("WebSocket origins", () => {
     expect(outcome).toBe("refused");
   });
 });
+
+describe("engine start failures", () => {
+  it("a thread that fails to start is reported, not restarted in a loop", async () => {
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+    try {
+      await expect(control.Engine.start({ modelsDir: "/nonexistent", workspace: undefined as unknown as string, model: "audio" })).rejects.toThrow();
+      await new Promise((r) => setTimeout(r, 800));
+      expect(errors.filter((e) => String(e).includes("restarting with model")).length).toBe(0);
+      expect(errors.some((e) => String(e).includes("not restarting it (it failed to start)"))).toBe(true);
+    } finally {
+      console.error = original;
+    }
+  });
+});

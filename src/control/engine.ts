@@ -11,6 +11,9 @@ export interface EngineOptions extends SessionOptions {
   model?: string;
 }
 
+/** More deaths than this in a minute: the engine stops restarting and reports errors. */
+const MAX_RESTARTS_PER_MINUTE = 5;
+
 type FromWorker =
   | { ready: true; status: Record<string, Atom>; boot: Reply | null }
   | { id: number; reply: Reply; status: Record<string, Atom> }
@@ -30,6 +33,8 @@ export class Engine {
   private closed = false;
   /** Times the inference thread died and was started again. */
   restarts = 0;
+  private recentRestarts: number[] = [];
+  private restarting: Promise<void> | null = null;
   readonly ready: Promise<Reply | null>;
 
   private constructor(private readonly options: EngineOptions) {
@@ -44,11 +49,15 @@ export class Engine {
   private spawn(options: EngineOptions): Promise<Reply | null> {
     const worker = new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData: options });
     this.worker = worker;
+    let booted = false;
     const ready = new Promise<Reply | null>((resolveReady, rejectReady) => {
       worker.once("error", rejectReady);
       worker.on("message", (message: FromWorker) => {
         this.lastStatus = message.status;
-        if ("ready" in message) resolveReady(message.boot);
+        if ("ready" in message) {
+          booted = true;
+          resolveReady(message.boot);
+        }
         else if ("block" in message) for (const l of this.blockListeners) l(message.block);
         else if ("event" in message) for (const l of this.changeListeners) l(message.event);
         else {
@@ -62,13 +71,34 @@ export class Engine {
     worker.on("exit", (code) => {
       if (this.closed || worker !== this.worker) return;
       for (const resolvePending of this.pending.values()) {
-        resolvePending({ command: "?", ok: false, values: [`inference thread stopped (exit ${code}); restarting it`] });
+        resolvePending({ command: "?", ok: false, values: [`inference thread stopped (exit ${code})`] });
       }
       this.pending.clear();
+      // A thread that never booted, or one that keeps dying, is not restarted in a loop.
+      const now = Date.now();
+      this.recentRestarts = this.recentRestarts.filter((t) => now - t < 60_000);
+      if (!booted || this.recentRestarts.length >= MAX_RESTARTS_PER_MINUTE) {
+        console.error(`tfbend: inference thread stopped (exit ${code}); not restarting it (${booted ? "too many restarts" : "it failed to start"})`);
+        this.closed = true;
+        return;
+      }
+      this.recentRestarts.push(now);
       this.restarts++;
       const model = typeof this.lastStatus.model === "string" && this.lastStatus.model !== "none" ? this.lastStatus.model : this.options.model;
       console.error(`tfbend: inference thread stopped (exit ${code}); restarting with model ${model ?? "none"}`);
-      this.spawn({ ...this.options, model }).catch((e) => console.error(`tfbend: restart failed: ${(e as Error).message}`));
+      const delay = 250 * 2 ** (this.recentRestarts.length - 1);
+      // Commands sent meanwhile wait for the new thread instead of going to the dead one.
+      this.restarting = new Promise<void>((resolveRestart) => {
+        setTimeout(() => {
+          if (this.closed) return resolveRestart();
+          this.spawn({ ...this.options, model })
+            .catch((e) => console.error(`tfbend: restart failed: ${(e as Error).message}`))
+            .finally(() => {
+              this.restarting = null;
+              resolveRestart();
+            });
+        }, delay);
+      });
     });
     return ready;
   }
@@ -90,15 +120,18 @@ export class Engine {
    * thread, so it never waits for a block to finish.
    */
   execute(atoms: Atom[]): Promise<Reply> {
-    if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["engine is closed"] });
+    if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
       return Promise.resolve({ command: "status", ok: true, values: Object.entries(this.lastStatus).flat(), dict: { ...this.lastStatus } });
     }
     const id = this.nextId++;
-    return new Promise((resolveReply) => {
-      this.pending.set(id, resolveReply);
-      this.worker.postMessage({ id, atoms });
-    });
+    const send = () =>
+      new Promise<Reply>((resolveReply) => {
+        if (this.closed) return resolveReply({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
+        this.pending.set(id, resolveReply);
+        this.worker.postMessage({ id, atoms });
+      });
+    return this.restarting ? this.restarting.then(send) : send();
   }
 
   status(): Record<string, Atom> {

@@ -206,15 +206,19 @@ const specs: CommandSpec[] = [
     name: "weightstats",
     usage: "weightstats",
     help: "statistics of every weight, original and as the next pass uses it (dict: name, shape, size, bended, changed, original, current)",
-    run: (s) => {
+    run: async (s) => {
       const model = s.requireModel();
       const original = model.stateDict();
       const current = model.bendedStateDict();
       const bent = bentWeights(model);
-      const rows = model.weightNames.map((name) => {
-        const [a, b] = weightPair(model, name, original, current);
-        const va = a.dataSync() as Float32Array;
-        const vb = a === b ? va : (b.dataSync() as Float32Array);
+      // Read everything first (asynchronously: GPU backends cannot read synchronously in Node).
+      const pairs = model.weightNames.map((name) => [name, ...weightPair(model, name, original, current)] as const);
+      const values = await Promise.all(pairs.map(async ([, a, b]) => {
+        const va = (await a.data()) as Float32Array;
+        return [va, a === b ? va : ((await b.data()) as Float32Array)] as const;
+      }));
+      const rows = pairs.map(([name, a], i) => {
+        const [va, vb] = values[i];
         const before = roundStats(statistics(va));
         const changed = differ(va, vb);
         const after = changed ? roundStats(statistics(vb)) : before;
@@ -227,15 +231,15 @@ const specs: CommandSpec[] = [
     name: "histogram",
     usage: "histogram <weight> [bins]",
     help: "histogram of a weight, original and as the next pass uses it, over their common range (dict: lo, hi, original, current)",
-    run: (s, a) => {
+    run: async (s, a) => {
       const model = s.requireModel();
       const name = word(a, 0, "weight");
       const bins = a[1] === undefined ? 64 : Number(a[1]);
       if (!Number.isInteger(bins) || bins < 2 || bins > 512) throw new BendingError("bins is an integer in 2..512");
       if (!model.weightNames.includes(name)) throw new BendingError(`unknown weight '${name}'`);
       const [ta, tb] = weightPair(model, name, model.stateDict(), model.bendedStateDict());
-      const va = ta.dataSync() as Float32Array;
-      const vb = ta === tb ? va : (tb.dataSync() as Float32Array);
+      const va = (await ta.data()) as Float32Array;
+      const vb = ta === tb ? va : ((await tb.data()) as Float32Array);
       const changed = differ(va, vb);
       const sa = statistics(va), sb = statistics(vb);
       let lo = Math.min(sa.min, sb.min), hi = Math.max(sa.max, sb.max);
@@ -257,7 +261,7 @@ const specs: CommandSpec[] = [
     name: "peek",
     usage: "peek <activation>...",
     help: "values of activations for the current input: original model vs. bended (after the node's own bending), reduced for display",
-    run: (s, a) => {
+    run: async (s, a) => {
       const model = s.requireModel();
       if (a.length === 0) throw new BendingError("usage: peek <activation>...");
       if (a.length > 8) throw new BendingError("peek takes at most 8 activations");
@@ -272,14 +276,14 @@ const specs: CommandSpec[] = [
           model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
         ]);
         try {
-          const items = names.map((name) => {
+          const items = await Promise.all(names.map(async (name) => {
             const o = orig[name], b = bent[`${name}_bended`];
             return {
               name, shape: o.shape,
-              original: activationView(o.dataSync() as Float32Array, o.shape),
-              bended: activationView(b.dataSync() as Float32Array, b.shape),
+              original: activationView((await o.data()) as Float32Array, o.shape),
+              bended: activationView((await b.data()) as Float32Array, b.shape),
             };
-          });
+          }));
           return { values: names, dict: { method: s.method, items } };
         } finally {
           tf.dispose([...Object.values(orig), ...Object.values(bent)]);

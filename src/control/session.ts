@@ -115,6 +115,7 @@ export class Session implements CommandContext {
   private streamStart = 0;
   private streamGeneration = 0;
   private rendering = false;
+  private loading = false;
   private seq = 0;
   private stats: StreamStats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
 
@@ -148,10 +149,13 @@ export class Session implements CommandContext {
   /**
    * Called by commands whose change can be rendered both ways (a control, a version, an
    * interpolation): the next streamed block crossfades from the old state to the new one.
-   * The first change since the last block keeps the old state.
+   * Several changes between two blocks compose, so "before" is the state of the last block.
    */
   notePreviousState(previous: PreviousState): void {
-    if (this.previousState === null && this.streaming && this.kind === "audio") this.previousState = previous;
+    if (!this.streaming || this.kind !== "audio") return;
+    // Several changes before the next block: undo the newest first, then the older ones.
+    const older = this.previousState;
+    this.previousState = older ? (compute) => previous(() => older(compute)) : previous;
   }
 
   /** Errors nobody asked for (the stream stopping on a bending that fails at run time). */
@@ -199,6 +203,15 @@ export class Session implements CommandContext {
 
   async loadModel(name: string): Promise<void> {
     this.checkNotRendering("load");
+    this.loading = true;
+    try {
+      await this.swapModel(name);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async swapModel(name: string): Promise<void> {
     let path: string;
     if (/^[\w.-]+$/.test(name) && existsSync(join(this.modelsDir, name, MANIFEST))) path = join(this.modelsDir, name);
     else path = this.resolvePath(name, { allowModels: true });
@@ -288,8 +301,12 @@ export class Session implements CommandContext {
       if (previous) {
         // The same block under the state before the change, from the same streamed past.
         const snapshot = snapshotStream(model.module);
-        const old = previous(() => model.call(this.method, input) as Tensor);
-        restoreStream(snapshot);
+        let old: Tensor;
+        try {
+          old = previous(() => model.call(this.method, input) as Tensor);
+        } finally {
+          restoreStream(snapshot);
+        }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);
         } finally {
@@ -326,6 +343,7 @@ export class Session implements CommandContext {
 
   /** Renders `seconds` of audio (or one image) into a workspace file. */
   async render(file: string, seconds: number): Promise<string> {
+    this.checkNotRendering("render");
     const model = this.requireModel();
     const path = this.resolvePath(file);
     if (this.kind === "image") {
@@ -341,7 +359,6 @@ export class Session implements CommandContext {
     const out = new Float32Array(blocks * this.blockSamples);
     // Offline renders use their own stream state so a live stream is not disturbed.
     if (this.streamTimer !== null) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
-    this.checkNotRendering("render");
     setStreaming(model.module, true);
     this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
     const safety = new SafetyStage();
@@ -366,9 +383,10 @@ export class Session implements CommandContext {
     return this.streamTimer !== null;
   }
 
-  /** Refuses what would share the model's stream state with a render in progress. */
+  /** Refuses what would share the model's stream state with a render or a load in progress. */
   checkNotRendering(command: string): void {
     if (this.rendering) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
+    if (this.loading) throw new BendingError(`a model is loading; '${command}' can run when it has loaded`);
   }
 
   startStream(): void {
@@ -390,7 +408,8 @@ export class Session implements CommandContext {
       } catch (e) {
         const message = `stream stopped: ${(e as Error).message}`;
         console.error(`tfbend: ${message}`);
-        if (generation === this.streamGeneration) this.stopStream();
+        if (generation !== this.streamGeneration) return; // stopped meanwhile: not this stream's error
+        this.stopStream();
         for (const l of this.errorListeners) l({ command: "stream", ok: false, values: [message] });
         return;
       }
@@ -421,7 +440,8 @@ export class Session implements CommandContext {
   stopStream(): void {
     this.streamGeneration++;
     this.previousState = null;
-    if (this.streamTimer) clearTimeout(this.streamTimer);
+    if (this.streamTimer === null) return; // not streaming: nothing to stop (a render keeps its state)
+    clearTimeout(this.streamTimer);
     this.streamTimer = null;
     if (this.bended && this.kind === "audio") setStreaming(this.bended.module, true);
   }
