@@ -5,6 +5,9 @@ import { Client, type Atom, type ChangeEvent, type Reply } from "./client.js";
 import { h, $ } from "./dom.js";
 import type { BendingInfo, CallbackInfo, ControlInfo, GraphDict, SessionState, Status, WeightStatsDict } from "./types.js";
 
+/** Shortest interval between two weight-statistics or peek requests of one panel. */
+const EXPENSIVE_INTERVAL_MS = 250;
+
 export type Part = "state" | "graph" | "weights" | "bendings" | "controls" | "versions" | "models" | "callbacks" | "peek";
 
 /** What each state-changing command can change. */
@@ -106,9 +109,22 @@ export class App {
     }
     const parts = new Set(this.dirty);
     this.dirty.clear();
+    // Weight statistics and activation peeks run model passes in the plugin's inference
+    // thread: under a flood of changes, ask for them at most a few times a second.
+    const wait = this.lastExpensive + EXPENSIVE_INTERVAL_MS - performance.now();
+    if (wait > 0 && (parts.has("weights") || parts.has("peek"))) {
+      for (const p of ["weights", "peek"] as const) {
+        if (parts.delete(p)) this.dirty.add(p);
+      }
+      this.timer = window.setTimeout(() => void this.refresh(), wait);
+      if (parts.size === 0) return;
+    }
+    if (parts.has("weights") || parts.has("peek")) this.lastExpensive = performance.now();
     this.refreshing = this.fetch(parts).finally(() => (this.refreshing = null));
     await this.refreshing;
   }
+
+  private lastExpensive = -Infinity;
 
   private async fetch(parts: Set<Part>): Promise<void> {
     const c = this.client;
