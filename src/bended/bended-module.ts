@@ -14,6 +14,7 @@ import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from 
 import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
 import { BendingParameter } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
+import { statistics } from "../util/stats.js";
 import { DEFAULT_VERSION, VersionStore, type StateValues } from "./versions.js";
 
 export const DEFAULT_FN = "forward";
@@ -110,18 +111,7 @@ export class BendedModule implements PatternResolver {
   /** Table of weights with shape, dtype and statistics (name, shape, dtype, min, max, mean, stddev). */
   printWeights(options: PrintOptions = {}): string {
     const rows: Cell[][] = this.module.namedParameters().map(([name, p]) => {
-      const values = p.data.dataSync();
-      const n = values.length;
-      let min = Infinity, max = -Infinity, sum = 0;
-      for (const v of values) {
-        if (v < min) min = v;
-        if (v > max) max = v;
-        sum += v;
-      }
-      const mean = sum / n;
-      let sq = 0;
-      for (const v of values) sq += (v - mean) ** 2;
-      const std = n > 1 ? Math.sqrt(sq / (n - 1)) : 0; // unbiased, as torch.std
+      const { min, max, mean, std } = statistics(p.data.dataSync());
       return [name, formatShape(p.shape), p.data.dtype, min, max, mean, std];
     });
     return emit(tabulate(rows, ["name", "shape", "dtype", "min", "max", "mean", "stddev"]), options);

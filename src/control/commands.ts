@@ -29,7 +29,7 @@ export interface CommandSpec {
 
 // --- atom checks -----------------------------------------------------------------
 
-function symbol(args: Atom[], i: number, name: string): string {
+export function symbol(args: Atom[], i: number, name: string): string {
   const v = args[i];
   if (v === undefined) throw new BendingError(`missing ${name}`);
   if (typeof v !== "string") throw new BendingError(`${name} must be a word, got ${v}`);

@@ -11,31 +11,8 @@ import { callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../ben
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { Atom } from "./atoms.js";
-import { COMMANDS, type CommandContext, type CommandSpec } from "./commands.js";
-
-export interface Stats {
-  min: number;
-  max: number;
-  mean: number;
-  std: number;
-}
-
-/** min, max, mean and unbiased standard deviation (as torch.std). */
-export function statistics(values: ArrayLike<number>): Stats {
-  const n = values.length;
-  if (n === 0) return { min: 0, max: 0, mean: 0, std: 0 };
-  let min = Infinity, max = -Infinity, sum = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-  }
-  const mean = sum / n;
-  let sq = 0;
-  for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
-  return { min, max, mean, std: n > 1 ? Math.sqrt(sq / (n - 1)) : 0 };
-}
+import { COMMANDS, symbol, type CommandContext, type CommandSpec } from "./commands.js";
+import { statistics, type Stats } from "../util/stats.js";
 
 /** Counts of `values` in `bins` equal bins over [lo, hi] (the last bin includes hi). */
 export function histogram(values: ArrayLike<number>, bins: number, lo: number, hi: number): number[] {
@@ -56,12 +33,6 @@ function round(v: number): number {
 
 function roundStats(s: Stats): Stats {
   return { min: round(s.min), max: round(s.max), mean: round(s.mean), std: round(s.std) };
-}
-
-function word(args: Atom[], i: number, name: string): string {
-  const v = args[i];
-  if (typeof v !== "string") throw new BendingError(v === undefined ? `missing ${name}` : `${name} must be a word, got ${v}`);
-  return v;
 }
 
 /** Weight names that a weight bending currently targets. */
@@ -233,7 +204,7 @@ const specs: CommandSpec[] = [
     help: "histogram of a weight, original and as the next pass uses it, over their common range (dict: lo, hi, original, current)",
     run: async (s, a) => {
       const model = s.requireModel();
-      const name = word(a, 0, "weight");
+      const name = symbol(a, 0, "weight");
       const bins = a[1] === undefined ? 64 : Number(a[1]);
       if (!Number.isInteger(bins) || bins < 2 || bins > 512) throw new BendingError("bins is an integer in 2..512");
       if (!model.weightNames.includes(name)) throw new BendingError(`unknown weight '${name}'`);
@@ -265,7 +236,7 @@ const specs: CommandSpec[] = [
       const model = s.requireModel();
       if (a.length === 0) throw new BendingError("usage: peek <activation>...");
       if (a.length > 8) throw new BendingError("peek takes at most 8 activations");
-      const names = a.map((_, i) => word(a, i, "activation"));
+      const names = a.map((_, i) => symbol(a, i, "activation"));
       const known = new Set(model.activationNames(s.method));
       for (const n of names) if (!known.has(n)) throw new BendingError(`'${n}' is not an activation of ${s.method}`);
       const inputs = currentInput(s, model);

@@ -256,13 +256,12 @@ export class Session implements CommandContext {
   }
 
   setLatent(values: number[]): void {
-    const model = this.requireModel();
+    this.requireModel();
     if (this.latent.length === 0) throw new BendingError(`model '${this.modelName}' takes no latent input`);
     if (values.length !== this.latent.length) {
       throw new BendingError(`input takes ${this.latent.length} latent values, got ${values.length}`);
     }
     if (!values.every((v) => Number.isFinite(v))) throw new BendingError("input values must be finite numbers");
-    void model;
     this.latent = values;
   }
 
@@ -357,7 +356,7 @@ export class Session implements CommandContext {
     if (!(seconds > 0 && seconds <= 600)) throw new BendingError("render length must be between 0 and 600 seconds");
     const blocks = Math.ceil((seconds * this.sampleRate) / this.blockSamples);
     const out = new Float32Array(blocks * this.blockSamples);
-    // Offline renders use their own stream state so a live stream is not disturbed.
+    // A render uses the causal convolutions' stream state, so it cannot run beside a live stream.
     if (this.streamTimer !== null) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     setStreaming(model.module, true);
     this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
