@@ -9,7 +9,7 @@ import { Graph, Node, formatRecordedShape } from "../graph/graph.js";
 import { GraphModule } from "../graph/graph-module.js";
 import { trace as traceMethod } from "../graph/tracer.js";
 import { runHooked } from "../graph/executor.js";
-import { resolveMethod, type MethodInputs } from "../graph/observe.js";
+import { resolveMethod, type MethodInputs, type ModuleIndex } from "../graph/observe.js";
 import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
 import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
 import { BendingParameter } from "../bending/parameter.js";
@@ -22,6 +22,7 @@ export const DEFAULT_FN = "forward";
 interface TracedMethod {
   graph: Graph;
   inputNames: string[];
+  index: ModuleIndex;
 }
 
 /** One resolved target of a bending, with its drawn state. */
@@ -693,7 +694,7 @@ export class BendedModule implements PatternResolver {
   }
 
   private execute(fn: string, args: unknown[], options: { bended: boolean; capture?: Set<string> }): { output: unknown; captured: Record<string, Tensor> } {
-    resolveMethod(this.module, fn);
+    const method = resolveMethod(this.module, fn);
     const overrides = options.bended ? this.overrides() : null;
     const chains = options.bended ? this.activationChains(fn) : new Map<string, ActivationLink[]>();
     const capture = options.capture;
@@ -701,7 +702,6 @@ export class BendedModule implements PatternResolver {
     const traced = hooked ? this.traced(fn) : undefined;
     return tf.tidy(() => {
       const captured: Record<string, Tensor> = {};
-      const method = resolveMethod(this.module, fn);
       const output = withStateOverrides(overrides, () => {
         if (!hooked) return method.apply(this.module, args);
         return runHooked(this.module, fn, args, (name, value) => {
@@ -712,7 +712,7 @@ export class BendedModule implements PatternResolver {
           if (links) for (const l of links) out = l.callback.apply(out, l.bound.state, l.bound.target);
           if (capture?.has(`${name}_bended`)) captured[`${name}_bended`] = out;
           return out;
-        }, { inputNames: traced!.inputNames, kernels: traced!.graph.untrackedKernels.length > 0 });
+        }, { inputNames: traced!.inputNames, kernels: traced!.graph.untrackedKernels.length > 0, index: traced!.index });
       });
       return { output, captured } as unknown as tf.TensorContainer;
     }) as unknown as { output: unknown; captured: Record<string, Tensor> };

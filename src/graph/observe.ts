@@ -9,14 +9,25 @@ import { callTarget, modulePaths, nameBase, Namer, parameterNames } from "./nami
 export type KernelInputs = Record<string, Tensor>;
 export type KernelAttrs = Record<string, unknown>;
 
+/** Dotted paths of a module tree's modules and state tensors, as a trace saw them. */
+export interface ModuleIndex {
+  modules: Map<Module, string>;
+  states: Map<StateTensor, string>;
+}
+
+/** Walks the module tree once; a trace keeps the result so hooked passes need not walk it again. */
+export function indexModule(root: Module): ModuleIndex {
+  return { modules: modulePaths(root), states: new Map(root.namedStateTensors().map(([name, state]) => [state, name])) };
+}
+
 export abstract class NamingObserver implements CallObserver {
   protected readonly namer = new Namer();
   protected readonly paths: Map<Module, string>;
-  protected readonly statePaths = new Map<StateTensor, string>();
+  protected readonly statePaths: Map<StateTensor, string>;
 
-  constructor(protected readonly root: Module) {
-    this.paths = modulePaths(root);
-    for (const [name, state] of root.namedStateTensors()) this.statePaths.set(state, name);
+  constructor(protected readonly root: Module, readonly index: ModuleIndex = indexModule(root)) {
+    this.paths = index.modules;
+    this.statePaths = index.states;
   }
 
   onCall(kind: CallKind, target: unknown, args: unknown[], run: () => unknown): unknown {

@@ -7,7 +7,7 @@ import { opaque, withObserver, type CallKind } from "../nn/hooks.js";
 import { withFrozenState } from "../nn/module.js";
 import { Module } from "../nn/module.js";
 import { Graph, Node, type Argument, type RecordedShape } from "./graph.js";
-import { bindInputs, NamingObserver, observeKernels, resolveMethod, type KernelAttrs, type KernelInputs, type MethodInputs } from "./observe.js";
+import { bindInputs, NamingObserver, type ModuleIndex, observeKernels, resolveMethod, type KernelAttrs, type KernelInputs, type MethodInputs } from "./observe.js";
 
 /** Where a tensor came from: a node, or an element of a node's list/object output. */
 interface Source {
@@ -122,6 +122,8 @@ export interface TraceResult {
   graph: Graph;
   /** Input names in call order (the method's parameters). */
   inputNames: string[];
+  /** The module tree's paths as traced (hooked passes of this method reuse them). */
+  index: ModuleIndex;
 }
 
 /**
@@ -146,5 +148,5 @@ export function trace(module: Module, fn: string, inputs: MethodInputs): TraceRe
         `they are traced as tf.* kernel nodes. Use tb.F ops or tensor methods to get readable nodes.`,
     );
   }
-  return { graph, inputNames: names };
+  return { graph, inputNames: names, index: tracer.index };
 }
