@@ -21,6 +21,7 @@ export { DEFAULT_VERSION } from "./bended/versions.js";
 export * as io from "./io/index.js";
 export { load, save } from "./io/load.js";
 export * as zoo from "./zoo/index.js";
+export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";
 export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
 
