@@ -204,3 +204,35 @@ describe("readTorchScriptArchive refuses what it cannot read", () => {
     expect(await refusal(join(scratch, "absent.ts"))).toContain("absent.ts");
   });
 });
+
+interface ModelReference {
+  className: string;
+  stateDictKeys: string[];
+  valueTensors: Record<string, string>;
+  nonZeroCaches: string[];
+  nnTilde: { methods: { name: string; inChannels: number; inRatio: number; outChannels: number; outRatio: number }[] };
+}
+
+describe("the model fixtures read as PyTorch saved them", () => {
+  for (const name of ["rave_like", "effects", "conv24"]) {
+    it(name, async () => {
+      const ref = JSON.parse(readFileSync(join(DIR, `${name}.json`), "utf8")) as ModelReference;
+      const archive = await readTorchScriptArchive(join(DIR, `${name}.ts`));
+      expect(archive.root.className).toBe(`__torch__.${ref.className}`);
+      for (const key of ref.stateDictKeys) expect(isTensor(at(archive.root, key)), key).toBe(true);
+      const expected = await tb.io.loadSafetensors(join(DIR, `${name}.safetensors`));
+      for (const [key, entry] of Object.entries(ref.valueTensors)) {
+        const tensor = at(archive.root, key) as StoredTensor;
+        const want = expected[entry];
+        // (the safetensors reader gives a 0-d tensor the shape [1])
+        if (tensor.shape.length > 0) expect(tensor.shape, key).toEqual(want.shape);
+        expect(values(tensor), key).toEqual(Array.from(want.dataSync()));
+      }
+      for (const t of Object.values(expected)) t.dispose();
+      for (const key of ref.nonZeroCaches) expect(values(at(archive.root, key) as StoredTensor).some((v) => v !== 0), key).toBe(true);
+      for (const m of ref.nnTilde.methods) {
+        expect(values(at(archive.root, `${m.name}_params`) as StoredTensor), m.name).toEqual([m.inChannels, m.inRatio, m.outChannels, m.outRatio]);
+      }
+    });
+  }
+});
