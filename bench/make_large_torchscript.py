@@ -77,8 +77,12 @@ def main() -> None:
     # The weights grow with width^2: pick the width from a small probe.
     probe = 256
     scale = (target / size_bytes(LargeDecoder(probe))) ** 0.5
-    width = max(16, int(round(probe * scale / 16)) * 16)
-    model = LargeDecoder(width).eval()
+    width = max(16, int(probe * scale / 16) * 16)
+    model = LargeDecoder(width)
+    while size_bytes(model) < target:
+        width += 16
+        model = LargeDecoder(width)
+    model.eval()
     with torch.no_grad():
         model(torch.randn(1, 16, 2))  # streaming caches are not zero in real exports
     torch.jit.save(torch.jit.script(model), args.out)

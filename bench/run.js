@@ -2,7 +2,9 @@
 import { printCore, runCore } from "./core.js";
 import { printAudio, runAudio } from "./audio.js";
 import { printPlugin, runPlugin } from "./plugin.js";
+import { printTorchScriptLoad, runTorchScriptLoad } from "./torchscript-load.js";
 
 printCore(runCore());
 printAudio(await runAudio());
 printPlugin(await runPlugin());
+printTorchScriptLoad(await runTorchScriptLoad());
