@@ -32,7 +32,7 @@ function openZip(file: string): Promise<Map<string, yauzl.Entry> & { zip: yauzl.
 }
 
 class ArchiveReader {
-  private readonly storages = new Map<string, TensorData>();
+  private readonly storages = new Map<string, { dtype: StorageRef["dtype"]; elements: TensorData }>();
 
   constructor(
     private readonly file: string,
@@ -110,12 +110,14 @@ class ArchiveReader {
   private async storage(entry: string, ref: StorageRef): Promise<TensorData> {
     const known = this.storages.get(entry);
     if (known) {
-      if (elementBytes(ref.dtype) * known.length !== elementBytes(ref.dtype) * ref.numel) this.fail(entry, `is referenced with ${ref.numel} and ${known.length} elements`);
-      return known;
+      if (known.dtype !== ref.dtype || known.elements.length !== ref.numel) {
+        this.fail(entry, `is referenced as ${ref.numel} ${ref.dtype} and as ${known.elements.length} ${known.dtype} elements`);
+      }
+      return known.elements;
     }
     const bytes = await this.read(entry, ref.numel * elementBytes(ref.dtype));
     const elements = decodeStorage(bytes, ref.dtype);
-    this.storages.set(entry, elements);
+    this.storages.set(entry, { dtype: ref.dtype, elements });
     return elements;
   }
 }

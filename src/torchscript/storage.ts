@@ -99,6 +99,8 @@ export function decodeStorage(bytes: Uint8Array, dtype: TorchDtype): TensorData 
   }
 }
 
+const MAX_EXPANDED_ELEMENTS = 1 << 27;
+
 function sameKind(data: TensorData, length: number): TensorData {
   const Ctor = data.constructor as new (length: number) => TensorData;
   return new Ctor(length);
@@ -124,6 +126,10 @@ export function stridedView(storage: TensorData, offset: number, shape: number[]
     expected *= shape[d];
   }
   if (contiguous) return storage.subarray(offset, offset + numel);
+  // A view with zero strides (an expanded tensor) may be larger than its storage; bound the copy.
+  if (numel > storage.length && numel > MAX_EXPANDED_ELEMENTS) {
+    throw new BendingError(`${where}: a tensor of shape [${shape.join(", ")}] expands a storage of ${storage.length} elements to ${numel}; refusing to allocate that`);
+  }
   const out = sameKind(storage, numel);
   const rank = shape.length;
   const index = new Array<number>(rank).fill(0);
