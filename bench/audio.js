@@ -27,7 +27,7 @@ export async function runAudio() {
 
   const z = tf.randomNormal([1, zoo.AUDIO_LATENT, FRAMES]);
   const step = (b) => () => tf.tidy(() => {
-    b.forward(z).dataSync();
+    b.call("decode", z).dataSync();
   });
   const samples = interleave({
     unbended: step(plain),

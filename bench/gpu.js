@@ -65,7 +65,7 @@ async function measure() {
   // audio decoder streaming, blocks of 2048 and 8192 samples, unbended
   for (const block of [2048, 8192]) {
     const { bended, z } = await decoder(block / zoo.AUDIO_RATIO);
-    const s = await interleave({ x: timed(() => bended.forward(z)) }, { rounds: block > 4096 ? 6 : 10 });
+    const s = await interleave({ x: timed(() => bended.call("decode", z)) }, { rounds: block > 4096 ? 6 : 10 });
     result.audio[block] = { ...s.x, blockMs: (block / SAMPLE_RATE) * 1000 };
   }
 
@@ -91,9 +91,9 @@ async function measure() {
   activation.bended.bend(new tb.Mask(0.5, { dim: -2, seed: 2 }), "net_7_conv1");
   const overhead = await interleave({
     "plain module.call": timed(() => plain.bended.module.call(plain.z)),
-    "bended, no bending": timed(() => unbended.bended.forward(unbended.z)),
-    "bended, weight Mask (cached)": timed(() => weight.bended.forward(weight.z)),
-    "bended, activation Mask": timed(() => activation.bended.forward(activation.z)),
+    "bended, no bending": timed(() => unbended.bended.call("decode", unbended.z)),
+    "bended, weight Mask (cached)": timed(() => weight.bended.call("decode", weight.z)),
+    "bended, activation Mask": timed(() => activation.bended.call("decode", activation.z)),
   });
   result.overhead = overhead;
 
@@ -109,7 +109,7 @@ async function measure() {
     recompute.push(performance.now() - t0);
     weight.bended.update("keep", 0.35 + (i % 2) * 0.4);
     t0 = performance.now();
-    await timed(() => weight.bended.forward(weight.z))();
+    await timed(() => weight.bended.call("decode", weight.z))();
     firstBlock.push(performance.now() - t0);
   }
   result.recompute = { recompute: stats(recompute), firstBlock: stats(firstBlock), steady: overhead["bended, weight Mask (cached)"] };

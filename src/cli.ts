@@ -38,7 +38,7 @@ program
   .option("--ws-port <port>", "WebSocket/HTTP port", port, 7401)
   .option("-w, --workspace <dir>", "folder for renders, configs and user models", "tfbend-workspace")
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
-  .option("--block-frames <n>", "latent frames per audio block (×256 samples)", (v) => Number(v), 8)
+  .option("--block <samples>", "audio samples per block (nn~'s buffer size; rounded up to a multiple of the method's ratio)", (v) => Number(v), 2048)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
@@ -46,7 +46,7 @@ program
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
     const engine = await Engine.start({
-      model: opts.model, workspace, modelsDir: resolve(opts.models), blockFrames: opts.blockFrames, safety: opts.safety,
+      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, safety: opts.safety,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });

@@ -145,7 +145,7 @@ describe("backend selection", () => {
       const { tensors: ref } = await tb.io.loadSafetensorsFile("models/audio/reference.safetensors");
       decoder.bend(new tb.Mask(new tb.BendingParameter("keep", 0.5, { range: [0, 1] }), { seed: 1 }), "net.6.conv.weight");
       decoder.bend(new tb.Mask(0.5, { dim: -2, seed: 2 }), "net_7_conv1");
-      const audio = decoder.forward(ref.z);
+      const audio = decoder.call("decode", ref.z);
       report.length = (await audio.data()).length;
       decoder.update("keep", 0.25);
       report.recomputed = (await decoder.bendedStateDict()["net.6.conv.weight"].data()).length;
@@ -198,10 +198,10 @@ await put("stanley_channel_mask", stanley.forward(x));
 
 const decoder = await tb.load("models/audio");
 const { tensors: ref } = await tb.io.loadSafetensorsFile("models/audio/reference.safetensors");
-await put("audio", decoder.forward(ref.z));
+await put("audio", decoder.call("decode", ref.z));
 decoder.bend(new tb.Mask(0.5, { seed: 3 }), "net.6.conv.weight");
 decoder.bend(new tb.Mask(0.5, { dim: -2, seed: 4 }), "net_7_conv1");
-await put("audio_bended", decoder.forward(ref.z));
+await put("audio_bended", decoder.call("decode", ref.z));
 
 let image;
 if (existsSync("models/image/tfbend.json")) image = await tb.load("models/image");

@@ -109,6 +109,26 @@ function previousWeights(model: BendedModule): (compute: () => Tensor) => Tensor
   return (compute) => (weights ? model.interpolate(weights, compute)! : model.setVersion(version, compute)!);
 }
 
+/**
+ * What `set`/`get` address: a live control or an nn~ attribute. A name that is both is an
+ * error unless written `control:<name>` or `attribute:<name>`.
+ */
+function controlOrAttribute(s: CommandContext, word: string): { kind: "control" | "attribute"; name: string } {
+  const prefixed = /^(control|attribute):(.+)$/.exec(word);
+  if (prefixed) return { kind: prefixed[1] as "control" | "attribute", name: prefixed[2] };
+  const isControl = s.requireModel().controls().some((c) => c.name === word);
+  const isAttribute = s.attributeNames().includes(word);
+  if (isControl && isAttribute) {
+    throw new BendingError(`'${word}' is both a live control and an attribute of model '${s.modelName}'; write 'control:${word}' or 'attribute:${word}'`);
+  }
+  return { kind: isAttribute ? "attribute" : "control", name: word };
+}
+
+/** An attribute value as a reply atom (booleans as 0/1, as Max shows them). */
+function atomOf(v: boolean | number | string): Atom {
+  return typeof v === "boolean" ? (v ? 1 : 0) : v;
+}
+
 function shapeAtoms(shape: number[] | number[][] | null): string {
   return formatRecordedShape(shape).replace(/\s/g, "");
 }
@@ -141,14 +161,25 @@ const specs: CommandSpec[] = [
   },
   {
     name: "method",
-    usage: "method <fn>",
-    help: "choose the traced method the stream runs (nn~'s method)",
+    usage: "method [<fn>]",
+    help: "choose the method the stream runs (nn~'s method); without a name, list the methods: name in_channels in_ratio out_channels out_ratio ...",
     run: (s, a) => {
-      const fn = symbol(a, 0, "method");
-      const model = s.requireModel();
-      if (!model.tracedMethods().includes(fn)) model.trace(fn);
-      s.method = fn;
-      return { values: [fn] };
+      noMore(a, 1, "method [<fn>]");
+      const fn = optionalSymbol(a, 0, "method");
+      if (fn === undefined) {
+        const methods = s.methods();
+        s.requireModel();
+        return {
+          values: methods.length ? methods.flatMap((m) => [m.name, m.inChannels, m.inRatio, m.outChannels, m.outRatio]) : s.requireModel().tracedMethods(),
+          dict: { method: s.method, methods },
+        };
+      }
+      s.checkNotRendering("method");
+      const spec = s.selectMethod(fn);
+      return {
+        values: spec ? [fn, spec.inChannels, spec.inRatio, spec.outChannels, spec.outRatio, s.blockSamples] : [fn],
+        dict: spec ? { ...spec, block: s.blockSamples } : { name: fn },
+      };
     },
   },
   {
@@ -220,9 +251,16 @@ const specs: CommandSpec[] = [
   },
   {
     name: "reset",
-    usage: "reset",
-    help: "remove every bending",
-    run: (s) => {
+    usage: "reset [state]",
+    help: "remove every bending; 'reset state' instead restores the model's streaming state (nn~ resetState)",
+    run: (s, a) => {
+      noMore(a, 1, "reset [state]");
+      const what = optionalSymbol(a, 0, "'state'");
+      if (what === "state") {
+        s.resetState();
+        return { values: ["state"] };
+      }
+      if (what !== undefined) throw new BendingError(`reset takes nothing or 'state', got '${what}'`);
       s.requireModel().reset();
       return {};
     },
@@ -254,13 +292,18 @@ const specs: CommandSpec[] = [
   },
   {
     name: "set",
-    usage: "set <control> <value>",
-    help: "move a live control (takes effect on the next block)",
+    usage: "set <control|attribute> <value>...",
+    help: "move a live control or set an nn~ attribute (takes effect on the next block); a name that is both: 'control:<name>' or 'attribute:<name>'",
     run: (s, a) => {
-      const name = symbol(a, 0, "control");
+      const model = s.requireModel();
+      const target = controlOrAttribute(s, symbol(a, 0, "control or attribute"));
+      if (target.kind === "attribute") {
+        const value = s.setAttribute(target.name, a.slice(1));
+        return { values: [target.name, ...(Array.isArray(value) ? value : [value]).map(atomOf)] };
+      }
+      const name = target.name;
       const value = number(a, 1, "value");
       noMore(a, 2, "set <control> <value>");
-      const model = s.requireModel();
       const control = model.controls().find((c) => c.name === name);
       const old = control?.value;
       model.update(name, value);
@@ -280,10 +323,16 @@ const specs: CommandSpec[] = [
   },
   {
     name: "get",
-    usage: "get <control>",
-    help: "read a live control",
+    usage: "get <control|attribute>",
+    help: "read a live control or an nn~ attribute",
     run: (s, a) => {
-      const name = symbol(a, 0, "control");
+      s.requireModel();
+      const target = controlOrAttribute(s, symbol(a, 0, "control or attribute"));
+      if (target.kind === "attribute") {
+        const value = s.getAttribute(target.name);
+        return { values: [target.name, ...(Array.isArray(value) ? value : [value]).map(atomOf)] };
+      }
+      const name = target.name;
       const control = s.requireModel().controls().find((c) => c.name === name);
       if (!control) throw new BendingError(`unknown control '${name}'`);
       return { values: [name, control.value] };
@@ -425,6 +474,8 @@ const specs: CommandSpec[] = [
         dict: {
           status: s.status(),
           methods: model?.tracedMethods() ?? [],
+          nn_methods: s.methods(),
+          attributes: s.attributeNames().map((name) => ({ name, value: s.getAttribute(name) })),
           weights: model?.weightNames ?? [],
           controls: model?.controls().map((c) => ({ name: c.name, value: c.value })) ?? [],
           versions: model?.versionNames() ?? [],

@@ -27,7 +27,11 @@ function matrixShape(block: OutputBlock): { planecount: number; dim: number[] } 
   const whole = (n: number) => Number.isInteger(n) && n > 0;
   let planecount: number;
   let dim: number[];
-  if (block.stream === "audio") {
+  if (block.stream === "latent") {
+    // Latent frames (encode): a 1-plane float32 matrix of latent × frames.
+    planecount = 1;
+    dim = [block.channels || 1, block.frames];
+  } else if (block.stream === "audio") {
     // jit.release~ takes float matrices with one plane per channel and consumes cells in
     // order; a 1-d matrix of `frames` cells is what jit.catch~ (mode 0) produces for it.
     planecount = block.channels || 1;
@@ -43,7 +47,7 @@ function matrixShape(block: OutputBlock): { planecount: number; dim: number[] } 
     throw new RangeError(`jitnet: cannot send a ${block.stream} block with planes ${planecount}, dim ${dim.join("x")}`);
   }
   const cells = dim.reduce((a, b) => a * b, 1);
-  const sourcePlanes = block.stream === "image" ? block.channels || 3 : planecount;
+  const sourcePlanes = block.stream === "image" ? block.channels || 3 : block.stream === "latent" ? 1 : planecount;
   if (block.data.length !== cells * sourcePlanes) {
     throw new RangeError(`jitnet: ${block.stream} block has ${block.data.length} floats, expected ${cells * sourcePlanes} (${dim.join("x")} x ${sourcePlanes})`);
   }
@@ -72,6 +76,13 @@ export function rgbToArgb(rgb: Float32Array): Float32Array {
   return argb;
 }
 
+/** Channel-after-channel data (channels × frames) as frame after frame (each frame's channels together). */
+export function transposePlanar(planar: Float32Array, channels: number, frames: number): Float32Array {
+  const out = new Float32Array(channels * frames);
+  for (let c = 0; c < channels; c++) for (let f = 0; f < frames; f++) out[f * channels + c] = planar[c * frames + f];
+  return out;
+}
+
 export function encodeMatrixPacket(block: OutputBlock, timeMs: number): Buffer {
   const { planecount, dim } = matrixShape(block);
   // dimstride is in bytes: one cell (all planes), then one row, ... Rows are sent
@@ -98,7 +109,11 @@ export function encodeMatrixPacket(block: OutputBlock, timeMs: number): Buffer {
   out.writeDoubleBE(timeMs, h + H_TIME);
 
   const d = h + MATRIX_HEADER_BYTES;
-  const data = block.stream === "image" && planecount === 4 && (block.channels || 3) === 3 ? rgbToArgb(block.data) : block.data;
+  const data = block.stream === "image" && planecount === 4 && (block.channels || 3) === 3
+    ? rgbToArgb(block.data)
+    : block.stream === "latent"
+      ? transposePlanar(block.data, block.channels || 1, block.frames) // dim 0 (latent) fastest
+      : block.stream === "audio" && planecount > 1 ? transposePlanar(block.data, planecount, block.frames) : block.data;
   Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, d);
   if (HOST_LE) out.subarray(d).swap32(); // host floats -> big-endian in place
   return out;
@@ -407,7 +422,7 @@ export function attachJitter(
   const host = options.host ?? "127.0.0.1";
   const audio = new JitterSender({ host, port: options.audioPort ?? 7474 }).start();
   const image = new JitterSender({ host, port: options.imagePort ?? 7475 }).start();
-  const off = source.onBlock((block) => void (block.stream === "audio" ? audio : image).send(block));
+  const off = source.onBlock((block) => void (block.stream === "image" ? image : audio).send(block));
   return {
     senders: [audio, image],
     close: async () => {

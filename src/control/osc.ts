@@ -148,7 +148,7 @@ export class OscServer {
     for (const to of this.subscribers.values()) this.send(address, [reply.command, ...reply.values], to);
   }
 
-  /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob]; image: /tfbend/image [seq, w, h, row, blob of one row]. */
+  /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob]; latent: /tfbend/latent [seq, channels, frames, floats (channel after channel)...]; image: /tfbend/image [seq, w, h, row, blob of one row]. */
   private broadcast(block: OutputBlock): void {
     if (this.subscribers.size === 0) return;
     const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
@@ -163,6 +163,12 @@ export class OscServer {
             { type: "i", value: block.frames }, { type: "b", value: bytes.subarray(offset * 4, (offset + n) * 4) },
           ], to);
         }
+      } else if (block.stream === "latent") {
+        // Latent frames (encode) as control data: one message per block, plain OSC floats.
+        this.send(`${OSC_PREFIX}latent`, [
+          { type: "i", value: block.seq }, { type: "i", value: block.channels }, { type: "i", value: block.frames },
+          ...Array.from(block.data, (v) => ({ type: "f", value: v })),
+        ], to);
       } else {
         const rowBytes = block.width * 3 * 4;
         for (let row = 0; row < block.height; row++) {

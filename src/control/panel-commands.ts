@@ -158,6 +158,8 @@ export function activationView(values: Float32Array, shape: number[]): Activatio
 /** The input the stream decodes now (audio: the latent held over one block), or the traced example. */
 function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
   const z = s.latent.length;
+  const spec = s.methodSpec();
+  if (spec && spec.inRatio === 1) return [tf.zeros([1, spec.inChannels, s.blockSamples])];
   if (z > 0 && s.kind === "audio") {
     const frames = s.blockFrames;
     const data = new Float32Array(z * frames);

@@ -11,6 +11,7 @@ import { BendingConfig } from "../bending/config.js";
 import { load, MANIFEST } from "../io/load.js";
 import { writePng, writeWav } from "../io/media.js";
 import { restoreStream, setStreaming, snapshotStream } from "../zoo/audio.js";
+import { nnTildeInterface, type AttributeValue, type MethodSpec, type NnTildeInterface } from "../nn/method-spec.js";
 import type { Atom } from "./atoms.js";
 import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
@@ -24,9 +25,13 @@ export interface Reply {
   dict?: unknown;
 }
 
-/** One block of output. Audio: `data` holds `frames` samples per channel; image: interleaved RGB. */
+/**
+ * One block of output. Audio: `data` holds `frames` samples per channel (channel after
+ * channel); latent (a method whose output ratio is above 1, e.g. encode): `frames` frames
+ * of `channels` values, channel after channel; image: interleaved RGB.
+ */
 export interface OutputBlock {
-  stream: "audio" | "image";
+  stream: "audio" | "image" | "latent";
   seq: number;
   sampleRate: number;
   frames: number;
@@ -41,7 +46,12 @@ export interface SessionOptions {
   workspace: string;
   /** Folder of shipped models (each a tfbend folder). */
   modelsDir: string;
-  /** Latent frames per audio block (8 × 256 = 2048 samples). */
+  /**
+   * Audio samples per block (nn~'s buffer size), default 2048; each method's block is this
+   * rounded up to a multiple of its largest ratio.
+   */
+  blockSamples?: number;
+  /** Older form of blockSamples: latent frames of 256 samples (8 → 2048). */
   blockFrames?: number;
   /** Frames per second of the image stream. */
   imageFps?: number;
@@ -49,6 +59,28 @@ export interface SessionOptions {
 }
 
 export type ModelKind = "audio" | "image" | "generic";
+
+/** The methods of a streaming model without an nn~ interface: its forward decodes latents to audio. */
+function legacyAudioMethods(latentDim: number, ratio: number): MethodSpec[] {
+  return [{ name: "forward", inChannels: latentDim, inRatio: ratio, outChannels: 1, outRatio: 1, inputLabels: [], outputLabels: [] }];
+}
+
+/** Atoms as the value of an nn~ attribute of `type` ("bool", "int", "float", "str", or a list of those). */
+function attributeValue(name: string, type: string, atoms: Atom[]): AttributeValue {
+  if (atoms.length === 0) throw new BendingError(`missing value for attribute '${name}'`);
+  const list = /^(list|tuple)\b|\[/i.test(type);
+  const element = (list ? type.replace(/^(list|tuple)\s*\[?|\]$/gi, "").split(",")[0] : type).trim().toLowerCase() || "float";
+  const one = (a: Atom): boolean | number | string => {
+    if (element === "str" || element === "string") return String(a);
+    if (typeof a !== "number" || !Number.isFinite(a)) throw new BendingError(`attribute '${name}' takes ${type}, got '${a}'`);
+    if (element === "bool") return a !== 0;
+    if (element === "int" && !Number.isInteger(a)) throw new BendingError(`attribute '${name}' takes an int, got ${a}`);
+    return a;
+  };
+  if (list) return atoms.map(one);
+  if (atoms.length > 1) throw new BendingError(`attribute '${name}' takes one ${type} value, got ${atoms.length}`);
+  return one(atoms[0]);
+}
 
 interface StreamStats {
   blocks: number;
@@ -96,9 +128,12 @@ export class Session implements CommandContext {
   modelName = "";
   kind: ModelKind = "generic";
   method = "forward";
+  /** The folder or file the model was loaded from. */
+  modelPath = "";
   readonly workspace: string;
   readonly modelsDir: string;
-  blockFrames: number;
+  /** Requested samples per block (nn~'s buffer size). */
+  readonly bufferSize: number;
   readonly imageFps: number;
   safetyEnabled: boolean;
   private readonly safety = new SafetyStage();
@@ -122,7 +157,8 @@ export class Session implements CommandContext {
   constructor(options: SessionOptions) {
     this.workspace = resolve(options.workspace);
     this.modelsDir = resolve(options.modelsDir);
-    this.blockFrames = options.blockFrames ?? 8;
+    this.bufferSize = options.blockSamples ?? (options.blockFrames !== undefined ? options.blockFrames * 256 : 2048);
+    if (!(Number.isInteger(this.bufferSize) && this.bufferSize > 0)) throw new BendingError(`block size must be a positive whole number of samples, got ${this.bufferSize}`);
     this.imageFps = options.imageFps ?? 25;
     this.safetyEnabled = options.safety ?? true;
   }
@@ -221,19 +257,22 @@ export class Session implements CommandContext {
     this.disposeModel();
     this.bended = bended;
     this.modelName = name;
+    this.modelPath = path;
     this.kind = (bended.metadata.kind as ModelKind) ?? "generic";
-    if (!["audio", "image"].includes(this.kind)) this.kind = "generic";
-    this.method = "forward";
-    if (!bended.tracedMethods().includes("forward") && bended.exampleShapes.has("forward")) bended.trace("forward");
-    const latentDim = Number(bended.metadata.latent_dim ?? 0);
-    this.latent = new Array<number>(latentDim).fill(0);
-    this.latentReached = [...this.latent];
+    if (!["audio", "image"].includes(this.kind)) this.kind = nnTildeInterface(bended.module) ? "audio" : "generic";
     if (this.kind === "audio") setStreaming(bended.module, true);
     this.safety.reset();
-    if (this.kind === "audio" && latentDim > 0) {
-      // Trace with the stream's block shape, so bendings drawn from traced shapes fit the blocks.
-      bended.exampleShapes.set("forward", [[1, latentDim, this.blockFrames]]);
-      bended.trace("forward");
+    const methods = this.methods();
+    // Every declared method can be traced at the block's shape ('trace encode').
+    for (const m of methods) if (!bended.exampleShapes.has(m.name)) bended.exampleShapes.set(m.name, [[1, m.inChannels, this.blockSamplesFor(m) / m.inRatio]]);
+    if (methods.length > 0) {
+      const preferred = String(bended.metadata.method ?? "forward");
+      this.selectMethod((methods.find((m) => m.name === preferred) ?? methods[0]).name);
+    } else {
+      this.method = "forward";
+      if (!bended.tracedMethods().includes("forward") && bended.exampleShapes.has("forward")) bended.trace("forward");
+      this.latent = new Array<number>(Number(bended.metadata.latent_dim ?? 0)).fill(0);
+      this.latentReached = [...this.latent];
     }
     if (wasStreaming && this.kind !== "generic") this.startStream();
   }
@@ -242,12 +281,105 @@ export class Session implements CommandContext {
     return Number(this.bended?.metadata.sample_rate ?? 44100);
   }
 
-  get ratio(): number {
-    return Number(this.bended?.metadata.ratio ?? 256);
+  /** The model's nn~ interface (null for models without one). */
+  get nnTilde(): NnTildeInterface | null {
+    return this.bended ? nnTildeInterface(this.bended.module) : null;
   }
 
+  /** The methods the stream can run, with channels and ratios (none for image and generic models). */
+  methods(): MethodSpec[] {
+    if (!this.bended || this.kind !== "audio") return [];
+    return this.nnTilde?.methods ?? legacyAudioMethods(Number(this.bended.metadata.latent_dim ?? 0), Number(this.bended.metadata.ratio ?? 256));
+  }
+
+  /** The method the stream runs, with its ratios (null for image and generic models). */
+  methodSpec(): MethodSpec | null {
+    return this.methods().find((m) => m.name === this.method) ?? null;
+  }
+
+  /**
+   * Chooses the method the stream runs. With declared methods (nn~), only those; the method
+   * is traced at the block's shape so bendings drawn from traced shapes fit the blocks.
+   */
+  selectMethod(name: string): MethodSpec | null {
+    const model = this.requireModel();
+    const methods = this.methods();
+    if (methods.length === 0) {
+      if (!model.tracedMethods().includes(name)) model.trace(name);
+      this.method = name;
+      return null;
+    }
+    const spec = methods.find((m) => m.name === name);
+    if (!spec) throw new BendingError(`model '${this.modelName}' has no method '${name}' (methods: ${methods.map((m) => m.name).join(", ")})`);
+    const samples = this.blockSamplesFor(spec);
+    model.exampleShapes.set(name, [[1, spec.inChannels, samples / spec.inRatio]]);
+    model.trace(name);
+    this.method = name;
+    // Latent input (ratio above 1): one value per input channel, kept across method switches when it fits.
+    const latentDim = spec.inRatio > 1 ? spec.inChannels : 0;
+    if (this.latent.length !== latentDim) {
+      this.latent = new Array<number>(latentDim).fill(0);
+      this.latentReached = [...this.latent];
+    }
+    this.safety.reset();
+    this.lastSample = null;
+    return spec;
+  }
+
+  /** Samples per block for a method: the buffer size rounded up to a multiple of its largest ratio. */
+  blockSamplesFor(spec: MethodSpec): number {
+    const step = Math.max(1, spec.inRatio, spec.outRatio);
+    return Math.ceil(this.bufferSize / step) * step;
+  }
+
+  /** Audio samples per block of the current method. */
   get blockSamples(): number {
-    return this.blockFrames * this.ratio;
+    const spec = this.methodSpec();
+    return spec ? this.blockSamplesFor(spec) : this.bufferSize;
+  }
+
+  /** Input frames per block of the current method (latent frames for decode, samples for forward). */
+  get blockFrames(): number {
+    const spec = this.methodSpec();
+    return spec ? this.blockSamples / spec.inRatio : 1;
+  }
+
+  /** Restores the model's streaming state (nn~ models: resetState; others: the causal convolutions' past). */
+  resetState(): void {
+    const model = this.requireModel();
+    this.checkNotRendering("reset state");
+    const nn = this.nnTilde;
+    if (nn) nn.resetState();
+    else setStreaming(model.module, this.kind === "audio");
+  }
+
+  attributeNames(): string[] {
+    return this.nnTilde?.attributes.map((a) => a.name) ?? [];
+  }
+
+  getAttribute(name: string): AttributeValue {
+    const nn = this.nnTilde;
+    if (!nn || !nn.attributes.some((a) => a.name === name)) throw new BendingError(`unknown attribute '${name}'`);
+    return nn.getAttribute(name);
+  }
+
+  /** Sets an nn~ attribute from atoms (checked against its declared type); returns the value set. */
+  setAttribute(name: string, atoms: Atom[]): AttributeValue {
+    const nn = this.nnTilde;
+    const spec = nn?.attributes.find((a) => a.name === name);
+    if (!nn || !spec) throw new BendingError(`unknown attribute '${name}'`);
+    const value = attributeValue(name, spec.type, atoms);
+    const old = nn.getAttribute(name);
+    nn.setAttribute(name, value);
+    this.notePreviousState((compute) => {
+      nn.setAttribute(name, old);
+      try {
+        return compute();
+      } finally {
+        nn.setAttribute(name, value);
+      }
+    });
+    return value;
   }
 
   /** Duration of one block in ms (audio: samples / rate; image: one frame). */
@@ -267,9 +399,19 @@ export class Session implements CommandContext {
 
   // --- rendering -------------------------------------------------------------------
 
-  /** The next block's model input: the latent ramped from where it was to the target. */
+  /** Audio input for the next block: `channels` × `samples`, channel after channel (silence without a source). */
+  protected audioInput(channels: number, samples: number): Float32Array {
+    return new Float32Array(channels * samples);
+  }
+
+  /** The next block's model input: audio for methods at ratio 1, else the latent ramped from where it was to the target. */
   private nextInput(): Tensor {
     const z = this.latent.length;
+    const spec = this.methodSpec();
+    if (spec && spec.inRatio === 1) {
+      const samples = this.blockSamples;
+      return tf.tensor(this.audioInput(spec.inChannels, samples), [1, spec.inChannels, samples]);
+    }
     if (this.kind === "audio") {
       const frames = this.blockFrames;
       const data = new Float32Array(z * frames);
@@ -326,6 +468,11 @@ export class Session implements CommandContext {
       input.dispose();
     }
     if (before !== null) crossfade(before, data);
+    const spec = this.methodSpec();
+    if (spec && spec.outRatio > 1) {
+      const [, channels, frames] = shape;
+      return { stream: "latent", seq: this.seq++, sampleRate: this.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
+    }
     if (this.kind === "audio") {
       if (this.streaming) {
         // Declick before the safety stage, on the raw signal the previous block ended with.
@@ -333,8 +480,9 @@ export class Session implements CommandContext {
         this.outputChanged = false;
         this.lastSample = data[data.length - 1];
       }
+      const channels = shape[1] ?? 1;
       if (this.safetyEnabled) safety.process(data);
-      return { stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames: data.length, channels: 1, width: 0, height: 0, data };
+      return { stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
     }
     const [, , height, width] = shape;
     return { stream: "image", seq: this.seq++, sampleRate: 0, frames: 1, channels: 3, width, height, data };
@@ -353,6 +501,10 @@ export class Session implements CommandContext {
     }
     if (this.kind !== "audio") throw new BendingError(`model '${this.modelName}' cannot render`);
     if (!path.endsWith(".wav")) throw new BendingError("render writes WAV files: render <file.wav> <seconds>");
+    const spec = this.methodSpec();
+    if (spec && (spec.outRatio !== 1 || spec.outChannels !== 1)) {
+      throw new BendingError(`method '${spec.name}' does not output mono audio; render runs a method with one audio output (e.g. 'method decode')`);
+    }
     if (!(seconds > 0 && seconds <= 600)) throw new BendingError("render length must be between 0 and 600 seconds");
     const blocks = Math.ceil((seconds * this.sampleRate) / this.blockSamples);
     const out = new Float32Array(blocks * this.blockSamples);
@@ -451,7 +603,9 @@ export class Session implements CommandContext {
       device: backendInfo().device,
       model: this.modelName || "none",
       kind: this.kind,
+      model_path: this.modelPath || "none",
       method: this.method,
+      ...this.methodStatus(),
       streaming: this.streaming ? 1 : 0,
       block: this.kind === "audio" ? this.blockSamples : this.kind === "image" ? 1 : 0,
       sample_rate: this.kind === "audio" ? this.sampleRate : 0,
@@ -462,6 +616,14 @@ export class Session implements CommandContext {
       dropped: this.stats.dropped,
       version: this.bended?.version ?? "none",
     };
+  }
+
+  /** The current method's channels and ratios, as nn~ declares them. */
+  private methodStatus(): Record<string, Atom> {
+    const spec = this.methodSpec();
+    return spec
+      ? { in_channels: spec.inChannels, in_ratio: spec.inRatio, out_channels: spec.outChannels, out_ratio: spec.outRatio }
+      : { in_channels: 0, in_ratio: 0, out_channels: 0, out_ratio: 0 };
   }
 
   /** Loads a saved config from the workspace's configs folder. */

@@ -13,11 +13,14 @@ export const FRAME_HEADER_BYTES = 32;
 /** A client further behind than this skips blocks instead of buffering them. */
 const MAX_BUFFERED = 1 << 20;
 
-/** magic "TFB1" | stream u8 (0 audio, 1 image) | 3 reserved | seq | sampleRate | frames | channels | width | height (u32 LE) | float32 LE data */
+/** Stream ids of the frame header. "input" is audio sent to tfbend (the method's input). */
+export const STREAM_IDS = { audio: 0, image: 1, latent: 2, input: 3 } as const;
+
+/** magic "TFB1" | stream u8 (0 audio, 1 image, 2 latent, 3 input) | 3 reserved | seq | sampleRate | frames | channels | width | height (u32 LE) | float32 LE data */
 export function encodeFrame(block: OutputBlock): Buffer {
   const out = Buffer.alloc(FRAME_HEADER_BYTES + block.data.byteLength);
   out.write(FRAME_MAGIC, 0, "ascii");
-  out.writeUInt8(block.stream === "audio" ? 0 : 1, 4);
+  out.writeUInt8(STREAM_IDS[block.stream], 4);
   out.writeUInt32LE(block.seq >>> 0, 8);
   out.writeUInt32LE(block.sampleRate, 12);
   out.writeUInt32LE(block.frames, 16);
@@ -34,7 +37,7 @@ export function decodeFrame(frame: Buffer): OutputBlock {
   const data = new Float32Array(bytes.length / 4);
   for (let i = 0; i < data.length; i++) data[i] = bytes.readFloatLE(i * 4);
   return {
-    stream: frame.readUInt8(4) === 0 ? "audio" : "image",
+    stream: (["audio", "image", "latent"] as const)[frame.readUInt8(4)] ?? "image",
     seq: frame.readUInt32LE(8), sampleRate: frame.readUInt32LE(12), frames: frame.readUInt32LE(16),
     channels: frame.readUInt32LE(20), width: frame.readUInt32LE(24), height: frame.readUInt32LE(28), data,
   };

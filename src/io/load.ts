@@ -25,7 +25,8 @@ interface Manifest {
     | { kind: "registered"; name: string; options: ArchitectureOptions }
     | { kind: "layers-model"; path: string }
     | { kind: "custom"; className: string };
-  weights: string;
+  /** One .safetensors file, or files by key prefix ({"": "decoder.safetensors", "encoder.": "encoder.safetensors"}). */
+  weights: string | Record<string, string>;
   versions: Record<string, string>;
   currentVersion: string;
   interpolation: Record<string, number> | null;
@@ -112,8 +113,21 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
 }
 
 /** Weights, versions, traces, bendings and version of a tfbend folder, into `module`. */
+/** The manifest's weight files as one state dict (keys prefixed per file); metadata of earlier files wins. */
+async function loadWeights(full: string, weights: Manifest["weights"]): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  const files = typeof weights === "string" ? { "": weights } : weights;
+  const tensors: Record<string, Tensor> = {};
+  let metadata: Record<string, string> = {};
+  for (const [prefix, file] of Object.entries(files)) {
+    const part = await loadStateFile(join(full, file));
+    for (const [key, t] of Object.entries(part.tensors)) tensors[prefix + key] = t;
+    metadata = { ...part.metadata, ...metadata };
+  }
+  return { tensors, metadata };
+}
+
 async function restore(full: string, manifest: Manifest, module: Module): Promise<BendedModule> {
-  const weights = await loadStateFile(join(full, manifest.weights));
+  const weights = await loadWeights(full, manifest.weights);
   try {
     module.loadStateDict(weights.tensors);
   } finally {

@@ -7,12 +7,18 @@ import { tf, type Tensor } from "../tf.js";
 import { Module, stateIsFrozen } from "../nn/module.js";
 import * as F from "../nn/functional.js";
 import { Conv1d, LeakyReLU, Sequential, Tanh, type ConvArgs } from "../nn/layers.js";
+import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
+import { BendingError } from "../errors.js";
 import { registerArchitecture } from "./registry.js";
 
 export const AUDIO_LATENT = 8;
 export const AUDIO_RATIO = 256;
 
-/** Conv1d with left zero padding ((k−1)·dilation) and an optional streaming cache. */
+/**
+ * Conv1d with left zero padding ((k−1)·dilation + 1 − stride) and an optional streaming
+ * cache. With a stride s, output t sees inputs up to t·s + s − 1, so a block whose length
+ * is a multiple of s yields exactly length/s outputs and the next block starts cleanly.
+ */
 export class CausalConv1d extends Conv1d {
   streaming = false;
   private cache: Tensor | null = null;
@@ -23,7 +29,8 @@ export class CausalConv1d extends Conv1d {
 
   get causalPadding(): number {
     const d = typeof this.dilation === "number" ? this.dilation : this.dilation[0];
-    return (this.kernelSize[0] - 1) * d;
+    const s = typeof this.stride === "number" ? this.stride : this.stride[0];
+    return (this.kernelSize[0] - 1) * d + 1 - s;
   }
 
   /** A kept copy of the streamed past (null when there is none yet). */
@@ -129,6 +136,68 @@ export class AudioEncoder extends Module {
   }
 }
 
+/**
+ * The shipped encoder made streamable: the same layers and weights as AudioEncoder, with
+ * causal padding (k − stride on the left instead of symmetric padding), so encoding block
+ * by block equals encoding the whole signal. Audio (N, 1, L) → latent (N, 8, L/256).
+ */
+export class CausalAudioEncoder extends Module {
+  net: Sequential;
+  constructor() {
+    super();
+    const layers: Module[] = [];
+    const channels = [1, 16, 32, 64, 128];
+    for (let i = 0; i < 4; i++) layers.push(new CausalConv1d(channels[i], channels[i + 1], 8, { stride: 4 }), new LeakyReLU(0.2));
+    layers.push(new CausalConv1d(128, AUDIO_LATENT, 3));
+    this.net = new Sequential(...layers);
+  }
+  override forward(x: Tensor): Tensor {
+    return this.net.call(x) as Tensor;
+  }
+}
+
+/**
+ * The shipped audio model as nn~ sees it: `decode` (latents → audio, the decoder's own
+ * weights under `net.*`), `encode` (audio → latents, `encoder.net.*`) and `forward`
+ * (audio → encode → decode → audio). The decoder keeps its names, so bendings written
+ * for the decoder (`net_2_conv`, `net.6.conv.weight`) reach decode and forward alike.
+ */
+export class AudioAutoencoder extends AudioDecoder implements NnTildeInterface {
+  encoder = new CausalAudioEncoder();
+  readonly methods: MethodSpec[] = [
+    { name: "forward", inChannels: 1, inRatio: 1, outChannels: 1, outRatio: 1, inputLabels: ["(signal) audio in"], outputLabels: ["(signal) audio out"] },
+    {
+      name: "encode", inChannels: 1, inRatio: 1, outChannels: AUDIO_LATENT, outRatio: AUDIO_RATIO,
+      inputLabels: ["(signal) audio in"], outputLabels: Array.from({ length: AUDIO_LATENT }, (_, i) => `(signal) latent ${i}`),
+    },
+    {
+      name: "decode", inChannels: AUDIO_LATENT, inRatio: AUDIO_RATIO, outChannels: 1, outRatio: 1,
+      inputLabels: Array.from({ length: AUDIO_LATENT }, (_, i) => `(signal) latent ${i}`), outputLabels: ["(signal) audio out"],
+    },
+  ];
+  readonly attributes: AttributeSpec[] = [];
+
+  override forward(x: Tensor): Tensor {
+    return this.decode(this.encode(x));
+  }
+  encode(x: Tensor): Tensor {
+    return this.encoder.call(x) as Tensor;
+  }
+  decode(z: Tensor): Tensor {
+    return this.net.call(z) as Tensor;
+  }
+  getAttribute(name: string): AttributeValue {
+    throw new BendingError(`the shipped audio model has no attribute '${name}'`);
+  }
+  setAttribute(name: string): void {
+    throw new BendingError(`the shipped audio model has no attribute '${name}'`);
+  }
+  resetState(): void {
+    // Streaming stays on; the past of every causal convolution is forgotten.
+    for (const [, m] of this.namedModules()) if (m instanceof CausalConv1d) m.resetStream();
+  }
+}
+
 /** The streamed past of every causal convolution under `module` (kept copies). */
 export type StreamSnapshot = Map<CausalConv1d, Tensor | null>;
 
@@ -155,3 +224,4 @@ export function setStreaming(module: Module, on: boolean): void {
 
 registerArchitecture("audio-decoder", () => new AudioDecoder());
 registerArchitecture("audio-encoder", () => new AudioEncoder());
+registerArchitecture("audio-autoencoder", () => new AudioAutoencoder());
