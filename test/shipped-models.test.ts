@@ -26,6 +26,13 @@ describe("shipped models", () => {
     expect(maxAbsDiff(other, audio)).toBeGreaterThan(1e-2);
   });
 
+  it("the audio model's streaming encoder and forward match PyTorch", async () => {
+    const { tensors: ref } = await tb.io.loadSafetensorsFile(join(models, "audio/reference_causal.safetensors"));
+    const model = await tb.load(join(models, "audio"));
+    expect(maxAbsDiff(model.call("encode", ref.x) as tb.Tensor, ref.z)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(model.call("forward", ref.x) as tb.Tensor, ref.y)).toBeLessThan(1e-4);
+  });
+
   it("image decoder matches PyTorch", async () => {
     const { tensors: ref } = await tb.io.loadSafetensorsFile(join(models, "image/reference.safetensors"));
     const decoder = await tb.load(join(models, "image"));
