@@ -194,6 +194,13 @@ describe("readTorchScriptArchive refuses what it cannot read", () => {
     expect(message).toContain("subprocess.CompletedPr");
   });
 
+  it("an int beyond 2^53, which a JS number cannot hold", async () => {
+    const path = join(DIR, "layout_huge_int.ts");
+    const message = await refusal(path);
+    expect(message).toContain("layout_huge_int/data.pkl");
+    expect(message).toContain(String(2n ** 60n + 1n));
+  });
+
   it("a big-endian archive", async () => {
     const message = await refusal(join(DIR, "layout_big_endian.ts"));
     expect(message).toContain("exported_layout/byteorder");
