@@ -354,3 +354,352 @@ export const upsampleNearest = defineOp("upsample_nearest", (x: Tensor, scaleFac
   const reps = [1, 1, ...spatial.flatMap(() => [1, scaleFactor])];
   return tf.reshape(tf.tile(tf.reshape(x, expanded), reps), [dims(x)[0], dims(x)[1], ...spatial.map((d) => d * scaleFactor)]);
 });
+
+// --- more PyTorch ops (what TorchScript exports call) ------------------------------------
+
+/** PyTorch's clamping of a slice bound (None, negative, past the end). */
+function sliceBound(value: number | null, size: number, fallback: number): number {
+  if (value === null) return fallback;
+  const v = value < 0 ? value + size : value;
+  return Math.min(Math.max(v, 0), size);
+}
+
+/** torch.slice / x[a:b:c] along `dim` (step ≥ 1; zero-length results allowed). */
+export const slice = defineOp("slice", (x: Tensor, dim = 0, start: number | null = null, end: number | null = null, step = 1): Tensor => {
+  if (step < 1) throw new BendingError(`slice step must be positive, got ${step}`);
+  const a = axis(dim, x.rank);
+  const size = dims(x)[a];
+  const begin = sliceBound(start, size, 0);
+  const stop = Math.max(begin, sliceBound(end, size, size));
+  if (begin === 0 && stop === size && step === 1) return x;
+  if (step === 1) return tf.slice(x, x.shape.map((_, i) => (i === a ? begin : 0)), x.shape.map((d, i) => (i === a ? stop - begin : d)));
+  const count = Math.ceil((stop - begin) / step);
+  if (count === 0) return tf.slice(x, x.shape.map(() => 0), x.shape.map((d, i) => (i === a ? 0 : d)));
+  return tf.stridedSlice(x, x.shape.map((_, i) => (i === a ? begin : 0)), x.shape.map((d, i) => (i === a ? begin + (count - 1) * step + 1 : d)),
+    x.shape.map((_, i) => (i === a ? step : 1)));
+});
+
+/** torch.select: the `index`-th entry of `dim` (the dim is removed). */
+export const select = defineOp("select", (x: Tensor, dim: number, index: number): Tensor => {
+  const a = axis(dim, x.rank);
+  const size = dims(x)[a];
+  const i = index < 0 ? index + size : index;
+  if (i < 0 || i >= size) throw new BendingError(`index ${index} is out of range for dim ${dim} of size ${size}`);
+  const part = tf.slice(x, x.shape.map((_, d) => (d === a ? i : 0)), x.shape.map((s, d) => (d === a ? 1 : s)));
+  return tf.reshape(part, x.shape.filter((_, d) => d !== a));
+});
+
+/** torch.split: pieces of `size` along `dim` (the last may be smaller), or pieces of the given sizes. */
+export const split = defineOp("split", (x: Tensor, size: number | number[], dim = 0): Tensor[] => {
+  const a = axis(dim, x.rank);
+  const total = dims(x)[a];
+  let sizes: number[];
+  if (typeof size === "number") {
+    if (size <= 0) throw new BendingError(`split size must be positive, got ${size}`);
+    sizes = [];
+    for (let left = total; left > 0; left -= size) sizes.push(Math.min(size, left));
+    if (sizes.length === 0) sizes = [0];
+  } else {
+    sizes = size;
+    if (sizes.reduce((s, v) => s + v, 0) !== total) throw new BendingError(`split sizes [${sizes.join(", ")}] do not add up to ${total}`);
+  }
+  let offset = 0;
+  return sizes.map((s) => {
+    const part = tf.slice(x, x.shape.map((_, i) => (i === a ? offset : 0)), x.shape.map((d, i) => (i === a ? s : d)));
+    offset += s;
+    return part;
+  });
+});
+
+/** torch.chunk: `chunks` pieces of ceil(n / chunks) along `dim`. */
+export const chunk = defineOp("chunk", (x: Tensor, chunks: number, dim = 0): Tensor[] => {
+  const total = dims(x)[axis(dim, x.rank)];
+  return opaqueSplit(x, Math.max(1, Math.ceil(total / chunks)), dim);
+});
+
+function opaqueSplit(x: Tensor, size: number, dim: number): Tensor[] {
+  const a = axis(dim, x.rank);
+  const total = dims(x)[a];
+  const out: Tensor[] = [];
+  for (let offset = 0; offset < total || out.length === 0; offset += size) {
+    const s = Math.min(size, total - offset);
+    out.push(tf.slice(x, x.shape.map((_, i) => (i === a ? offset : 0)), x.shape.map((d, i) => (i === a ? s : d))));
+    if (s <= 0) break;
+  }
+  return out;
+}
+
+export const flip = defineOp("flip", (x: Tensor, dimsToFlip: number[]): Tensor => tf.reverse(x, dimsToFlip.map((d) => axis(d, x.rank))));
+
+/** torch.roll: elements shifted along each dim (wrapping around). */
+export const roll = defineOp("roll", (x: Tensor, shifts: number | number[], dimsToRoll: number | number[] = []): Tensor => {
+  const s = typeof shifts === "number" ? [shifts] : shifts;
+  const d = typeof dimsToRoll === "number" ? [dimsToRoll] : dimsToRoll;
+  if (d.length === 0) return tf.reshape(roll(tf.reshape(x, [-1]), s, [0]), x.shape);
+  let y = x;
+  d.forEach((dim, i) => {
+    const a = axis(dim, y.rank);
+    const n = dims(y)[a];
+    const k = ((s[i] % n) + n) % n;
+    if (k === 0) return;
+    const head = tf.slice(y, y.shape.map((_, j) => (j === a ? n - k : 0)), y.shape.map((v, j) => (j === a ? k : v)));
+    const tail = tf.slice(y, y.shape.map(() => 0), y.shape.map((v, j) => (j === a ? n - k : v)));
+    y = tf.concat([head, tail], a);
+  });
+  return y;
+});
+
+/** NumPy broadcasting of two shapes. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new BendingError(`shapes [${a.join(", ")}] and [${b.join(", ")}] do not broadcast`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+export const where = defineOp("where", (condition: Tensor, a: Operand, b: Operand): Tensor => {
+  const ta = typeof a === "number" ? tf.scalar(a) : a;
+  const tb = typeof b === "number" ? tf.scalar(b) : b;
+  const shape = broadcastShapes(broadcastShapes(condition.shape, ta.shape), tb.shape);
+  const [x, y] = ta.dtype === tb.dtype ? [ta, tb] : [tf.cast(ta, "float32"), tf.cast(tb, "float32")];
+  return tf.where(tf.broadcastTo(tf.cast(condition, "bool"), shape), tf.broadcastTo(x, shape), tf.broadcastTo(y, shape));
+});
+
+/** torch.clamp with either bound optional; bounds may be tensors. */
+export const clampBounds = defineOp("clamp", (x: Tensor, min: Operand | null = null, max: Operand | null = null): Tensor => {
+  let y = x;
+  if (typeof min === "number" && typeof max === "number") return tf.clipByValue(x, min, max);
+  if (min !== null) y = tf.maximum(y, min);
+  if (max !== null) y = tf.minimum(y, max);
+  return y;
+});
+
+function reductionAxes(x: Tensor, dim: number | number[] | null): number[] {
+  if (dim === null) return x.shape.map((_, i) => i);
+  return (typeof dim === "number" ? [dim] : dim).map((d) => axis(d, x.rank));
+}
+
+/** torch.var with Bessel's correction by default (`correction` 1). */
+export const variance = defineOp("var", (x: Tensor, dim: number | number[] | null = null, correction = 1, keepdim = false): Tensor => {
+  const axes = reductionAxes(x, dim);
+  const n = axes.reduce((p, a) => p * dims(x)[a], 1);
+  const mean = tf.mean(x, axes, true);
+  const sq = tf.sum(tf.square(tf.sub(x, mean)), axes, keepdim);
+  return tf.div(sq, Math.max(n - correction, 0));
+});
+
+export const std = defineOp("std", (x: Tensor, dim: number | number[] | null = null, correction = 1, keepdim = false): Tensor =>
+  tf.sqrt(variance(x, dim, correction, keepdim)));
+
+export const amax = defineOp("amax", (x: Tensor, dim: number | number[] | null = null, keepdim = false): Tensor => tf.max(x, reductionAxes(x, dim), keepdim));
+export const amin = defineOp("amin", (x: Tensor, dim: number | number[] | null = null, keepdim = false): Tensor => tf.min(x, reductionAxes(x, dim), keepdim));
+export const prod = defineOp("prod", (x: Tensor, dim: number | null = null, keepdim = false): Tensor => tf.prod(x, reductionAxes(x, dim), keepdim));
+export const argmax = defineOp("argmax", (x: Tensor, dim: number | null = null, keepdim = false): Tensor => {
+  if (dim === null) return tf.argMax(tf.reshape(x, [-1]));
+  const y = tf.argMax(x, axis(dim, x.rank));
+  return keepdim ? tf.expandDims(y, axis(dim, x.rank)) : y;
+});
+export const cumsum = defineOp("cumsum", (x: Tensor, dim: number): Tensor => tf.cumsum(x, axis(dim, x.rank)));
+
+function fftScale(norm: string | null, n: number, forward: boolean): number {
+  const mode = norm ?? "backward";
+  if (mode === "ortho") return 1 / Math.sqrt(n);
+  if (mode === "forward") return forward ? 1 / n : 1;
+  if (mode === "backward") return forward ? 1 : 1 / n;
+  throw new BendingError(`unknown fft norm '${mode}'`);
+}
+
+/**
+ * A complex tensor as its real and imaginary parts. tfjs's wasm backend has no complex
+ * kernels, so complex values (FFTs, view_as_complex) are pairs of float32 tensors.
+ */
+export class Complex {
+  constructor(readonly re: Tensor, readonly im: Tensor) {}
+  get shape(): number[] {
+    return this.re.shape;
+  }
+}
+
+/** Longest transform computed (as a DFT matrix product: no complex kernels on wasm). */
+const MAX_FFT = 8192;
+
+/** cos and −sin DFT matrices [n, bins], made once per length (and kept). */
+const dftMatrices = new Map<number, { cos: Tensor; sin: Tensor }>();
+function dft(n: number): { cos: Tensor; sin: Tensor } {
+  if (n > MAX_FFT) throw new BendingError(`FFTs longer than ${MAX_FFT} are not supported (got ${n})`);
+  let m = dftMatrices.get(n);
+  if (m === undefined) {
+    const bins = Math.floor(n / 2) + 1;
+    const c = new Float32Array(n * bins);
+    const s = new Float32Array(n * bins);
+    for (let t = 0; t < n; t++) {
+      for (let k = 0; k < bins; k++) {
+        const phase = (2 * Math.PI * ((k * t) % n)) / n;
+        c[t * bins + k] = Math.cos(phase);
+        s[t * bins + k] = -Math.sin(phase);
+      }
+    }
+    m = { cos: tf.keep(tf.tensor2d(c, [n, bins])), sin: tf.keep(tf.tensor2d(s, [n, bins])) };
+    dftMatrices.set(n, m);
+  }
+  return m;
+}
+
+/** `x @ m` over the last axis of x. */
+function lastAxisMatmul(x: Tensor, m: Tensor): Tensor {
+  const lead = x.shape.slice(0, -1);
+  const y = tf.matMul(tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D, m as tf.Tensor2D);
+  return tf.reshape(y, [...lead, m.shape[1] as number]);
+}
+
+function moveAxisLast(x: Tensor, dim: number): { y: Tensor; back: (t: Tensor) => Tensor } {
+  const a = axis(dim, x.rank);
+  if (a === x.rank - 1) return { y: x, back: (t) => t };
+  const perm = x.shape.map((_, i) => i);
+  [perm[a], perm[x.rank - 1]] = [perm[x.rank - 1], perm[a]];
+  return { y: tf.transpose(x, perm), back: (t) => tf.transpose(t, perm) };
+}
+
+function fitLast(x: Tensor, size: number): Tensor {
+  const len = x.shape[x.rank - 1];
+  if (size < len) return tf.slice(x, x.shape.map(() => 0), x.shape.map((d, i) => (i === x.rank - 1 ? size : d)));
+  if (size > len) return tf.pad(x, x.shape.map((_, i) => (i === x.rank - 1 ? [0, size - len] : [0, 0])) as [number, number][]);
+  return x;
+}
+
+/** torch.fft.rfft: real input, n/2 + 1 complex bins along `dim`. */
+export const rfft = defineOp("fft_rfft", (x: Tensor, n: number | null = null, dim = -1, norm: string | null = null): Complex => {
+  const { y, back } = moveAxisLast(tf.cast(x, "float32"), dim);
+  const size = n ?? y.shape[y.rank - 1];
+  const input = fitLast(y, size);
+  const { cos, sin } = dft(size);
+  const scale = fftScale(norm, size, true);
+  const re = lastAxisMatmul(input, cos);
+  const im = lastAxisMatmul(input, sin);
+  return new Complex(back(scale === 1 ? re : tf.mul(re, scale)), back(scale === 1 ? im : tf.mul(im, scale)));
+});
+
+/** torch.fft.irfft: m complex bins, n = 2(m − 1) real samples (or `n`) along `dim`. */
+export const irfft = defineOp("fft_irfft", (x: Complex | Tensor, n: number | null = null, dim = -1, norm: string | null = null): Tensor => {
+  const z = x instanceof Complex ? x : new Complex(tf.cast(x, "float32"), tf.zerosLike(tf.cast(x, "float32")));
+  const { y: re0, back } = moveAxisLast(z.re, dim);
+  const { y: im0 } = moveAxisLast(z.im, dim);
+  const bins = re0.shape[re0.rank - 1];
+  const size = n ?? 2 * (bins - 1);
+  const need = Math.floor(size / 2) + 1;
+  // x_t = Σ_k w_k (re_k cos − im_k sin) with w = 1 at DC and Nyquist, 2 elsewhere
+  const weights = new Float32Array(need).map((_, k) => (k === 0 || (size % 2 === 0 && k === size / 2) ? 1 : 2));
+  const w = tf.tensor1d(weights);
+  const re = tf.mul(fitLast(re0, need), w);
+  const im = tf.mul(fitLast(im0, need), w);
+  const { cos, sin } = dft(size);
+  // sin holds −sin: re·cos + im·(−sin)
+  const out = tf.add(lastAxisMatmul(re, tf.transpose(cos)), lastAxisMatmul(im, tf.transpose(sin)));
+  return back(tf.mul(out, fftScale(norm, size, false)));
+});
+
+export const viewAsComplex = defineOp("view_as_complex", (x: Tensor): Complex => {
+  if (x.shape[x.rank - 1] !== 2) throw new BendingError(`view_as_complex needs a last dim of size 2, got shape [${x.shape.join(", ")}]`);
+  const parts = tf.unstack(x, x.rank - 1);
+  return new Complex(parts[0], parts[1]);
+});
+export const viewAsReal = defineOp("view_as_real", (x: Complex): Tensor => tf.stack([x.re, x.im], x.re.rank));
+export const real = defineOp("real", (x: Complex | Tensor): Tensor => (x instanceof Complex ? x.re : x));
+export const imag = defineOp("imag", (x: Complex): Tensor => x.im);
+/** |x|, also the modulus of a complex tensor. */
+export const complexAbs = defineOp("abs", (x: Complex | Tensor): Tensor => (x instanceof Complex ? tf.sqrt(tf.add(tf.square(x.re), tf.square(x.im))) : tf.abs(x)));
+/** Complex arithmetic (either side may be real). */
+export const complexOp = defineOp("complex_op", (op: "add" | "sub" | "mul", a: Complex | Tensor | number, b: Complex | Tensor | number): Complex => {
+  const parts = (v: Complex | Tensor | number): [Tensor | number, Tensor | number] => (v instanceof Complex ? [v.re, v.im] : [v, 0]);
+  const [ar, ai] = parts(a);
+  const [br, bi] = parts(b);
+  if (op === "mul") return new Complex(tf.sub(tf.mul(ar, br), tf.mul(ai, bi)), tf.add(tf.mul(ar, bi), tf.mul(ai, br)));
+  const f = op === "add" ? tf.add : tf.sub;
+  return new Complex(f(ar, br) as Tensor, f(ai, bi) as Tensor);
+});
+export const hannWindow = defineOp("hann_window", (length: number, periodic = true): Tensor => {
+  const n = periodic ? length : length - 1;
+  return tf.tensor1d(Float32Array.from({ length }, (_, i) => (n === 0 ? 1 : 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n))));
+});
+
+/** Draws `shape` numbers from `draw` (the model's random source). */
+export type RandomDraw = (kind: "normal" | "uniform", shape: number[]) => Float32Array;
+
+export const randn = defineOp("randn", (shape: number[], draw: RandomDraw): Tensor => tf.tensor(draw("normal", shape), shape, "float32"));
+export const rand = defineOp("rand", (shape: number[], draw: RandomDraw): Tensor => tf.tensor(draw("uniform", shape), shape, "float32"));
+
+export const full = defineOp("full", (shape: number[], value: number, dtype: tf.DataType = "float32"): Tensor => tf.fill(shape, value, dtype));
+export const arange = defineOp("arange", (start: number, end: number, step = 1, dtype: tf.DataType = "float32"): Tensor =>
+  tf.cast(tf.range(start, end, step, "float32"), dtype));
+export const linspace = defineOp("linspace", (start: number, end: number, steps: number): Tensor => tf.linspace(start, end, steps));
+
+/** torch.expand: -1 keeps a dim; new leading dims broadcast. */
+export const expand = defineOp("expand", (x: Tensor, sizes: number[]): Tensor => {
+  const lead = sizes.length - x.rank;
+  const shape = sizes.map((s, i) => (s === -1 ? dims(x)[i - lead] : s));
+  return tf.broadcastTo(lead > 0 ? tf.reshape(x, [...new Array<number>(lead).fill(1), ...x.shape]) : x, shape);
+});
+/** torch.repeat (tile), with new leading dims. */
+export const repeat = defineOp("repeat", (x: Tensor, reps: number[]): Tensor => {
+  const lead = reps.length - x.rank;
+  return tf.tile(lead > 0 ? tf.reshape(x, [...new Array<number>(lead).fill(1), ...x.shape]) : x, reps);
+});
+export const clone = defineOp("clone", (x: Tensor): Tensor => tf.clone(x));
+export const cast = defineOp("to", (x: Tensor, dtype: tf.DataType): Tensor => (x.dtype === dtype ? x : tf.cast(x, dtype)));
+export const floorDivide = defineOp("floor_divide", (a: Operand, b: Operand): Tensor => tf.floor(tf.div(tf.cast(a, "float32"), b)));
+/** Python's modulo (the sign of the divisor). */
+export const remainder = defineOp("remainder", (a: Operand, b: Operand): Tensor => {
+  const x = typeof a === "number" ? tf.scalar(a) : a;
+  return tf.sub(x, tf.mul(b, tf.floor(tf.div(tf.cast(x, "float32"), b))));
+});
+export const compare = defineOp("compare", (op: "eq" | "ne" | "lt" | "le" | "gt" | "ge", a: Operand, b: Operand): Tensor => {
+  const fns = { eq: tf.equal, ne: tf.notEqual, lt: tf.less, le: tf.lessEqual, gt: tf.greater, ge: tf.greaterEqual };
+  return fns[op](a, b);
+});
+export const logical = defineOp("logical", (op: "and" | "or" | "xor", a: Tensor, b: Tensor): Tensor => {
+  const fns = { and: tf.logicalAnd, or: tf.logicalOr, xor: tf.logicalXor };
+  return fns[op](tf.cast(a, "bool"), tf.cast(b, "bool"));
+});
+export const logicalNot = defineOp("logical_not", (x: Tensor): Tensor => tf.logicalNot(tf.cast(x, "bool")));
+export const maskedFill = defineOp("masked_fill", (x: Tensor, mask: Tensor, value: Operand): Tensor =>
+  tf.where(tf.broadcastTo(tf.cast(mask, "bool"), x.shape), tf.broadcastTo(tf.cast(value, x.dtype), x.shape), x));
+/** Elementwise ops by tfjs name (exp, log1p, floor, ...), each one traced node named after the PyTorch op. */
+export const unary = defineOp("unary", (name: "log1p" | "floor" | "ceil" | "round" | "reciprocal" | "rsqrt" | "erf" | "tan" | "atan" | "expm1" | "log_sigmoid" | "trunc", x: Tensor): Tensor => {
+  switch (name) {
+    case "log1p": return tf.log1p(x);
+    case "floor": return tf.floor(x);
+    case "ceil": return tf.ceil(x);
+    case "round": return tf.round(x);
+    case "reciprocal": return tf.reciprocal(x);
+    case "rsqrt": return tf.rsqrt(x);
+    case "erf": return tf.erf(x);
+    case "tan": return tf.tan(x);
+    case "atan": return tf.atan(x);
+    case "expm1": return tf.expm1(x);
+    case "log_sigmoid": return tf.logSigmoid(x);
+    case "trunc": return tf.mul(tf.sign(x), tf.floor(tf.abs(x)));
+  }
+});
+export const softplusBeta = defineOp("softplus", (x: Tensor, beta = 1, threshold = 20): Tensor => {
+  if (beta === 1 && threshold >= 20) return tf.softplus(x);
+  const bx = tf.mul(x, beta);
+  return tf.where(tf.greater(bx, threshold), x, tf.div(tf.softplus(bx), beta));
+});
+export const eluAlpha = defineOp("elu", (x: Tensor, alpha = 1): Tensor => (alpha === 1 ? tf.elu(x) : tf.where(tf.greater(x, 0), x, tf.mul(tf.expm1(x), alpha))));
+/** GELU, exact or with the tanh approximation. */
+export const geluApprox = defineOp("gelu", (x: Tensor, approximate = "none"): Tensor => {
+  if (approximate === "tanh") {
+    const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  }
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+});
+export const hardtanh = defineOp("hardtanh", (x: Tensor, min = -1, max = 1): Tensor => tf.clipByValue(x, min, max));
+export const logSoftmax = defineOp("log_softmax", (x: Tensor, dim = -1): Tensor => tf.sub(x, tf.logSumExp(x, axis(dim, x.rank), true)));
+export const einsum = defineOp("einsum", (equation: string, tensors: Tensor[]): Tensor => tf.einsum(equation, ...tensors));
+export const indexSelect = defineOp("index_select", (x: Tensor, dim: number, index: Tensor): Tensor => tf.gather(x, tf.cast(index, "int32"), axis(dim, x.rank)));

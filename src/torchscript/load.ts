@@ -1,0 +1,143 @@
+// Loading an nn~ TorchScript file (torch.jit.save's zip): read the archive, parse and
+// compile every code file once (an op the table lacks fails here, naming the op, the
+// method and the source line), then build one TorchScriptModule per scripted module.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { Buffer, Parameter } from "../nn/module.js";
+import { readTorchScriptArchive } from "./archive.js";
+import { ScriptTuple, type ScriptObject, type ScriptValue, type StoredTensor, type TorchScriptArchive } from "./values.js";
+import { parseSource } from "./parser.js";
+import { Program, type Value } from "./interpreter.js";
+import { Runtime, StateBuffer, TorchScriptModule, TorchScriptRoot } from "./module.js";
+import type { RandomSource } from "./context.js";
+
+export interface TorchScriptOptions {
+  /** Where randn/rand draw from (tests replay PyTorch's draws); default: tfjs's generator, seeded by `seed`. */
+  random?: RandomSource;
+  /** Seed of the default random source (reproducible noise). */
+  seed?: number;
+}
+
+/** tfjs's random generator as a RandomSource; each draw advances a seeded counter. */
+export function seededRandom(seed?: number): RandomSource {
+  let draw = 0;
+  return (kind, shape) => tf.tidy(() => {
+    const s = seed === undefined ? undefined : seed * 1_000_003 + draw++;
+    const t = kind === "normal" ? tf.randomNormal(shape, 0, 1, "float32", s) : tf.randomUniform(shape, 0, 1, "float32", s);
+    return t.dataSync() as Float32Array;
+  });
+}
+
+/** A stored tensor as a tfjs tensor (float64 → float32, int64 → int32, see the README). */
+export function tensorFromStored(t: StoredTensor): Tensor {
+  const { dtype, shape, data } = t;
+  switch (dtype) {
+    case "float32": case "float64": case "float16": case "bfloat16":
+      return tf.tensor(data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>), shape, "float32");
+    case "bool":
+      return tf.tensor(data as Uint8Array, shape, "bool");
+    case "int64": {
+      const src = data as BigInt64Array;
+      const out = new Int32Array(src.length);
+      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
+      return tf.tensor(out, shape, "int32");
+    }
+    default:
+      return tf.tensor(data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>), shape, "int32");
+  }
+}
+
+function isStoredTensor(v: ScriptValue): v is StoredTensor {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof ScriptTuple) && v.kind === "tensor";
+}
+
+function isScriptObject(v: ScriptValue): v is ScriptObject {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof ScriptTuple) && v.kind === "object";
+}
+
+/** Plain pickled values as interpreter values; tensors are collected in `owned`. */
+function plainValue(v: ScriptValue, owned: Tensor[], where: string): Value {
+  if (v === null || typeof v !== "object") return v;
+  if (v instanceof ScriptTuple) return v.items.map((x) => plainValue(x, owned, where));
+  if (Array.isArray(v)) return v.map((x) => plainValue(x, owned, where));
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [plainValue(k, owned, where), plainValue(x, owned, where)]));
+  if (isStoredTensor(v)) {
+    const t = tensorFromStored(v);
+    owned.push(t);
+    return t;
+  }
+  throw new BendingError(`${where}: a ${v.className} object inside a plain value is not supported`);
+}
+
+/** Parses and compiles an archive's code, refusing ops the table lacks. */
+export function compileArchive(archive: TorchScriptArchive, owned: Tensor[]): Program {
+  const files = [...archive.code].filter(([path]) => path.endsWith(".py")).map(([path, source]) =>
+    parseSource(source, `${archive.file}: code/${path.replace(/^code\//, "")}`));
+  const constants = archive.constants.map((c) => plainValue(c, owned, `${archive.file}: constants.pkl`));
+  const program = new Program(files, constants);
+  if (program.missing.length > 0) {
+    const seen = new Set<string>();
+    const lines = program.missing.filter((m) => !seen.has(`${m.op}|${m.where}`) && seen.add(`${m.op}|${m.where}`)).slice(0, 12)
+      .map((m) => `${m.op} in ${m.where}`);
+    const more = program.missing.length > lines.length ? ` (and ${program.missing.length - lines.length} more)` : "";
+    throw new BendingError(`${archive.file} uses TorchScript ops tfbend does not support: ${lines.join("; ")}${more}`);
+  }
+  return program;
+}
+
+function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], path: string, root: TorchScriptRoot | null): TorchScriptModule {
+  const cls = program.classes.get(obj.className);
+  if (cls === undefined) throw new BendingError(`module '${path || "(root)"}' is a ${obj.className}, which has no code in the archive`);
+  const module = root ?? new TorchScriptModule(cls, runtime);
+  let children = 0;
+  for (const [name, value] of obj.attributes) {
+    const where = `${obj.className}.${name}`;
+    if (name === "training") {
+      module.training = Boolean(value);
+    } else if (isScriptObject(value)) {
+      module.define(name, "module", buildModule(value, program, runtime, owned, path === "" ? name : `${path}.${name}`, null));
+      children++;
+    } else if (isStoredTensor(value) && cls.def.parameters.includes(name)) {
+      module.define(name, "param", new Parameter(tensorFromStored(value)));
+    } else if (isStoredTensor(value) && cls.def.buffers.includes(name)) {
+      const t = tensorFromStored(value);
+      module.define(name, cls.mutatesState ? "state" : "buffer", cls.mutatesState ? new StateBuffer(t) : new Buffer(t));
+    } else {
+      module.define(name, "attr", plainValue(value, owned, where));
+    }
+  }
+  module.isLeaf = children === 0 && cls.methods.has("forward");
+  return module;
+}
+
+/** Loads an nn~ TorchScript file as a TorchScriptRoot (the root module of the tree). */
+export async function loadTorchScript(path: string, options: TorchScriptOptions = {}): Promise<TorchScriptRoot> {
+  return moduleFromArchive(await readTorchScriptArchive(path), options);
+}
+
+/** The module tree of an archive already read. */
+export function moduleFromArchive(archive: TorchScriptArchive, options: TorchScriptOptions = {}): TorchScriptRoot {
+  const owned: Tensor[] = [];
+  try {
+    const program = compileArchive(archive, owned);
+    const rootClass = program.classes.get(archive.root.className);
+    if (rootClass === undefined) throw new BendingError(`${archive.file}: the root module's class ${archive.root.className} has no code in the archive`);
+    const runtime = new Runtime(program, options.random ?? seededRandom(options.seed));
+    const root = new TorchScriptRoot(rootClass, runtime);
+    try {
+      buildModule(archive.root, program, runtime, owned, "", root);
+      root.isLeaf = false;
+      root.file = archive.file;
+      root.own(owned);
+      root.eval();
+      root.readNnTilde();
+    } catch (e) {
+      root.dispose();
+      throw e;
+    }
+    return root;
+  } catch (e) {
+    for (const t of owned) if (!t.isDisposed) t.dispose();
+    throw e;
+  }
+}

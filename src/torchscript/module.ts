@@ -1,0 +1,299 @@
+// A TorchScript module tree as tfbend modules: one TorchScriptModule per scripted module,
+// children and parameters/buffers under their PyTorch names (so weight names are the
+// state_dict() keys), methods interpreted. A module whose class has no submodules is a
+// leaf (one call_module node); the others are traced through, so their ops are nodes.
+// Streaming state (buffers a class writes) is read directly and written in place,
+// without touching weight versions; resetState() restores the buffers of the file.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { Buffer, Module, Parameter } from "../nn/module.js";
+import { currentObserver } from "../nn/hooks.js";
+import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
+import { CallContext, type RandomSource, type StateOwner } from "./context.js";
+import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
+
+/** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
+export class StateBuffer extends Buffer {
+  readonly initial: Tensor;
+
+  constructor(data: Tensor) {
+    super(data);
+    this.initial = this._data;
+  }
+
+  /** Replaces the state by a kept tensor; returns the old one when it should be freed. */
+  writeState(value: Tensor): Tensor | null {
+    const old = this._data;
+    this._data = value;
+    return old === this.initial || old === value ? null : old;
+  }
+
+  protected override replace(value: Tensor): void {
+    if (value === this._data) return;
+    const old = this._data;
+    this._data = tf.keep(value);
+    if (old !== this.initial) old.dispose();
+  }
+
+  resetState(): void {
+    if (this._data !== this.initial) this._data.dispose();
+    this._data = this.initial;
+  }
+}
+
+/** Runs interpreted calls: one CallContext per top-level call. */
+export class Runtime {
+  private current: CallContext | null = null;
+  constructor(readonly program: Program, readonly random: RandomSource) {}
+
+  run<T>(body: (ctx: CallContext) => T): T {
+    if (this.current !== null) return body(this.current);
+    const ctx = new CallContext(this.random, this.program.hasInPlace);
+    this.current = ctx;
+    let result: T | undefined;
+    try {
+      result = tf.tidy(() => body(ctx) as unknown as tf.TensorContainer) as unknown as T;
+      return result;
+    } finally {
+      this.current = null;
+      ctx.finish(result);
+    }
+  }
+}
+
+type FieldKind = "module" | "param" | "buffer" | "state" | "attr";
+
+const RESERVED = new Set<string>(["isLeaf", "training", "moduleId", "constructor"]);
+for (let p: object | null = Module.prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+  for (const k of Object.getOwnPropertyNames(p)) RESERVED.add(k);
+}
+
+export class TorchScriptModule extends Module implements ScriptInstance, StateOwner {
+  readonly [SCRIPT_INSTANCE] = true;
+  readonly #cls: ScriptClass;
+  readonly #runtime: Runtime;
+  readonly #kinds = new Map<string, FieldKind>();
+  readonly #attrs = new Map<string, Value>();
+
+  constructor(cls: ScriptClass, runtime: Runtime) {
+    super();
+    this.#cls = cls;
+    this.#runtime = runtime;
+    for (const name of cls.methods.keys()) {
+      if (name === "forward" || RESERVED.has(name)) continue;
+      Object.defineProperty(this, name, { value: (...args: unknown[]) => this.invoke(name, args), enumerable: false, configurable: true });
+    }
+  }
+
+  get scriptClass(): ScriptClass {
+    return this.#cls;
+  }
+
+  /** Adds a field while building the tree (children, parameters, buffers, plain attributes). */
+  define(name: string, kind: FieldKind, value: Value): void {
+    if (kind !== "attr" && RESERVED.has(name)) {
+      throw new BendingError(`attribute '${name}' of ${this.#cls.name} collides with a tfbend Module member; this model cannot be loaded`);
+    }
+    this.#kinds.set(name, kind);
+    if (kind === "attr") this.#attrs.set(name, value);
+    else (this as unknown as Record<string, unknown>)[name] = value;
+  }
+
+  override forward(...args: unknown[]): unknown {
+    return this.invoke("forward", args);
+  }
+
+  /** Runs an interpreted method of this module. */
+  invoke(name: string, args: unknown[]): unknown {
+    const method = this.#cls.methods.get(name);
+    if (method === undefined) throw new BendingError(`${this.#cls.shortName} has no method '${name}' (methods: ${[...this.#cls.methods.keys()].join(", ")})`);
+    return this.#runtime.run((ctx) => method.invoke(ctx, this, args));
+  }
+
+  callForward(args: Value[]): Value {
+    return (this.call as (...a: unknown[]) => unknown)(...args);
+  }
+
+  override argumentNames(fn: string): string[] | null {
+    return this.#cls.methods.get(fn)?.argumentNames ?? null;
+  }
+
+  getField(name: string, ctx: CallContext): Value {
+    if (ctx.overlay.size > 0) {
+      const o = ctx.overlay.get(this);
+      if (o !== undefined && o.has(name)) {
+        const v = o.get(name);
+        return v instanceof tf.Tensor && this.#kinds.get(name) === "state" ? ctx.stateValue(this, name, v) : v;
+      }
+    }
+    const own = this as unknown as Record<string, unknown>;
+    switch (this.#kinds.get(name)) {
+      case "module": return own[name];
+      case "param":
+      case "buffer": return (own[name] as Parameter | Buffer).value;
+      case "state": {
+        // read directly (versions and interpolation do not apply to streaming state), seen by a tracer as get_attr
+        const buffer = own[name] as StateBuffer;
+        const obs = currentObserver();
+        return ctx.stateValue(this, name, obs === null ? buffer.data : obs.onStateRead(buffer, buffer.data));
+      }
+      case "attr": return this.#attrs.get(name);
+      default:
+        if (name === "training") return this.training;
+        if (this.#cls.constants.has(name)) return this.#cls.constants.get(name);
+        throw new BendingError(`${this.#cls.shortName} has no attribute '${name}'`);
+    }
+  }
+
+  setField(name: string, value: Value, ctx: CallContext): void {
+    const kind = this.#kinds.get(name);
+    if (kind === "module" || kind === "param") throw new BendingError(`the model assigns ${kind === "module" ? "submodule" : "parameter"} '${name}', which is not supported`);
+    if (kind === "state" || kind === "buffer") {
+      if (!(value instanceof tf.Tensor)) throw new BendingError(`buffer '${name}' can only hold a tensor`);
+      this.writeState(name, value, ctx);
+      return;
+    }
+    if (ctx.frozen) {
+      this.overlayOf(ctx).set(name, value);
+      return;
+    }
+    if (name === "training" && kind === undefined) this.training = Boolean(value);
+    else {
+      this.#kinds.set(name, "attr");
+      this.#attrs.set(name, value);
+    }
+  }
+
+  private overlayOf(ctx: CallContext): Map<string, unknown> {
+    let o = ctx.overlay.get(this);
+    if (o === undefined) {
+      o = new Map();
+      ctx.overlay.set(this, o);
+    }
+    return o;
+  }
+
+  writeState(name: string, value: Tensor, ctx: CallContext): void {
+    if (ctx.frozen) {
+      this.overlayOf(ctx).set(name, value);
+      return;
+    }
+    const own = this as unknown as Record<string, unknown>;
+    const buffer = own[name];
+    if (buffer instanceof StateBuffer) {
+      const old = buffer.writeState(tf.keep(value));
+      if (old !== null) ctx.retired.push(old);
+    } else if (buffer instanceof Buffer) {
+      buffer.data = value;
+    } else {
+      throw new BendingError(`'${name}' is not a buffer of ${this.#cls.shortName}`);
+    }
+  }
+
+  /** A plain (non-tensor-state) attribute, for nn~ metadata. */
+  attribute(name: string): Value {
+    return this.#attrs.get(name);
+  }
+
+  override extraRepr(): string {
+    return this.#cls.name;
+  }
+}
+
+/** The root of an interpreted model: the nn~ interface on top of TorchScriptModule. */
+export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterface {
+  methods: MethodSpec[] = [];
+  attributes: AttributeSpec[] = [];
+  /** The model file it was loaded from. */
+  file = "";
+  #owned: Tensor[] = [];
+
+  /** Reads nn~'s metadata (get_methods, <method>_params, get_attributes, get_<name>). */
+  readNnTilde(): void {
+    const cls = this.scriptClass;
+    const methodNames = cls.methods.has("get_methods") ? (this.invoke("get_methods", []) as string[]) : [];
+    this.methods = methodNames.map((name) => {
+      const params = (this as unknown as Record<string, unknown>)[`${name}_params`];
+      if (!(params instanceof Buffer)) throw new BendingError(`nn~ method '${name}' has no '${name}_params' buffer`);
+      const [inChannels, inRatio, outChannels, outRatio] = Array.from(params.data.dataSync());
+      const labels = (kind: "input" | "output", n: number): string[] => {
+        const given = this.attribute(`${name}_${kind}_labels`);
+        return Array.isArray(given) && given.length === n ? given.map(String) : Array.from({ length: n }, (_, i) => `(signal) ${kind} ${i}`);
+      };
+      return { name, inChannels, inRatio, outChannels, outRatio, inputLabels: labels("input", inChannels), outputLabels: labels("output", outChannels) };
+    });
+    let names: string[];
+    if (cls.methods.has("get_attributes")) names = (this.invoke("get_attributes", []) as string[]).map(String);
+    else names = [...cls.methods.keys()].filter((m) => m.startsWith("get_") && cls.methods.has(`set_${m.slice(4)}`)).map((m) => m.slice(4));
+    this.attributes = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({
+      name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any", value: this.getAttribute(name),
+    }));
+  }
+
+  getAttribute(name: string): AttributeValue {
+    if (!this.scriptClass.methods.has(`get_${name}`)) throw new BendingError(`unknown attribute '${name}' (attributes: ${this.attributes.map((a) => a.name).join(", ") || "none"})`);
+    return toAttributeValue(this.invoke(`get_${name}`, []), name);
+  }
+
+  setAttribute(name: string, value: AttributeValue): void {
+    const setter = this.scriptClass.methods.get(`set_${name}`);
+    if (setter === undefined) throw new BendingError(`attribute '${name}' cannot be set (no set_${name} in the model)`);
+    const params = setter.def.params.slice(1);
+    const values = params.length > 1 && Array.isArray(value) ? value : [value];
+    if (values.length !== params.length) throw new BendingError(`set_${name} takes ${params.length} value(s), got ${values.length}`);
+    params.forEach((p, i) => checkType(values[i], p.type, `${name}`));
+    const result = this.invoke(`set_${name}`, values);
+    if (typeof result === "number" && result !== 0) throw new BendingError(`the model refused ${name} = ${String(value)} (set_${name} returned ${result})`);
+    const spec = this.attributes.find((a) => a.name === name);
+    if (spec !== undefined) spec.value = this.getAttribute(name);
+  }
+
+  resetState(): void {
+    for (const [, state] of this.namedBuffers()) if (state instanceof StateBuffer) state.resetState();
+  }
+
+  /** Kept copies of the streaming state (for rendering a block twice from the same past). */
+  snapshotState(): Map<StateBuffer, Tensor> {
+    const out = new Map<StateBuffer, Tensor>();
+    for (const [, state] of this.namedBuffers()) if (state instanceof StateBuffer) out.set(state, tf.keep(state.data.clone()));
+    return out;
+  }
+
+  /** Puts a snapshot back (and takes ownership of it). */
+  restoreState(snapshot: Map<StateBuffer, Tensor>): void {
+    for (const [state, value] of snapshot) {
+      const old = state.writeState(value);
+      old?.dispose();
+    }
+  }
+
+  /** Tensors the module holds beyond its state (constants, plain tensor attributes). */
+  own(tensors: Tensor[]): void {
+    this.#owned.push(...tensors);
+  }
+
+  override dispose(): void {
+    const initials = this.namedBuffers().map(([, b]) => b).filter((b): b is StateBuffer => b instanceof StateBuffer);
+    this.resetState();
+    super.dispose();
+    for (const b of initials) if (!b.initial.isDisposed) b.initial.dispose();
+    for (const t of this.#owned) t.dispose();
+    this.#owned = [];
+  }
+}
+
+function toAttributeValue(v: Value, name: string): AttributeValue {
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "string") return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === "number" || typeof x === "boolean" || typeof x === "string")) return v as (number | boolean | string)[];
+  throw new BendingError(`attribute '${name}' has a value tfbend cannot pass on (${v === null ? "None" : typeof v})`);
+}
+
+function checkType(v: unknown, type: string | null, name: string): void {
+  if (type === null) return;
+  const ok = type === "bool" ? typeof v === "boolean"
+    : type === "int" ? typeof v === "number" && Number.isInteger(v)
+    : type === "float" ? typeof v === "number" && Number.isFinite(v)
+    : type === "str" ? typeof v === "string"
+    : true;
+  if (!ok) throw new BendingError(`attribute '${name}' needs a ${type}, got ${typeof v === "string" ? `'${v}'` : String(v)}`);
+}
