@@ -1,7 +1,7 @@
 // tb.load / tb.save: models from disk, no network. A path is a TF.js model.json
 // (LayersModel), or a tfbend folder (tfbend.json: architecture, weights as
 // .safetensors, versions, the bending config and the traced methods' input shapes).
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { tf, type Tensor } from "../tf.js";
@@ -15,6 +15,8 @@ import { fileHandler, readModelJSON } from "./files.js";
 import { KerasModel } from "./layers-model.js";
 import { loadGraphModule } from "./graph-model.js";
 import { loadSafetensorsFile, saveSafetensors } from "./safetensors.js";
+import { loadTorchScript, type TorchScriptOptions } from "../torchscript/load.js";
+import { TorchScriptModule } from "../torchscript/module.js";
 
 export const MANIFEST = "tfbend.json";
 
@@ -35,9 +37,33 @@ interface Manifest {
   metadata: Record<string, string>;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends TorchScriptOptions {
   /** The module to load weights into, for folders saved from a custom (unregistered) module. */
   module?: Module;
+}
+
+/** Whether a file is a zip (a TorchScript archive): its first bytes are "PK\x03\x04". */
+function isZip(path: string): boolean {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return head.equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+}
+
+/**
+ * An nn~ TorchScript file as a BendedModule; each nn~ method traces on a one-step input
+ * (its channels × max(1, 2048 / inRatio) samples) when trace(method) is called without inputs.
+ */
+async function loadTorchScriptBended(path: string, options: TorchScriptOptions): Promise<BendedModule> {
+  const root = await loadTorchScript(path, options);
+  const bended = new BendedModule(root);
+  for (const m of root.methods) bended.exampleShapes.set(m.name, [[1, m.inChannels, Math.max(1, Math.floor(2048 / Math.max(1, m.inRatio)))]]);
+  bended.metadata = { format: "torchscript", file: path };
+  return bended;
 }
 
 /** Loads a TF.js LayersModel from a model.json on disk as a tfbend module. */
@@ -66,6 +92,7 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
   const full = resolve(path);
   if (!existsSync(full)) throw new BendingError(`no model at '${path}'`);
   if (!isDirectory(full)) {
+    if (full.endsWith(".ts") || full.endsWith(".pt") || full.endsWith(".torchscript") || isZip(full)) return loadTorchScriptBended(full, options);
     if (!full.endsWith(".json")) throw new BendingError(`'${path}' is neither a model.json nor a tfbend model folder`);
     if (readModelJSON(full).format === "graph-model") {
       const graphModule = await loadGraphModule(full);
@@ -166,6 +193,9 @@ export async function save(bended: BendedModule, dir: string): Promise<void> {
   const full = resolve(dir);
   mkdirSync(full, { recursive: true });
   const module = bended.module;
+  if (module instanceof TorchScriptModule) {
+    throw new BendingError("tb.save of an interpreted TorchScript model is not supported: keep the .ts file, and save bendings with bended.bendingConfig().save(path) and versions with tb.io.saveSafetensors(path, bended.versionStateDict(name))");
+  }
   let architecture: Manifest["architecture"];
   const registered = architectureOf(module);
   if (registered) architecture = { kind: "registered", ...registered };

@@ -172,13 +172,21 @@ function inPlace(name: string, a: Value[], ctx: CallContext, compute: () => Tens
 
 function sliceWriter(a: number, begin: number, stop: number, step: number): (base: Tensor, view: Tensor) => Tensor {
   return (base, view) => {
-    if (step !== 1) throw new BendingError("in-place writes to a strided slice are not supported");
-    const parts: Tensor[] = [];
-    if (begin > 0) parts.push(tf.slice(base, base.shape.map(() => 0), base.shape.map((d, i) => (i === a ? begin : d))));
-    parts.push(view);
     const size = base.shape[a];
-    if (stop < size) parts.push(tf.slice(base, base.shape.map((_, i) => (i === a ? stop : 0)), base.shape.map((d, i) => (i === a ? size - stop : d))));
-    return parts.length === 1 ? parts[0] : tf.concat(parts, a);
+    if (step === 1) {
+      const parts: Tensor[] = [];
+      if (begin > 0) parts.push(tf.slice(base, base.shape.map(() => 0), base.shape.map((d, i) => (i === a ? begin : d))));
+      parts.push(view);
+      if (stop < size) parts.push(tf.slice(base, base.shape.map((_, i) => (i === a ? stop : 0)), base.shape.map((d, i) => (i === a ? size - stop : d))));
+      return parts.length === 1 ? parts[0] : tf.concat(parts, a);
+    }
+    // strided: pick each position from the base or from the view
+    const index = new Int32Array(size);
+    for (let j = 0; j < size; j++) {
+      const k = (j - begin) / step;
+      index[j] = j >= begin && j < stop && Number.isInteger(k) ? size + k : j;
+    }
+    return tf.gather(tf.concat([base, view], a), tf.tensor1d(index, "int32"), a);
   };
 }
 
