@@ -204,6 +204,7 @@ describe("bending an interpreted model", () => {
 
   it("traces decode into module calls and ops, without advancing the stream", () => {
     const plain = decode();
+    root.resetState();
     bended.trace("decode");
     const names = bended.activationNames("decode");
     expect(names).toEqual(expect.arrayContaining(["z", "decoder_pre", "decoder_wave", "pqmf_synthesis", "decoder_noise_net_0", "fft_irfft", "conv1d"]));
