@@ -3,8 +3,10 @@ import { printCore, runCore } from "./core.js";
 import { printAudio, runAudio } from "./audio.js";
 import { printPlugin, runPlugin } from "./plugin.js";
 import { printTorchScriptLoad, runTorchScriptLoad } from "./torchscript-load.js";
+import { printTorchScript, runTorchScript } from "./torchscript.js";
 
 printCore(runCore());
 printAudio(await runAudio());
 printPlugin(await runPlugin());
+printTorchScript(await runTorchScript());
 printTorchScriptLoad(await runTorchScriptLoad());
