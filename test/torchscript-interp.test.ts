@@ -268,10 +268,16 @@ describe("bending an interpreted model", () => {
 });
 
 describe("TorchScript errors", () => {
-  it("names an op the table lacks, with the method and source line, at load", async () => {
+  it("names an op the table lacks, with the method and source line", async () => {
     const archive = await tb.torchscript.readTorchScriptArchive(join(DIR, "effects.ts"));
     for (const [path, source] of archive.code) archive.code.set(path, source.replace("torch.tanh(", "torch.frobnicate("));
-    expect(() => tb.torchscript.moduleFromArchive(archive)).toThrow(/torch\.frobnicate in Effects\.forward \(.*effects\.ts: code\/__torch__.*\.py:\d+\)/);
+    const root = tb.torchscript.moduleFromArchive(archive);
+    expect(root.unsupportedOps).toEqual([expect.stringMatching(/^torch\.frobnicate in Effects\.forward \(.*effects\.ts: code\/__torch__.*\.py:\d+\)$/)]);
+    const x = tf.ones([1, 1, 8]);
+    expect(() => root.forward(x)).toThrow(/TorchScript op 'torch\.frobnicate' is not supported by tfbend \(in Effects\.forward, .*effects\.ts: code\/__torch__.*\.py:\d+\)/);
+    expect(root.add(tf.ones([1, 2, 8]))).toBeInstanceOf(tf.Tensor);
+    x.dispose();
+    root.dispose();
   });
 
   it("a parse error names the file and line", () => {

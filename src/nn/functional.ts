@@ -657,10 +657,12 @@ export const remainder = defineOp("remainder", (a: Operand, b: Operand): Tensor 
   const x = typeof a === "number" ? tf.scalar(a) : a;
   return tf.sub(x, tf.mul(b, tf.floor(tf.div(tf.cast(x, "float32"), b))));
 });
-export const compare = defineOp("compare", (op: "eq" | "ne" | "lt" | "le" | "gt" | "ge", a: Operand, b: Operand): Tensor => {
-  const fns = { eq: tf.equal, ne: tf.notEqual, lt: tf.less, le: tf.lessEqual, gt: tf.greater, ge: tf.greaterEqual };
-  return fns[op](a, b);
-});
+export const eq = defineOp("eq", (a: Operand, b: Operand): Tensor => tf.equal(a, b));
+export const ne = defineOp("ne", (a: Operand, b: Operand): Tensor => tf.notEqual(a, b));
+export const lt = defineOp("lt", (a: Operand, b: Operand): Tensor => tf.less(a, b));
+export const le = defineOp("le", (a: Operand, b: Operand): Tensor => tf.lessEqual(a, b));
+export const gt = defineOp("gt", (a: Operand, b: Operand): Tensor => tf.greater(a, b));
+export const ge = defineOp("ge", (a: Operand, b: Operand): Tensor => tf.greaterEqual(a, b));
 export const logical = defineOp("logical", (op: "and" | "or" | "xor", a: Tensor, b: Tensor): Tensor => {
   const fns = { and: tf.logicalAnd, or: tf.logicalOr, xor: tf.logicalXor };
   return fns[op](tf.cast(a, "bool"), tf.cast(b, "bool"));

@@ -514,7 +514,7 @@ export class Program {
       if (def === null) {
         this.missing.push({ op: dotted, where });
         return () => {
-          throw new BendingError(`TorchScript op '${dotted}' is not supported`);
+          throw new BendingError(`TorchScript op '${dotted}' is not supported by tfbend`);
         };
       }
       if (def.inPlace) this.inPlaceCount++;

@@ -69,20 +69,16 @@ function plainValue(v: ScriptValue, owned: Tensor[], where: string): Value {
   throw new BendingError(`${where}: a ${v.className} object inside a plain value is not supported`);
 }
 
-/** Parses and compiles an archive's code, refusing ops the table lacks. */
+/**
+ * Parses and compiles an archive's code. Ops the table lacks are listed (`unsupportedOps`),
+ * not refused here: library code such as F.interpolate carries branches for every mode, and
+ * only a call that reaches one of them fails, naming the op, the method and the line.
+ */
 export function compileArchive(archive: TorchScriptArchive, owned: Tensor[]): Program {
   const files = [...archive.code].filter(([path]) => path.endsWith(".py")).map(([path, source]) =>
     parseSource(source, `${archive.file}: code/${path.replace(/^code\//, "")}`));
   const constants = archive.constants.map((c) => plainValue(c, owned, `${archive.file}: constants.pkl`));
-  const program = new Program(files, constants);
-  if (program.missing.length > 0) {
-    const seen = new Set<string>();
-    const lines = program.missing.filter((m) => !seen.has(`${m.op}|${m.where}`) && seen.add(`${m.op}|${m.where}`)).slice(0, 12)
-      .map((m) => `${m.op} in ${m.where}`);
-    const more = program.missing.length > lines.length ? ` (and ${program.missing.length - lines.length} more)` : "";
-    throw new BendingError(`${archive.file} uses TorchScript ops tfbend does not support: ${lines.join("; ")}${more}`);
-  }
-  return program;
+  return new Program(files, constants);
 }
 
 function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], path: string, root: TorchScriptRoot | null): TorchScriptModule {
@@ -128,6 +124,8 @@ export function moduleFromArchive(archive: TorchScriptArchive, options: TorchScr
       buildModule(archive.root, program, runtime, owned, "", root);
       root.isLeaf = false;
       root.file = archive.file;
+      const seen = new Set<string>();
+      root.unsupportedOps = program.missing.map((m) => `${m.op} in ${m.where}`).filter((m) => !seen.has(m) && seen.add(m));
       root.own(owned);
       root.eval();
       root.readNnTilde();

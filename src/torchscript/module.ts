@@ -206,6 +206,8 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   attributes: AttributeSpec[] = [];
   /** The model file it was loaded from. */
   file = "";
+  /** Ops the code uses that the op table lacks ("torch.x in Class.method (file:line)"); calls reaching them fail. */
+  unsupportedOps: string[] = [];
   #owned: Tensor[] = [];
 
   /** Reads nn~'s metadata (get_methods, <method>_params, get_attributes, get_<name>). */

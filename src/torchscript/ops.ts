@@ -367,7 +367,7 @@ for (const c of ["eq", "ne", "lt", "le", "gt", "ge"] as const) {
     eq: (a, b) => a === b, ne: (a, b) => a !== b, lt: (a, b) => a < b, le: (a, b) => a <= b, gt: (a, b) => a > b, ge: (a, b) => a >= b,
   };
   tensorOp(c, "self, other", ([x, y]) => {
-    if (isT(x) || isT(y)) return F.compare(c, x as Tensor, y as Tensor);
+    if (isT(x) || isT(y)) return F[c](x as Tensor, y as Tensor);
     if (c === "eq") return pyEq(x, y);
     if (c === "ne") return !pyEq(x, y);
     if (typeof x === "string" && typeof y === "string") return js[c](x < y ? -1 : x > y ? 1 : 0, 0);
@@ -391,7 +391,7 @@ tensorOp("logical_xor", "self, other", ([a, b]) => F.logical("xor", T(a), T(b)))
 tensorOp(["logical_not", "bitwise_not"], "self", ([a]) => (isT(a) ? F.logicalNot(a) : ~num(a)));
 tensorOp("where", "condition, self=None, other=None", ([c, a, b]) => F.where(T(c), a as Tensor, b as Tensor));
 tensorOp("masked_fill", "self, mask, value", ([x, m, v]) => F.maskedFill(T(x), T(m), v as Tensor));
-tensorOp("isnan", "self", ([x]) => F.compare("ne", T(x), T(x)));
+tensorOp("isnan", "self", ([x]) => F.ne(T(x), T(x)));
 
 // elementwise and activations
 tensorOp("exp", "self", ([x]) => (isT(x) ? F.exp(x) : Math.exp(num(x))));
@@ -482,6 +482,26 @@ tensorOp("layer_norm", "input, normalized_shape, weight=None, bias=None, eps=1e-
   F.layerNorm(T(x), ints(shape), (w as Tensor | null) ?? null, (b as Tensor | null) ?? null, num(eps)));
 op("embedding", "weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False", ([w, i]) => F.embedding(T(i), T(w)));
 
+// resampling
+op("upsample_nearest1d", "self, output_size=None, scale_factors=None", ([x, size, scales]) => upsampleNearest(T(x), size, scales, 1));
+op("upsample_nearest2d", "self, output_size=None, scale_factors=None", ([x, size, scales]) => upsampleNearest(T(x), size, scales, 2));
+
+function upsampleNearest(x: Tensor, size: Value, scales: Value, spatial: number): Tensor {
+  const inSizes = x.shape.slice(2);
+  if (inSizes.length !== spatial) throw new BendingError(`upsample_nearest${spatial}d needs a ${spatial + 2}-d input, got shape [${x.shape.join(", ")}]`);
+  const outSizes = size !== null ? ints(size) : ints(scales).map((s, i) => Math.floor(inSizes[i] * s));
+  const factors = outSizes.map((o, i) => o / inSizes[i]);
+  if (factors.every((f) => Number.isInteger(f) && f >= 1) && factors.every((f) => f === factors[0])) return F.upsampleNearest(x, factors[0]);
+  // PyTorch's nearest: source index floor(dst · in / out), along each spatial dim
+  let y = x;
+  outSizes.forEach((o, i) => {
+    const n = inSizes[i];
+    const index = Int32Array.from({ length: o }, (_, j) => Math.min(n - 1, Math.floor((j * n) / o)));
+    y = F.indexSelect(y, i + 2, tf.tensor1d(index, "int32"));
+  });
+  return y;
+}
+
 // padding
 tensorOp("constant_pad_nd", "self, pad, value=0", ([x, p, v]) => F.pad(T(x), ints(p), "constant", num(v)));
 tensorOp("pad", "self, pad, mode=\"constant\", value=None", ([x, p, mode, v]) => {
@@ -511,11 +531,9 @@ tensorOp("squeeze", "self, dim=None", ([x, d], ctx) => {
 tensorOp("permute", "self, dims", ([x, p], ctx) => permuteView(T(x), ints(p), ctx));
 tensorOp("transpose", "self, dim0, dim1", ([x, a, b], ctx) => {
   const t = T(x);
-  const perm = t.shape.map((_, i) => i);
-  const i = axisOf(num(a), t.rank);
-  const j = axisOf(num(b), t.rank);
-  [perm[i], perm[j]] = [perm[j], perm[i]];
-  return permuteView(t, perm, ctx);
+  const out = F.transpose(t, num(a), num(b));
+  if (ctx !== null && ctx.trackViews) ctx.view(t, out, (_base, view) => F.transpose(view, num(a), num(b)));
+  return out;
 });
 tensorOp(["t", "numpy_T"], "self", ([x], ctx) => (T(x).rank < 2 ? x : permuteView(T(x), [1, 0], ctx)));
 tensorOp(["cat", "concat"], "tensors, dim=0", ([ts, d]) => F.cat((ts as Tensor[]).map((t) => T(t)), num(d)));
