@@ -163,11 +163,18 @@ export class BendingConfig {
 
   /** Loads a saved config; bound to `resolver` (a BendedModule) when given. */
   static load(path: string, resolver?: PatternResolver): BendingConfig {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new BendingError(`cannot read bending config '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     let json: unknown;
     try {
-      json = JSON.parse(readFileSync(path, "utf8"));
-    } catch (e) {
-      throw new BendingError(`cannot read bending config '${path}': ${(e as Error).message}`);
+      json = JSON.parse(text);
+    } catch {
+      // JSON.parse quotes the text; an error names the file, never its content.
+      throw new BendingError(`bending config '${path}' is not valid JSON`);
     }
     return BendingConfig.fromJSON(json, resolver);
   }

@@ -4,7 +4,8 @@
 // Output blocks go to every client that sent "stream start" (or "subscribe"), as blobs
 // chunked under the UDP datagram limit.
 import osc from "osc";
-import type { Atom } from "./atoms.js";
+import { quoted, type Atom } from "./atoms.js";
+import { reportHandlerFailure } from "./guard.js";
 import type { Engine } from "./engine.js";
 import type { OutputBlock, Reply } from "./session.js";
 
@@ -27,6 +28,8 @@ interface UdpPort {
   on(event: "message", fn: (message: OscMessage, timeTag: unknown, info: RemoteInfo) => void): void;
   on(event: "ready", fn: () => void): void;
   on(event: "error", fn: (error: Error) => void): void;
+  on(event: "raw", fn: (data: Uint8Array, info: RemoteInfo) => void): void;
+  on(event: "osc", fn: () => void): void;
   open(): void;
   close(): void;
   socket?: { address(): { port: number } };
@@ -51,7 +54,12 @@ export function toOscArgs(values: Atom[]): OscArg[] {
 /** Atoms from OSC arguments; anything else (blobs, nil, arrays) is refused. */
 function fromOscArgs(args: OscArg[]): Atom[] {
   return args.map((a) => {
-    if (a.type === "f" || a.type === "i" || a.type === "d" || a.type === "h") return Number(a.value);
+    if (a.type === "f" || a.type === "i" || a.type === "d") return Number(a.value);
+    if (a.type === "h") {
+      // osc.js reads 64-bit integers as {high, low} (Long)
+      const long = a.value as { high?: unknown; low?: unknown };
+      return typeof long.high === "number" && typeof long.low === "number" ? long.high * 2 ** 32 + (long.low >>> 0) : Number(a.value);
+    }
     if (a.type === "s" || a.type === "S" || a.type === "c") return String(a.value);
     if (a.type === "T") return 1;
     if (a.type === "F") return 0;
@@ -73,19 +81,29 @@ export class OscServer {
     }) as unknown as UdpPort;
     this.port = udp;
     this.ready = new Promise((resolveReady) => udp.on("ready", () => resolveReady()));
-    udp.on("message", (message, _time, info) => void this.handle(message, info));
-    // Malformed or truncated packets: osc.js reports them here; the server keeps serving.
-    // Logged at most once a second, so a flood of garbage cannot flood the log.
+    udp.on("message", (message, _time, info) => {
+      this.handle(message, info).catch((e) => this.reply({ command: "?", ok: false, values: [reportHandlerFailure("osc", e)] }, info));
+    });
+    // osc.js announces every datagram ("raw", with its sender) before decoding it, then
+    // either "osc" (decoded) or "error" (malformed): the error goes back to that sender.
+    let undecodedFrom: RemoteInfo | null = null;
+    udp.on("raw", (_data, info) => (undecodedFrom = info));
+    udp.on("osc", () => (undecodedFrom = null));
+    // Malformed or truncated packets: the server keeps serving; the log says so at most
+    // once a second, so a flood of garbage cannot flood the log.
     let lastLog = 0;
     let suppressed = 0;
     udp.on("error", (error) => {
+      const from = undecodedFrom;
+      undecodedFrom = null;
+      if (from) this.reply({ command: "?", ok: false, values: [`malformed OSC packet: ${error.message.slice(0, 120)}`] }, from);
       const now = Date.now();
       if (now - lastLog < 1000) {
         suppressed++;
         return;
       }
-      const more = suppressed ? ` (+${suppressed} more malformed packets)` : "";
-      console.error(`tfbend osc: ignored a malformed packet: ${error.message.slice(0, 120)}${more}`);
+      const more = suppressed ? ` (+${suppressed} more)` : "";
+      console.error(`tfbend osc: ${from ? "ignored a malformed packet" : "socket error"}: ${error.message.slice(0, 120)}${more}`);
       lastLog = now;
       suppressed = 0;
     });
@@ -119,7 +137,7 @@ export class OscServer {
   private async handle(message: OscMessage, info: RemoteInfo): Promise<void> {
     const command = message.address.startsWith(OSC_PREFIX) ? message.address.slice(OSC_PREFIX.length) : "";
     if (!command || command.includes("/")) {
-      this.reply({ command: message.address, ok: false, values: [`OSC addresses are ${OSC_PREFIX}<command>`] }, info);
+      this.reply({ command: quoted(message.address, 40), ok: false, values: [`OSC addresses are ${OSC_PREFIX}<command>`] }, info);
       return;
     }
     let atoms: Atom[];

@@ -4,7 +4,8 @@
 // as binary frames: a 32-byte little-endian header, then float32 samples or pixels.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
-import { parseLine, type Atom } from "./atoms.js";
+import { atomsProblem, LIMITS, parseLine, type Atom } from "./atoms.js";
+import { reportHandlerFailure } from "./guard.js";
 import type { Engine } from "./engine.js";
 import type { OutputBlock, Reply } from "./session.js";
 
@@ -45,28 +46,60 @@ export function decodeFrame(frame: Buffer): OutputBlock {
 
 interface ParsedRequest {
   atoms: Atom[];
-  id?: unknown;
+  id?: string | number;
   json: boolean;
+}
+
+/** Throws when JSON text nests arrays/objects deeper than `max` (checked before parsing). */
+function checkJsonDepth(text: string, max: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) throw new Error(`JSON nests deeper than ${max} levels; send {"cmd": "...", "args": [words and numbers], "id": number or string}`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+}
+
+/** A request id echoed in the reply: only a short string or a finite number, never a structure. */
+function requestId(id: unknown): string | number | undefined {
+  if (id === undefined || id === null) return undefined;
+  if (typeof id === "number" && Number.isFinite(id)) return id;
+  if (typeof id === "string" && id.length <= LIMITS.idChars) return id;
+  throw new Error(`"id" must be a number or a string of at most ${LIMITS.idChars} characters`);
 }
 
 /** A text frame as atoms: JSON {"cmd", "args", "id"} or a command line. */
 export function parseTextFrame(text: string): ParsedRequest {
+  if (Buffer.byteLength(text) > LIMITS.frameBytes) throw new Error(`a text frame holds at most ${LIMITS.frameBytes} bytes`);
   const trimmed = text.trim();
+  if (trimmed === "") throw new Error("empty frame; send a command line or JSON {\"cmd\": \"help\"}");
   if (trimmed.startsWith("{")) {
-    let message: { cmd?: unknown; args?: unknown; id?: unknown };
+    checkJsonDepth(trimmed, LIMITS.jsonDepth);
+    let message: unknown;
     try {
       message = JSON.parse(trimmed);
     } catch (e) {
-      throw new Error(`malformed JSON: ${(e as Error).message}`);
+      throw new Error(`malformed JSON: ${(e as Error).message.slice(0, 120)}`);
     }
-    if (typeof message.cmd !== "string") throw new Error(`JSON commands look like {"cmd": "bend", "args": [...]}`);
-    const args = message.args ?? [];
-    if (!Array.isArray(args) || !args.every((a) => typeof a === "string" || typeof a === "number")) {
-      throw new Error("args must be a list of strings and numbers");
-    }
-    return { atoms: [message.cmd, ...(args as Atom[])], id: message.id, json: true };
+    if (message === null || typeof message !== "object" || Array.isArray(message)) throw new Error(`JSON commands look like {"cmd": "bend", "args": [...]}`);
+    const { cmd, args = [], id } = message as { cmd?: unknown; args?: unknown; id?: unknown };
+    if (typeof cmd !== "string") throw new Error(`JSON commands look like {"cmd": "bend", "args": [...]}`);
+    const checkedId = requestId(id);
+    if (!Array.isArray(args)) throw new Error("args must be a list of strings and numbers");
+    const problem = atomsProblem([cmd, ...args]);
+    if (problem) throw new Error(problem);
+    return { atoms: [cmd, ...(args as Atom[])], id: checkedId, json: true };
   }
-  return { atoms: parseLine(trimmed), json: false };
+  const atoms = parseLine(trimmed);
+  const problem = atomsProblem(atoms);
+  if (problem) throw new Error(problem);
+  return { atoms, json: false };
 }
 
 /** No Origin (not a browser), a page served from this machine, or one listed with --allow-origin. */
@@ -125,22 +158,28 @@ export class WsServer {
 
   private connect(socket: WebSocket): void {
     socket.on("error", (e) => console.error(`tfbend ws: ${e.message}`));
-    socket.on("message", async (data: RawData, isBinary: boolean) => {
-      if (isBinary) {
-        this.send(socket, { type: "reply", ok: false, command: "?", values: ["send commands as text frames"] });
-        return;
-      }
-      let request: ParsedRequest;
-      try {
-        request = parseTextFrame(data.toString());
-      } catch (e) {
-        this.send(socket, { type: "reply", ok: false, command: "?", values: [(e as Error).message] });
-        return;
-      }
-      if (request.atoms.length === 0) return;
-      const reply: Reply = await this.engine.execute(request.atoms);
-      this.send(socket, { type: "reply", id: request.id, ...reply });
+    socket.on("message", (data: RawData, isBinary: boolean) => {
+      this.handle(socket, data, isBinary).catch((e) => {
+        this.send(socket, { type: "reply", ok: false, command: "?", values: [reportHandlerFailure("ws", e)] });
+      });
     });
+  }
+
+  /** One frame: a reply for every frame, errors included (a binary or empty frame too). */
+  private async handle(socket: WebSocket, data: RawData, isBinary: boolean): Promise<void> {
+    if (isBinary) {
+      this.send(socket, { type: "reply", ok: false, command: "?", values: ["send commands as text frames"] });
+      return;
+    }
+    let request: ParsedRequest;
+    try {
+      request = parseTextFrame(data.toString());
+    } catch (e) {
+      this.send(socket, { type: "reply", ok: false, command: "?", values: [(e as Error).message] });
+      return;
+    }
+    const reply: Reply = await this.engine.execute(request.atoms);
+    this.send(socket, { type: "reply", id: request.id, ...reply });
   }
 
   private send(socket: WebSocket, message: object): void {

@@ -1,18 +1,88 @@
-// TF.js model files on disk without tfjs-node: a file:// IOHandler (model.json plus
+// Files on disk: paths confined to a folder (symlinks resolved, writes never follow a
+// link), and TF.js model files without tfjs-node: a file:// IOHandler (model.json plus
 // weight shards) for tf.loadLayersModel / model.save, and reading model.json.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { constants, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { tf } from "../tf.js";
 import { BendingError } from "../errors.js";
 
 type ModelJSON = tf.io.ModelJSON;
+
+/** Whether `path` is `root` or lies below it (both absolute, links already resolved). */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!isAbsolute(rel) && rel !== ".." && !rel.startsWith(`..${sep}`));
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The real path of `path` (relative to `base`) if it lies inside one of `roots`, else a
+ * BendingError. Links are resolved through the deepest part of the path that exists, so a
+ * folder or file that is a link pointing outside is refused, and so is a dangling link
+ * (it would create a file wherever it points). `what` names the path in errors.
+ */
+export function confinedPath(path: string, roots: string[], base: string, what = `path '${path}'`): string {
+  if (typeof path !== "string" || path === "") throw new BendingError(`${what} is empty`);
+  if (path.includes("\0")) throw new BendingError(`${what} contains a NUL character`);
+  const candidate = resolve(base, path);
+  let existing = candidate;
+  const rest: string[] = [];
+  while (!exists(existing)) {
+    const parent = dirname(existing);
+    if (parent === existing) break;
+    rest.unshift(basename(existing));
+    existing = parent;
+  }
+  let real: string;
+  try {
+    real = join(realpathSync(existing), ...rest);
+  } catch {
+    throw new BendingError(`${what} goes through a link whose target does not exist`);
+  }
+  for (const root of roots) {
+    let rootReal = resolve(root);
+    try {
+      rootReal = realpathSync(root);
+    } catch {
+      // a root that does not exist yet holds nothing but itself
+    }
+    if (isInside(rootReal, real)) return real;
+  }
+  throw new BendingError(`${what} is outside the ${roots.length > 1 ? "allowed folders" : `folder ${roots[0]}`}`);
+}
+
+/** Open flags for writing a file that is not followed if it is (or became) a link. */
+const NO_FOLLOW_WRITE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+/**
+ * Writes a file at a path that `confinedPath` returned: a link swapped in for the file
+ * between the check and the write is not followed (the write fails instead).
+ */
+export async function writeFileNoFollow(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    await writeFile(path, data, { flag: NO_FOLLOW_WRITE });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new BendingError(`'${path}' became a link; not written`);
+    throw new BendingError(`cannot write '${path}': ${code ?? (e as Error).message}`);
+  }
+}
 
 export function readModelJSON(path: string): ModelJSON {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new BendingError(`cannot read '${path}': ${(e as Error).message}`);
+    throw new BendingError(`cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
     return JSON.parse(text) as ModelJSON;
@@ -39,8 +109,9 @@ export async function loadArtifacts(path: string): Promise<tf.io.ModelArtifacts>
   return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
     const specs = manifest.flatMap((group) => group.weights);
     const shards = manifest.flatMap((group) => group.paths.map((p) => {
+      const shard = confinedPath(p, [dir], dir, `weight shard '${String(p).slice(0, 200)}' of '${path}'`);
       try {
-        return readFileSync(join(dir, p));
+        return readFileSync(shard);
       } catch (e) {
         throw new BendingError(`weight shard '${p}' of '${path}' cannot be read: ${(e as Error).message}`);
       }

@@ -3,6 +3,7 @@
 // .safetensors, versions, the bending config and the traced methods' input shapes).
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
@@ -11,7 +12,7 @@ import { BendedModule } from "../bended/bended-module.js";
 import { DEFAULT_VERSION } from "../bended/versions.js";
 import { BendingConfig } from "../bending/config.js";
 import { architectureOf, createModule, type ArchitectureOptions } from "../zoo/registry.js";
-import { fileHandler, readModelJSON } from "./files.js";
+import { confinedPath, fileHandler, isInside, readModelJSON } from "./files.js";
 import { KerasModel } from "./layers-model.js";
 import { loadGraphModule } from "./graph-model.js";
 import { loadSafetensorsFile, saveSafetensors } from "./safetensors.js";
@@ -40,6 +41,11 @@ interface Manifest {
 export interface LoadOptions extends TorchScriptOptions {
   /** The module to load weights into, for folders saved from a custom (unregistered) module. */
   module?: Module;
+  /**
+   * Folders that every file a manifest names must lie in (links resolved). Default: the
+   * model's own folder, and the shipped models folder for a shipped model.
+   */
+  roots?: string[];
 }
 
 /** Whether a file is a zip (a TorchScript archive): its first bytes are "PK\x03\x04". */
@@ -65,6 +71,27 @@ async function loadTorchScriptBended(path: string, options: TorchScriptOptions):
   bended.metadata = { format: "torchscript", file: path };
   return bended;
 }
+
+/** The shipped models (one may name another's weights, e.g. the audio encoder). */
+const SHIPPED_MODELS = fileURLToPath(new URL("../../models/", import.meta.url));
+
+/** Bounds a manifest's numbers are checked against before anything is allocated. */
+export const MANIFEST_LIMITS = {
+  /** Bytes of tfbend.json. */
+  manifestBytes: 1 << 20,
+  /** Bytes of one weights, version, config or layers file. */
+  fileBytes: 1 << 30,
+  versions: 256,
+  traces: 64,
+  /** Inputs of one traced method, dimensions of one input, and one dimension's size. */
+  inputs: 16,
+  dims: 8,
+  dimSize: 1 << 20,
+  /** Elements of one example input (tracing allocates it). */
+  elements: 1 << 22,
+  /** Characters of one metadata or option value. */
+  valueChars: 4096,
+} as const;
 
 /** Loads a TF.js LayersModel from a model.json on disk as a tfbend module. */
 export async function loadLayersModule(path: string): Promise<KerasModel> {
@@ -115,23 +142,25 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
     if (existsSync(join(full, "model.json"))) return load(join(full, "model.json"), options);
     throw new BendingError(`'${path}' has no ${MANIFEST} or model.json`);
   }
-  let manifest: Manifest;
+  const roots = options.roots ?? [full, ...(isInside(resolve(SHIPPED_MODELS), full) ? [SHIPPED_MODELS] : [])];
+  const files = new ModelFiles(full, roots, manifestPath);
+  let json: unknown;
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as Manifest;
-  } catch {
+    json = JSON.parse(readFileSync(files.path(MANIFEST, "the manifest", MANIFEST_LIMITS.manifestBytes), "utf8"));
+  } catch (e) {
+    if (e instanceof BendingError) throw e;
     throw new BendingError(`'${manifestPath}' is not valid JSON`);
   }
-  if (manifest.format !== "tfbend") throw new BendingError(`'${manifestPath}' is not a tfbend manifest`);
-
+  const manifest = checkManifest(json, manifestPath);
   let module: Module;
   const arch = manifest.architecture;
   if (options.module) module = options.module;
   else if (arch.kind === "registered") module = createModule(arch.name, arch.options);
-  else if (arch.kind === "layers-model") module = await loadLayersModule(join(full, arch.path));
+  else if (arch.kind === "layers-model") module = await loadLayersModule(files.path(arch.path, "the layers model"));
   else throw new BendingError(`'${path}' was saved from a custom module (${arch.className}); pass it: tb.load(path, { module: new ${arch.className}() })`);
   module.eval();
   try {
-    return await restore(full, manifest, module);
+    return await restore(files, manifest, module);
   } catch (e) {
     // A folder that fails half-way leaves nothing behind (unless the caller owns the module).
     if (!options.module) module.dispose();
@@ -139,22 +168,139 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
   }
 }
 
+/** The files a manifest names: confined to `roots`, regular files, bounded in size. */
+class ModelFiles {
+  constructor(private readonly folder: string, private readonly roots: string[], private readonly manifestPath: string) {}
+
+  path(name: string, what: string, maxBytes: number = MANIFEST_LIMITS.fileBytes): string {
+    const label = `${what} '${String(name).slice(0, 200)}' named by ${this.manifestPath}`;
+    const real = confinedPath(name, this.roots, this.folder, label);
+    let stats;
+    try {
+      stats = statSync(real);
+    } catch {
+      throw new BendingError(`${label} does not exist`);
+    }
+    if (!stats.isFile()) throw new BendingError(`${label} is not a regular file`);
+    if (stats.size > maxBytes) throw new BendingError(`${label} has ${stats.size} bytes; at most ${maxBytes}`);
+    return real;
+  }
+}
+
+type Json = unknown;
+
+function isRecord(v: Json): v is Record<string, Json> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * A parsed tfbend.json checked field by field, numbers against MANIFEST_LIMITS, before
+ * anything is read or allocated; errors name the field, never a file's content.
+ */
+function checkManifest(json: Json, source: string): Manifest {
+  const fail = (what: string): never => {
+    throw new BendingError(`${source}: ${what}`);
+  };
+  const text = (v: Json, field: string, max: number = MANIFEST_LIMITS.valueChars): string => {
+    if (typeof v !== "string" || v === "" || v.length > max) fail(`'${field}' must be a non-empty string of at most ${max} characters`);
+    return v as string;
+  };
+  if (!isRecord(json) || json.format !== "tfbend") fail(`not a tfbend manifest (expected "format": "tfbend")`);
+  const m = json as Record<string, Json>;
+  const arch = m.architecture;
+  if (!isRecord(arch)) return fail(`'architecture' must be an object`);
+  let architecture: Manifest["architecture"];
+  if (arch.kind === "registered") {
+    const options = arch.options ?? {};
+    if (!isRecord(options)) return fail(`'architecture.options' must be an object`);
+    for (const [key, value] of Object.entries(options)) {
+      const ok = typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value) && Math.abs(value) <= MANIFEST_LIMITS.dimSize)
+        || (typeof value === "string" && value.length <= MANIFEST_LIMITS.valueChars);
+      if (!ok) fail(`'architecture.options.${key.slice(0, 40)}' must be a boolean, a short string or a number of magnitude at most ${MANIFEST_LIMITS.dimSize}`);
+    }
+    architecture = { kind: "registered", name: text(arch.name, "architecture.name", 200), options: options as ArchitectureOptions };
+  } else if (arch.kind === "layers-model") architecture = { kind: "layers-model", path: text(arch.path, "architecture.path") };
+  else if (arch.kind === "custom") architecture = { kind: "custom", className: text(arch.className, "architecture.className", 200) };
+  else return fail(`'architecture.kind' must be registered, layers-model or custom`);
+  const versions = m.versions ?? {};
+  if (!isRecord(versions)) return fail(`'versions' must be an object of name: file`);
+  const versionEntries = Object.entries(versions);
+  if (versionEntries.length > MANIFEST_LIMITS.versions) fail(`${versionEntries.length} versions; at most ${MANIFEST_LIMITS.versions}`);
+  for (const [name, file] of versionEntries) text(file, `versions.${name.slice(0, 40)}`);
+  const interpolation = m.interpolation ?? null;
+  if (interpolation !== null) {
+    if (!isRecord(interpolation)) return fail(`'interpolation' must be null or an object of version: weight`);
+    for (const [name, w] of Object.entries(interpolation)) {
+      if (typeof w !== "number" || !Number.isFinite(w)) fail(`interpolation weight of '${name.slice(0, 40)}' must be a finite number`);
+    }
+  }
+  const traces = m.traces ?? {};
+  if (!isRecord(traces)) return fail(`'traces' must be an object of method: input shapes`);
+  const traceEntries = Object.entries(traces);
+  if (traceEntries.length > MANIFEST_LIMITS.traces) fail(`${traceEntries.length} traced methods; at most ${MANIFEST_LIMITS.traces}`);
+  for (const [fn, shapes] of traceEntries) {
+    const field = `traces.${fn.slice(0, 40)}`;
+    if (!Array.isArray(shapes) || shapes.length > MANIFEST_LIMITS.inputs) fail(`'${field}' must be a list of at most ${MANIFEST_LIMITS.inputs} shapes`);
+    for (const shape of shapes as Json[]) {
+      if (!Array.isArray(shape) || shape.length > MANIFEST_LIMITS.dims) fail(`'${field}' shapes are lists of at most ${MANIFEST_LIMITS.dims} sizes`);
+      let elements = 1;
+      for (const d of shape as Json[]) {
+        if (!Number.isInteger(d) || (d as number) < 1 || (d as number) > MANIFEST_LIMITS.dimSize) fail(`'${field}' sizes must be integers in 1..${MANIFEST_LIMITS.dimSize}`);
+        elements *= d as number;
+      }
+      if (elements > MANIFEST_LIMITS.elements) fail(`'${field}' has an input of ${elements} elements; at most ${MANIFEST_LIMITS.elements}`);
+    }
+  }
+  const metadata = m.metadata ?? {};
+  if (!isRecord(metadata)) return fail(`'metadata' must be an object`);
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string" && !(typeof value === "number" && Number.isFinite(value))) fail(`'metadata.${key.slice(0, 40)}' must be a string or a number`);
+    if (String(value).length > MANIFEST_LIMITS.valueChars) fail(`'metadata.${key.slice(0, 40)}' is longer than ${MANIFEST_LIMITS.valueChars} characters`);
+  }
+  const weightFiles = (w: Json): Manifest["weights"] => {
+    if (typeof w === "string") return text(w, "weights");
+    if (!isRecord(w)) return fail(`'weights' must be a file name or an object of key prefix: file`);
+    const entries = Object.entries(w);
+    if (entries.length === 0 || entries.length > MANIFEST_LIMITS.traces) fail(`'weights' names 1 to ${MANIFEST_LIMITS.traces} files`);
+    for (const [prefix, file] of entries) text(file, `weights.${prefix.slice(0, 40)}`);
+    return w as Record<string, string>;
+  };
+  const current = m.currentVersion ?? DEFAULT_VERSION;
+  return {
+    format: "tfbend",
+    version: 1,
+    architecture,
+    weights: weightFiles(m.weights),
+    versions: versions as Record<string, string>,
+    currentVersion: text(current, "currentVersion", 200),
+    interpolation: interpolation as Record<string, number> | null,
+    config: m.config === null || m.config === undefined ? null : text(m.config, "config"),
+    traces: traces as Record<string, number[][]>,
+    metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, String(v)])),
+  };
+}
+
 /** Weights, versions, traces, bendings and version of a tfbend folder, into `module`. */
 /** The manifest's weight files as one state dict (keys prefixed per file); metadata of earlier files wins. */
-async function loadWeights(full: string, weights: Manifest["weights"]): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
-  const files = typeof weights === "string" ? { "": weights } : weights;
+async function loadWeights(files: ModelFiles, weights: Manifest["weights"]): Promise<{ tensors: Record<string, Tensor>; metadata: Record<string, string> }> {
+  const named = typeof weights === "string" ? { "": weights } : weights;
   const tensors: Record<string, Tensor> = {};
   let metadata: Record<string, string> = {};
-  for (const [prefix, file] of Object.entries(files)) {
-    const part = await loadStateFile(join(full, file));
-    for (const [key, t] of Object.entries(part.tensors)) tensors[prefix + key] = t;
-    metadata = { ...part.metadata, ...metadata };
+  try {
+    for (const [prefix, file] of Object.entries(named)) {
+      const part = await loadStateFile(files.path(file, "the weights"));
+      for (const [key, t] of Object.entries(part.tensors)) tensors[prefix + key] = t;
+      metadata = { ...part.metadata, ...metadata };
+    }
+  } catch (e) {
+    tf.dispose(Object.values(tensors)); // the files read before the one that failed
+    throw e;
   }
   return { tensors, metadata };
 }
 
-async function restore(full: string, manifest: Manifest, module: Module): Promise<BendedModule> {
-  const weights = await loadWeights(full, manifest.weights);
+async function restore(files: ModelFiles, manifest: Manifest, module: Module): Promise<BendedModule> {
+  const weights = await loadWeights(files, manifest.weights);
   try {
     module.loadStateDict(weights.tensors);
   } finally {
@@ -163,7 +309,7 @@ async function restore(full: string, manifest: Manifest, module: Module): Promis
   const bended = new BendedModule(module);
   bended.metadata = { ...weights.metadata, ...manifest.metadata };
   for (const [name, file] of Object.entries(manifest.versions ?? {})) {
-    const version = await loadStateFile(join(full, file));
+    const version = await loadStateFile(files.path(file, `version '${name}'`));
     try {
       bended.createVersion(name, version.tensors);
     } finally {
@@ -175,7 +321,7 @@ async function restore(full: string, manifest: Manifest, module: Module): Promis
     bended.trace(fn);
   }
   try {
-    if (manifest.config) bended.bend(BendingConfig.load(join(full, manifest.config), bended));
+    if (manifest.config) bended.bend(BendingConfig.load(files.path(manifest.config, "the bending config"), bended));
     if (manifest.interpolation) bended.interpolate(manifest.interpolation);
     else bended.version = manifest.currentVersion ?? DEFAULT_VERSION;
   } catch (e) {

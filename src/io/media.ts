@@ -1,13 +1,13 @@
 // Offline renders: WAV (32-bit float, for buffer~ replace) and PNG (for jit.matrix read).
-import { writeFile } from "node:fs/promises";
 import wavefile from "wavefile";
 import { PNG } from "pngjs";
+import { writeFileNoFollow } from "./files.js";
 
 export async function writeWav(path: string, samples: Float32Array, sampleRate: number, channels = 1): Promise<void> {
   const wav = new wavefile.WaveFile();
   const data = channels === 1 ? samples : Array.from({ length: channels }, (_, c) => samples.filter((_, i) => i % channels === c));
   wav.fromScratch(channels, sampleRate, "32f", data as Float32Array);
-  await writeFile(path, wav.toBuffer());
+  await writeFileNoFollow(path, wav.toBuffer());
 }
 
 /** Reads a WAV file as float samples (first channel) and its sample rate. */
@@ -27,5 +27,5 @@ export async function writePng(path: string, rgb: Float32Array, width: number, h
     for (let c = 0; c < 3; c++) png.data[i * 4 + c] = Math.round(Math.min(1, Math.max(0, rgb[i * 3 + c])) * 255);
     png.data[i * 4 + 3] = 255;
   }
-  await writeFile(path, PNG.sync.write(png));
+  await writeFileNoFollow(path, PNG.sync.write(png));
 }

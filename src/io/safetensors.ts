@@ -31,6 +31,7 @@ function decode(entry: HeaderEntry, bytes: Uint8Array, name: string): Tensor {
   const size = entry.shape.reduce((a, b) => a * b, 1);
   const width = BYTES[entry.dtype];
   if (width === undefined) throw new BendingError(`tensor '${name}' has unsupported dtype ${entry.dtype}`);
+  // Checked against the bytes present before anything is allocated for it.
   if (bytes.byteLength !== size * width) {
     throw new BendingError(`tensor '${name}': ${bytes.byteLength} bytes for shape [${entry.shape.join(", ")}] of ${entry.dtype}`);
   }
@@ -69,25 +70,58 @@ function decode(entry: HeaderEntry, bytes: Uint8Array, name: string): Tensor {
   }
 }
 
+/** Largest header accepted (the format's own reference reader stops at 100 MB). */
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const MAX_DIMS = 8;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** One header entry with its types checked: the user sees what is wrong, not a JavaScript internal. */
+function checkEntry(raw: unknown, name: string, source: string): HeaderEntry {
+  const where = `${source}: tensor '${name.slice(0, 100)}'`;
+  if (!isRecord(raw)) throw new BendingError(`${where} must be an object {dtype, shape, data_offsets}`);
+  const { dtype, shape, data_offsets: offsets } = raw;
+  if (typeof dtype !== "string" || BYTES[dtype] === undefined) {
+    throw new BendingError(`${where} has dtype ${typeof dtype === "string" ? dtype.slice(0, 20) : typeof dtype}; expected one of ${Object.keys(BYTES).join(", ")}`);
+  }
+  if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new BendingError(`${where}: shape must be a list of at most ${MAX_DIMS} non-negative integers`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    throw new BendingError(`${where}: data_offsets must be two non-negative integers [begin, end]`);
+  }
+  return { dtype, shape: shape as number[], data_offsets: offsets as [number, number] };
+}
+
+function checkMetadata(raw: unknown, source: string): Record<string, string> {
+  if (!isRecord(raw) || !Object.values(raw).every((v) => typeof v === "string")) {
+    throw new BendingError(`${source}: __metadata__ must be an object of strings`);
+  }
+  return raw as Record<string, string>;
+}
+
 /** Parses a .safetensors file's bytes. */
 export function parseSafetensors(data: Uint8Array, source = "safetensors data"): Safetensors {
   if (data.byteLength < 8) throw new BendingError(`${source} is too short to be a safetensors file`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > data.byteLength - 8) throw new BendingError(`${source}: header length ${headerLength} exceeds the file`);
-  let header: Record<string, HeaderEntry | Record<string, string>>;
+  if (headerLength > MAX_HEADER_BYTES) throw new BendingError(`${source}: header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(data.subarray(8, 8 + headerLength)));
   } catch {
     throw new BendingError(`${source}: the safetensors header is not valid JSON`);
   }
+  if (!isRecord(header)) throw new BendingError(`${source}: the safetensors header is not a JSON object`);
   const body = data.subarray(8 + headerLength);
+  const metadata = checkMetadata(header.__metadata__ ?? {}, source);
+  const entries = Object.entries(header).filter(([name]) => name !== "__metadata__").map(([name, raw]) => [name, checkEntry(raw, name, source)] as const);
   const tensors: Record<string, Tensor> = {};
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   try {
-    for (const [name, raw] of Object.entries(header)) {
-      if (name === "__metadata__") continue;
-      const entry = raw as HeaderEntry;
+    for (const [name, entry] of entries) {
       const [begin, end] = entry.data_offsets;
       if (!(begin >= 0 && end >= begin && end <= body.byteLength)) throw new BendingError(`${source}: tensor '${name}' lies outside the file`);
       tensors[name] = decode(entry, body.subarray(begin, end), name);
