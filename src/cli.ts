@@ -20,6 +20,12 @@ function port(value: string): number {
   return n;
 }
 
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100000) throw new InvalidArgumentError("expected an integer in 0..100000");
+  return n;
+}
+
 function hostPort(value: string): { host: string; port: number } {
   const m = /^([^:]+):(\d+)$/.exec(value);
   if (!m) throw new InvalidArgumentError("expected host:port");
@@ -40,13 +46,14 @@ program
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
   .option("--block <samples>", "audio samples per block (nn~'s buffer size; rounded up to a multiple of the method's ratio)", (v) => Number(v), 2048)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
+  .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, 64)
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
   .action(async (opts) => {
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
     const engine = await Engine.start({
-      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, safety: opts.safety,
+      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, safety: opts.safety, maxVersions: opts.maxVersions,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });

@@ -138,7 +138,8 @@ describe("bending", () => {
     expect(identical(bended.forward(x), bent)).toBe(true); // baked, not applied twice
     expect(bended.bendingConfig().entries.length).toBe(0);
     expect(() => (bended.version = "nope")).toThrow(/unknown version 'nope' \(versions: _default, v1\)/);
-    expect(() => bended.interpolate({ _default: 1, v1: -1 })).toThrow(/sum to 0/);
+    expect(() => bended.interpolate({ _default: 1, v1: -1 })).toThrow(/weights are 0 or more/);
+    expect(() => bended.interpolate({ _default: 0, v1: 0 })).toThrow(/sum to 0/);
     expect(() => bended.interpolate({ _default: Number.NaN })).toThrow(/finite/);
     expect(bended.version).toBe("v1");
     // interpolation weights 1:0 reproduce the default version

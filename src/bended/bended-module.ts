@@ -15,7 +15,7 @@ import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } fro
 import { BendingParameter } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
-import { DEFAULT_VERSION, VersionStore, type StateValues } from "./versions.js";
+import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
 
 export const DEFAULT_FN = "forward";
 
@@ -557,6 +557,38 @@ export class BendedModule implements PatternResolver {
     this.clearInterpolation();
     this.currentVersion = name;
     this.changed();
+  }
+
+  /**
+   * Deletes a stored version and frees its weights. `_default`, the version in use and a
+   * version the interpolation in effect uses cannot be deleted.
+   */
+  deleteVersion(name: string): void {
+    if (name === DEFAULT_VERSION) throw new BendingError(`'${DEFAULT_VERSION}' holds the original weights and cannot be deleted`);
+    this.versions.check(name);
+    if (this.interpolation && name in this.interpolation.weights) {
+      throw new BendingError(`version '${name}' is part of the interpolation in effect; switch version first ('version default')`);
+    }
+    if (this.currentVersion === name) {
+      throw new BendingError(`version '${name}' is in use; switch to another first ('version default')`);
+    }
+    this.versions.delete(name);
+    this.changed();
+  }
+
+  /** Most stored versions (besides `_default`); `write` and `createVersion` refuse one more. */
+  get maxVersions(): number {
+    return this.versions.maxVersions;
+  }
+
+  set maxVersions(n: number) {
+    if (!Number.isInteger(n) || n < 0) throw new BendingError(`maxVersions must be a non-negative integer, got ${n}`);
+    this.versions.maxVersions = n;
+  }
+
+  /** Bytes held by stored versions and the interpolation in effect. */
+  versionBytes(): number {
+    return this.versions.bytes() + (this.interpolation ? stateBytes(this.interpolation.values.values()) : 0);
   }
 
   /** Imports another set of weights (a module of the same architecture or a state dict). */

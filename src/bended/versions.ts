@@ -9,8 +9,20 @@ export const DEFAULT_VERSION = "_default";
 
 export type StateValues = Map<string, Tensor>;
 
+/** Versions a store keeps unless told otherwise (each is a full copy of the weights). */
+export const DEFAULT_MAX_VERSIONS = 64;
+
+/** Bytes the tensors of `values` hold. */
+export function stateBytes(values: Iterable<Tensor>): number {
+  let bytes = 0;
+  for (const t of values) bytes += t.size * (t.dtype === "complex64" ? 8 : 4);
+  return bytes;
+}
+
 export class VersionStore {
   private readonly stored = new Map<string, StateValues>();
+  /** Stored versions (besides `_default`) allowed; writing one more is an error. */
+  maxVersions = DEFAULT_MAX_VERSIONS;
 
   constructor(private readonly state: () => [string, StateTensor][]) {}
 
@@ -35,6 +47,9 @@ export class VersionStore {
   /** Stores copies of `values` as version `name` (replacing an older one of that name). */
   set(name: string, values: Map<string, Tensor>): void {
     if (name === DEFAULT_VERSION) throw new BendingError(`'${DEFAULT_VERSION}' holds the original weights and cannot be overwritten`);
+    if (!this.stored.has(name) && this.stored.size >= this.maxVersions) {
+      throw new BendingError(`${this.stored.size} versions stored, the most allowed (--max-versions); delete one first ('version delete <name>')`);
+    }
     this.checkKeys(name, values);
     const copy: StateValues = new Map();
     for (const [k, v] of values) copy.set(k, tf.keep(v.clone()));
@@ -57,6 +72,13 @@ export class VersionStore {
     }
   }
 
+  /** Bytes the stored versions hold (`_default` is the module's own and not counted). */
+  bytes(): number {
+    let bytes = 0;
+    for (const values of this.stored.values()) bytes += stateBytes(values.values());
+    return bytes;
+  }
+
   delete(name: string): void {
     const old = this.stored.get(name);
     if (old) for (const t of old.values()) t.dispose();
@@ -70,6 +92,8 @@ export class VersionStore {
     for (const [name, w] of entries) {
       this.check(name);
       if (typeof w !== "number" || !Number.isFinite(w)) throw new BendingError(`interpolation weight of '${name}' must be a finite number, got ${String(w)}`);
+      // Σwᵢθᵢ/Σwᵢ with mixed signs extrapolates past every version, without bound as Σwᵢ → 0.
+      if (w < 0) throw new BendingError(`interpolation weight of '${name}' is ${w}; weights are 0 or more (negative weights would extrapolate)`);
     }
     const total = entries.reduce((s, [, w]) => s + w, 0);
     if (total === 0) throw new BendingError("interpolation weights sum to 0; give at least one version a non-zero total weight");

@@ -2,14 +2,15 @@
 // atoms; each entry checks its atoms, acts on the session, and returns the reply's
 // values (and a dict of metadata for Max and JSON clients).
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { BendingError } from "../errors.js";
 import { callbackFromJSON, registeredCallbacks, type ArgJSON, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { Tensor } from "../tf.js";
 import { formatRecordedShape } from "../graph/graph.js";
-import type { Atom } from "./atoms.js";
+import { quoted, type Atom } from "./atoms.js";
+import { writeFileNoFollow } from "../io/files.js";
 import type { ModelKind, Session } from "./session.js";
 
 /** What commands need from a session (Session implements it). */
@@ -46,6 +47,17 @@ function number(args: Atom[], i: number, name: string): number {
   if (typeof v !== "number") throw new BendingError(`${name} must be a number, got '${v}'`);
   if (!Number.isFinite(v)) throw new BendingError(`${name} must be a finite number, got ${v}`);
   return v;
+}
+
+/** Longest preset name (it becomes a file name). */
+const MAX_CONFIG_NAME = 64;
+
+/** A preset name that is a plain file name: letters, digits, _ . -, not starting with a dot. */
+function configName(name: string): string {
+  if (!/^[\w-][\w.-]*$/.test(name) || name.length > MAX_CONFIG_NAME) {
+    throw new BendingError(`config names are 1 to ${MAX_CONFIG_NAME} letters, digits, _ . - and do not start with a dot; got '${quoted(name)}'`);
+  }
+  return name;
 }
 
 function noMore(args: Atom[], count: number, usage: string): void {
@@ -140,13 +152,19 @@ const specs: CommandSpec[] = [
     name: "help",
     usage: "help",
     help: "list the commands",
-    run: () => ({ values: [...COMMANDS.keys()], dict: [...COMMANDS.values()].map((c) => ({ command: c.name, usage: c.usage, help: c.help })) }),
+    run: (_s, a) => {
+      noMore(a, 0, "help");
+      return { values: [...COMMANDS.keys()], dict: [...COMMANDS.values()].map((c) => ({ command: c.name, usage: c.usage, help: c.help })) };
+    },
   },
   {
     name: "models",
     usage: "models",
     help: "list the shipped and workspace models",
-    run: (s) => ({ values: s.availableModels() }),
+    run: (s, a) => {
+      noMore(a, 0, "models");
+      return { values: s.availableModels() };
+    },
   },
   {
     name: "load",
@@ -197,7 +215,8 @@ const specs: CommandSpec[] = [
     name: "weights",
     usage: "weights",
     help: "list the weights (dict: name and shape)",
-    run: (s) => {
+    run: (s, a) => {
+      noMore(a, 0, "weights");
       const m = s.requireModel();
       return { values: m.weightNames, dict: m.weightNames.map((name) => ({ name, shape: m.weightShape(name) })) };
     },
@@ -209,6 +228,7 @@ const specs: CommandSpec[] = [
     run: (s, a) => {
       const fn = optionalSymbol(a, 0, "method") ?? s.method;
       const graph = s.requireModel().graph(fn);
+      noMore(a, 1, "activations [fn]");
       const nodes = graph.activationNodes();
       return { values: nodes.map((n) => n.name), dict: nodes.map((n) => ({ name: n.name, op: n.op, shape: shapeAtoms(n.shape) })) };
     },
@@ -219,6 +239,7 @@ const specs: CommandSpec[] = [
     help: "the traced graph of a method (dict: nodes with op, target, inputs, shape, bended)",
     run: (s, a) => {
       const fn = optionalSymbol(a, 0, "method") ?? s.method;
+      noMore(a, 1, "graph [fn]");
       const model = s.requireModel();
       const bent = new Set(model.bendGraph(fn).nodes.filter((n) => n.name.includes("_bended")).map((n) => n.inputNodes()[0]?.name));
       const nodes = model.graph(fn).nodes.map((n) => ({
@@ -269,7 +290,8 @@ const specs: CommandSpec[] = [
     name: "bendings",
     usage: "bendings",
     help: "the current bendings (dict: callback and targets)",
-    run: (s) => {
+    run: (s, a) => {
+      noMore(a, 0, "bendings");
       const config = s.requireModel().bendingConfig();
       const dict = config.callbacks().map((cb) => ({
         callback: String(cb),
@@ -282,7 +304,8 @@ const specs: CommandSpec[] = [
     name: "controls",
     usage: "controls",
     help: "list the live controls: name value min max ...",
-    run: (s) => {
+    run: (s, a) => {
+      noMore(a, 0, "controls");
       const controls = s.requireModel().controls();
       return {
         values: controls.flatMap((c) => [c.name, c.value, c.range?.[0] ?? "-inf", c.range?.[1] ?? "inf"]),
@@ -328,6 +351,7 @@ const specs: CommandSpec[] = [
     run: (s, a) => {
       s.requireModel();
       const target = controlOrAttribute(s, symbol(a, 0, "control or attribute"));
+      noMore(a, 1, "get <control|attribute>");
       if (target.kind === "attribute") {
         const value = s.getAttribute(target.name);
         return { values: [target.name, ...(Array.isArray(value) ? value : [value]).map(atomOf)] };
@@ -351,10 +375,16 @@ const specs: CommandSpec[] = [
   },
   {
     name: "version",
-    usage: "version [<name>|default]",
-    help: "switch version (no argument: say which one is in use)",
+    usage: "version [<name>|default] | version delete <name>",
+    help: "switch version (no argument: say which one is in use), or delete a stored one",
     run: (s, a) => {
       const model = s.requireModel();
+      if (a.length === 2 && a[0] === "delete") {
+        const victim = symbol(a, 1, "version to delete");
+        model.deleteVersion(victim === "default" ? "_default" : victim);
+        return { values: ["delete", victim] };
+      }
+      noMore(a, 1, "version [<name>|default] | version delete <name>");
       const name = optionalSymbol(a, 0, "version");
       if (name !== undefined) {
         const previous = previousWeights(model);
@@ -368,7 +398,10 @@ const specs: CommandSpec[] = [
     name: "versions",
     usage: "versions",
     help: "list the versions",
-    run: (s) => ({ values: s.requireModel().versionNames() }),
+    run: (s, a) => {
+      noMore(a, 0, "versions");
+      return { values: s.requireModel().versionNames() };
+    },
   },
   {
     name: "interpolate",
@@ -392,15 +425,17 @@ const specs: CommandSpec[] = [
     name: "config",
     usage: "config save|load <name>",
     help: "save the current bendings as a named preset (also to configs/<name>.json), or load one",
-    run: (s, a) => {
+    run: async (s, a) => {
       const action = symbol(a, 0, "save or load");
-      const name = symbol(a, 1, "name");
-      if (!/^[\w.-]+$/.test(name)) throw new BendingError("config names use letters, digits, _ . -");
+      const name = configName(symbol(a, 1, "name"));
+      noMore(a, 2, "config save|load <name>");
       const model = s.requireModel();
       if (action === "save") {
-        const config = model.saveConfigAs(name);
-        mkdirSync(s.resolvePath("configs"), { recursive: true });
-        config.save(s.resolvePath(join("configs", `${name}.json`)));
+        // The file first: a preset that could not be written is not added either.
+        const path = s.resolvePath(join("configs", `${name}.json`));
+        mkdirSync(dirname(path), { recursive: true });
+        await writeFileNoFollow(path, JSON.stringify(model.bendingConfig().toJSON(), null, 2));
+        model.saveConfigAs(name);
         return { values: ["save", name] };
       }
       if (action === "load") {
@@ -427,6 +462,7 @@ const specs: CommandSpec[] = [
     run: async (s, a) => {
       const file = symbol(a, 0, "file");
       const seconds = s.kind === "image" ? 0 : number(a, 1, "seconds");
+      noMore(a, s.kind === "image" ? 1 : 2, "render <file.wav> <seconds> | render <file.png>");
       const path = await s.render(file, seconds);
       return { values: [path] };
     },
@@ -437,6 +473,7 @@ const specs: CommandSpec[] = [
     help: "start or stop streaming output blocks",
     run: (s, a) => {
       const action = symbol(a, 0, "start or stop");
+      noMore(a, 1, "stream start|stop");
       if (action === "start") s.startStream();
       else if (action === "stop") s.stopStream();
       else throw new BendingError(`stream takes 'start' or 'stop', got '${action}'`);
@@ -449,6 +486,8 @@ const specs: CommandSpec[] = [
     help: "nn~'s enable: 1 streams, 0 stops",
     run: (s, a) => {
       const on = number(a, 0, "0 or 1");
+      noMore(a, 1, "enable 0|1");
+      if (on !== 0 && on !== 1) throw new BendingError(`enable takes 0 or 1, got ${on}`);
       if (on) s.startStream();
       else s.stopStream();
       return { values: [on ? 1 : 0] };
@@ -458,7 +497,8 @@ const specs: CommandSpec[] = [
     name: "status",
     usage: "status",
     help: "backend, model, block size, latency, RTF p50/p95, dropped blocks",
-    run: (s) => {
+    run: (s, a) => {
+      noMore(a, 0, "status");
       const st = s.status();
       return { values: Object.entries(st).flat(), dict: st };
     },
@@ -467,7 +507,8 @@ const specs: CommandSpec[] = [
     name: "dump",
     usage: "dump",
     help: "nn~'s dump: model, methods, weights, controls and status as a dict",
-    run: (s) => {
+    run: (s, a) => {
+      noMore(a, 0, "dump");
       const model = s.bended;
       return {
         values: [s.modelName || "none"],

@@ -14,6 +14,7 @@ export interface EngineOptions extends SessionOptions {
 /** More deaths than this in a minute: the engine stops restarting and reports errors. */
 const MAX_RESTARTS_PER_MINUTE = 5;
 
+/** `status`: the fields of the session's status that changed since the thread's last message. */
 type FromWorker =
   | { ready: true; status: Record<string, Atom>; boot: Reply | null }
   | { id: number; reply: Reply; status: Record<string, Atom> }
@@ -53,7 +54,9 @@ export class Engine {
     const ready = new Promise<Reply | null>((resolveReady, rejectReady) => {
       worker.once("error", rejectReady);
       worker.on("message", (message: FromWorker) => {
-        this.lastStatus = message.status;
+        // A new thread starts a new picture; later messages carry only what changed.
+        if ("ready" in message) this.lastStatus = { ...message.status };
+        else Object.assign(this.lastStatus, message.status);
         if ("ready" in message) {
           booted = true;
           resolveReady(message.boot);

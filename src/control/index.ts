@@ -1,5 +1,5 @@
 export { Session, declick, crossfade, DECLICK_SAMPLES, type Reply, type OutputBlock, type SessionOptions, type ModelKind } from "./session.js";
 export { COMMANDS, type CommandSpec } from "./commands.js";
-export { parseLine, formatLine, toAtom, type Atom } from "./atoms.js";
+export { parseLine, formatLine, toAtom, atomsProblem, LIMITS, type Atom } from "./atoms.js";
 export { SafetyStage } from "./safety.js";
 export * from "./transports.js";

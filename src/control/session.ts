@@ -1,20 +1,23 @@
 // The Session: one loaded model, its bendings, versions and live controls, and the
 // output stream. Every transport (Max, OSC, WebSocket) ends in Session.execute with
 // the same atoms, and gets the same reply or error.
-import { existsSync, readdirSync, realpathSync } from "node:fs";
-import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { backend, backendInfo } from "../backend.js";
 import { BendedModule } from "../bended/bended-module.js";
+import { DEFAULT_MAX_VERSIONS } from "../bended/versions.js";
 import { BendingConfig } from "../bending/config.js";
 import { load, MANIFEST } from "../io/load.js";
+import { confinedPath } from "../io/files.js";
 import { writePng, writeWav } from "../io/media.js";
 import { restoreStream, setStreaming, snapshotStream } from "../zoo/audio.js";
 import { nnTildeInterface, type AttributeValue, type MethodSpec, type NnTildeInterface } from "../nn/method-spec.js";
-import type { Atom } from "./atoms.js";
+import { atomsProblem, quoted, type Atom } from "./atoms.js";
 import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
+import { WindowedQuantiles } from "../util/stats.js";
 
 export interface Reply {
   command: string;
@@ -56,6 +59,8 @@ export interface SessionOptions {
   /** Frames per second of the image stream. */
   imageFps?: number;
   safety?: boolean;
+  /** Versions a model may store (each a copy of its weights); `write` refuses one more. */
+  maxVersions?: number;
 }
 
 export type ModelKind = "audio" | "image" | "generic";
@@ -85,14 +90,12 @@ function attributeValue(name: string, type: string, atoms: Atom[]): AttributeVal
 interface StreamStats {
   blocks: number;
   dropped: number;
-  rtf: number[];
-  computeMs: number[];
+  /** Real-time factors of the last 1,024 blocks (O(1) per block; quantiles from a fixed histogram). */
+  rtf: WindowedQuantiles;
 }
 
-function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.round(q * (sorted.length - 1)))];
+function newStats(): StreamStats {
+  return { blocks: 0, dropped: 0, rtf: new WindowedQuantiles(1024) };
 }
 
 /** Commands after which the stream's output jumps (declicked at the next block). */
@@ -123,6 +126,17 @@ export function declick(block: Float32Array, previous: number): void {
   for (let i = 0; i < n; i++) block[i] += step * (1 - i / n);
 }
 
+/** Bounds of the metadata numbers a stream allocates by (a model folder must not make it allocate gigabytes). */
+const METADATA_BOUNDS: Record<string, [number, number]> = { latent_dim: [0, 4096], sample_rate: [1000, 768000], ratio: [1, 65536] };
+
+function checkStreamMetadata(metadata: Record<string, string>, model: string): void {
+  for (const [key, [lo, hi]] of Object.entries(METADATA_BOUNDS)) {
+    if (metadata[key] === undefined) continue;
+    const v = Number(metadata[key]);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new BendingError(`model '${quoted(model)}': metadata ${key} must be an integer in ${lo}..${hi}`);
+  }
+}
+
 export class Session implements CommandContext {
   bended: BendedModule | null = null;
   modelName = "";
@@ -136,6 +150,7 @@ export class Session implements CommandContext {
   readonly bufferSize: number;
   readonly imageFps: number;
   safetyEnabled: boolean;
+  readonly maxVersions: number;
   private readonly safety = new SafetyStage();
   /** Set by commands that change the output; the next streamed block is declicked. */
   private outputChanged = false;
@@ -152,7 +167,7 @@ export class Session implements CommandContext {
   private rendering = false;
   private loading = false;
   private seq = 0;
-  private stats: StreamStats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
+  private stats: StreamStats = newStats();
 
   constructor(options: SessionOptions) {
     this.workspace = resolve(options.workspace);
@@ -161,15 +176,18 @@ export class Session implements CommandContext {
     if (!(Number.isInteger(this.bufferSize) && this.bufferSize > 0)) throw new BendingError(`block size must be a positive whole number of samples, got ${this.bufferSize}`);
     this.imageFps = options.imageFps ?? 25;
     this.safetyEnabled = options.safety ?? true;
+    this.maxVersions = options.maxVersions ?? DEFAULT_MAX_VERSIONS;
   }
 
   /** Runs one command; never throws: errors become `error <command> <message>`. */
   async execute(atoms: Atom[]): Promise<Reply> {
     const [head, ...args] = atoms;
     const command = typeof head === "string" ? head : String(head ?? "");
+    const problem = atomsProblem(atoms);
+    if (problem) return { command: COMMANDS.has(command) ? command : "?", ok: false, values: [problem] };
     const spec = COMMANDS.get(command);
     if (!spec) {
-      return { command: command || "?", ok: false, values: [`unknown command '${command}'; send 'help' for the list`] };
+      return { command: command ? quoted(command, 40) : "?", ok: false, values: [`unknown command '${quoted(command)}'; send 'help' for the list`] };
     }
     try {
       const result = await spec.run(this, args);
@@ -224,17 +242,13 @@ export class Session implements CommandContext {
     return [...found].sort();
   }
 
-  /** A path inside the workspace (or the models folder, for reading); anything else is refused. */
+  /**
+   * The real path of a path inside the workspace (or the models folder, for reading);
+   * anything else is refused, links included (see io's confinedPath).
+   */
   resolvePath(path: string, options: { allowModels?: boolean } = {}): string {
     const roots = [this.workspace, ...(options.allowModels ? [this.modelsDir] : [])];
-    const candidate = isAbsolute(path) ? resolve(path) : resolve(this.workspace, path);
-    const real = existsSync(candidate) ? realpathSync(candidate) : candidate;
-    for (const root of roots) {
-      const rootReal = existsSync(root) ? realpathSync(root) : root;
-      const rel = relative(rootReal, real);
-      if (rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && !rel.split(sep).includes(".."))) return real;
-    }
-    throw new BendingError(`path '${path}' is outside the workspace folder ${this.workspace}`);
+    return confinedPath(path, roots, this.workspace, `path '${quoted(path)}'`);
   }
 
   async loadModel(name: string): Promise<void> {
@@ -251,11 +265,19 @@ export class Session implements CommandContext {
     let path: string;
     if (/^[\w.-]+$/.test(name) && existsSync(join(this.modelsDir, name, MANIFEST))) path = join(this.modelsDir, name);
     else path = this.resolvePath(name, { allowModels: true });
-    const bended = await load(path);
+    const bended = await load(path, { roots: [this.workspace, this.modelsDir] });
+    try {
+      checkStreamMetadata(bended.metadata, name);
+    } catch (e) {
+      bended.dispose();
+      bended.module.dispose();
+      throw e;
+    }
     const wasStreaming = this.streamTimer !== null;
     this.stopStream();
     this.disposeModel();
     this.bended = bended;
+    bended.maxVersions = this.maxVersions;
     this.modelName = name;
     this.modelPath = path;
     this.kind = (bended.metadata.kind as ModelKind) ?? "generic";
@@ -548,7 +570,7 @@ export class Session implements CommandContext {
     if (this.kind === "audio") setStreaming(model.module, true);
     this.safety.reset();
     this.lastSample = null;
-    this.stats = { blocks: 0, dropped: 0, rtf: [], computeMs: [] };
+    this.stats = newStats();
     this.streamStart = performance.now();
     const generation = ++this.streamGeneration;
     const tick = async (k: number) => {
@@ -568,12 +590,7 @@ export class Session implements CommandContext {
       const done = performance.now();
       const ms = done - t0;
       this.stats.blocks++;
-      this.stats.computeMs.push(ms);
-      this.stats.rtf.push(ms / this.blockMs);
-      if (this.stats.rtf.length > 1024) {
-        this.stats.rtf.shift();
-        this.stats.computeMs.shift();
-      }
+      this.stats.rtf.add(ms / this.blockMs);
       // Block k is due when block k-1 finishes playing (one block of output latency).
       const deadline = this.streamStart + (k + 1) * this.blockMs;
       let next = k + 1;
@@ -610,11 +627,14 @@ export class Session implements CommandContext {
       block: this.kind === "audio" ? this.blockSamples : this.kind === "image" ? 1 : 0,
       sample_rate: this.kind === "audio" ? this.sampleRate : 0,
       latency_ms: Number(this.blockMs.toFixed(2)),
-      rtf_p50: Number(quantile(this.stats.rtf, 0.5).toFixed(4)),
-      rtf_p95: Number(quantile(this.stats.rtf, 0.95).toFixed(4)),
+      rtf_p50: Number(this.stats.rtf.quantile(0.5).toPrecision(3)),
+      rtf_p95: Number(this.stats.rtf.quantile(0.95).toPrecision(3)),
       blocks: this.stats.blocks,
       dropped: this.stats.dropped,
       version: this.bended?.version ?? "none",
+      versions: this.bended ? this.bended.versionNames().length - 1 : 0,
+      version_mb: this.bended ? Number((this.bended.versionBytes() / 2 ** 20).toFixed(2)) : 0,
+      max_versions: this.maxVersions,
     };
   }
 

@@ -1,0 +1,115 @@
+// What a long run needs: versions can be deleted and are capped (memory stays flat),
+// status reports version memory, stream statistics are O(1) per block, and paths and
+// manifests are confined (links resolved, numbers bounded before any allocation).
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tb from "tfbend";
+import { makeModelsDir } from "./session-fixture.js";
+
+const { tf } = tb;
+
+let session: tb.control.Session;
+
+beforeAll(async () => {
+  const dirs = await makeModelsDir();
+  mkdirSync(dirs.workspace, { recursive: true });
+  session = new tb.control.Session({ ...dirs, maxVersions: 3 });
+  expect((await session.execute(["load", "audio"])).ok).toBe(true);
+});
+
+const run = (line: string) => session.execute(tb.control.parseLine(line));
+
+describe("versions over a long run", () => {
+  it("deletes versions, refuses one past the cap, reports version memory, and keeps tensors flat", async () => {
+    const base = tf.memory().numTensors;
+    expect(session.status()).toMatchObject({ versions: 0, version_mb: 0, max_versions: 3 });
+    for (let round = 0; round < 5; round++) {
+      for (const name of ["a", "b", "c"]) {
+        await run("bend net_6_conv scale scale 1.01");
+        expect(await run(`write ${name}`)).toMatchObject({ ok: true });
+      }
+      const status = session.status();
+      expect(status.versions).toBe(3);
+      expect(status.version_mb).toBeGreaterThan(0.5); // three copies of the ~0.7 MB decoder
+      const capped = await run("write d");
+      expect(capped).toMatchObject({ ok: false, values: [expect.stringMatching(/3 versions stored.*version delete/)] });
+      expect(session.bended!.versionNames()).toEqual(["_default", "a", "b", "c"]);
+      // the version in use (c) and _default cannot be deleted; the others can
+      expect(await run("version delete c")).toMatchObject({ ok: false, values: [expect.stringMatching(/in use/)] });
+      expect(await run("version delete default")).toMatchObject({ ok: false });
+      expect(await run("version delete nope")).toMatchObject({ ok: false, values: [expect.stringMatching(/unknown version/)] });
+      expect(await run("interpolate a 1 b 1")).toMatchObject({ ok: true });
+      expect(await run("version delete a")).toMatchObject({ ok: false, values: [expect.stringMatching(/interpolation/)] });
+      expect(await run("version default")).toMatchObject({ ok: true });
+      for (const name of ["a", "b", "c"]) expect(await run(`version delete ${name}`)).toMatchObject({ ok: true, values: ["delete", name] });
+      expect(session.status()).toMatchObject({ versions: 0, version_mb: 0 });
+      expect(tf.memory().numTensors).toBe(base);
+    }
+  });
+
+  it("refuses negative interpolation weights, which would extrapolate", async () => {
+    await run("write pos");
+    await run("version default");
+    const reply = await run("interpolate default 2 pos -1");
+    expect(reply).toMatchObject({ ok: false, values: [expect.stringMatching(/0 or more/)] });
+    expect(session.bended!.interpolationWeights).toBeNull();
+    await run("version delete pos");
+  });
+});
+
+describe("stream statistics", () => {
+  it("windowed quantiles from a fixed histogram match sorted quantiles within a bin", () => {
+    const q = new tb.WindowedQuantiles(100);
+    let seed = 3;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const all: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const v = 0.01 + rand() * (i < 500 ? 10 : 0.1); // the window forgets the large early values
+      all.push(v);
+      q.add(v);
+    }
+    expect(q.size).toBe(100);
+    const last = all.slice(-100).sort((a, b) => a - b);
+    for (const p of [0.05, 0.5, 0.95]) {
+      const exact = last[Math.round(p * 99)];
+      expect(Math.abs(q.quantile(p) / exact - 1)).toBeLessThan(0.025);
+    }
+    q.clear();
+    expect(q.quantile(0.5)).toBe(0);
+  });
+});
+
+describe("confined paths", () => {
+  it("resolves links through the deepest existing folder and refuses dangling links", () => {
+    const root = mkdtempSync(join(tmpdir(), "tfbend-confine-"));
+    const inside = join(root, "inside");
+    const outside = join(root, "outside");
+    mkdirSync(inside);
+    mkdirSync(outside);
+    symlinkSync(outside, join(inside, "out"));
+    symlinkSync(join(outside, "nothing.wav"), join(inside, "dangling.wav"));
+    mkdirSync(join(inside, "real"));
+    symlinkSync(join(inside, "real"), join(inside, "alias"));
+    const confined = (p: string) => tb.io.confinedPath(p, [inside], inside);
+    expect(confined("alias/new/x.wav")).toBe(join(inside, "real", "new", "x.wav"));
+    expect(() => confined("out/x.wav")).toThrow(/outside/);
+    expect(() => confined("out/deeper/x.wav")).toThrow(/outside/);
+    expect(() => confined("dangling.wav")).toThrow(/does not exist/);
+    expect(() => confined("../outside/x.wav")).toThrow(/outside/);
+    expect(() => confined("a\0b")).toThrow(/NUL/);
+    writeFileSync(join(inside, "plain.txt"), "x");
+    expect(confined("plain.txt")).toBe(join(inside, "plain.txt"));
+    expect(existsSync(join(outside, "nothing.wav"))).toBe(false);
+  });
+
+  it("a write does not follow a link swapped in after the check", async () => {
+    const root = mkdtempSync(join(tmpdir(), "tfbend-nofollow-"));
+    const target = join(root, "victim.txt");
+    const link = join(root, "link.txt");
+    symlinkSync(target, link);
+    await expect(tb.io.writeFileNoFollow(link, "x")).rejects.toThrow(/became a link/);
+    expect(existsSync(target)).toBe(false);
+  });
+});
