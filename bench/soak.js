@@ -1,0 +1,241 @@
+// npm run soak -- --minutes N: the plugin process on the shipped audio model, streaming,
+// while ~1,000 control messages a second arrive (set, get, status, interpolate,
+// bend/unbend, write with the version cap, version delete) over WebSocket and OSC, and
+// WebSocket clients connect and leave. All on 127.0.0.1; stops by itself after N minutes.
+// Every 10 s: blocks received vs real time, dropped, max gap, reply p50/p99, RSS; at the
+// end the totals and the RSS slope after the first minute.
+import { createSocket } from "node:dgram";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import osc from "osc";
+import WebSocket from "ws";
+import * as tb from "tfbend";
+import { fmt, quantile } from "./util.js";
+
+const { control } = tb;
+const { values: opts } = parseArgs({
+  options: {
+    minutes: { type: "string", default: "1" },
+    rate: { type: "string", default: "1000" },
+    "max-versions": { type: "string", default: "8" },
+  },
+});
+const MINUTES = Number(opts.minutes);
+const RATE = Number(opts.rate);
+const MAX_VERSIONS = Number(opts["max-versions"]);
+if (!(MINUTES > 0 && MINUTES <= 120) || !(RATE > 0 && RATE <= 20000)) throw new Error("--minutes in (0, 120], --rate in (0, 20000]");
+const REPORT_MS = 10_000;
+
+const engine = await control.Engine.start({
+  modelsDir: new URL("../models", import.meta.url).pathname,
+  workspace: mkdtempSync(join(tmpdir(), "tfbend-soak-")),
+  model: "audio",
+  maxVersions: MAX_VERSIONS,
+});
+const oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
+const wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+await Promise.all([oscServer.ready, wsServer.ready]);
+const url = `ws://127.0.0.1:${wsServer.port}`;
+const open = async () => {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  return socket;
+};
+await engine.execute(["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2]);
+
+// --- the listener: blocks as a patch receives them ------------------------------------
+const listener = await open();
+const blockMs = (2048 / 44100) * 1000;
+let blocks = 0;
+let lastSeq = -1;
+let seqGaps = 0;
+let lastFrameAt = 0;
+let intervalMaxGap = 0;
+let maxGap = 0;
+listener.on("message", (data, binary) => {
+  if (!binary) return;
+  const seq = data.readUInt32LE(8);
+  if (lastSeq >= 0 && seq > lastSeq + 1) seqGaps += seq - lastSeq - 1;
+  lastSeq = seq;
+  const now = performance.now();
+  if (lastFrameAt > 0) {
+    intervalMaxGap = Math.max(intervalMaxGap, now - lastFrameAt);
+    maxGap = Math.max(maxGap, now - lastFrameAt);
+  }
+  lastFrameAt = now;
+  blocks++;
+});
+
+// --- control traffic: WebSocket JSON with ids (exact latencies) and OSC (replies by order) ---
+const control1 = await open();
+const pending = new Map();
+let nextId = 1;
+let intervalLatencies = [];
+const allLatencies = { set: [], get: [], other: [] };
+let sent = 0;
+let answered = 0;
+let errors = 0;
+control1.on("message", (data, binary) => {
+  if (binary) return;
+  const m = JSON.parse(String(data));
+  if (m.type !== "reply" || !pending.has(m.id)) return;
+  const { t0, command } = pending.get(m.id);
+  pending.delete(m.id);
+  const ms = performance.now() - t0;
+  intervalLatencies.push(ms);
+  (allLatencies[command] ?? allLatencies.other).push(ms);
+  answered++;
+  if (!m.ok) errors++;
+});
+const wsSend = (cmd, args = []) => {
+  const id = nextId++;
+  pending.set(id, { t0: performance.now(), command: cmd });
+  control1.send(JSON.stringify({ cmd, args, id }));
+  sent++;
+};
+const udp = createSocket("udp4");
+await new Promise((r) => udp.bind(0, "127.0.0.1", r));
+const oscTimes = [];
+udp.on("message", (data) => {
+  const m = osc.readPacket(new Uint8Array(data), { metadata: true });
+  if (m.address !== "/tfbend/ok" && m.address !== "/tfbend/error") return;
+  const t0 = oscTimes.shift();
+  if (t0 === undefined) return;
+  const ms = performance.now() - t0;
+  intervalLatencies.push(ms);
+  allLatencies.set.push(ms);
+  answered++;
+});
+const oscSend = (command, atoms) => {
+  oscTimes.push(performance.now());
+  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  sent++;
+};
+
+// Versions written so far (oldest first); at the cap the oldest is deleted first.
+const written = [];
+let writes = 0;
+let step = 0;
+function sendOne() {
+  step++;
+  const r = step % 100;
+  const v = (step % 97) / 97;
+  if (r < 30) wsSend("set", ["keep", v]);
+  else if (r < 50) oscSend("set", ["keep", v]);
+  else if (r < 70) wsSend("get", ["keep"]);
+  else if (r < 80) wsSend("status");
+  else if (r < 85 && written.length > 0) wsSend("interpolate", ["default", 1, written.at(-1), 1 + v]);
+  else if (r < 88) wsSend("bend", ["net_6_conv", "scale", "scale", 1 + v]);
+  else if (r < 91) wsSend("unbend", ["net_6_conv"]);
+  else if (r < 95) wsSend("version", ["default"]);
+  else wsSend("controls");
+}
+/** About one write every 2 s; at the cap, switch to default and delete the oldest version first. */
+function writeVersion() {
+  if (written.length >= MAX_VERSIONS) {
+    wsSend("version", ["default"]);
+    wsSend("version", ["delete", written.shift()]);
+  }
+  const name = `w${writes++}`;
+  wsSend("write", [name]);
+  written.push(name);
+}
+
+// --- churn: a client connects, asks for status, leaves (5 per second) -------------------
+let churned = 0;
+let churnFailures = 0;
+async function churnOnce() {
+  try {
+    const socket = await open();
+    await new Promise((resolve) => {
+      socket.once("message", resolve);
+      socket.send("status");
+      setTimeout(resolve, 1000);
+    });
+    socket.terminate();
+    churned++;
+  } catch {
+    churnFailures++;
+  }
+}
+
+// --- run -------------------------------------------------------------------------------
+await engine.execute(["stream", "start"]);
+const t0 = performance.now();
+const end = t0 + MINUTES * 60_000;
+let sentTarget = 0;
+const traffic = setInterval(() => {
+  // Paced by elapsed time, catching up at most 100 ms behind.
+  const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
+  sentTarget = Math.max(sentTarget, due - RATE / 10);
+  while (sentTarget < due) {
+    sendOne();
+    sentTarget++;
+  }
+}, 5);
+const versions = setInterval(writeVersion, 2000);
+const churn = setInterval(() => void churnOnce(), 200);
+
+const rows = [];
+const rssSamples = [];
+console.log("| t s | blocks | real-time blocks | received % | dropped | max gap ms | replies | reply p50 ms | reply p99 ms | RSS MB | versions MB |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+await new Promise((resolveRun) => {
+  const report = setInterval(() => {
+    const now = performance.now();
+    const t = (now - t0) / 1000;
+    const status = engine.status();
+    const lat = intervalLatencies.sort((a, b) => a - b);
+    intervalLatencies = [];
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    rssSamples.push([t, rss]);
+    const expected = (t * 1000) / blockMs;
+    const dropped = Number(status.dropped) + seqGaps + wsServer.dropped;
+    const row = { t, blocks, expected, dropped, gap: intervalMaxGap, replies: lat.length, p50: quantile(lat, 0.5) ?? 0, p99: quantile(lat, 0.99) ?? 0, rss, versionMb: Number(status.version_mb ?? 0) };
+    rows.push(row);
+    intervalMaxGap = 0;
+    console.log(`| ${t.toFixed(0)} | ${blocks} | ${expected.toFixed(0)} | ${((100 * blocks) / expected).toFixed(1)} | ${dropped} | ${row.gap.toFixed(1)} | ${row.replies} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${rss.toFixed(0)} | ${row.versionMb.toFixed(1)} |`);
+    if (now >= end) {
+      clearInterval(report);
+      resolveRun();
+    }
+  }, REPORT_MS);
+});
+clearInterval(traffic);
+clearInterval(versions);
+clearInterval(churn);
+await engine.execute(["stream", "stop"]);
+await new Promise((r) => setTimeout(r, 500));
+
+/** Least-squares slope of RSS (MB per minute) over the samples after the first minute. */
+function slope(samples) {
+  const xs = samples.filter(([t]) => t > 60);
+  if (xs.length < 2) return NaN;
+  const mx = xs.reduce((s, [t]) => s + t, 0) / xs.length;
+  const my = xs.reduce((s, [, y]) => s + y, 0) / xs.length;
+  const num = xs.reduce((s, [t, y]) => s + (t - mx) * (y - my), 0);
+  const den = xs.reduce((s, [t]) => s + (t - mx) ** 2, 0);
+  return (num / den) * 60;
+}
+const seconds = (performance.now() - t0) / 1000;
+const q = (xs, p) => quantile([...xs].sort((a, b) => a - b), p) ?? 0;
+const all = [...allLatencies.set, ...allLatencies.get, ...allLatencies.other];
+const status = engine.status();
+console.log("");
+console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${Number(status.dropped) + seqGaps + wsServer.dropped} (late ${status.dropped}, seq gaps ${seqGaps}, skipped by the server ${wsServer.dropped}); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
+console.log(`control: ${sent} sent (${(sent / seconds).toFixed(0)}/s), ${answered} answered, ${errors} errors, ${writes} writes (cap ${MAX_VERSIONS}); ${churned} connections churned (${churnFailures} failed)`);
+console.log(`reply ms: all p50 ${fmt(q(all, 0.5))} p99 ${fmt(q(all, 0.99))}; set p50 ${fmt(q(allLatencies.set, 0.5))} p99 ${fmt(q(allLatencies.set, 0.99))}; get p50 ${fmt(q(allLatencies.get, 0.5))} p99 ${fmt(q(allLatencies.get, 0.99))}`);
+console.log(`stream RTF p50 ${status.rtf_p50} p95 ${status.rtf_p95}; RSS ${rssSamples[0]?.[1].toFixed(0)} → ${rssSamples.at(-1)?.[1].toFixed(0)} MB, slope after the first minute ${slope(rssSamples).toFixed(2)} MB/min`);
+
+udp.close();
+listener.terminate();
+control1.terminate();
+oscServer.close();
+await wsServer.close();
+await engine.close();
+process.exit(0);
