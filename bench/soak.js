@@ -80,6 +80,7 @@ const allLatencies = { set: [], get: [], other: [] };
 let sent = 0;
 let answered = 0;
 let errors = 0;
+const errorKinds = new Set();
 control1.on("message", (data, binary) => {
   if (binary) return;
   const m = JSON.parse(String(data));
@@ -90,7 +91,11 @@ control1.on("message", (data, binary) => {
   intervalLatencies.push(ms);
   (allLatencies[command] ?? allLatencies.other).push(ms);
   answered++;
-  if (!m.ok) errors++;
+  if (!m.ok) {
+    errors++;
+    const why = `${m.command}: ${m.values[0]}`;
+    if (!errorKinds.has(why) && errorKinds.size < 10) errorKinds.add(why);
+  }
 });
 const wsSend = (cmd, args = []) => {
   const id = nextId++;
@@ -121,19 +126,21 @@ const oscSend = (command, atoms) => {
 const written = [];
 let writes = 0;
 let step = 0;
+// A patch's traffic: mostly controls, sometimes a structural change.
 function sendOne() {
   step++;
-  const r = step % 100;
+  const r = step % 1000;
   const v = (step % 97) / 97;
-  if (r < 30) wsSend("set", ["keep", v]);
-  else if (r < 50) oscSend("set", ["keep", v]);
-  else if (r < 70) wsSend("get", ["keep"]);
-  else if (r < 80) wsSend("status");
-  else if (r < 85 && written.length > 0) wsSend("interpolate", ["default", 1, written.at(-1), 1 + v]);
-  else if (r < 88) wsSend("bend", ["net_6_conv", "scale", "scale", 1 + v]);
-  else if (r < 91) wsSend("unbend", ["net_6_conv"]);
-  else if (r < 95) wsSend("version", ["default"]);
-  else wsSend("controls");
+  if (r < 300) wsSend("set", ["keep", v]);
+  else if (r < 500) oscSend("set", ["keep", v]);
+  else if (r < 750) wsSend("get", ["keep"]);
+  else if (r < 900) wsSend("status");
+  else if (r < 950) wsSend("controls");
+  else if (r < 960 && written.length > 0) wsSend("interpolate", ["default", 1, written.at(-1), 1 + v]);
+  else if (r < 965) wsSend("bend", ["net_6_conv", "scale", "scale", 1 + v]);
+  else if (r < 970) wsSend("unbend", ["net_6_conv"]);
+  else if (r < 980) wsSend("version", ["default"]);
+  else wsSend("versions");
 }
 /** About one write every 2 s; at the cap, switch to default and delete the oldest version first. */
 function writeVersion() {
@@ -229,6 +236,7 @@ const status = engine.status();
 console.log("");
 console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${Number(status.dropped) + seqGaps + wsServer.dropped} (late ${status.dropped}, seq gaps ${seqGaps}, skipped by the server ${wsServer.dropped}); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
 console.log(`control: ${sent} sent (${(sent / seconds).toFixed(0)}/s), ${answered} answered, ${errors} errors, ${writes} writes (cap ${MAX_VERSIONS}); ${churned} connections churned (${churnFailures} failed)`);
+if (errorKinds.size) console.log(`error replies (first kinds): ${[...errorKinds].join(" | ")}`);
 console.log(`reply ms: all p50 ${fmt(q(all, 0.5))} p99 ${fmt(q(all, 0.99))}; set p50 ${fmt(q(allLatencies.set, 0.5))} p99 ${fmt(q(allLatencies.set, 0.99))}; get p50 ${fmt(q(allLatencies.get, 0.5))} p99 ${fmt(q(allLatencies.get, 0.99))}`);
 console.log(`stream RTF p50 ${status.rtf_p50} p95 ${status.rtf_p95}; RSS ${rssSamples[0]?.[1].toFixed(0)} → ${rssSamples.at(-1)?.[1].toFixed(0)} MB, slope after the first minute ${slope(rssSamples).toFixed(2)} MB/min`);
 

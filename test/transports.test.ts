@@ -124,6 +124,32 @@ describe("transports", () => {
     ws.socket.close();
   });
 
+  it("answers get and set on the transport thread while the inference thread is busy; the stream applies them in order", async () => {
+    const ws = await wsClient();
+    expect((await wsCommand(ws, "bend net_2_conv mask prob @gate=0.5 dim -2")).ok).toBe(true);
+    expect((await wsCommand(ws, "get gate")).values).toEqual(["gate", 0.5]); // the controls reached the main thread
+    engine.busyForTest(1500); // as if a block took 1.5 s to render
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    expect(await wsCommand(ws, "set gate 0.25")).toMatchObject({ ok: true, values: ["gate", 0.25] });
+    expect(await wsCommand(ws, "get gate")).toMatchObject({ ok: true, values: ["gate", 0.25] });
+    const quick = performance.now() - t0;
+    const slow = await engine.execute(["controls"]); // the inference thread answers this one
+    const waited = performance.now() - t0;
+    expect(quick).toBeLessThan(500);
+    expect(waited).toBeGreaterThan(1000);
+    expect(slow.values).toEqual(["gate", 0.25, "-inf", "inf"]); // the set reached the session
+    expect(await wsCommand(ws, "set gate nope")).toMatchObject({ ok: false, values: [expect.stringMatching(/must be a number/)] });
+    // a command that may change controls is answered by the inference thread, and so is what follows it
+    engine.busyForTest(300);
+    const bend = engine.execute(["bend", "net_3_conv1", "scale", "scale", "@gate=0.9"]);
+    const get = await engine.execute(["get", "gate"]);
+    expect((await bend).ok).toBe(true);
+    expect(get.values).toEqual(["gate", 0.25]); // an existing control keeps its value
+    await wsCommand(ws, "reset");
+    ws.socket.close();
+  });
+
   it("drives the Max entry through a stand-in with max-api's interface", async () => {
     const outlets: unknown[][] = [];
     const dicts = new Map<string, object>();

@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import type { Atom } from "./atoms.js";
 import type { OutputBlock, Reply, SessionOptions } from "./session.js";
+import { ControlMirror, type ControlState } from "./control-mirror.js";
 
 export interface EngineOptions extends SessionOptions {
   /** Model to load at start (a name in models/ or a workspace path). */
@@ -15,11 +16,13 @@ export interface EngineOptions extends SessionOptions {
 const MAX_RESTARTS_PER_MINUTE = 5;
 
 /** `status`: the fields of the session's status that changed since the thread's last message. */
-type FromWorker =
-  | { ready: true; status: Record<string, Atom>; boot: Reply | null }
-  | { id: number; reply: Reply; status: Record<string, Atom> }
-  | { block: OutputBlock; status: Record<string, Atom> }
-  | { event: Reply; status: Record<string, Atom> };
+/** `controls`: the live controls, present only when they changed. */
+type FromWorker = { status: Record<string, Atom>; controls?: ControlState[] } & (
+  | { ready: true; boot: Reply | null }
+  | { id: number; reply: Reply; quiet?: true }
+  | { block: OutputBlock }
+  | { event: Reply }
+);
 
 /** Commands that change what the model outputs or lists: announced to every client. */
 const CHANGES = new Set(["load", "method", "trace", "bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "input", "stream", "enable"]);
@@ -31,6 +34,8 @@ export class Engine {
   private readonly blockListeners = new Set<(block: OutputBlock) => void>();
   private readonly changeListeners = new Set<(reply: Reply) => void>();
   private lastStatus: Record<string, Atom> = {};
+  /** Controls as the inference thread last reported them: `get`/`set` are answered from here. */
+  private readonly mirror = new ControlMirror();
   private closed = false;
   /** Times the inference thread died and was started again. */
   restarts = 0;
@@ -55,8 +60,11 @@ export class Engine {
       worker.once("error", rejectReady);
       worker.on("message", (message: FromWorker) => {
         // A new thread starts a new picture; later messages carry only what changed.
-        if ("ready" in message) this.lastStatus = { ...message.status };
-        else Object.assign(this.lastStatus, message.status);
+        if ("ready" in message) {
+          this.lastStatus = { ...message.status };
+          this.mirror.clear();
+        } else Object.assign(this.lastStatus, message.status);
+        if (message.controls) this.mirror.replace(message.controls);
         if ("ready" in message) {
           booted = true;
           resolveReady(message.boot);
@@ -66,13 +74,15 @@ export class Engine {
         else {
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
-          if (message.reply.ok && CHANGES.has(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
+          // A quiet reply (a `set` answered from the mirror) was announced already.
+          if (!message.quiet && message.reply.ok && CHANGES.has(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
         }
       });
     });
     worker.on("error", (e) => console.error(`tfbend: inference thread failed: ${e.message}`));
     worker.on("exit", (code) => {
       if (this.closed || worker !== this.worker) return;
+      this.mirror.clear();
       for (const resolvePending of this.pending.values()) {
         resolvePending({ command: "?", ok: false, values: [`inference thread stopped (exit ${code})`] });
       }
@@ -127,14 +137,41 @@ export class Engine {
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
       return Promise.resolve({ command: "status", ok: true, values: Object.entries(this.lastStatus).flat(), dict: { ...this.lastStatus } });
     }
+    const fast = this.restarting ? null : this.mirror.answer(atoms);
+    if (fast) {
+      if (fast.apply) this.applySet(atoms);
+      if (fast.reply.ok && CHANGES.has(fast.reply.command)) for (const l of this.changeListeners) l(fast.reply);
+      return Promise.resolve(fast.reply);
+    }
     const id = this.nextId++;
     const send = () =>
       new Promise<Reply>((resolveReply) => {
         if (this.closed) return resolveReply({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
-        this.pending.set(id, resolveReply);
+        const settled = this.mirror.forwarded(atoms);
+        this.pending.set(id, (reply) => {
+          settled();
+          resolveReply(reply);
+        });
         this.worker.postMessage({ id, atoms });
       });
     return this.restarting ? this.restarting.then(send) : send();
+  }
+
+  /** A `set` already answered from the mirror: the inference thread applies it, in order. */
+  private applySet(atoms: Atom[]): void {
+    const id = this.nextId++;
+    const name = String(atoms[1]);
+    this.pending.set(id, (reply) => {
+      this.mirror.applied(name);
+      // Refused after all (the control went away meanwhile): every client hears it.
+      if (!reply.ok) for (const l of this.changeListeners) l(reply);
+    });
+    this.worker.postMessage({ id, atoms, quiet: true });
+  }
+
+  /** Keeps the inference thread busy for `ms` (for tests that controls are answered meanwhile). */
+  busyForTest(ms: number): void {
+    this.worker.postMessage({ busyForTest: ms });
   }
 
   status(): Record<string, Atom> {

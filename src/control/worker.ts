@@ -7,8 +7,10 @@ import "../index.js";
 import "./panel-commands.js";
 import { Session, type SessionOptions } from "./session.js";
 import type { Atom } from "./atoms.js";
+import type { ControlState } from "./control-mirror.js";
 
-export type ToWorker = { id: number; atoms: Atom[] } | { close: true };
+/** `quiet`: a `set` the main thread answered already (see ControlMirror). */
+export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { close: true } | { busyForTest: number };
 
 if (parentPort) {
   const port = parentPort;
@@ -24,20 +26,37 @@ if (parentPort) {
     sent = now;
     return delta;
   };
+  // The controls go to the main thread (which answers get/set from them) when they change.
+  let sentControls = "";
+  const controlsDelta = (): { controls?: ControlState[] } => {
+    const controls: ControlState[] = (session.bended?.controls() ?? []).map((c) => ({
+      name: c.name, value: c.value, range: c.range, clamp: c.clamp, derived: c.sources()[0] !== c,
+    }));
+    const signature = JSON.stringify(controls);
+    if (signature === sentControls) return {};
+    sentControls = signature;
+    return { controls };
+  };
+  const changes = () => ({ status: statusDelta(), ...controlsDelta() });
   session.onBlock((block) => {
-    port.postMessage({ block, status: statusDelta() }, [block.data.buffer as ArrayBuffer]);
+    port.postMessage({ block, ...changes() }, [block.data.buffer as ArrayBuffer]);
   });
-  session.onError((reply) => port.postMessage({ event: reply, status: statusDelta() }));
+  session.onError((reply) => port.postMessage({ event: reply, ...changes() }));
   const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
-  boot.then((reply) => port.postMessage({ ready: true, status: statusDelta(), boot: reply }));
+  boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes() }));
   port.on("message", async (message: ToWorker) => {
     if ("close" in message) {
       session.dispose();
       port.close();
       return;
     }
+    if ("busyForTest" in message) {
+      const until = performance.now() + message.busyForTest;
+      while (performance.now() < until); // a block render that takes this long
+      return;
+    }
     await boot;
     const reply = await session.execute(message.atoms);
-    port.postMessage({ id: message.id, reply, status: statusDelta() });
+    port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes() });
   });
 }
