@@ -162,18 +162,25 @@ describe("fuzz", () => {
     let frames = 0;
     client.on("message", (_data, binary) => binary && frames++);
     await engine.execute(["stream", "start"]);
-    const t0 = performance.now();
     for (let i = 0; i < 5000; i++) {
       client.send(`set keep ${(i % 100) / 100}`);
       if (i % 50 === 0) await pause(); // ~5,000 per second
     }
     client.send("set keep 0.77");
-    await new Promise((r) => setTimeout(r, 300));
-    const seconds = (performance.now() - t0) / 1000;
+    // The stream is still going after the flood: more blocks arrive (however fast this
+    // machine is; real-time figures under a flood come from `npm run soak`).
+    const afterFlood = frames;
+    for (let i = 0; i < 400 && frames < afterFlood + 2; i++) await pause();
     await engine.execute(["stream", "stop"]);
-    const blockSeconds = 2048 / 44100;
-    expect(frames).toBeGreaterThan((seconds / blockSeconds) * 0.6);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(frames).toBeGreaterThanOrEqual(afterFlood + 2);
+    // Every block the session computed reached the client: none was lost to the flood.
+    const computed = Number(engine.status().blocks);
+    expect(frames).toBeGreaterThanOrEqual(computed - 1);
+    expect(frames).toBeGreaterThan(5);
     expect((await engine.execute(["get", "keep"])).values).toEqual(["keep", 0.77]);
+    const controls = (await engine.execute(["controls"])).values; // answered by the session itself
+    expect(controls[controls.indexOf("keep") + 1]).toBe(0.77);
     client.close();
   });
 });

@@ -138,7 +138,8 @@ describe("transports", () => {
     const waited = performance.now() - t0;
     expect(quick).toBeLessThan(500);
     expect(waited).toBeGreaterThan(1000);
-    expect(slow.values).toEqual(["gate", 0.25, "-inf", "inf"]); // the set reached the session
+    const values = slow.values;
+    expect(values[values.indexOf("gate") + 1]).toBe(0.25); // the set reached the session
     expect(await wsCommand(ws, "set gate nope")).toMatchObject({ ok: false, values: [expect.stringMatching(/must be a number/)] });
     // a command that may change controls is answered by the inference thread, and so is what follows it
     engine.busyForTest(300);
