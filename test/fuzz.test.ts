@@ -249,7 +249,7 @@ describe("hostile input", () => {
     const specific: Record<string, tb.control.Atom[][]> = {
       help: [["x"]], models: [[1]], weights: [["x"]], reset: [["x"]], bendings: [[1]], controls: [["x"]], versions: [[1]], dump: [["x"]],
       load: [[], [1], ["audio", "image"], ["../outside"], ["/etc"], ["zz-none"]],
-      method: [[], [1], ["zz-none"], ["forward", "x"]],
+      method: [[1], ["zz-none"], ["forward", "x"]],
       trace: [[1], ["zz-none"], ["forward", "x"]],
       activations: [[1], ["zz-none"], ["forward", 1]],
       graph: [[1], ["zz-none"], ["forward", 1]],

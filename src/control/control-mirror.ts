@@ -15,7 +15,7 @@ export interface ControlState {
   value: number;
   range: [number, number] | null;
   clamp: boolean;
-  /** Derived controls follow another one: only the inference thread knows their value. */
+  /** Derived controls follow another one, and a name that is also an nn~ attribute is ambiguous: the inference thread answers those. */
   derived: boolean;
 }
 

@@ -29,8 +29,9 @@ if (parentPort) {
   // The controls go to the main thread (which answers get/set from them) when they change.
   let sentControls = "";
   const controlsDelta = (): { controls?: ControlState[] } => {
+    const attributes = new Set(session.bended ? session.attributeNames() : []);
     const controls: ControlState[] = (session.bended?.controls() ?? []).map((c) => ({
-      name: c.name, value: c.value, range: c.range, clamp: c.clamp, derived: c.sources()[0] !== c,
+      name: c.name, value: c.value, range: c.range, clamp: c.clamp, derived: c.sources()[0] !== c || attributes.has(c.name),
     }));
     const signature = JSON.stringify(controls);
     if (signature === sentControls) return {};
