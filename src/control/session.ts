@@ -237,6 +237,8 @@ export class Session implements CommandContext {
       if (!existsSync(dir)) continue;
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         if (entry.isDirectory() && existsSync(join(dir, entry.name, MANIFEST))) found.add(entry.name);
+        // nn~ TorchScript files in the workspace load by file name (load percussion.ts)
+        if (dir === this.workspace && entry.isFile() && entry.name.endsWith(".ts")) found.add(entry.name);
       }
     }
     return [...found].sort();
@@ -464,11 +466,14 @@ export class Session implements CommandContext {
       if (previous) {
         // The same block under the state before the change, from the same streamed past.
         const snapshot = snapshotStream(model.module);
+        const nn = this.nnTilde;
+        const state = nn?.snapshotState?.();
         let old: Tensor;
         try {
           old = previous(() => model.call(this.method, input) as Tensor);
         } finally {
           restoreStream(snapshot);
+          if (state !== undefined) nn!.restoreState!(state);
         }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);

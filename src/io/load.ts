@@ -69,6 +69,9 @@ async function loadTorchScriptBended(path: string, options: TorchScriptOptions):
   const bended = new BendedModule(root);
   for (const m of root.methods) bended.exampleShapes.set(m.name, [[1, m.inChannels, Math.max(1, Math.floor(2048 / Math.max(1, m.inRatio)))]]);
   bended.metadata = { format: "torchscript", file: path };
+  // RAVE-style exports keep their sample rate as an attribute
+  const rate = ["sr", "sampling_rate", "sample_rate"].map((n) => root.attribute(n)).find((v) => typeof v === "number" && v > 0);
+  if (rate !== undefined) bended.metadata.sample_rate = String(rate);
   return bended;
 }
 

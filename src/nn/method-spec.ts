@@ -36,6 +36,10 @@ export interface NnTildeInterface {
   setAttribute(name: string, value: AttributeValue): void;
   /** Restores the streaming state (caches) the model was loaded with. */
   resetState(): void;
+  /** Optional: a copy of the current streaming state, to render a block twice from the same past. */
+  snapshotState?(): unknown;
+  /** Optional: puts a snapshotState() copy back (and frees it). */
+  restoreState?(snapshot: unknown): void;
 }
 
 /** The module's nn~ interface, when it has one. */

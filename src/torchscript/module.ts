@@ -262,8 +262,8 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   }
 
   /** Puts a snapshot back (and takes ownership of it). */
-  restoreState(snapshot: Map<StateBuffer, Tensor>): void {
-    for (const [state, value] of snapshot) {
+  restoreState(snapshot: unknown): void {
+    for (const [state, value] of snapshot as Map<StateBuffer, Tensor>) {
       const old = state.writeState(value);
       old?.dispose();
     }
