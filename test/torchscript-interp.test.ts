@@ -101,6 +101,22 @@ describe("TorchScript models against PyTorch", () => {
     }
   });
 
+  it("covers every op the fixtures' code uses (nothing unsupported at load)", async () => {
+    const table = new Set(tb.torchscript.opNames());
+    for (const name of [...MODELS, "layout"]) {
+      const bended = loaded.get(name)?.bended ?? (await tb.load(join(DIR, `${name}.ts`)));
+      expect((bended.module as tb.torchscript.TorchScriptRoot).unsupportedOps, name).toEqual([]);
+      for (const op of reference(name).ops) {
+        const m = /^(?:torch|ops\.aten)\.(\w+)$|^ops\.prim\.(\w+)$/.exec(op);
+        if (m === null) continue; // constructs: if, for, annotate(), ...
+        const key = m[1] !== undefined ? m[1] : `prim::${m[2]}`;
+        const inPlaceBase = key.endsWith("_") && !key.endsWith("__") ? key.slice(0, -1) : null;
+        expect(table.has(key) || (inPlaceBase !== null && table.has(inPlaceBase)), `${name}: ${op}`).toBe(true);
+      }
+      if (!loaded.has(name)) bended.module.dispose();
+    }
+  });
+
   for (const name of MODELS) {
     it(`${name}: every method matches PyTorch on a fresh load (within 1e-4 of the peak)`, () => {
       const { bended, replay, tensors, ref } = loaded.get(name)!;

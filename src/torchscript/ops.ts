@@ -555,7 +555,6 @@ tensorOp("index_select", "self, dim, index", ([x, d, i]) => F.indexSelect(T(x), 
 tensorOp("einsum", "equation, tensors, path=None", ([eq, ts]) => F.einsum(String(eq), (ts as Tensor[]).map((t) => T(t))));
 op(["contiguous", "detach", "requires_grad_"], "self, memory_format=0", ([x]) => x);
 tensorOp("clone", "self, memory_format=None", ([x]) => F.clone(T(x)));
-tensorOp("copy", "self, src, non_blocking=False", ([, src]) => src);
 op("copy_", "self, src, non_blocking=False", (a, ctx) => inPlace("copy_", a, ctx, () => (isT(a[1]) ? a[1] : tf.scalar(num(a[1])))));
 op("zero_", "self", (a, ctx) => inPlace("zero_", a, ctx, () => tf.zerosLike(T(a[0]))));
 op("fill_", "self, value", (a, ctx) => inPlace("fill_", a, ctx, () => tf.fill(T(a[0]).shape, num(a[1]), T(a[0]).dtype)));
