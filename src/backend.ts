@@ -290,6 +290,25 @@ async function loadTensorflow(): Promise<Attempt> {
 
 // --- selection ---------------------------------------------------------------------------
 
+const PROCESS_ERROR_EVENTS = ["uncaughtException", "unhandledRejection"] as const;
+
+/**
+ * The wasm backend's Emscripten glue adds uncaughtException/unhandledRejection handlers
+ * that rethrow, so Node reports any later error at a 30 KB line of minified glue and
+ * prints it. Returns a function that removes every such handler added since the call.
+ */
+function snapshotProcessHandlers(): () => void {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(PROCESS_ERROR_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  return () => {
+    for (const event of PROCESS_ERROR_EVENTS) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  };
+}
+
 /**
  * tf.setBackend, with tfjs's own failure logging (two console.warn calls, one a stack trace)
  * turned into a reason. Warnings of a backend that does start are passed on.
@@ -300,12 +319,14 @@ async function activate(name: BackendName): Promise<Attempt> {
   console.warn = (...args: unknown[]) => void warnings.push(args);
   let ok = false;
   let thrown: unknown;
+  const restoreProcessHandlers = snapshotProcessHandlers();
   try {
     ok = await tf.setBackend(name);
   } catch (error) {
     thrown = error;
   } finally {
     console.warn = warn;
+    restoreProcessHandlers();
   }
   if (ok) {
     for (const args of warnings) warn(...args);

@@ -97,14 +97,18 @@ export function resolveMethod(module: Module, fn: string): Method {
 /** Positional arguments and their parameter names, from named or positional inputs. */
 export function bindInputs(module: Module, fn: string, inputs: MethodInputs): { names: string[]; args: unknown[] } {
   const method = resolveMethod(module, fn);
-  const params = module.argumentNames(fn) ?? parameterNames(method as (...a: never[]) => unknown);
+  const declared = module.argumentNames(fn);
+  const params = declared ?? parameterNames(method as (...a: never[]) => unknown);
   if (Array.isArray(inputs)) {
     const names = inputs.map((_, i) => params[i] ?? `arg${i}`);
     return { names, args: inputs };
   }
-  const unknown = Object.keys(inputs).filter((k) => !params.includes(k));
+  const keys = Object.keys(inputs);
+  const unknown = keys.filter((k) => !params.includes(k));
   if (unknown.length > 0) {
-    throw new BendingError(`${fn}(${params.join(", ")}) has no parameter ${unknown.map((k) => `'${k}'`).join(", ")}`);
+    // One input for a one-parameter method binds whatever a transpiler renamed the parameter to.
+    if (declared === null && keys.length === 1 && params.length === 1) return { names: keys, args: [inputs[keys[0]]] };
+    throw new BendingError(unknownInputMessage(module, fn, params, unknown, declared !== null));
   }
   let last = -1;
   params.forEach((p, i) => {
@@ -112,4 +116,16 @@ export function bindInputs(module: Module, fn: string, inputs: MethodInputs): { 
   });
   const names = params.slice(0, last + 1);
   return { names, args: names.map((p) => inputs[p]) };
+}
+
+function unknownInputMessage(module: Module, fn: string, params: string[], unknown: string[], declared: boolean): string {
+  const cls = module.constructor.name;
+  const missing = unknown.map((k) => `'${k}'`).join(", ");
+  if (declared) return `${cls}.${fn} takes the inputs (${params.join(", ")}); there is no input ${missing}`;
+  const guess = params.map((p, i) => JSON.stringify(i < unknown.length ? unknown[i] : p)).join(", ");
+  return (
+    `${cls}.${fn}(${params.join(", ")}) has no parameter ${missing}: these names are read from the running code, ` +
+    `which transpilers and minifiers rename. Declare them in the class (static inputNames = { ${fn}: [${guess}] }) ` +
+    `or pass the inputs by position (trace("${fn}", [...]))`
+  );
 }

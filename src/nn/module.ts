@@ -105,11 +105,16 @@ export class Module {
   }
 
   /**
-   * Names of a method's inputs when its source does not say them (a rest parameter);
-   * null to read them from the source.
+   * The input names of methods, declared by the class (`static inputNames = { forward: ["x"] }`).
+   * Keyword inputs (`trace({ x })`) bind by these: transpilers and minifiers rename parameters,
+   * so the method's source text is only a fallback.
    */
-  argumentNames(_fn: string): string[] | null {
-    return null;
+  static inputNames?: Readonly<Record<string, readonly string[]>>;
+
+  /** Names of a method's inputs as the code declares them; null when it declares none (read from the source). */
+  argumentNames(fn: string): string[] | null {
+    const declared = (this.constructor as typeof Module).inputNames;
+    return declared !== undefined && Object.hasOwn(declared, fn) ? [...declared[fn]] : null;
   }
 
   /** Direct children in definition order. */

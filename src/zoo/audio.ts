@@ -105,6 +105,7 @@ export class ResidualBlock extends Module {
 
 /** Latent (N, 8, T) → audio (N, 1, 256·T). */
 export class AudioDecoder extends Module {
+  static override inputNames = { forward: ["z"] };
   net: Sequential;
   constructor() {
     super();
@@ -122,6 +123,7 @@ export class AudioDecoder extends Module {
 
 /** Audio (N, 1, L) → latent (N, 8, L/256); L a multiple of 256. */
 export class AudioEncoder extends Module {
+  static override inputNames = { forward: ["x"] };
   net: Sequential;
   constructor() {
     super();

@@ -9,6 +9,7 @@ import { registerArchitecture } from "./registry.js";
 export const IMAGE_LATENT = 16;
 
 export class ImageDecoder extends Module {
+  static override inputNames = { forward: ["z"] };
   fc = new Linear(IMAGE_LATENT, 128 * 4 * 4);
   net: Sequential;
   constructor() {

@@ -5,6 +5,7 @@ import { BatchNorm1d, Conv1d, Sequential, Sigmoid } from "../nn/layers.js";
 import { registerArchitecture } from "./registry.js";
 
 export class Stanley extends Module {
+  static override inputNames = { forward: ["x"], forward_nobatch: ["x"] };
   conv_modules: Sequential;
   batch_norm = new BatchNorm1d(8);
   nnlin = new Sigmoid();
