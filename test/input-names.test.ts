@@ -31,7 +31,7 @@ describe("input names", () => {
     bended.trace({ gain, x });
     const placeholders = bended.graph().nodes.filter((n) => n.op === "placeholder").map((n) => n.name);
     expect(placeholders).toEqual(["x", "gain"]);
-    expect(Array.from(bended.forward(x, gain).dataSync())).toEqual([0, 0]);
+    expect(Array.from(bended.forward(x, gain).dataSync()).map(Math.abs)).toEqual([0, 0]); // gain 0 reached the second input
   });
 
   it("names a wrong keyword against the declared inputs", () => {

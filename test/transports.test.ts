@@ -95,6 +95,29 @@ describe("transports", () => {
     await oscCommand("reset");
   });
 
+  it("takes numbers sent as OSC strings, and says which argument is wrong and what to send", async () => {
+    const strings = (atoms: string[]) => atoms.map((value) => ({ type: "s", value }));
+    const reply = async (command: string, atoms: string[]) => {
+      const start = oscInbox.length;
+      sendOsc(`/tfbend/${command}`, strings(atoms));
+      for (let i = 0; i < 200; i++) {
+        const found = oscInbox.slice(start).find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`no OSC reply to ${command}`);
+    };
+    await oscCommand("reset");
+    expect((await reply("bend", ["net_2_conv", "mask", "prob", "0.3", "dim", "-2"])).address).toBe("/tfbend/ok");
+    const typo = await reply("bend", ["net_2_conv", "mask", "prb", "0.3"]);
+    expect(typo.address).toBe("/tfbend/error");
+    expect(String(typo.args[1].value)).toMatch(/Mask has no argument 'prb' \(its arguments: prob, dim, seed\)/);
+    const dim = await reply("bend", ["net_2_conv", "mask", "prob", "0.3", "dim", "x"]);
+    expect(String(dim.args[1].value)).toMatch(/Mask dim must be an integer axis .*got the word 'x'/);
+    expect((await oscCommand("bendings")).args.slice(1).map((a) => a.value)).toEqual(["Mask(prob=0.300, dim=-2)"]);
+    await oscCommand("reset");
+  });
+
   it("announces a bending made over OSC to WebSocket clients", async () => {
     const ws = await wsClient();
     await oscCommand("bend", ["net_3_conv1", "scale", "scale", 0.5]);

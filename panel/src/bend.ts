@@ -24,6 +24,13 @@ function defaultRange(c: ControlInfo): [number, number] {
   return [c.min ?? -m, c.max ?? m];
 }
 
+/** An argument's declared domain as the form shows it: "[0, 1]", "≥ 0", or "" when unbounded. */
+function domainText(min: number | null, max: number | null): string {
+  if (min !== null && max !== null) return `[${min}, ${max}]`;
+  if (min !== null) return `≥ ${min}`;
+  return max !== null ? `≤ ${max}` : "";
+}
+
 export class BendView implements View {
   parts = ["bendings" as const, "controls" as const, "callbacks" as const, "graph" as const, "weights" as const];
   private readonly pattern: HTMLInputElement;
@@ -120,7 +127,8 @@ export class BendView implements View {
       let suggestion = a.name;
       for (let i = 2; used.has(suggestion); i++) suggestion = `${a.name}${i}`;
       used.add(suggestion);
-      const value = h("input", { class: "arg-value mono", name: a.name, value: String(a.value), placeholder: a.name === "dim" ? "all" : "", spellcheck: "false" });
+      const domain = domainText(a.min ?? null, a.max ?? null);
+      const value = h("input", { class: "arg-value mono", name: a.name, value: String(a.value), placeholder: a.name === "dim" ? "all" : "", title: domain, spellcheck: "false" });
       const bind = h("input", { type: "checkbox", class: "arg-bind", name: `bind-${a.name}`, disabled: !numeric });
       const control = h("input", { class: "arg-control mono", name: `control-${a.name}`, value: suggestion, disabled: true, spellcheck: "false" });
       bind.addEventListener("change", () => {
@@ -129,7 +137,7 @@ export class BendView implements View {
       });
       for (const el of [value, control]) el.addEventListener("input", () => this.preview());
       return h("div", { class: "arg", dataset: { arg: a.name } },
-        h("span", { class: "field-name" }, a.name), value,
+        h("span", { class: "field-name", title: domain }, domain ? `${a.name} ${domain}` : a.name), value,
         numeric && a.name !== "dim" ? h("label", { class: "bind", title: "drive this argument with a live control" }, bind, "control") : h("span", { class: "bind" }),
         numeric && a.name !== "dim" ? control : h("span"));
     });

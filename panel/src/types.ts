@@ -70,7 +70,8 @@ export interface CallbackInfo {
   type: string;
   weight: boolean;
   activation: boolean;
-  args: { name: string; value: Atom }[];
+  /** Each argument with its default and declared domain (null: unbounded). */
+  args: { name: string; value: Atom; min?: number | null; max?: number | null }[];
 }
 
 export interface BendingInfo {

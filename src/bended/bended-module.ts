@@ -12,7 +12,7 @@ import { runHooked } from "../graph/executor.js";
 import { resolveMethod, type MethodInputs, type ModuleIndex } from "../graph/observe.js";
 import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
 import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
-import { BendingParameter } from "../bending/parameter.js";
+import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
@@ -287,7 +287,7 @@ export class BendedModule implements PatternResolver {
     return `${this.module.constructor.name}(id = ${this.module.moduleId})`;
   }
 
-  controlFor(name: string, value: number, options: { range?: [number, number]; clamp?: boolean }): BendingParameter {
+  controlFor(name: string, value: number, options: ParameterOptions): BendingParameter {
     return this.controls().find((c) => c.name === name) ?? new BendingParameter(name, value, options);
   }
 

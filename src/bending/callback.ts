@@ -187,14 +187,65 @@ type Factory = (args: Record<string, ArgJSON>, seed: number, controls: ControlRe
 /** Gives the shared BendingParameter for a saved control (same name → same object). */
 export type ControlResolver = (json: ParameterJSON) => BendingParameter;
 
-const registry = new Map<string, Factory>();
+/**
+ * What one argument of a callback takes, declared with the callback: a number (or a live
+ * control) within [min, max], an integer, one or more axes, a word among `words`, or a list
+ * of numbers. A control created by binding the argument takes [min, max] as its range.
+ */
+export interface ArgumentSpec {
+  kind: "number" | "integer" | "dim" | "word" | "numbers";
+  min?: number;
+  max?: number;
+  words?: readonly string[];
+}
+export type ArgumentSpecs = Readonly<Record<string, ArgumentSpec>>;
 
-export function registerCallback(type: string, factory: Factory): void {
-  registry.set(type, factory);
+const registry = new Map<string, { factory: Factory; args: ArgumentSpecs }>();
+
+export function registerCallback(type: string, factory: Factory, args: ArgumentSpecs = {}): void {
+  registry.set(type, { factory, args });
 }
 
 export function registeredCallbacks(): string[] {
   return [...registry.keys()];
+}
+
+/** The arguments a registered callback takes (a BendingError for an unknown type). */
+export function callbackArguments(type: string): ArgumentSpecs {
+  return entry(type).args;
+}
+
+function entry(type: string): { factory: Factory; args: ArgumentSpecs } {
+  const found = registry.get(type);
+  if (found === undefined) throw new BendingError(`unknown bending callback '${type}' (known: ${registeredCallbacks().join(", ")})`);
+  return found;
+}
+
+/** The domain of a numeric argument as text: "[0, 1]", ">= 0". */
+export function domainText(spec: ArgumentSpec): string {
+  const lo = spec.min ?? -Infinity;
+  const hi = spec.max ?? Infinity;
+  if (Number.isFinite(lo) && Number.isFinite(hi)) return `[${lo}, ${hi}]`;
+  if (Number.isFinite(lo)) return `>= ${lo}`;
+  return Number.isFinite(hi) ? `<= ${hi}` : "any number";
+}
+
+/** A BendingError unless every name is an argument of `type` (`extra`: names taken besides, like seed). */
+export function checkArgumentNames(type: string, names: string[], extra: string[] = []): void {
+  const specs = callbackArguments(type);
+  const unknown = names.filter((n) => !Object.hasOwn(specs, n) && !extra.includes(n));
+  if (unknown.length === 0) return;
+  const known = [...Object.keys(specs), ...extra];
+  throw new BendingError(
+    `${type} has no argument ${unknown.map((n) => `'${n}'`).join(", ")} (its arguments: ${known.length ? known.join(", ") : "none"})`,
+  );
+}
+
+/** A BendingError when a numeric value lies outside the argument's declared domain. */
+export function checkDomain(type: string, name: string, spec: ArgumentSpec, value: number, what = "value"): void {
+  if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+    throw new BendingError(`${type} ${name} must be ${domainText(spec)}, got ${what} ${value}`);
+  }
 }
 
 export function callbackFromJSON(json: CallbackJSON, controls: ControlResolver): BendingCallback {
@@ -202,9 +253,16 @@ export function callbackFromJSON(json: CallbackJSON, controls: ControlResolver):
     const parts = (json.args.callbacks as unknown as CallbackJSON[]).map((c) => callbackFromJSON(c, controls));
     return new Chain(parts);
   }
-  const factory = registry.get(json.type);
-  if (factory === undefined) {
-    throw new BendingError(`unknown bending callback '${json.type}' (known: ${registeredCallbacks().join(", ")})`);
+  const { factory, args: specs } = entry(json.type);
+  checkArgumentNames(json.type, Object.keys(json.args));
+  for (const [name, value] of Object.entries(json.args)) {
+    const spec = specs[name];
+    if (spec.kind !== "number" && spec.kind !== "integer") continue;
+    if (typeof value === "number") checkDomain(json.type, name, spec, value);
+    else if (value !== null && typeof value === "object" && !Array.isArray(value) && "control" in value) {
+      const control = value as unknown as ParameterJSON;
+      if (control.derived === undefined && typeof control.value === "number") checkDomain(json.type, name, spec, control.value, `control '${control.control}' =`);
+    }
   }
   return factory(json.args, json.seed, controls);
 }

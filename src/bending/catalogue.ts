@@ -674,28 +674,38 @@ export class Lambda extends CatalogueCallback {
 
 // --- registry ---------------------------------------------------------------------------------
 
+// Each callback's arguments and their domains (a control bound to one takes its domain as range).
+const NUMBER = { kind: "number" } as const;
+const PROBABILITY = { kind: "number", min: 0, max: 1 } as const;
+const NON_NEGATIVE = { kind: "number", min: 0 } as const;
+const DIM = { kind: "dim" } as const;
+const NOISE_OP = { kind: "word", words: ["add", "mul"] } as const;
+
 registerCallback("OrderedMask", (args, seed, controls) =>
-  new OrderedMask(numberArg(args.prob, controls) ?? 0.5, { dim: dimArg(args.dim), seed }));
-registerCallback("Scale", (args, _seed, controls) => new Scale(numberArg(args.scale, controls) ?? 1));
-registerCallback("Bias", (args, _seed, controls) => new Bias(numberArg(args.bias, controls) ?? 0));
+  new OrderedMask(numberArg(args.prob, controls) ?? 0.5, { dim: dimArg(args.dim), seed }), { prob: PROBABILITY, dim: DIM });
+registerCallback("Scale", (args, _seed, controls) => new Scale(numberArg(args.scale, controls) ?? 1), { scale: NUMBER });
+registerCallback("Bias", (args, _seed, controls) => new Bias(numberArg(args.bias, controls) ?? 0), { bias: NUMBER });
 registerCallback("Affine", (args, _seed, controls) =>
-  new Affine(numberArg(args.scale, controls) ?? 1, numberArg(args.bias, controls) ?? 0));
+  new Affine(numberArg(args.scale, controls) ?? 1, numberArg(args.bias, controls) ?? 0), { scale: NUMBER, bias: NUMBER });
 registerCallback("Normal", (args, seed, controls) =>
-  new Normal(numberArg(args.std, controls) ?? 1, { mean: numberArg(args.mean, controls), op: opArg(args.op), dim: dimArg(args.dim), seed }));
+  new Normal(numberArg(args.std, controls) ?? 1, { mean: numberArg(args.mean, controls), op: opArg(args.op), dim: dimArg(args.dim), seed }),
+  { std: NON_NEGATIVE, mean: NUMBER, op: NOISE_OP, dim: DIM });
 registerCallback("Uniform", (args, seed, controls) =>
-  new Uniform(numberArg(args.amount, controls) ?? 1, { op: opArg(args.op), dim: dimArg(args.dim), seed }));
-registerCallback("Permute", (args, seed) => new Permute(requiredDim("Permute", args.dim) as number, { seed }));
-registerCallback("Reverse", (args) => new Reverse(requiredDim("Reverse", args.dim)));
+  new Uniform(numberArg(args.amount, controls) ?? 1, { op: opArg(args.op), dim: dimArg(args.dim), seed }),
+  { amount: NON_NEGATIVE, op: NOISE_OP, dim: DIM });
+registerCallback("Permute", (args, seed) => new Permute(requiredDim("Permute", args.dim) as number, { seed }), { dim: DIM });
+registerCallback("Reverse", (args) => new Reverse(requiredDim("Reverse", args.dim)), { dim: DIM });
 registerCallback("Clamp", (args, _seed, controls) =>
-  new Clamp(numberArg(args.min, controls) ?? -Infinity, numberArg(args.max, controls) ?? Infinity));
+  new Clamp(numberArg(args.min, controls) ?? -Infinity, numberArg(args.max, controls) ?? Infinity), { min: NUMBER, max: NUMBER });
 registerCallback("ThresholdActivation", (args, _seed, controls) =>
-  new ThresholdActivation(numberArg(args.threshold, controls) ?? 0, { value: numberArg(args.value, controls) }));
+  new ThresholdActivation(numberArg(args.threshold, controls) ?? 0, { value: numberArg(args.value, controls) }), { threshold: NUMBER, value: NUMBER });
 registerCallback("Capture", (args) =>
-  new Capture({ maxPasses: typeof args.maxPasses === "number" ? args.maxPasses : undefined }));
+  new Capture({ maxPasses: typeof args.maxPasses === "number" ? args.maxPasses : undefined }),
+  { maxPasses: { kind: "integer", min: 1, max: MAX_CAPTURED_PASSES } });
 registerCallback("InterpolateActivation", (args, _seed, controls) => {
   if (!Array.isArray(args.weights)) throw new BendingError("a saved InterpolateActivation needs its weights list");
   return new InterpolateActivation(args.weights.map((w) => numberArg(w, controls) ?? Number.NaN));
-});
+}, { weights: { kind: "numbers" } });
 // Registered so that a message or file naming it gets the reason, not "unknown callback".
 registerCallback("Lambda", () => {
   throw new BendingError("a Lambda is TypeScript code: it cannot be created from a message or a file; bend it in code");

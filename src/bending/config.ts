@@ -6,7 +6,7 @@ import { setFlagsFromString } from "node:v8";
 import { BendingError } from "../errors.js";
 import { pyString } from "../util/format.js";
 import { BendingCallback, callbackFromJSON, type CallbackJSON, type ControlResolver } from "./callback.js";
-import { BendingParameter } from "./parameter.js";
+import { BendingParameter, type ParameterOptions } from "./parameter.js";
 
 /** What a config binds to: resolves patterns to target keys (BendedModule implements it). */
 export interface PatternResolver {
@@ -15,7 +15,7 @@ export interface PatternResolver {
   /** "Stanley(id = 5501192016)" */
   describeModule(): string;
   /** The live control a saved config refers to (the module's own, if it has one). */
-  controlFor?(name: string, value: number, options: { range?: [number, number]; clamp?: boolean }): BendingParameter;
+  controlFor?(name: string, value: number, options: ParameterOptions): BendingParameter;
 }
 
 export interface ConfigEntry {

@@ -79,4 +79,5 @@ export class Mask extends BendingCallback {
 }
 
 registerCallback("Mask", (args, seed, controls) =>
-  new Mask(controllableFromJSON(args.prob, controls) ?? 0.5, { dim: args.dim as number | number[] | undefined, seed }));
+  new Mask(controllableFromJSON(args.prob, controls) ?? 0.5, { dim: args.dim as number | number[] | undefined, seed }),
+  { prob: { kind: "number", min: 0, max: 1 }, dim: { kind: "dim" } });

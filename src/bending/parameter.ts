@@ -3,8 +3,12 @@
 import { BendingError } from "../errors.js";
 import { formatArg } from "../util/format.js";
 
+/** [min, max]; an open end is null in JSON (JSON has no Infinity). */
+export type RangeJSON = readonly [number | null, number | null];
+
 export interface ParameterOptions {
-  range?: [number, number];
+  /** [min, max]; an end may be ±Infinity (or null) for a half-open range such as std >= 0. */
+  range?: RangeJSON;
   /** Clamp out-of-range values into the range instead of refusing them. */
   clamp?: boolean;
 }
@@ -18,7 +22,7 @@ export class BendingParameter {
     if (!/^[A-Za-z_][\w.-]*$/.test(name)) {
       throw new BendingError(`control name '${name}' must start with a letter or _ and contain only letters, digits, _ . -`);
     }
-    this.range = options.range ?? null;
+    this.range = options.range ? [options.range[0] ?? -Infinity, options.range[1] ?? Infinity] : null;
     if (this.range && !(this.range[0] <= this.range[1])) {
       throw new BendingError(`control '${name}': range [${this.range.join(", ")}] must be [min, max]`);
     }
@@ -66,14 +70,15 @@ export class BendingParameter {
   }
 
   toJSON(): ParameterJSON {
-    return { control: this.name, value: this._value, range: this.range, clamp: this.clamp };
+    const end = (v: number) => (Number.isFinite(v) ? v : null);
+    return { control: this.name, value: this._value, range: this.range && [end(this.range[0]), end(this.range[1])], clamp: this.clamp };
   }
 }
 
 export interface ParameterJSON {
   control: string;
   value: number;
-  range: [number, number] | null;
+  range: [number | null, number | null] | null;
   clamp: boolean;
   derived?: { op: "times" | "plus"; k: number }[];
 }

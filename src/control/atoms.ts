@@ -48,10 +48,21 @@ export function parseLine(line: string): Atom[] {
   return atoms;
 }
 
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
 /** A word as a number when it reads as one ("0.4", "-2", "1e-3"), else as a symbol. */
 export function toAtom(word: string): Atom {
-  if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(word)) return Number(word);
+  if (DECIMAL.test(word)) return Number(word);
   return word;
+}
+
+/**
+ * The number an atom stands for: a number, or a string that is exactly a decimal number
+ * (some OSC senders send every atom as a string); undefined for anything else.
+ */
+export function numericAtom(atom: Atom | undefined): number | undefined {
+  if (typeof atom === "number") return atom;
+  return typeof atom === "string" && DECIMAL.test(atom) ? Number(atom) : undefined;
 }
 
 export function formatAtom(atom: Atom): string {

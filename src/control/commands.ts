@@ -4,12 +4,21 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BendingError } from "../errors.js";
-import { callbackFromJSON, registeredCallbacks, type ArgJSON, type CallbackJSON } from "../bending/callback.js";
+import {
+  callbackArguments,
+  callbackFromJSON,
+  checkArgumentNames,
+  checkDomain,
+  registeredCallbacks,
+  type ArgJSON,
+  type ArgumentSpec,
+  type CallbackJSON,
+} from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { Tensor } from "../tf.js";
 import { formatRecordedShape } from "../graph/graph.js";
-import { quoted, type Atom } from "./atoms.js";
+import { numericAtom, quoted, type Atom } from "./atoms.js";
 import { writeFileNoFollow } from "../io/files.js";
 import type { ModelKind, Session } from "./session.js";
 
@@ -44,9 +53,15 @@ function optionalSymbol(args: Atom[], i: number, name: string): string | undefin
 function number(args: Atom[], i: number, name: string): number {
   const v = args[i];
   if (v === undefined) throw new BendingError(`missing ${name}`);
-  if (typeof v !== "number") throw new BendingError(`${name} must be a number, got '${v}'`);
-  if (!Number.isFinite(v)) throw new BendingError(`${name} must be a finite number, got ${v}`);
-  return v;
+  const n = numericAtom(v);
+  if (n === undefined) throw new BendingError(`${name} must be a number, got ${describeAtom(v)}`);
+  if (!Number.isFinite(n)) throw new BendingError(`${name} must be a finite number, got ${n}`);
+  return n;
+}
+
+/** An atom as an error message names it: the word 'abc', the number 3. */
+function describeAtom(v: Atom): string {
+  return typeof v === "number" ? `the number ${v}` : `the word '${quoted(v, 40)}'`;
 }
 
 /** Longest preset name (it becomes a file name). */
@@ -77,41 +92,83 @@ function callbackType(word: string): string {
 
 /**
  * A callback from `<type> [arg value]...`. A value `@name` binds the argument to the live
- * control `name` (created with the argument's value if it does not exist: `@keep=0.3`).
+ * control `name` (created with the argument's value if it does not exist: `@keep=0.3`, and
+ * with the argument's domain as its range). Every value is checked against the callback's
+ * declared arguments here, where it enters, so the reply says what to send.
  */
 function callbackFromAtoms(bended: BendedModule, atoms: Atom[]): ReturnType<typeof callbackFromJSON> {
   const type = callbackType(symbol(atoms, 0, "callback"));
   if ((atoms.length - 1) % 2 !== 0) throw new BendingError(`callback arguments come in pairs: <name> <value>`);
+  const specs = callbackArguments(type);
+  const keys = atoms.filter((_, i) => i % 2 === 1).map((_, k) => symbol(atoms, 1 + 2 * k, "argument name"));
+  checkArgumentNames(type, keys, ["seed"]);
   const args: Record<string, ArgJSON> = {};
+  const lists: Record<string, number[]> = {};
   let seed: number | undefined;
-  const dims: number[] = [];
   for (let i = 1; i < atoms.length; i += 2) {
-    const key = symbol(atoms, i, "argument name");
+    const key = atoms[i] as string;
     const value = atoms[i + 1];
     if (key === "seed") {
       seed = number(atoms, i + 1, "seed");
+      if (!Number.isInteger(seed) || seed < 0) throw new BendingError(`seed must be a non-negative integer, got ${seed}`);
+      continue;
+    }
+    const spec = specs[key];
+    const label = `${type} ${key}`;
+    if (spec.kind === "dim" || spec.kind === "numbers") {
+      const n = numericAtom(value);
+      const what = spec.kind === "dim" ? "an integer axis (e.g. dim -2; repeat dim for several axes)" : "a number (repeat it for a list)";
+      if (n === undefined || !Number.isFinite(n) || (spec.kind === "dim" && !Number.isInteger(n))) {
+        throw new BendingError(`${label} must be ${what}, got ${describeAtom(value)}`);
+      }
+      (lists[key] ??= []).push(n);
+      continue;
+    }
+    if (spec.kind === "word") {
+      if (typeof value !== "string" || !spec.words!.includes(value)) {
+        throw new BendingError(`${label} must be one of ${spec.words!.join(", ")}, got ${describeAtom(value)}`);
+      }
+      args[key] = value;
       continue;
     }
     if (typeof value === "string" && value.startsWith("@")) {
-      const [name, initial] = value.slice(1).split("=");
-      const existing = bended.controls().find((c) => c.name === name);
-      const start = initial === undefined ? undefined : Number(initial);
-      if (start !== undefined && !Number.isFinite(start)) throw new BendingError(`control value in '${value}' is not a number`);
-      args[key] = existing?.toJSON() ?? new BendingParameter(name, start ?? 0.5).toJSON();
+      args[key] = boundControl(bended, type, key, spec, value);
       continue;
     }
-    if (typeof value === "number") {
-      if (!Number.isFinite(value)) throw new BendingError(`${key} must be a finite number`);
-      if (key === "dim") dims.push(value);
-      else args[key] = value;
-      continue;
-    }
-    args[key] = value as string;
+    const n = numericAtom(value);
+    if (n === undefined) throw new BendingError(`${label} must be a number or @control, got ${describeAtom(value)}`);
+    if (!Number.isFinite(n)) throw new BendingError(`${label} must be a finite number, got ${n}`);
+    if (spec.kind === "integer" && !Number.isInteger(n)) throw new BendingError(`${label} must be an integer, got ${n}`);
+    checkDomain(type, key, spec, n);
+    args[key] = n;
   }
-  if (dims.length) args.dim = dims.length === 1 ? dims[0] : dims;
+  for (const [key, list] of Object.entries(lists)) args[key] = specs[key].kind === "dim" && list.length === 1 ? list[0] : list;
   const json: CallbackJSON = { type, args, seed: seed ?? Math.floor(Math.random() * 2 ** 31) };
   // Controls named in the message are the module's own when they exist already.
   return callbackFromJSON(json, (p) => bended.controlFor(p.control, p.value, { range: p.range ?? undefined, clamp: p.clamp }));
+}
+
+/** `@name` or `@name=value`: the existing control, or a new one ranged over the argument's domain. */
+function boundControl(bended: BendedModule, type: string, key: string, spec: ArgumentSpec, word: string): ArgJSON {
+  const [name, initial, ...rest] = word.slice(1).split("=");
+  const start = initial === undefined ? undefined : numericAtom(initial);
+  if (rest.length > 0 || (initial !== undefined && (start === undefined || !Number.isFinite(start)))) {
+    throw new BendingError(`control value in '${word}' is not a number (write @name or @name=0.3)`);
+  }
+  const existing = bended.controls().find((c) => c.name === name);
+  if (existing) return existing.toJSON();
+  const lo = spec.min ?? -Infinity;
+  const hi = spec.max ?? Infinity;
+  // without a value, the default 0.5 moved into the domain
+  const value = start ?? Math.min(hi, Math.max(lo, 0.5));
+  checkDomain(type, key, spec, value, `control '${name}' =`);
+  const range: [number, number] | undefined = spec.min !== undefined || spec.max !== undefined ? [lo, hi] : undefined;
+  return new BendingParameter(name, value, { range }).toJSON();
+}
+
+/** A range end for a reply: the number, or `open` for none or an infinite end. */
+export function finiteOr<T>(v: number | undefined, open: T): number | T {
+  return v !== undefined && Number.isFinite(v) ? v : open;
 }
 
 /** Renders under the version or interpolation in effect now (for a crossfade after a switch). */
@@ -308,8 +365,8 @@ const specs: CommandSpec[] = [
       noMore(a, 0, "controls");
       const controls = s.requireModel().controls();
       return {
-        values: controls.flatMap((c) => [c.name, c.value, c.range?.[0] ?? "-inf", c.range?.[1] ?? "inf"]),
-        dict: controls.map((c) => ({ name: c.name, value: c.value, min: c.range?.[0] ?? null, max: c.range?.[1] ?? null })),
+        values: controls.flatMap((c) => [c.name, c.value, finiteOr(c.range?.[0], "-inf"), finiteOr(c.range?.[1], "inf")]),
+        dict: controls.map((c) => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
       };
     },
   },

@@ -7,11 +7,11 @@
 import { BendingError } from "../errors.js";
 import { tf, type Tensor } from "../tf.js";
 import { withFrozenState } from "../nn/module.js";
-import { callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
+import { callbackArguments, callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { Atom } from "./atoms.js";
-import { COMMANDS, symbol, type CommandContext, type CommandSpec } from "./commands.js";
+import { COMMANDS, finiteOr, symbol, type CommandContext, type CommandSpec } from "./commands.js";
 import { statistics, type Stats } from "../util/stats.js";
 
 /** Counts of `values` in `bins` equal bins over [lo, hi] (the last bin includes hi). */
@@ -272,7 +272,8 @@ const specs: CommandSpec[] = [
     help: "the bending callbacks 'bend' accepts, with their arguments and defaults (dict)",
     run: () => {
       const resolver = (p: { control: string; value: number }) => new BendingParameter(p.control, p.value);
-      const out: { type: string; weight: boolean; activation: boolean; args: { name: string; value: Atom }[] }[] = [];
+      type ArgInfo = { name: string; value: Atom; min: number | null; max: number | null };
+      const out: { type: string; weight: boolean; activation: boolean; args: ArgInfo[] }[] = [];
       for (const type of registeredCallbacks()) {
         if (type === "Lambda" || type === "Chain") continue;
         const make = (args: Record<string, number>) => callbackFromJSON({ type, args, seed: 0 } as CallbackJSON, resolver);
@@ -289,11 +290,14 @@ const specs: CommandSpec[] = [
           callback = withDim;
         }
         if (!callback) continue; // needs arguments a message cannot give (lists)
-        const args: { name: string; value: Atom }[] = [];
+        const specs = callbackArguments(type);
+        // the declared domain, so the panel's form and sliders show it
+        const domain = (name: string) => ({ min: finiteOr(specs[name]?.min, null), max: finiteOr(specs[name]?.max, null) });
+        const args: ArgInfo[] = [];
         for (const [name, value] of Object.entries(callback.toJSON().args)) {
-          if (typeof value === "number" || typeof value === "string") args.push({ name, value });
+          if (typeof value === "number" || typeof value === "string") args.push({ name, value, ...domain(name) });
         }
-        if (withDim && "dim" in withDim.toJSON().args && !args.some((x) => x.name === "dim")) args.push({ name: "dim", value: "" });
+        if (withDim && "dim" in withDim.toJSON().args && !args.some((x) => x.name === "dim")) args.push({ name: "dim", value: "", ...domain("dim") });
         out.push({ type, weight: callback.weightCompatible, activation: callback.activationCompatible, args });
       }
       return { values: out.map((c) => c.type), dict: out };
