@@ -103,6 +103,7 @@ def randomize(m):
             m.bias.normal_(0.0, 0.3)
             m.running_mean.normal_(0.0, 0.5)
             m.running_var.uniform_(0.5, 2.0)
+            m.num_batches_tracked.fill_(7)  # int64, as a trained model's state dict has it
         elif isinstance(m, nn.LayerNorm):
             m.weight.uniform_(0.5, 1.5)
             m.bias.normal_(0.0, 0.3)
@@ -121,9 +122,7 @@ def main():
             y = layer(x.long() if cls_name == "Embedding" else x)
         tensors = {}
         for k, v in layer.state_dict().items():
-            if not v.is_floating_point():
-                continue  # e.g. num_batches_tracked
-            tensors["params." + k] = v
+            tensors["params." + k] = v  # the whole state dict, num_batches_tracked (I64) included
         tensors["input"] = x
         tensors["output"] = y
         path = os.path.join(OUT, name + ".safetensors")
@@ -131,7 +130,7 @@ def main():
         # round-trip check
         back, meta = load_file(path)
         for k, v in tensors.items():
-            assert back[k].shape == tuple(v.shape) and (torch.from_numpy(back[k]) == v.float()).all(), k
+            assert back[k].shape == tuple(v.shape) and (torch.from_numpy(back[k]) == v).all(), k
         assert json.loads(meta["config"]) == cfg
         shapes = {k: list(v.shape) for k, v in tensors.items()}
         print(f"{name:22s} {cls_name:16s} {shapes}")

@@ -1,4 +1,5 @@
-"""Minimal hand-written .safetensors reader/writer (float32 only).
+"""Minimal hand-written .safetensors reader/writer (float32, and int64 for integer tensors
+such as BatchNorm's num_batches_tracked).
 
 Format: 8-byte little-endian unsigned header length N, then N bytes of UTF-8
 JSON header {name: {"dtype": "F32", "shape": [...], "data_offsets": [b, e]},
@@ -11,22 +12,27 @@ import struct
 import numpy as np
 
 
-def _to_numpy_f32(t):
+def _to_numpy(t):
+    """Integer tensors as int64 (PyTorch's long), everything else as float32."""
     if hasattr(t, "detach"):  # torch.Tensor
-        t = t.detach().cpu().contiguous().float().numpy()
-    return np.ascontiguousarray(np.asarray(t, dtype=np.float32))
+        t = t.detach().cpu().contiguous()
+        t = t.long().numpy() if not t.is_floating_point() else t.float().numpy()
+    arr = np.asarray(t)
+    dtype = np.int64 if np.issubdtype(arr.dtype, np.integer) else np.float32
+    return np.asarray(arr, dtype=dtype, order="C")  # keeps 0-d tensors 0-d (ascontiguousarray makes them 1-d)
 
 
 def save_file(tensors, path, metadata=None):
-    """Write a dict {name: tensor/ndarray} as float32 safetensors."""
+    """Write a dict {name: tensor/ndarray} as safetensors (F32; I64 for integer tensors)."""
     header = {}
     blobs = []
     offset = 0
     for name, t in tensors.items():
-        arr = _to_numpy_f32(t)
-        data = arr.astype("<f4", copy=False).tobytes(order="C")
+        arr = _to_numpy(t)
+        integer = arr.dtype == np.int64
+        data = arr.astype("<i8" if integer else "<f4", copy=False).tobytes(order="C")
         header[name] = {
-            "dtype": "F32",
+            "dtype": "I64" if integer else "F32",
             "shape": [int(s) for s in arr.shape],
             "data_offsets": [offset, offset + len(data)],
         }
@@ -48,7 +54,7 @@ def save_file(tensors, path, metadata=None):
 
 
 def load_file(path):
-    """Read a float32 safetensors file -> ({name: np.ndarray}, metadata)."""
+    """Read an F32/I64 safetensors file -> ({name: np.ndarray}, metadata)."""
     with open(path, "rb") as f:
         raw = f.read()
     (n,) = struct.unpack("<Q", raw[:8])
@@ -57,11 +63,12 @@ def load_file(path):
     base = 8 + n
     out = {}
     for name, info in header.items():
-        if info["dtype"] != "F32":
+        if info["dtype"] not in ("F32", "I64"):
             raise ValueError(f"{name}: unsupported dtype {info['dtype']}")
         b, e = info["data_offsets"]
-        arr = np.frombuffer(raw[base + b : base + e], dtype="<f4")
-        out[name] = arr.reshape(info["shape"]).astype(np.float32)
+        integer = info["dtype"] == "I64"
+        arr = np.frombuffer(raw[base + b : base + e], dtype="<i8" if integer else "<f4")
+        out[name] = arr.reshape(info["shape"]).astype(np.int64 if integer else np.float32)
     return out, meta
 
 

@@ -48,7 +48,8 @@ describe("nn layers reproduce PyTorch", () => {
       const params = Object.fromEntries(
         Object.entries(tensors).filter(([k]) => k.startsWith("params.")).map(([k, v]) => [k.slice(7), v]),
       );
-      layer.loadStateDict(params);
+      layer.loadStateDict(params); // strict: PyTorch's whole state dict, BatchNorm's num_batches_tracked included
+      if ("num_batches_tracked" in params) expect((layer as unknown as { numBatchesTracked: number }).numBatchesTracked).toBe(7);
       const out = layer.call(tensors.input) as tb.Tensor;
       expect(out.shape).toEqual(tensors.output.shape);
       const scale = Math.max(1, tb.tf.max(tb.tf.abs(tensors.output)).dataSync()[0]);
@@ -57,6 +58,26 @@ describe("nn layers reproduce PyTorch", () => {
       layer.dispose();
     });
   }
+
+  it("BatchNorm takes num_batches_tracked as PyTorch does: optional, one integer, counted in training", () => {
+    const bn = new nn.BatchNorm1d(2);
+    const state = () => ({ weight: tb.tf.ones([2]), bias: tb.tf.zeros([2]), running_mean: tb.tf.zeros([2]), running_var: tb.tf.ones([2]) });
+    bn.loadStateDict({ ...state(), num_batches_tracked: tb.tf.scalar(41, "int32") });
+    expect(bn.numBatchesTracked).toBe(41);
+    bn.loadStateDict(state()); // absent: PyTorch accepts that too
+    expect(bn.numBatchesTracked).toBe(41);
+    expect(Object.keys(bn.stateDict())).toEqual(["weight", "bias", "running_mean", "running_var"]);
+    const bad = { ...state(), running_mean: tb.tf.fill([2], 3), num_batches_tracked: tb.tf.tensor([1.5, 2]) };
+    expect(() => bn.loadStateDict(bad)).toThrow(/num_batches_tracked: expected one non-negative integer \(int64 in PyTorch\), got float32 \[2\]/);
+    expect(Array.from(bn.running_mean.data.dataSync())).toEqual([0, 0]); // nothing changed
+    expect(bn.numBatchesTracked).toBe(41);
+    bn.train();
+    tb.tf.tidy(() => bn.call(tb.tf.randomNormal([4, 2, 3])));
+    expect(bn.numBatchesTracked).toBe(42);
+    // keys a module does not know still need { strict: false }
+    expect(() => bn.loadStateDict({ ...state(), other: tb.tf.zeros([1]) })).toThrow(/unexpected keys: other/);
+    bn.loadStateDict({ ...state(), other: tb.tf.zeros([1]) }, { strict: false });
+  });
 
   it("loadStateDict names every missing, unexpected and mis-shaped key and changes nothing", () => {
     const conv = new nn.Conv1d(2, 3, 3);

@@ -268,8 +268,10 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
 
-def float_state(m):
-    return {k: v.detach().float() for k, v in m.state_dict().items() if v.is_floating_point()}
+def export_state(m):
+    """The whole state dict as PyTorch writes it (F32; integer buffers such as BatchNorm's
+    num_batches_tracked as I64, which tfbend loads in strict mode, like PyTorch)."""
+    return {k: v.detach() if not v.is_floating_point() else v.detach().float() for k, v in m.state_dict().items()}
 
 
 def streaming_check(dec, z):
@@ -367,9 +369,9 @@ def main():
     dec_path = os.path.join(args.out, "decoder.safetensors")
     enc_path = os.path.join(args.out, "encoder.safetensors")
     ref_path = os.path.join(args.out, "reference.safetensors")
-    save_file(float_state(dec), dec_path, dict(common, latent_mean=json.dumps(lat_mean),
+    save_file(export_state(dec), dec_path, dict(common, latent_mean=json.dumps(lat_mean),
                                                latent_std=json.dumps(lat_std)))
-    save_file(float_state(enc), enc_path, dict(common))
+    save_file(export_state(enc), enc_path, dict(common))
     save_file({"z": z_ref, "audio": audio_ref, "x": x_ref, "z_enc": z_enc}, ref_path,
               dict(common))
 

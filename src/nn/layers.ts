@@ -184,6 +184,12 @@ abstract class BatchNormNd extends Layer {
   running_var: Buffer;
   readonly eps: number;
   readonly momentum: number;
+  /**
+   * PyTorch's `num_batches_tracked` buffer (int64 there): training passes that updated the
+   * running statistics. A state dict may carry it (loaded in strict mode, as PyTorch does) or
+   * not (PyTorch fills in 0 then too); nothing here computes with it, so it is a count, not a tensor.
+   */
+  numBatchesTracked = 0;
   constructor(readonly numFeatures: number, private readonly ranks: number[], args: BatchNormArgs) {
     super();
     this.eps = args.eps ?? 1e-5;
@@ -209,7 +215,19 @@ abstract class BatchNormNd extends Layer {
     if (this.bias) y = tf.add(y, tf.reshape(this.bias.value, shape));
     return y;
   }
+  protected override extraStateKeys(): Record<string, (tensor: Tensor) => () => void> {
+    return {
+      num_batches_tracked: (tensor) => {
+        const value = tensor.size === 1 && tensor.dtype === "int32" ? tensor.dataSync()[0] : Number.NaN;
+        if (!(Number.isInteger(value) && value >= 0)) {
+          throw new BendingError(`expected one non-negative integer (int64 in PyTorch), got ${tensor.dtype} [${tensor.shape.join(", ")}]`);
+        }
+        return () => (this.numBatchesTracked = value);
+      },
+    };
+  }
   private updateRunningStats(mean: Tensor, variance: Tensor, count: number): void {
+    this.numBatchesTracked++;
     const m = this.momentum;
     // PyTorch keeps the unbiased variance in running_var.
     this.running_mean.data = tf.tidy(() => tf.add(tf.mul(this.running_mean.data, 1 - m), tf.mul(mean, m)));

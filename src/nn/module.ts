@@ -117,6 +117,15 @@ export class Module {
     return declared !== undefined && Object.hasOwn(declared, fn) ? [...declared[fn]] : null;
   }
 
+  /**
+   * State keys this module takes in a state dict besides its parameters and buffers (PyTorch's
+   * BatchNorm `num_batches_tracked`): each reads the loaded tensor, throws a BendingError if it
+   * does not fit, and returns what stores it (run only once every key of the dict fits).
+   */
+  protected extraStateKeys(): Record<string, (tensor: Tensor) => () => void> {
+    return {};
+  }
+
   /** Direct children in definition order. */
   namedChildren(): [string, Module][] {
     const out: [string, Module][] = [];
@@ -189,13 +198,28 @@ export class Module {
   loadStateDict(stateDict: Record<string, Tensor>, options: { strict?: boolean } = {}): void {
     const strict = options.strict ?? true;
     const own = new Map(this.namedStateTensors());
+    const extra = new Map<string, (tensor: Tensor) => () => void>();
+    for (const [path, mod] of this.namedModules()) {
+      for (const [key, read] of Object.entries(mod.extraStateKeys())) extra.set(path === "" ? key : `${path}.${key}`, read);
+    }
     const missing = [...own.keys()].filter((k) => !(k in stateDict));
-    const unexpected = Object.keys(stateDict).filter((k) => !own.has(k));
+    const unexpected = Object.keys(stateDict).filter((k) => !own.has(k) && !extra.has(k));
     const misshaped: string[] = [];
     for (const [name, tensor] of Object.entries(stateDict)) {
       const state = own.get(name);
       if (state !== undefined && !sameShape(state.shape, tensor.shape)) {
         misshaped.push(`${name}: expected [${state.shape.join(", ")}], got [${tensor.shape.join(", ")}]`);
+      }
+    }
+    const stores: (() => void)[] = [];
+    for (const [name, tensor] of Object.entries(stateDict)) {
+      const read = own.has(name) ? undefined : extra.get(name);
+      if (read === undefined) continue;
+      try {
+        stores.push(read(tensor));
+      } catch (error) {
+        if (!(error instanceof BendingError)) throw error;
+        misshaped.push(`${name}: ${error.message}`);
       }
     }
     const problems: string[] = [];
@@ -209,6 +233,7 @@ export class Module {
       const state = own.get(name);
       if (state !== undefined) state.data = tf.tidy(() => tf.cast(tensor, state.data.dtype).clone());
     }
+    for (const store of stores) store();
   }
 
   train(mode = true): this {
