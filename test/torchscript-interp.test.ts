@@ -271,6 +271,19 @@ describe("bending an interpreted model", () => {
     tf.dispose([plain, half, back, onlyDefault, mixed]);
   });
 
+  it("snapshots and restores the streaming state (a block rendered twice from the same past)", () => {
+    root.resetState();
+    tf.dispose(bended.call("decode", z) as tb.Tensor);
+    const snapshot = root.snapshotState();
+    const first = bended.call("decode", z) as tb.Tensor;
+    const further = bended.call("decode", z) as tb.Tensor;
+    root.restoreState(snapshot);
+    const again = bended.call("decode", z) as tb.Tensor;
+    expect(identical(first, again)).toBe(true);
+    expect(identical(first, further)).toBe(false);
+    tf.dispose([first, further, again]);
+  });
+
   it("keeps tf.memory().numTensors flat over 100 streaming calls with a bending", () => {
     bended.trace("decode", [z]);
     const handle = bended.bend(new tb.Mask(0.7, { dim: -2, seed: 1 }), "decoder_up_0");

@@ -38,6 +38,9 @@ describe("TorchScript models in the session", () => {
     expect(a.data.every(Number.isFinite)).toBe(true);
     expect(a.data.some((v) => v !== 0)).toBe(true);
     expect(b.data.some((v, i) => v !== a.data[i])).toBe(true);
+    const before = tb.tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) await session.renderBlock();
+    expect(tb.tf.memory().numTensors).toBe(before);
   });
 
   it("reaches nn~ attributes with set/get and resets the streaming state", async () => {

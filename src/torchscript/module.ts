@@ -129,8 +129,13 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
     const own = this as unknown as Record<string, unknown>;
     switch (this.#kinds.get(name)) {
       case "module": return own[name];
-      case "param":
-      case "buffer": return (own[name] as Parameter | Buffer).value;
+      case "param": return (own[name] as Parameter).value;
+      case "buffer": {
+        // another class may write it in place (self.child.buffer.copy_(x)): remember where it lives
+        const buffer = own[name] as Buffer;
+        const value = buffer.value;
+        return value === buffer.data ? ctx.stateValue(this, name, value) : value;
+      }
       case "state": {
         // read directly (versions and interpolation do not apply to streaming state), seen by a tracer as get_attr
         const buffer = own[name] as StateBuffer;
