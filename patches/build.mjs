@@ -6,6 +6,12 @@ import { writeFileSync } from "node:fs";
 /** Messages every patch offers, in an order that works from a fresh start. */
 export const DEMO_MESSAGES = [
   "load audio",
+  // the first sound: the latent walks through the model's latent space by default
+  "stream start",
+  "input walk 1",
+  "input walk 0.25",
+  "input hold",
+  "stream stop",
   "models",
   "trace",
   "weights",
@@ -24,6 +30,7 @@ export const DEMO_MESSAGES = [
   "config load preset1",
   "input 0 1 0 0 0 0 0 0",
   "render demo.wav 2",
+  "input walk 0.25",
   "unbend net_2_conv",
   "reset",
   "stream start",

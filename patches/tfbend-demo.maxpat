@@ -67,7 +67,7 @@
         "box": {
           "id": "obj-4",
           "maxclass": "message",
-          "text": "models",
+          "text": "stream start",
           "patching_rect": [
             250,
             40,
@@ -82,7 +82,7 @@
         "box": {
           "id": "obj-5",
           "maxclass": "message",
-          "text": "trace",
+          "text": "input walk 1",
           "patching_rect": [
             480,
             40,
@@ -97,7 +97,7 @@
         "box": {
           "id": "obj-6",
           "maxclass": "message",
-          "text": "weights",
+          "text": "input walk 0.25",
           "patching_rect": [
             20,
             68,
@@ -112,7 +112,7 @@
         "box": {
           "id": "obj-7",
           "maxclass": "message",
-          "text": "activations",
+          "text": "input hold",
           "patching_rect": [
             250,
             68,
@@ -127,7 +127,7 @@
         "box": {
           "id": "obj-8",
           "maxclass": "message",
-          "text": "graph",
+          "text": "stream stop",
           "patching_rect": [
             480,
             68,
@@ -142,7 +142,7 @@
         "box": {
           "id": "obj-9",
           "maxclass": "message",
-          "text": "bend net_2_conv mask prob @keep=0.5 dim -2",
+          "text": "models",
           "patching_rect": [
             20,
             96,
@@ -157,7 +157,7 @@
         "box": {
           "id": "obj-10",
           "maxclass": "message",
-          "text": "bend net.6.conv.weight scale scale @gain=1",
+          "text": "trace",
           "patching_rect": [
             250,
             96,
@@ -172,7 +172,7 @@
         "box": {
           "id": "obj-11",
           "maxclass": "message",
-          "text": "controls",
+          "text": "weights",
           "patching_rect": [
             480,
             96,
@@ -187,7 +187,7 @@
         "box": {
           "id": "obj-12",
           "maxclass": "message",
-          "text": "set keep 0.3",
+          "text": "activations",
           "patching_rect": [
             20,
             124,
@@ -202,7 +202,7 @@
         "box": {
           "id": "obj-13",
           "maxclass": "message",
-          "text": "get keep",
+          "text": "graph",
           "patching_rect": [
             250,
             124,
@@ -217,7 +217,7 @@
         "box": {
           "id": "obj-14",
           "maxclass": "message",
-          "text": "write crushed",
+          "text": "bend net_2_conv mask prob @keep=0.5 dim -2",
           "patching_rect": [
             480,
             124,
@@ -232,7 +232,7 @@
         "box": {
           "id": "obj-15",
           "maxclass": "message",
-          "text": "version default",
+          "text": "bend net.6.conv.weight scale scale @gain=1",
           "patching_rect": [
             20,
             152,
@@ -247,7 +247,7 @@
         "box": {
           "id": "obj-16",
           "maxclass": "message",
-          "text": "versions",
+          "text": "controls",
           "patching_rect": [
             250,
             152,
@@ -262,7 +262,7 @@
         "box": {
           "id": "obj-17",
           "maxclass": "message",
-          "text": "interpolate default 1 crushed 1",
+          "text": "set keep 0.3",
           "patching_rect": [
             480,
             152,
@@ -277,7 +277,7 @@
         "box": {
           "id": "obj-18",
           "maxclass": "message",
-          "text": "config save preset1",
+          "text": "get keep",
           "patching_rect": [
             20,
             180,
@@ -292,7 +292,7 @@
         "box": {
           "id": "obj-19",
           "maxclass": "message",
-          "text": "config load preset1",
+          "text": "write crushed",
           "patching_rect": [
             250,
             180,
@@ -307,7 +307,7 @@
         "box": {
           "id": "obj-20",
           "maxclass": "message",
-          "text": "input 0 1 0 0 0 0 0 0",
+          "text": "version default",
           "patching_rect": [
             480,
             180,
@@ -322,7 +322,7 @@
         "box": {
           "id": "obj-21",
           "maxclass": "message",
-          "text": "render demo.wav 2",
+          "text": "versions",
           "patching_rect": [
             20,
             208,
@@ -337,7 +337,7 @@
         "box": {
           "id": "obj-22",
           "maxclass": "message",
-          "text": "unbend net_2_conv",
+          "text": "interpolate default 1 crushed 1",
           "patching_rect": [
             250,
             208,
@@ -352,7 +352,7 @@
         "box": {
           "id": "obj-23",
           "maxclass": "message",
-          "text": "reset",
+          "text": "config save preset1",
           "patching_rect": [
             480,
             208,
@@ -367,7 +367,7 @@
         "box": {
           "id": "obj-24",
           "maxclass": "message",
-          "text": "stream start",
+          "text": "config load preset1",
           "patching_rect": [
             20,
             236,
@@ -382,7 +382,7 @@
         "box": {
           "id": "obj-25",
           "maxclass": "message",
-          "text": "stream stop",
+          "text": "input 0 1 0 0 0 0 0 0",
           "patching_rect": [
             250,
             236,
@@ -397,7 +397,7 @@
         "box": {
           "id": "obj-26",
           "maxclass": "message",
-          "text": "status",
+          "text": "render demo.wav 2",
           "patching_rect": [
             480,
             236,
@@ -412,7 +412,7 @@
         "box": {
           "id": "obj-27",
           "maxclass": "message",
-          "text": "dump",
+          "text": "input walk 0.25",
           "patching_rect": [
             20,
             264,
@@ -426,6 +426,96 @@
       {
         "box": {
           "id": "obj-28",
+          "maxclass": "message",
+          "text": "unbend net_2_conv",
+          "patching_rect": [
+            250,
+            264,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-29",
+          "maxclass": "message",
+          "text": "reset",
+          "patching_rect": [
+            480,
+            264,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-30",
+          "maxclass": "message",
+          "text": "stream start",
+          "patching_rect": [
+            20,
+            292,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-31",
+          "maxclass": "message",
+          "text": "stream stop",
+          "patching_rect": [
+            250,
+            292,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-32",
+          "maxclass": "message",
+          "text": "status",
+          "patching_rect": [
+            480,
+            292,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-33",
+          "maxclass": "message",
+          "text": "dump",
+          "patching_rect": [
+            20,
+            320,
+            220,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-34",
           "maxclass": "slider",
           "text": "",
           "patching_rect": [
@@ -441,7 +531,7 @@
       },
       {
         "box": {
-          "id": "obj-29",
+          "id": "obj-35",
           "maxclass": "newobj",
           "text": "scale 0 127 0. 1.",
           "patching_rect": [
@@ -456,7 +546,7 @@
       },
       {
         "box": {
-          "id": "obj-30",
+          "id": "obj-36",
           "maxclass": "newobj",
           "text": "prepend set keep",
           "patching_rect": [
@@ -471,7 +561,7 @@
       },
       {
         "box": {
-          "id": "obj-31",
+          "id": "obj-37",
           "maxclass": "slider",
           "text": "",
           "patching_rect": [
@@ -487,7 +577,7 @@
       },
       {
         "box": {
-          "id": "obj-32",
+          "id": "obj-38",
           "maxclass": "newobj",
           "text": "scale 0 127 0. 2.",
           "patching_rect": [
@@ -502,7 +592,7 @@
       },
       {
         "box": {
-          "id": "obj-33",
+          "id": "obj-39",
           "maxclass": "newobj",
           "text": "prepend set gain",
           "patching_rect": [
@@ -517,7 +607,7 @@
       },
       {
         "box": {
-          "id": "obj-34",
+          "id": "obj-40",
           "maxclass": "newobj",
           "text": "route ok error dict",
           "patching_rect": [
@@ -532,7 +622,7 @@
       },
       {
         "box": {
-          "id": "obj-35",
+          "id": "obj-41",
           "maxclass": "newobj",
           "text": "print tfbend",
           "patching_rect": [
@@ -547,7 +637,7 @@
       },
       {
         "box": {
-          "id": "obj-36",
+          "id": "obj-42",
           "maxclass": "newobj",
           "text": "print tfbend-error",
           "patching_rect": [
@@ -562,7 +652,7 @@
       },
       {
         "box": {
-          "id": "obj-37",
+          "id": "obj-43",
           "maxclass": "newobj",
           "text": "print tfbend-dict",
           "patching_rect": [
@@ -577,7 +667,7 @@
       },
       {
         "box": {
-          "id": "obj-38",
+          "id": "obj-44",
           "maxclass": "newobj",
           "text": "jit.net.recv @port 7474",
           "patching_rect": [
@@ -592,7 +682,7 @@
       },
       {
         "box": {
-          "id": "obj-39",
+          "id": "obj-45",
           "maxclass": "newobj",
           "text": "jit.release~ @latency 2048",
           "patching_rect": [
@@ -607,7 +697,7 @@
       },
       {
         "box": {
-          "id": "obj-40",
+          "id": "obj-46",
           "maxclass": "newobj",
           "text": "*~ 0.5",
           "patching_rect": [
@@ -622,7 +712,7 @@
       },
       {
         "box": {
-          "id": "obj-41",
+          "id": "obj-47",
           "maxclass": "newobj",
           "text": "dac~",
           "patching_rect": [
@@ -637,7 +727,7 @@
       },
       {
         "box": {
-          "id": "obj-42",
+          "id": "obj-48",
           "maxclass": "newobj",
           "text": "jit.net.recv @port 7475",
           "patching_rect": [
@@ -652,7 +742,7 @@
       },
       {
         "box": {
-          "id": "obj-43",
+          "id": "obj-49",
           "maxclass": "jit.pwindow",
           "text": "",
           "patching_rect": [
@@ -667,7 +757,7 @@
       },
       {
         "box": {
-          "id": "obj-44",
+          "id": "obj-50",
           "maxclass": "message",
           "text": "load image",
           "patching_rect": [
@@ -989,7 +1079,7 @@
             0
           ],
           "destination": [
-            "obj-29",
+            "obj-2",
             0
           ]
         }
@@ -1001,7 +1091,7 @@
             0
           ],
           "destination": [
-            "obj-30",
+            "obj-2",
             0
           ]
         }
@@ -1025,7 +1115,7 @@
             0
           ],
           "destination": [
-            "obj-32",
+            "obj-2",
             0
           ]
         }
@@ -1037,7 +1127,7 @@
             0
           ],
           "destination": [
-            "obj-33",
+            "obj-2",
             0
           ]
         }
@@ -1050,18 +1140,6 @@
           ],
           "destination": [
             "obj-2",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-2",
-            0
-          ],
-          "destination": [
-            "obj-34",
             0
           ]
         }
@@ -1081,8 +1159,8 @@
       {
         "patchline": {
           "source": [
-            "obj-34",
-            1
+            "obj-35",
+            0
           ],
           "destination": [
             "obj-36",
@@ -1093,11 +1171,23 @@
       {
         "patchline": {
           "source": [
-            "obj-34",
-            2
+            "obj-36",
+            0
           ],
           "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-37",
+            0
+          ],
+          "destination": [
+            "obj-38",
             0
           ]
         }
@@ -1121,6 +1211,18 @@
             0
           ],
           "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-2",
+            0
+          ],
+          "destination": [
             "obj-40",
             0
           ]
@@ -1142,19 +1244,19 @@
         "patchline": {
           "source": [
             "obj-40",
-            0
-          ],
-          "destination": [
-            "obj-41",
             1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
+          ],
+          "destination": [
             "obj-42",
             0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-40",
+            2
           ],
           "destination": [
             "obj-43",
@@ -1166,6 +1268,66 @@
         "patchline": {
           "source": [
             "obj-44",
+            0
+          ],
+          "destination": [
+            "obj-45",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-45",
+            0
+          ],
+          "destination": [
+            "obj-46",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-46",
+            0
+          ],
+          "destination": [
+            "obj-47",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-46",
+            0
+          ],
+          "destination": [
+            "obj-47",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-48",
+            0
+          ],
+          "destination": [
+            "obj-49",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-50",
             0
           ],
           "destination": [

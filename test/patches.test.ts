@@ -112,3 +112,19 @@ describe("patches/tfbend.scd and touchdesigner.md", () => {
     }
   });
 });
+
+describe("the patches start from the first sound", () => {
+  it("load, then stream start with the latent walking; walk and hold are a click away", () => {
+    const max = JSON.parse(readFileSync(join(root, "patches/tfbend-demo.maxpat"), "utf8")) as { patcher: { boxes: MaxBox[] } };
+    const messages = max.patcher.boxes.filter((b) => b.box.maxclass === "message").map((b) => b.box.text);
+    expect(messages.slice(0, 2)).toEqual(["load audio", "stream start"]);
+    expect(messages).toEqual(expect.arrayContaining(["input walk 0.25", "input hold"]));
+    // Pd: a message box of atoms, then [oscformat tfbend <command>]
+    const pd = [...readFileSync(join(root, "patches/tfbend.pd"), "utf8").matchAll(/#X msg \d+ \d+ (.*);\n#X obj \d+ \d+ oscformat tfbend (\w+);/g)].map((m) => `${m[2]} ${m[1]}`);
+    expect(pd.slice(0, 3)).toEqual(["load audio", "stream start", "input walk 1"]);
+    expect(pd).toEqual(expect.arrayContaining(["input walk 0.25", "input hold"]));
+    const scd = readFileSync(join(root, "patches/tfbend.scd"), "utf8");
+    const calls = [...scd.matchAll(/^~tfbend\.sendMsg\('\/tfbend\/(\w+)'(.*)\);/gm)].map((m) => `${m[1]}${m[2]}`);
+    expect(calls.slice(0, 3)).toEqual(['load, "audio"', 'stream, "start"', 'input, "walk", 1']);
+  });
+});

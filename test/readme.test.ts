@@ -75,6 +75,13 @@ describe("README.md TypeScript blocks", () => {
     expect(blocks.filter((b) => b.skip !== undefined).length).toBeLessThanOrEqual(Math.floor(blocks.length / 3));
   });
 
+  it("says how Max users on macOS and Windows install the package", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    expect(readme).toMatch(/ln -s "\$PWD\/plugin" ~\/Documents\/Max\\ 9\/Packages\/tfbend/);
+    expect(readme).toMatch(/mklink \/J "%USERPROFILE%\\Documents\\Max 9\\Packages\\tfbend" "%CD%\\plugin"/);
+    expect(readme).toMatch(/@node_bin_path/);
+  });
+
   it("all compile with tsc (strict)", () => {
     const { status, output } = run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
     expect(status, output).toBe(0);

@@ -20,6 +20,7 @@ import type { Tensor } from "../tf.js";
 import { formatRecordedShape } from "../graph/graph.js";
 import { numericAtom, quoted, type Atom } from "./atoms.js";
 import { writeFileNoFollow } from "../io/files.js";
+import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
 import type { ModelKind, Session } from "./session.js";
 
 /** What commands need from a session (Session implements it). */
@@ -505,9 +506,20 @@ const specs: CommandSpec[] = [
   },
   {
     name: "input",
-    usage: "input <latent values...>",
-    help: "set the latent the stream and renders decode (one value per latent dimension)",
+    usage: "input <latent values...> | input walk [speed] | input hold",
+    help: `the latent the stream and renders decode: fixed values (one per latent dimension), a slow random walk over the model's latent statistics (the default; speed in 1/s, default ${DEFAULT_WALK_SPEED}), or hold where the walk is`,
     run: (s, a) => {
+      if (a[0] === "walk") {
+        noMore(a, 2, "input walk [speed]");
+        s.walkLatent(a[1] === undefined ? DEFAULT_WALK_SPEED : number(a, 1, "walk speed"));
+        return { values: ["walk", s.walk!.speed] };
+      }
+      if (a[0] === "hold") {
+        noMore(a, 1, "input hold");
+        s.holdLatent();
+        return { values: ["hold", ...s.latent] };
+      }
+      if (a.length === 0) throw new BendingError("missing latent values; usage: input <latent values...> | input walk [speed] | input hold");
       s.setLatent(a.map((_, i) => number(a, i, `latent value ${i + 1}`)));
       return { values: [a.length] };
     },

@@ -18,6 +18,7 @@ import { atomsProblem, quoted, type Atom } from "./atoms.js";
 import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
 import { WindowedQuantiles } from "../util/stats.js";
+import { LatentWalk, latentStatistics } from "./latent-walk.js";
 
 export interface Reply {
   command: string;
@@ -159,6 +160,8 @@ export class Session implements CommandContext {
   /** Latent the stream decodes (target) and the one it last reached (for smooth ramps). */
   latent: number[] = [];
   private latentReached: number[] = [];
+  /** The latent walk the stream follows (`input walk` / `input hold`); models with latent statistics walk from the start. */
+  walk: LatentWalk | null = null;
   private readonly listeners = new Set<(block: OutputBlock) => void>();
   private readonly errorListeners = new Set<(reply: Reply) => void>();
   private streamTimer: NodeJS.Timeout | null = null;
@@ -298,6 +301,12 @@ export class Session implements CommandContext {
       this.latent = new Array<number>(Number(bended.metadata.latent_dim ?? 0)).fill(0);
       this.latentReached = [...this.latent];
     }
+    const stats = latentStatistics(bended.metadata, this.latent.length);
+    this.walk = stats && this.kind !== "generic" ? new LatentWalk(stats) : null;
+    if (this.walk) {
+      this.latent = this.walk.position;
+      this.latentReached = [...this.latent];
+    }
     if (wasStreaming && this.kind !== "generic") this.startStream();
   }
 
@@ -419,6 +428,33 @@ export class Session implements CommandContext {
     }
     if (!values.every((v) => Number.isFinite(v))) throw new BendingError("input values must be finite numbers");
     this.latent = values;
+    if (this.walk) this.walk.walking = false;
+  }
+
+  /** The walk for `input walk` (over N(0, 1) where the model declares no latent statistics). */
+  private requireWalk(): LatentWalk {
+    this.requireModel();
+    if (this.latent.length === 0) throw new BendingError(`model '${this.modelName}' takes no latent input`);
+    if (this.walk?.stats.mean.length !== this.latent.length) {
+      this.walk = new LatentWalk({ mean: this.latent.map(() => 0), std: this.latent.map(() => 1) }, { walking: false });
+    }
+    return this.walk;
+  }
+
+  /** `input walk <speed>`: the latent wanders from where it is (speed in 1/s). */
+  walkLatent(speed: number): void {
+    this.requireWalk().walk(speed, this.latent);
+  }
+
+  /** `input hold`: the latent stays where the walk has brought it. */
+  holdLatent(): void {
+    this.requireWalk().walking = false;
+  }
+
+  /** Gain on decoded audio so the default walk plays at about -18 dBFS RMS (metadata `output_gain`, measured by a render). */
+  private get latentGain(): number {
+    const gain = Number(this.bended?.metadata.output_gain ?? 1);
+    return Number.isFinite(gain) && gain > 0 ? gain : 1;
   }
 
   // --- rendering -------------------------------------------------------------------
@@ -432,6 +468,7 @@ export class Session implements CommandContext {
   private nextInput(): Tensor {
     const z = this.latent.length;
     const spec = this.methodSpec();
+    if (this.walk?.walking && this.walk.stats.mean.length === z && !(spec && spec.inRatio === 1)) this.latent = this.walk.step(this.blockMs / 1000);
     if (spec && spec.inRatio === 1) {
       const samples = this.blockSamples;
       return tf.tensor(this.audioInput(spec.inChannels, samples), [1, spec.inChannels, samples]);
@@ -501,6 +538,7 @@ export class Session implements CommandContext {
       return { stream: "latent", seq: this.seq++, sampleRate: this.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
     }
     if (this.kind === "audio") {
+      if (!(spec && spec.inRatio === 1) && this.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= this.latentGain;
       if (this.streaming) {
         // Declick before the safety stage, on the raw signal the previous block ended with.
         if (this.outputChanged && this.lastSample !== null) declick(data, this.lastSample);
@@ -538,6 +576,13 @@ export class Session implements CommandContext {
     // A render uses the causal convolutions' stream state, so it cannot run beside a live stream.
     if (this.streamTimer !== null) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     setStreaming(model.module, true);
+    // A render walks from the walk's origin (so renders repeat) and leaves the stream's walk as it was.
+    const streamWalk = this.walk;
+    const streamLatent = this.latent;
+    if (streamWalk?.walking) {
+      this.walk = streamWalk.fresh();
+      this.latent = this.walk.position;
+    }
     this.latentReached = [...this.latent]; // a render starts at the current latent, no ramp
     const safety = new SafetyStage();
     this.rendering = true;
@@ -549,6 +594,9 @@ export class Session implements CommandContext {
       }
     } finally {
       this.rendering = false;
+      this.walk = streamWalk;
+      this.latent = streamLatent;
+      this.latentReached = [...streamLatent];
       setStreaming(model.module, true);
     }
     await writeWav(path, out.subarray(0, Math.round(seconds * this.sampleRate)), this.sampleRate);
@@ -640,6 +688,7 @@ export class Session implements CommandContext {
       versions: this.bended ? this.bended.versionNames().length - 1 : 0,
       version_mb: this.bended ? Number((this.bended.versionBytes() / 2 ** 20).toFixed(2)) : 0,
       max_versions: this.maxVersions,
+      input: this.walk?.walking ? "walk" : "hold",
     };
   }
 
