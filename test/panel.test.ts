@@ -397,7 +397,9 @@ describe("panel commands (query-only: nothing changes, nothing is announced)", (
     expect(callbacks.find((c) => c.type === "Mask")?.args.map((a) => a.name)).toEqual(["prob", "dim"]);
     expect(callbacks.find((c) => c.type === "Permute")?.args.map((a) => a.name)).toContain("dim");
     expect(callbacks.some((c) => c.type === "Lambda")).toBe(false);
-    expect((await s.execute(["state"])).dict).toMatchObject({ model: "audio", kind: "audio", method: "decode", latent: new Array(8).fill(0), version: "_default" });
+    // the stream starts its latent walk at the encoder's latent mean
+    const latentMean = JSON.parse(s.bended!.metadata.latent_mean) as number[];
+    expect((await s.execute(["state"])).dict).toMatchObject({ model: "audio", kind: "audio", method: "decode", latent: latentMean, version: "_default" });
     s.dispose();
   });
 });
