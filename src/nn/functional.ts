@@ -703,5 +703,136 @@ export const geluApprox = defineOp("gelu", (x: Tensor, approximate = "none"): Te
 });
 export const hardtanh = defineOp("hardtanh", (x: Tensor, min = -1, max = 1): Tensor => tf.clipByValue(x, min, max));
 export const logSoftmax = defineOp("log_softmax", (x: Tensor, dim = -1): Tensor => tf.sub(x, tf.logSumExp(x, axis(dim, x.rank), true)));
-export const einsum = defineOp("einsum", (equation: string, tensors: Tensor[]): Tensor => tf.einsum(equation, ...tensors));
+/**
+ * torch.einsum for explicit subscripts ("bct,bct->bt", "ij,jk"), as broadcast products summed
+ * over the contracted letters (the wasm backend has no Einsum kernel).
+ */
+export const einsum = defineOp("einsum", (equation: string, tensors: Tensor[]): Tensor => {
+  const eq = equation.replace(/\s+/g, "");
+  if (eq.includes(".")) throw new BendingError(`einsum '${equation}': ellipsis (...) is not supported`);
+  const [lhs, given] = eq.split("->");
+  const inputs = lhs.split(",");
+  if (inputs.length !== tensors.length) throw new BendingError(`einsum '${equation}' names ${inputs.length} operands, got ${tensors.length}`);
+  const letters = [...new Set(inputs.join(""))];
+  // implicit output: the letters that appear once, in alphabetical order
+  const output = given ?? letters.filter((l) => inputs.join("").split(l).length === 2).sort().join("");
+  const sizes = new Map<string, number>();
+  let product: Tensor | null = null;
+  inputs.forEach((subs, i) => {
+    const t = tensors[i];
+    if (subs.length !== t.rank) throw new BendingError(`einsum '${equation}': operand ${i} has rank ${t.rank}, subscripts '${subs}'`);
+    if (new Set(subs).size !== subs.length) throw new BendingError(`einsum '${equation}': repeated subscripts in one operand are not supported`);
+    [...subs].forEach((l, d) => {
+      const n = dims(t)[d];
+      const known = sizes.get(l);
+      if (known !== undefined && known !== n && known !== 1 && n !== 1) throw new BendingError(`einsum '${equation}': '${l}' is ${known} and ${n}`);
+      if (known === undefined || known === 1) sizes.set(l, n);
+    });
+    const present = letters.filter((l) => subs.includes(l));
+    const moved = tf.transpose(t, present.map((l) => subs.indexOf(l)));
+    const aligned = tf.reshape(moved, letters.map((l) => (subs.includes(l) ? dims(t)[subs.indexOf(l)] : 1)));
+    product = product === null ? aligned : tf.mul(product, aligned);
+  });
+  const summed = letters.map((l, i) => (output.includes(l) ? -1 : i)).filter((i) => i >= 0);
+  let y = summed.length > 0 ? tf.sum(product!, summed) : product!;
+  const kept = letters.filter((l) => output.includes(l));
+  y = tf.transpose(y, [...output].map((l) => kept.indexOf(l)));
+  return y;
+});
 export const indexSelect = defineOp("index_select", (x: Tensor, dim: number, index: Tensor): Tensor => tf.gather(x, tf.cast(index, "int32"), axis(dim, x.rank)));
+
+/** torch.norm / linalg.vector_norm: (Σ|x|^p)^(1/p) over `dim` (all dims when null); p = ±Infinity gives max/min |x|. */
+export const norm = defineOp("norm", (x: Tensor, p = 2, dim: number | number[] | null = null, keepdim = false): Tensor => {
+  const axes = reductionAxes(x, dim);
+  const a = tf.abs(x);
+  if (p === Infinity) return tf.max(a, axes, keepdim);
+  if (p === -Infinity) return tf.min(a, axes, keepdim);
+  if (p === 0) return tf.sum(tf.cast(tf.notEqual(x, 0), "float32"), axes, keepdim);
+  if (p === 2) return tf.sqrt(tf.sum(tf.square(x), axes, keepdim));
+  if (p === 1) return tf.sum(a, axes, keepdim);
+  return tf.pow(tf.sum(tf.pow(a, p), axes, keepdim), 1 / p);
+});
+
+/** Inverse trigonometric functions (PyTorch's acos/asin, alias arccos/arcsin). */
+export const inverseTrig = defineOp("inverse_trig", (name: "acos" | "asin", x: Tensor): Tensor => (name === "acos" ? tf.acos(x) : tf.asin(x)));
+
+/** torch.repeat_interleave with an int count: each element `repeats` times along `dim` (flattened when dim is null). */
+export const repeatInterleave = defineOp("repeat_interleave", (x: Tensor, repeats: number, dim: number | null = null): Tensor => {
+  const y = dim === null ? tf.reshape(x, [-1]) : x;
+  const a = dim === null ? 0 : axis(dim, y.rank);
+  const reps = new Array<number>(y.rank + 1).fill(1);
+  reps[a + 1] = repeats;
+  const tiled = tf.tile(tf.expandDims(y, a + 1), reps);
+  const shape = [...y.shape];
+  shape[a] *= repeats;
+  return tf.reshape(tiled, shape);
+});
+
+/**
+ * torch.stft on an already padded signal ([T] or [B, T]): frames of `nFft` every `hop`
+ * samples times the window (centred zero-padded to nFft), one-sided DFT. Returned as a
+ * Complex [.., nFft/2 + 1, frames] (or [.., bins, frames, 2] when not complex). Computed as
+ * one strided conv1d with window·cos and −window·sin kernels (wasm has no FFT kernel).
+ */
+export const stft = defineOp("stft", (x: Tensor, nFft: number, hop: number | null = null, winLength: number | null = null,
+  window: Tensor | null = null, normalized = false, onesided: boolean | null = null, returnComplex: boolean | null = null): Complex | Tensor => {
+  if (x.rank !== 1 && x.rank !== 2) throw new BendingError(`stft needs a 1-d or 2-d signal, got shape [${x.shape.join(", ")}]`);
+  if (onesided === false) throw new BendingError("stft with onesided=False is not supported");
+  const step = hop ?? Math.floor(nFft / 4);
+  const length = winLength ?? nFft;
+  if (x.shape[x.rank - 1] < nFft) throw new BendingError(`stft: the signal (${x.shape[x.rank - 1]} samples) is shorter than n_fft ${nFft}`);
+  const win = window === null ? tf.ones([length]) : window;
+  if (win.shape[0] !== length) throw new BendingError(`stft: the window has ${win.shape[0]} samples, win_length is ${length}`);
+  const left = Math.floor((nFft - length) / 2);
+  const padded = length === nFft ? win : tf.pad(win, [[left, nFft - length - left]]);
+  const { cos, sin } = dft(nFft);
+  const bins = Math.floor(nFft / 2) + 1;
+  // kernels [2·bins, 1, nFft]: window·cos rows then window·(−sin) rows
+  const basis = tf.concat([tf.transpose(cos), tf.transpose(sin)], 0);
+  const kernel = tf.reshape(tf.mul(basis, tf.reshape(tf.cast(padded, "float32"), [1, nFft])), [2 * bins, 1, nFft]);
+  const batched = tf.reshape(tf.cast(x, "float32"), [-1, 1, x.shape[x.rank - 1]]);
+  let y = conv1d(batched, kernel, null, { stride: step });
+  if (normalized) y = tf.mul(y, 1 / Math.sqrt(nFft));
+  const lead = x.rank === 2 ? [dims(x)[0]] : [];
+  const frames = dims(y)[2];
+  const re = tf.reshape(tf.slice(y, [0, 0, 0], [-1, bins, -1]), [...lead, bins, frames]);
+  const im = tf.reshape(tf.slice(y, [0, bins, 0], [-1, bins, -1]), [...lead, bins, frames]);
+  if (returnComplex === false) return tf.stack([re, im], re.rank);
+  return new Complex(re, im);
+});
+
+/**
+ * torch.gru (batch-first or time-first input, unidirectional, no dropout): gates r, z, n in
+ * PyTorch's order; `params` = [w_ih, w_hh, (b_ih, b_hh)] per layer. Returns [output, h_n].
+ */
+export const gru = defineOp("gru", (x: Tensor, h0: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, batchFirst: boolean): [Tensor, Tensor] => {
+  const perLayer = hasBiases ? 4 : 2;
+  if (params.length !== perLayer * numLayers) throw new BendingError(`gru expects ${perLayer * numLayers} weights for ${numLayers} layers, got ${params.length}`);
+  let seq = batchFirst ? tf.transpose(x, [1, 0, 2]) : x; // [T, B, F]
+  const [steps, batch] = dims(seq);
+  const finals: Tensor[] = [];
+  for (let l = 0; l < numLayers; l++) {
+    const [wIh, wHh] = [params[l * perLayer], params[l * perLayer + 1]];
+    const bIh = hasBiases ? params[l * perLayer + 2] : null;
+    const bHh = hasBiases ? params[l * perLayer + 3] : null;
+    const hidden = dims(wHh)[1];
+    // input projections of every step at once: [T·B, 3H]
+    const gi = linear(tf.reshape(seq, [steps * batch, dims(seq)[2]]), wIh, bIh);
+    const giSteps = tf.split(tf.reshape(gi, [steps, batch, 3 * hidden]), steps, 0).map((t) => tf.reshape(t, [batch, 3 * hidden]));
+    let h = tf.reshape(tf.slice(h0, [l, 0, 0], [1, batch, hidden]), [batch, hidden]);
+    const outs: Tensor[] = [];
+    for (let t = 0; t < steps; t++) {
+      const gh = linear(h, wHh, bHh);
+      const [ir, iz, inn] = tf.split(giSteps[t], 3, 1);
+      const [hr, hz, hn] = tf.split(gh, 3, 1);
+      const r = tf.sigmoid(tf.add(ir, hr));
+      const z = tf.sigmoid(tf.add(iz, hz));
+      const n = tf.tanh(tf.add(inn, tf.mul(r, hn)));
+      h = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h));
+      outs.push(h);
+    }
+    seq = tf.stack(outs, 0);
+    finals.push(h);
+  }
+  return [batchFirst ? tf.transpose(seq, [1, 0, 2]) : seq, tf.stack(finals, 0)];
+});

@@ -142,7 +142,13 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
         const obs = currentObserver();
         return ctx.stateValue(this, name, obs === null ? buffer.data : obs.onStateRead(buffer, buffer.data));
       }
-      case "attr": return this.#attrs.get(name);
+      case "attr": {
+        // torch.nn.RNN keeps `_flat_weights` as copies of its parameters in the file; read the
+        // parameters themselves (as PyTorch does), so that bending their weights reaches the GRU/LSTM
+        const names = name === "_flat_weights" ? this.#attrs.get("_flat_weights_names") : undefined;
+        if (Array.isArray(names)) return names.map((n) => this.getField(String(n), ctx));
+        return this.#attrs.get(name);
+      }
       default:
         if (name === "training") return this.training;
         if (this.#cls.constants.has(name)) return this.#cls.constants.get(name);
@@ -218,7 +224,10 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   /** Reads nn~'s metadata (get_methods, <method>_params, get_attributes, get_<name>). */
   readNnTilde(): void {
     const cls = this.scriptClass;
-    const methodNames = cls.methods.has("get_methods") ? (this.invoke("get_methods", []) as string[]) : [];
+    // exports without get_methods (RAVE v1) declare each method by its `<method>_params` buffer alone
+    const methodNames = cls.methods.has("get_methods") ? (this.invoke("get_methods", []) as string[])
+      : this.namedBuffers().map(([key]) => key).filter((k) => k.endsWith("_params") && !k.includes(".") && cls.methods.has(k.slice(0, -"_params".length)))
+        .map((k) => k.slice(0, -"_params".length));
     this.methods = methodNames.map((name) => {
       const params = (this as unknown as Record<string, unknown>)[`${name}_params`];
       if (!(params instanceof Buffer)) throw new BendingError(`nn~ method '${name}' has no '${name}_params' buffer`);

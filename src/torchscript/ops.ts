@@ -514,8 +514,9 @@ tensorOp(["replication_pad1d", "replication_pad2d"], "self, padding", ([x, p]) =
 
 // shapes and views
 tensorOp("slice", "self, dim=0, start=None, end=None, step=1", ([x, d, s, e, st], ctx) => {
-  if (Array.isArray(x)) return sliceList(x, { start: s as number | null, stop: e as number | null, step: num(st) });
-  if (typeof x === "string") return sliceList([...x], { start: s as number | null, stop: e as number | null, step: num(st) }).join("");
+  // aten::slice.t(list, start=None, end=None, step=1): no dim, so the positions shift by one
+  if (Array.isArray(x)) return sliceList(x, { start: d as number | null, stop: s as number | null, step: e === null ? 1 : num(e) });
+  if (typeof x === "string") return sliceList([...x], { start: d as number | null, stop: s as number | null, step: e === null ? 1 : num(e) }).join("");
   return sliceOp(T(x), num(d), s === null ? null : num(s), e === null ? null : num(e), num(st), ctx);
 });
 tensorOp("select", "self, dim, index", ([x, d, i], ctx) => selectOp(T(x), num(d), num(i), ctx));
@@ -714,3 +715,25 @@ op("math.cos", "x", ([x]) => Math.cos(num(x)));
 op("math.sin", "x", ([x]) => Math.sin(num(x)));
 op("math.isnan", "x", ([x]) => Number.isNaN(num(x)));
 op("math.isinf", "x", ([x]) => !Number.isFinite(num(x)) && !Number.isNaN(num(x)));
+
+// Ops of RAVE v1/v2 and nn~ exports beyond the first fixtures (test/fixtures/torchscript rave_v1_like, ops_zoo).
+tensorOp(["acos", "arccos"], "self", ([x]) => (isT(x) ? F.inverseTrig("acos", floatOf(x)) : Math.acos(num(x))));
+tensorOp(["asin", "arcsin"], "self", ([x]) => (isT(x) ? F.inverseTrig("asin", floatOf(x)) : Math.asin(num(x))));
+tensorOp("norm", "self, p=2, dim=None, keepdim=False, dtype=None, out=None", ([x, p, d, k, , out]) => {
+  if (out !== null) throw new BendingError("norm(out=...) is not supported");
+  return F.norm(floatOf(T(x)), p === null ? 2 : num(p), optDims(d), Boolean(k));
+});
+op("linalg_vector_norm", "self, ord=2, dim=None, keepdim=False, dtype=None", ([x, p, d, k]) => F.norm(floatOf(T(x)), num(p), optDims(d), Boolean(k)));
+op("repeat_interleave", "self, repeats, dim=None, output_size=None", ([x, r, d]) => {
+  if (isT(r) && r.size !== 1) throw new BendingError("repeat_interleave with a tensor of repeats is not supported (an int count is)");
+  return F.repeatInterleave(T(x), num(r), d === null ? null : num(d));
+});
+op("stft", "self, n_fft, hop_length=None, win_length=None, window=None, normalized=False, onesided=None, return_complex=None", ([x, n, hop, win, w, normalized, onesided, complex]) =>
+  F.stft(T(x), num(n), hop === null ? null : num(hop), win === null ? null : num(win), (w as Tensor | null) ?? null, Boolean(normalized),
+    onesided as boolean | null, complex as boolean | null));
+op("gru", "input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first", ([x, hx, params, biases, layers, dropout, train, bidirectional, batchFirst]) => {
+  if (bidirectional === true) throw new BendingError("bidirectional GRU is not supported");
+  if (train === true && num(dropout) > 0) throw new BendingError("GRU dropout in training mode is not supported (call eval() before exporting)");
+  if (!isT(hx)) throw new BendingError("gru over a packed sequence is not supported");
+  return F.gru(T(x), hx, (params as Value[]).map((p) => T(p, "GRU weight")), Boolean(biases), num(layers), Boolean(batchFirst));
+});
