@@ -59,6 +59,38 @@ describe("versions over a long run", () => {
   });
 });
 
+describe("hostile saved configs", () => {
+  it("a malformed configs/<name>.json is refused with what to send, nothing changed", async () => {
+    await run("bend net_2_conv mask prob @keep=0.5 dim -2");
+    const before = JSON.stringify([(await run("bendings")).dict, (await run("controls")).dict]);
+    const configs = join(session.workspace, "configs");
+    mkdirSync(configs, { recursive: true });
+    const cases: unknown[] = [
+      null, 5, [], { format: "tfbend-config" }, { format: "tfbend-config", callbacks: [null], entries: [] },
+      { format: "tfbend-config", callbacks: [{ type: "Mask" }], entries: [] },
+      { format: "tfbend-config", callbacks: [{ type: 5, args: {} }], entries: [] },
+      { format: "tfbend-config", callbacks: [{ type: "Chain", args: { callbacks: "x" } }], entries: [] },
+      { format: "tfbend-config", callbacks: [{ type: "Chain", args: { callbacks: [7] } }], entries: [] },
+      { format: "tfbend-config", callbacks: [{ type: "Mask", args: {}, seed: "x" }], entries: [] },
+      { format: "tfbend-config", callbacks: [], entries: [null] },
+      { format: "tfbend-config", callbacks: [], entries: [{ callback: 0, pattern: "x" }] },
+      { format: "tfbend-config", callbacks: [], entries: [{ callback: "0", pattern: 3 }] },
+    ];
+    for (const [i, json] of cases.entries()) {
+      writeFileSync(join(configs, `bad${i}.json`), JSON.stringify(json));
+      const reply = await run(`config load bad${i}`);
+      expect(reply.ok, JSON.stringify(json)).toBe(false);
+      expect(String(reply.values[0])).not.toMatch(/is not a function|of undefined|of null|is not iterable/);
+    }
+    writeFileSync(join(configs, "text.json"), "SECRET-CONTENT {");
+    const text = await run("config load text");
+    expect(text).toMatchObject({ ok: false, values: [expect.stringMatching(/not valid JSON/)] });
+    expect(String(text.values[0])).not.toContain("SECRET");
+    expect(JSON.stringify([(await run("bendings")).dict, (await run("controls")).dict])).toBe(before);
+    await run("reset");
+  });
+});
+
 describe("stream statistics", () => {
   it("windowed quantiles from a fixed histogram match sorted quantiles within a bin", () => {
     const q = new tb.WindowedQuantiles(100);

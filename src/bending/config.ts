@@ -140,6 +140,13 @@ export class BendingConfig {
     if (data?.format !== "tfbend-config" || !Array.isArray(data.callbacks) || !Array.isArray(data.entries)) {
       throw new BendingError("not a tfbend bending config (expected format 'tfbend-config' with callbacks and entries)");
     }
+    data.callbacks.forEach((c, i) => checkCallbackJSON(c, `callback #${i}`));
+    data.entries.forEach((e, i) => {
+      const entry = e as unknown;
+      if (!isRecord(entry) || !Number.isInteger(entry.callback) || typeof entry.pattern !== "string") {
+        throw new BendingError(`bending config entry #${i} must be {"callback": <index>, "pattern": "<pattern>"}`);
+      }
+    });
     const controls = new Map<string, BendingParameter>();
     const resolveControl: ControlResolver = (p) => {
       let control = controls.get(p.control);
@@ -188,6 +195,22 @@ try {
   new RegExp("a", "l");
 } catch {
   linear = false;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** A saved callback's shape (type, args, seed; a Chain's parts too), checked before anything is built from it. */
+function checkCallbackJSON(json: unknown, where: string): void {
+  if (!isRecord(json) || typeof json.type !== "string") throw new BendingError(`bending config ${where} must be {"type": "<callback>", "args": {...}, "seed": <number>}`);
+  if (!isRecord(json.args)) throw new BendingError(`bending config ${where}: "args" must be an object`);
+  if (json.seed !== undefined && !Number.isFinite(json.seed)) throw new BendingError(`bending config ${where}: "seed" must be a number`);
+  if (json.type === "Chain") {
+    const parts = (json.args as Record<string, unknown> | undefined)?.callbacks;
+    if (!Array.isArray(parts)) throw new BendingError(`bending config ${where}: a Chain's "args" holds "callbacks": [...]`);
+    parts.forEach((c, i) => checkCallbackJSON(c, `${where} part #${i}`));
+  }
 }
 
 /** Longest pattern accepted (names are short; this bounds the matching work too). */
