@@ -250,3 +250,51 @@ describe("engine start failures", () => {
     }
   });
 });
+
+describe("transport guards", () => {
+  it("an exception in a handler is answered with an error, logged once, and the servers keep serving", async () => {
+    let calls = 0;
+    const failing = {
+      onBlock: () => () => undefined,
+      onChange: () => () => undefined,
+      execute: async () => {
+        calls++;
+        throw new Error("boom in a handler");
+      },
+    } as unknown as tb.control.Engine;
+    const errors: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+    const wsServer = new control.WsServer(failing, { host: "127.0.0.1", port: 0, http: () => { throw new Error("boom in a route"); } });
+    const oscServer = new control.OscServer(failing, { host: "127.0.0.1", port: 0 });
+    try {
+      await Promise.all([wsServer.ready, oscServer.ready]);
+      const socket = new WebSocket(`ws://127.0.0.1:${wsServer.port}`);
+      const replies: { ok: boolean; values: string[] }[] = [];
+      socket.on("message", (data) => replies.push(JSON.parse(String(data))));
+      await new Promise((r) => socket.once("open", r));
+      socket.send("status x");
+      socket.send("weights");
+      for (let i = 0; i < 200 && replies.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(replies.map((r) => r.ok)).toEqual([false, false]);
+      expect(replies[1].values[0]).toMatch(/internal error.*boom in a handler/);
+      const page = await fetch(`http://127.0.0.1:${wsServer.port}/`);
+      expect(page.status).toBe(500);
+      const inbox: { address: string }[] = [];
+      const client = createSocket("udp4");
+      await new Promise<void>((r) => client.bind(0, "127.0.0.1", () => r()));
+      client.on("message", (data) => inbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as { address: string }));
+      client.send(osc.writePacket({ address: "/tfbend/weights", args: [] }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+      for (let i = 0; i < 200 && inbox.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(inbox[0]?.address).toBe("/tfbend/error");
+      client.close();
+      socket.close();
+      expect(calls).toBe(3);
+      expect(errors.filter((e) => String(e).includes("boom in a handler")).length).toBe(2); // once for ws, once for osc
+    } finally {
+      console.error = original;
+      oscServer.close();
+      await wsServer.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@
 import type { Atom } from "./atoms.js";
 import { COMMANDS } from "./commands.js";
 import { Engine, type EngineOptions } from "./engine.js";
+import { reportHandlerFailure } from "./guard.js";
 import { attachJitter, type JitterOutputOptions } from "./jitnet.js";
 
 /** The part of Node for Max's max-api (see @types/max-api) that tfbend uses. */
@@ -34,6 +35,13 @@ export async function startMax(max: MaxApiLike, options: MaxOptions): Promise<Ma
   await max.post(`tfbend ready: backend ${status.backend}, model ${status.model}`);
 
   const run = async (atoms: Atom[]) => {
+    try {
+      await answer(atoms);
+    } catch (e) {
+      await max.outlet("error", String(atoms[0] ?? "?"), reportHandlerFailure("max", e));
+    }
+  };
+  const answer = async (atoms: Atom[]) => {
     const reply = await engine.execute(atoms);
     if (reply.ok && reply.dict !== undefined) {
       const name = `tfbend_${reply.command}`;

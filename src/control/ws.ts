@@ -132,8 +132,14 @@ export class WsServer {
 
   constructor(private readonly engine: Engine, private readonly options: WsOptions = {}) {
     this.http = createServer((req, res) => {
-      if (options.http?.(req, res)) return;
-      res.writeHead(404, { "content-type": "text/plain" }).end("tfbend: WebSocket endpoint; see the README\n");
+      try {
+        if (options.http?.(req, res)) return;
+        res.writeHead(404, { "content-type": "text/plain" }).end("tfbend: WebSocket endpoint; see the README\n");
+      } catch (e) {
+        const message = reportHandlerFailure("http", e);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+        res.end(`tfbend: ${message}\n`);
+      }
     });
     this.wss = new WebSocketServer({
       server: this.http,
