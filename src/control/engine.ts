@@ -36,6 +36,8 @@ export class Engine {
   private lastStatus: Record<string, Atom> = {};
   /** Controls as the inference thread last reported them: `get`/`set` are answered from here. */
   private readonly mirror = new ControlMirror();
+  /** Per control, the mirror-answered `set` on its way to the inference thread and the latest one waiting. */
+  private readonly setsInFlight = new Map<string, { next: Atom[] | null }>();
   private closed = false;
   /** Times the inference thread died and was started again. */
   restarts = 0;
@@ -63,6 +65,7 @@ export class Engine {
         if ("ready" in message) {
           this.lastStatus = { ...message.status };
           this.mirror.clear();
+          this.setsInFlight.clear();
         } else Object.assign(this.lastStatus, message.status);
         if (message.controls) this.mirror.replace(message.controls);
         if ("ready" in message) {
@@ -83,6 +86,7 @@ export class Engine {
     worker.on("exit", (code) => {
       if (this.closed || worker !== this.worker) return;
       this.mirror.clear();
+      this.setsInFlight.clear();
       for (const resolvePending of this.pending.values()) {
         resolvePending({ command: "?", ok: false, values: [`inference thread stopped (exit ${code})`] });
       }
@@ -157,14 +161,30 @@ export class Engine {
     return this.restarting ? this.restarting.then(send) : send();
   }
 
-  /** A `set` already answered from the mirror: the inference thread applies it, in order. */
+  /**
+   * A `set` already answered from the mirror: the inference thread applies it, in order.
+   * Sets of one control coalesce: while one is on its way, only the latest value waits
+   * to follow it (the next block only ever uses the latest), so a flood of sets costs the
+   * inference thread one set per control per round trip.
+   */
   private applySet(atoms: Atom[]): void {
-    const id = this.nextId++;
     const name = String(atoms[1]);
+    const flight = this.setsInFlight.get(name);
+    if (flight) {
+      if (flight.next) this.mirror.applied(name); // superseded: never reaches the inference thread
+      flight.next = atoms;
+      return;
+    }
+    const current = { next: null as Atom[] | null };
+    this.setsInFlight.set(name, current);
+    const id = this.nextId++;
     this.pending.set(id, (reply) => {
       this.mirror.applied(name);
       // Refused after all (the control went away meanwhile): every client hears it.
       if (!reply.ok) for (const l of this.changeListeners) l(reply);
+      if (this.setsInFlight.get(name) !== current) return; // the thread restarted meanwhile
+      this.setsInFlight.delete(name);
+      if (current.next) this.applySet(current.next);
     });
     this.worker.postMessage({ id, atoms, quiet: true });
   }
