@@ -10,6 +10,7 @@ import { OscServer } from "./control/osc.js";
 import { WsServer } from "./control/ws.js";
 import { panelRoute } from "./control/panel.js";
 import { attachJitter } from "./control/jitnet.js";
+import { DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 export const SHIPPED_MODELS = resolve(here, "../models");
@@ -46,7 +47,7 @@ program
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
   .option("--block <samples>", "audio samples per block (nn~'s buffer size; rounded up to a multiple of the method's ratio)", (v) => Number(v), 2048)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
-  .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, 64)
+  .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, DEFAULT_MAX_VERSIONS)
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
   .action(async (opts) => {
