@@ -296,6 +296,37 @@ describe("bending an interpreted model", () => {
   });
 });
 
+describe("TorchScript randomness and methods", () => {
+  it("the default random source is reproducible with a seed", async () => {
+    const outputs: tb.Tensor[] = [];
+    const modules: tb.nn.Module[] = [];
+    const z = tf.tidy(() => tf.cos(tf.linspace(0, 9, 3 * 4)).reshape([1, 3, 4]));
+    for (const seed of [7, 7, 8]) {
+      const bended = await tb.load(join(DIR, "rave_like.ts"), { seed });
+      modules.push(bended.module);
+      outputs.push(bended.call("decode", z) as tb.Tensor);
+    }
+    expect(identical(outputs[0], outputs[1])).toBe(true);
+    expect(identical(outputs[0], outputs[2])).toBe(false);
+    tf.dispose([z, ...outputs]);
+    for (const m of modules) m.dispose();
+  });
+
+  it("traces every nn~ method at its declared shape", async () => {
+    const bended = await tb.load(join(DIR, "rave_like.ts"), { random: fixedRandom });
+    const root = bended.module as tb.torchscript.TorchScriptRoot;
+    for (const m of root.methods) {
+      bended.trace(m.name);
+      const graph = bended.graph(m.name);
+      const input = graph.nodes.find((n) => n.op === "placeholder");
+      expect(input?.shape, m.name).toEqual([1, m.inChannels, Math.max(1, 2048 / m.inRatio)]);
+      expect(bended.activationNames(m.name).length, m.name).toBeGreaterThan(20);
+    }
+    expect(bended.activationNames("encode")).toEqual(expect.arrayContaining(["pqmf_analysis", "encoder_net_0", "encoder_net_3_units_1_conv", "randn", "slice_scatter"]));
+    root.dispose();
+  });
+});
+
 describe("TorchScript errors", () => {
   it("names an op the table lacks, with the method and source line", async () => {
     const archive = await tb.torchscript.readTorchScriptArchive(join(DIR, "effects.ts"));
