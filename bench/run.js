@@ -4,9 +4,11 @@ import { printAudio, runAudio } from "./audio.js";
 import { printPlugin, runPlugin } from "./plugin.js";
 import { printTorchScriptLoad, runTorchScriptLoad } from "./torchscript-load.js";
 import { printTorchScript, runTorchScript } from "./torchscript.js";
+import { printConvTranspose, runConvTranspose } from "./conv-transpose.js";
 
 printCore(runCore());
 printAudio(await runAudio());
 printPlugin(await runPlugin());
 printTorchScript(await runTorchScript());
 printTorchScriptLoad(await runTorchScriptLoad());
+printConvTranspose(runConvTranspose());

@@ -136,50 +136,118 @@ export const conv2d = defineOp("conv2d", (x: Tensor, weight: Tensor, bias: Tenso
 });
 
 /**
- * Transposed convolution on channels-last input via tfjs conv2dTranspose; dilation by
- * spreading the kernel, PyTorch's padding/output_padding by cropping the full output.
+ * Where transposed convolutions switch from tfjs's scalar Conv2DBackpropInput to the polyphase
+ * path: at `polyphaseMinMacs` multiply-adds per input sample and output phase (in·out/groups
+ * channels × kernel taps). Measured in bench/conv-transpose.js (README "Speed"); mutable so that
+ * the benchmark can time both paths.
+ */
+export const convTransposeTuning = { polyphaseMinMacs: 32 };
+
+/** Kernel spread by `dilation` (zeros between taps) along spatial axes 2 and 3 of (Cin, O, kh, kw). */
+function spreadKernel(weight: Tensor, dilation: [number, number]): Tensor {
+  let w = weight;
+  for (const a of [2, 3] as const) {
+    const d = dilation[a - 2];
+    if (d === 1) continue;
+    const k = dims(w)[a];
+    // (.., k, ..) → (.., k, d, ..) with zeros after each tap → (.., k·d, ..) → drop the trailing d−1
+    const paddings = [...w.shape, 1].map((_, i): [number, number] => (i === a + 1 ? [0, d - 1] : [0, 0]));
+    const spread = tf.pad(tf.expandDims(w, a + 1), paddings);
+    const merged = tf.reshape(spread, w.shape.map((s, i) => (i === a ? s * d : s)));
+    w = tf.slice(merged, merged.shape.map(() => 0), merged.shape.map((s, i) => (i === a ? d * (k - 1) + 1 : s)));
+  }
+  return w;
+}
+
+/**
+ * Transposed convolution on channels-last input. Fast path (polyphase): output phase r of
+ * stride s is an ordinary convolution of the input with taps r, r+s, r+2s, … of the kernel,
+ * so one XNNPACK conv2d with s·out channels computes every phase at once, and a reshape
+ * interleaves them (depth-to-space). Tiny layers use tfjs's conv2dTranspose. Dilation spreads
+ * the kernel; PyTorch's padding/output_padding crop or extend the full output.
  */
 function convTransposeNd(
   xNHWC: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], padding: [number, number],
   outputPadding: [number, number], dilation: [number, number], groups: number,
 ): Tensor {
   const [inCh, outPerGroup, kh, kw] = weight.shape;
-  const ekh = dilation[0] * (kh - 1) + 1;
-  const ekw = dilation[1] * (kw - 1) + 1;
-  // tfjs filter layout: [kh, kw, outDepth, inDepth]
-  const filter = derived(`convT.filter.${dilation.join("x")}`, [weight], () => {
-    let f: Tensor = tf.transpose(weight, [2, 3, 1, 0]);
-    if (ekh !== kh || ekw !== kw) {
-      const buf = tf.buffer([ekh, ekw, outPerGroup, inCh]);
-      const src = f.arraySync() as number[][][][];
-      for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let o = 0; o < outPerGroup; o++) for (let c = 0; c < inCh; c++) {
-        buf.set(src[i][j][o][c], i * dilation[0], j * dilation[1], o, c);
-      }
-      f = buf.toTensor();
-    }
-    return f;
-  });
+  const ek = [dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1];
   const [n, h, w] = xNHWC.shape;
-  const fullH = (h - 1) * stride[0] + ekh;
-  const fullW = (w - 1) * stride[1] + ekw;
-  const run = (x: Tensor, f: Tensor, outCh: number): Tensor =>
-    tf.conv2dTranspose(x as tf.Tensor4D, f as tf.Tensor4D, [n, fullH, fullW, outCh], stride, "valid");
+  const full = [(h - 1) * stride[0] + ek[0], (w - 1) * stride[1] + ek[1]];
+  const out = [full[0] - 2 * padding[0] + outputPadding[0], full[1] - 2 * padding[1] + outputPadding[1]];
+  const macs = (inCh / groups) * outPerGroup * kh * kw;
+  if (macs >= convTransposeTuning.polyphaseMinMacs) {
+    // computes enough frames for padding + output, bias included
+    const y = polyphaseConvTranspose(xNHWC, weight, bias, stride, dilation, groups, ek, [padding[0] + out[0], padding[1] + out[1]]);
+    return tf.slice(y, [0, padding[0], padding[1], 0], [n, out[0], out[1], outPerGroup * groups]);
+  }
+  let y = scalarConvTranspose(xNHWC, weight, stride, dilation, groups, full);
+  // output_padding may reach past the full output: those samples only get the bias.
+  const extraH = Math.max(0, padding[0] + out[0] - full[0]);
+  const extraW = Math.max(0, padding[1] + out[1] - full[1]);
+  if (extraH > 0 || extraW > 0) y = tf.pad(y, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
+  y = tf.slice(y, [0, padding[0], padding[1], 0], [n, out[0], out[1], outPerGroup * groups]);
+  return bias === null ? y : tf.add(y, bias);
+}
+
+function polyphaseConvTranspose(
+  xNHWC: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], dilation: [number, number],
+  groups: number, ek: number[], needed: number[],
+): Tensor {
+  const [inCh, outPerGroup] = weight.shape;
+  const [sh, sw] = stride;
+  const q = [Math.ceil(ek[0] / sh), Math.ceil(ek[1] / sw)];
+  const phases = sh * sw;
+  // filter [qh, qw, in, (sh, sw, out)]: tap j of phase r is kernel index (q−1−j)·s + r
+  const filter = derived(`convT.polyphase.${stride.join("x")}.${dilation.join("x")}`, [weight], () => {
+    const spread = spreadKernel(weight, dilation);
+    const padded = tf.pad(spread, [[0, 0], [0, 0], [0, q[0] * sh - ek[0]], [0, q[1] * sw - ek[1]]]);
+    const split = tf.reshape(padded, [inCh, outPerGroup, q[0], sh, q[1], sw]);
+    const flipped = tf.reverse(split, [2, 4]);
+    return tf.reshape(tf.transpose(flipped, [2, 4, 0, 3, 5, 1]), [q[0], q[1], inCh, phases * outPerGroup]);
+  });
+  // bias per group, repeated for every phase; built by concat because wasm's FusedConv2D reads
+  // the rank of the underlying data, which a reshape keeps
+  const phaseBias = bias === null ? null : Array.from({ length: groups }, (_, g) =>
+    derived(`convT.polyphase.bias.${phases}.${groups}.${g}`, [bias], () => {
+      const own = groups === 1 ? bias : tf.slice(bias, [g * outPerGroup], [outPerGroup]);
+      return tf.concat(new Array<Tensor>(phases).fill(own), 0);
+    }));
+  const [n, h, w] = xNHWC.shape;
+  // frames computed: h + q − 1 cover the full output; more when output_padding reaches past it
+  const frames = [Math.max(h + q[0] - 1, Math.ceil(needed[0] / sh)), Math.max(w + q[1] - 1, Math.ceil(needed[1] / sw))];
+  const pad = [[0, 0], [q[0] - 1, frames[0] - h], [q[1] - 1, frames[1] - w], [0, 0]] as tf.backend_util.ExplicitPadding;
+  const run = (x: Tensor, f: Tensor, b: Tensor | null): Tensor => {
+    const y = tf.fused.conv2d({
+      x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dataFormat: "NHWC", bias: b ?? undefined,
+    });
+    if (sh === 1) return tf.reshape(y, [n, frames[0], frames[1] * sw, outPerGroup]);
+    const split = tf.reshape(y, [n, frames[0], frames[1], sh, sw, outPerGroup]);
+    return tf.reshape(tf.transpose(split, [0, 1, 3, 2, 4, 5]), [n, frames[0] * sh, frames[1] * sw, outPerGroup]);
+  };
+  if (groups === 1) return run(xNHWC, filter, phaseBias?.[0] ?? null);
+  const xs = tf.split(xNHWC, groups, 3);
+  const fs = tf.split(filter, groups, 2);
+  return tf.concat(xs.map((xg, g) => run(xg, fs[g], phaseBias?.[g] ?? null)), 3);
+}
+
+function scalarConvTranspose(
+  xNHWC: Tensor, weight: Tensor, stride: [number, number], dilation: [number, number], groups: number, full: number[],
+): Tensor {
+  const outPerGroup = dims(weight)[1];
+  // tfjs filter layout: [kh, kw, outDepth, inDepth]
+  const filter = derived(`convT.filter.${dilation.join("x")}`, [weight], () => tf.transpose(spreadKernel(weight, dilation), [2, 3, 1, 0]));
+  const n = xNHWC.shape[0];
+  const run = (x: Tensor, f: Tensor): Tensor =>
+    tf.conv2dTranspose(x as tf.Tensor4D, f as tf.Tensor4D, [n, full[0], full[1], outPerGroup], stride, "valid");
   let y: Tensor;
   if (groups === 1) {
-    y = run(xNHWC, filter, outPerGroup);
+    y = run(xNHWC, filter);
   } else {
     const xs = tf.split(xNHWC, groups, 3);
     const fs = tf.split(filter, groups, 3);
-    y = tf.concat(xs.map((xg, g) => run(xg, fs[g], outPerGroup)), 3);
+    y = tf.concat(xs.map((xg, g) => run(xg, fs[g])), 3);
   }
-  const outH = fullH - 2 * padding[0] + outputPadding[0];
-  const outW = fullW - 2 * padding[1] + outputPadding[1];
-  // output_padding may reach past the full output: those samples only get the bias.
-  const extraH = Math.max(0, padding[0] + outH - fullH);
-  const extraW = Math.max(0, padding[1] + outW - fullW);
-  if (extraH > 0 || extraW > 0) y = tf.pad(y, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
-  y = tf.slice(y, [0, padding[0], padding[1], 0], [n, outH, outW, outPerGroup * groups]);
-  if (bias !== null) y = tf.add(y, bias);
   return y;
 }
 
