@@ -8,6 +8,7 @@ import { constants as osConstants, homedir } from "node:os";
 import { join } from "node:path";
 import { tf } from "./tf.js";
 import { BendingError } from "./errors.js";
+import { installThreadedWasm, wasmThreadsInstalled } from "./wasm-threads.js";
 
 export const BACKEND_ORDER = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number];
@@ -16,7 +17,16 @@ export type BackendName = (typeof BACKEND_ORDER)[number];
 export interface BackendInfo {
   name: string;
   device: string;
+  /** Threads computing on the CPU backends (wasm: XNNPACK's pool, cpu: 1); absent on GPU backends. */
+  threads?: number;
 }
+
+/**
+ * wasm threads when TFBEND_THREADS is not set. 1: on this project's 2-core machine the
+ * benchmark (bench/threads.js, README "Speed") shows the second thread helping large models
+ * but not the shipped ones, and a real-time host shares its cores with the patcher.
+ */
+export const DEFAULT_WASM_THREADS = 1;
 
 /** Longest wait for Dawn's adapter request before giving up on WebGPU. */
 const ADAPTER_TIMEOUT_MS = 5000;
@@ -337,9 +347,38 @@ async function activate(name: BackendName): Promise<Attempt> {
   return { ok: false, reason: detail === undefined ? `tfjs could not initialise it` : firstLine(detail), report: true };
 }
 
+/** wasm threads asked for by TFBEND_THREADS (a positive integer), or the default. */
+export function requestedWasmThreads(): number {
+  const text = process.env.TFBEND_THREADS;
+  if (text === undefined || text.trim() === "") return DEFAULT_WASM_THREADS;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new BendingError(`TFBEND_THREADS must be a positive integer, got '${text}'`);
+  return n;
+}
+
+/** The wasm backend with the requested threads: the threaded loader for more than one. */
+async function loadWasm(): Promise<Attempt> {
+  const threads = requestedWasmThreads();
+  const running = wasmThreadsInstalled() ?? (tf.findBackend("wasm") === null ? undefined : 1);
+  if (running !== undefined && running !== threads) {
+    return { ok: false, reason: `the wasm backend already runs ${running} thread(s); threads are chosen once, before it starts`, report: true };
+  }
+  if (threads === 1 || running !== undefined) return activate("wasm");
+  const singleThreaded = tf.findBackendFactory("wasm");
+  installThreadedWasm(threads);
+  const result = await activate("wasm");
+  if (result.ok || singleThreaded === null) return result;
+  // the threaded binary did not start here: say why once, and run single-threaded
+  console.error(`tfbend: ${threads} wasm threads not available (${result.reason}); using 1`);
+  tf.removeBackend("wasm");
+  tf.registerBackend("wasm", singleThreaded, 2);
+  return activate("wasm");
+}
+
 async function attempt(name: BackendName, auto: boolean): Promise<Attempt> {
   if (name === "tensorflow") return loadTensorflow();
   if (name === "webgpu") return loadWebGPU(auto);
+  if (name === "wasm" && tf.findBackendFactory(name) !== null) return loadWasm();
   if (tf.findBackendFactory(name) === null) return { ok: false, reason: "not registered", report: true };
   return activate(name);
 }
@@ -379,6 +418,15 @@ export function backend(): string {
   return tf.getBackend();
 }
 
+function wasmThreads(): number | undefined {
+  const b = tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
+  try {
+    return b.wasm?.tfjs?.getThreadsCount?.();
+  } catch {
+    return undefined;
+  }
+}
+
 function wasmDevice(): string {
   const flag = (key: string): boolean | undefined => {
     try {
@@ -388,13 +436,7 @@ function wasmDevice(): string {
     }
   };
   const simd = flag("WASM_HAS_SIMD_SUPPORT");
-  const b = tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } };
-  let threads: number | undefined;
-  try {
-    threads = b.wasm?.tfjs?.getThreadsCount?.();
-  } catch {
-    threads = undefined;
-  }
+  const threads = wasmThreads();
   return `CPU (WebAssembly, SIMD ${simd === undefined ? "unknown" : simd ? "on" : "off"}, threads ${threads ?? "unknown"})`;
 }
 
@@ -404,10 +446,12 @@ export function backendInfo(): BackendInfo {
   switch (name) {
     case "webgpu":
       return { name, device: `GPU ${webgpuDevice ?? "(WebGPU)"}` };
-    case "wasm":
-      return { name, device: wasmDevice() };
+    case "wasm": {
+      const threads = wasmThreads();
+      return threads === undefined ? { name, device: wasmDevice() } : { name, device: wasmDevice(), threads };
+    }
     case "cpu":
-      return { name, device: "CPU (JavaScript)" };
+      return { name, device: "CPU (JavaScript)", threads: 1 };
     case "tensorflow": {
       const b = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
       const where = b.isUsingGpuDevice ? "GPU (TensorFlow, CUDA)" : "CPU (TensorFlow native)";

@@ -33,6 +33,12 @@ function hostPort(value: string): { host: string; port: number } {
   return { host: m[1], port: port(m[2]) };
 }
 
+function threads(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("threads is a positive integer");
+  return n;
+}
+
 const program = new Command("tfbend").description("live network bending for patchers");
 
 program
@@ -50,7 +56,10 @@ program
   .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, DEFAULT_MAX_VERSIONS)
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
+  .option("--threads <n>", "wasm compute threads in the inference thread (sets TFBEND_THREADS)", threads)
   .action(async (opts) => {
+    // the inference worker inherits the environment and reads it when its backend starts
+    if (opts.threads !== undefined) process.env.TFBEND_THREADS = String(opts.threads);
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
     const engine = await Engine.start({

@@ -96,7 +96,7 @@ describe("backend selection", () => {
       env: cleanEnv({ TFBEND_BACKEND: "cpu" }),
       encoding: "utf8",
     });
-    expect(lastJson(out)).toEqual({ name: "cpu", device: "CPU (JavaScript)" });
+    expect(lastJson(out)).toEqual({ name: "cpu", device: "CPU (JavaScript)", threads: 1 });
   });
 
   it("TFBEND_BACKEND=webgpu loads where an adapter exists and fails clearly where none does", () => {

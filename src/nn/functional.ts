@@ -177,9 +177,7 @@ function convTransposeNd(
   const out = [full[0] - 2 * padding[0] + outputPadding[0], full[1] - 2 * padding[1] + outputPadding[1]];
   const macs = (inCh / groups) * outPerGroup * kh * kw;
   if (macs >= convTransposeTuning.polyphaseMinMacs) {
-    // computes enough frames for padding + output, bias included
-    const y = polyphaseConvTranspose(xNHWC, weight, bias, stride, dilation, groups, ek, [padding[0] + out[0], padding[1] + out[1]]);
-    return tf.slice(y, [0, padding[0], padding[1], 0], [n, out[0], out[1], outPerGroup * groups]);
+    return polyphaseConvTranspose(xNHWC, weight, bias, stride, dilation, groups, ek, padding, out);
   }
   let y = scalarConvTranspose(xNHWC, weight, stride, dilation, groups, full);
   // output_padding may reach past the full output: those samples only get the bias.
@@ -192,7 +190,7 @@ function convTransposeNd(
 
 function polyphaseConvTranspose(
   xNHWC: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], dilation: [number, number],
-  groups: number, ek: number[], needed: number[],
+  groups: number, ek: number[], padding: [number, number], out: number[],
 ): Tensor {
   const [inCh, outPerGroup] = weight.shape;
   const [sh, sw] = stride;
@@ -213,22 +211,39 @@ function polyphaseConvTranspose(
       const own = groups === 1 ? bias : tf.slice(bias, [g * outPerGroup], [outPerGroup]);
       return tf.concat(new Array<Tensor>(phases).fill(own), 0);
     }));
-  const [n, h, w] = xNHWC.shape;
-  // frames computed: h + q − 1 cover the full output; more when output_padding reaches past it
-  const frames = [Math.max(h + q[0] - 1, Math.ceil(needed[0] / sh)), Math.max(w + q[1] - 1, Math.ceil(needed[1] / sw))];
-  const pad = [[0, 0], [q[0] - 1, frames[0] - h], [q[1] - 1, frames[1] - w], [0, 0]] as tf.backend_util.ExplicitPadding;
-  const run = (x: Tensor, f: Tensor, b: Tensor | null): Tensor => {
+  // Only the output frames (s samples each) that the crop keeps are computed: frame m of the
+  // full output reads input frames m−q+1 … m, so the input is padded (or trimmed) to match.
+  const [n, ...size] = dims(xNHWC);
+  const first = [Math.floor(padding[0] / sh), Math.floor(padding[1] / sw)];
+  const frames = [Math.ceil((padding[0] + out[0]) / sh) - first[0], Math.ceil((padding[1] + out[1]) / sw) - first[1]];
+  const before = [q[0] - 1 - first[0], q[1] - 1 - first[1]];
+  const after = [0, 1].map((a) => frames[a] + q[a] - 1 - size[a] - before[a]);
+  let x = xNHWC;
+  if (before.some((b) => b < 0) || after.some((b) => b < 0)) {
+    const begin = [0, Math.max(0, -before[0]), Math.max(0, -before[1]), 0];
+    const keep = [n, size[0] - begin[1] - Math.max(0, -after[0]), size[1] - begin[2] - Math.max(0, -after[1]), inCh];
+    x = tf.slice(x, begin, keep);
+  }
+  const pad = [[0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [Math.max(0, before[1]), Math.max(0, after[1])], [0, 0]] as tf.backend_util.ExplicitPadding;
+  const run = (xg: Tensor, f: Tensor, b: Tensor | null): Tensor => {
     const y = tf.fused.conv2d({
-      x: x as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dataFormat: "NHWC", bias: b ?? undefined,
+      x: xg as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dataFormat: "NHWC", bias: b ?? undefined,
     });
     if (sh === 1) return tf.reshape(y, [n, frames[0], frames[1] * sw, outPerGroup]);
     const split = tf.reshape(y, [n, frames[0], frames[1], sh, sw, outPerGroup]);
     return tf.reshape(tf.transpose(split, [0, 1, 3, 2, 4, 5]), [n, frames[0] * sh, frames[1] * sw, outPerGroup]);
   };
-  if (groups === 1) return run(xNHWC, filter, phaseBias?.[0] ?? null);
-  const xs = tf.split(xNHWC, groups, 3);
-  const fs = tf.split(filter, groups, 2);
-  return tf.concat(xs.map((xg, g) => run(xg, fs[g], phaseBias?.[g] ?? null)), 3);
+  let y: Tensor;
+  if (groups === 1) {
+    y = run(x, filter, phaseBias?.[0] ?? null);
+  } else {
+    const xs = tf.split(x, groups, 3);
+    const fs = tf.split(filter, groups, 2);
+    y = tf.concat(xs.map((xg, g) => run(xg, fs[g], phaseBias?.[g] ?? null)), 3);
+  }
+  const offset = [padding[0] - first[0] * sh, padding[1] - first[1] * sw];
+  if (offset[0] === 0 && offset[1] === 0 && dims(y)[1] === out[0] && dims(y)[2] === out[1]) return y;
+  return tf.slice(y, [0, offset[0], offset[1], 0], [n, out[0], out[1], outPerGroup * groups]);
 }
 
 function scalarConvTranspose(

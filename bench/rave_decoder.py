@@ -1,0 +1,111 @@
+"""The RAVE-v2-sized decoder of bench/rave.js in PyTorch (random weights), streaming with
+cached padding, timed on one CPU thread. Prints one JSON line {frames: {p50, p95}} (ms).
+
+  /usr/bin/python3 bench/rave_decoder.py --frames 1,8 --rounds 30
+  /usr/bin/python3 bench/rave_decoder.py --export decoder.ts   # scripted streaming decoder
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+
+LATENT, CHANNELS, RATIOS, DILATIONS = 128, [1536, 768, 384, 192, 96], [2, 4, 4, 4], [1, 3, 9]
+BANDS, FILTER_TAPS = 16, 16
+
+
+class CausalConv1d(nn.Conv1d):
+    """Conv1d that keeps its last (k-1)*dilation input samples between calls."""
+
+    def __init__(self, cin, cout, k, dilation=1, bias=True):
+        super().__init__(cin, cout, k, dilation=dilation, bias=bias)
+        self.past_size = (k - 1) * dilation
+        self.register_buffer("past", torch.zeros(1, cin, self.past_size))
+
+    def forward(self, x):
+        if self.past_size == 0:
+            return super().forward(x)
+        padded = torch.cat([self.past, x], -1)
+        self.past.copy_(padded[..., padded.shape[-1] - self.past_size:])
+        return nn.functional.conv1d(padded, self.weight, self.bias, dilation=self.dilation)
+
+
+class CachedConvTranspose1d(nn.ConvTranspose1d):
+    """ConvTranspose1d (kernel taps*stride) that keeps its last taps-1 input frames."""
+
+    def __init__(self, cin, cout, stride, taps, bias=True):
+        super().__init__(cin, cout, stride * taps, stride=stride, padding=(taps - 1) * stride, bias=bias)
+        self.keep = taps - 1
+        self.register_buffer("past", torch.zeros(1, cin, self.keep))
+
+    def forward(self, x):
+        padded = torch.cat([self.past, x], -1)
+        self.past.copy_(padded[..., padded.shape[-1] - self.keep:])
+        return nn.functional.conv_transpose1d(padded, self.weight, self.bias, stride=self.stride,
+                                              padding=self.padding)
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels, dilation):
+        super().__init__()
+        self.act1 = nn.LeakyReLU(0.2)
+        self.conv1 = CausalConv1d(channels, channels, 3, dilation=dilation)
+        self.act2 = nn.LeakyReLU(0.2)
+        self.conv2 = CausalConv1d(channels, channels, 1)
+
+    def forward(self, x):
+        return x + self.conv2(self.act2(self.conv1(self.act1(x))))
+
+
+class RaveDecoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [CausalConv1d(LATENT, CHANNELS[0], 3)]
+        for i, r in enumerate(RATIOS):
+            layers += [nn.LeakyReLU(0.2), CachedConvTranspose1d(CHANNELS[i], CHANNELS[i + 1], r, 2)]
+            layers += [ResidualUnit(CHANNELS[i + 1], d) for d in DILATIONS]
+        layers += [nn.LeakyReLU(0.2), CausalConv1d(CHANNELS[-1], 2 * BANDS, 7)]
+        self.net = nn.Sequential(*layers)
+        self.synthesis = CachedConvTranspose1d(BANDS, 1, BANDS, FILTER_TAPS, bias=False)
+
+    def forward(self, z):
+        h = self.net(z)
+        wave = torch.tanh(h[:, :BANDS])
+        amplitude = torch.sigmoid(h[:, BANDS:])
+        return self.synthesis(wave * amplitude)
+
+
+def time_blocks(model, frames, rounds):
+    z = torch.randn(1, LATENT, frames)
+    times = []
+    with torch.no_grad():
+        for _ in range(3):
+            model(z)
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            model(z)
+            times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    pick = lambda q: times[min(len(times) - 1, max(0, round(q * (len(times) - 1))))]
+    return {"p50": pick(0.5), "p95": pick(0.95)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", default="1,8")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--export", help="save the scripted streaming decoder here (torch.jit.save)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = RaveDecoder().eval()
+    if args.export:
+        torch.jit.save(torch.jit.script(model), args.export)
+        print(json.dumps({"exported": args.export}))
+        return
+    print(json.dumps({f: time_blocks(model, int(f), args.rounds) for f in args.frames.split(",")}))
+
+
+if __name__ == "__main__":
+    main()
