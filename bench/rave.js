@@ -36,7 +36,9 @@ class CachedConvTranspose1d extends nn.ConvTranspose1d {
       this.past?.dispose();
       this.past = next;
     }
-    return F.convTranspose1d(input, this.weight.value, this.bias?.value ?? null, { stride: this.stride, padding: this.padding });
+    return F.convTranspose1d(input, this.weight.value, this.bias?.value ?? null, {
+      stride: this.stride, padding: this.padding, fusedActivation: this.fusedActivation,
+    });
   }
 }
 
@@ -49,7 +51,7 @@ class ResidualUnit extends nn.Module {
     this.conv2 = new zoo.CausalConv1d(channels, channels, 1);
   }
   forward(x) {
-    return F.add(x, this.conv2.call(this.act2.call(this.conv1.call(this.act1.call(x)))));
+    return F.add(x, this.conv2.call(nn.convActivation(this.conv1, this.act2, this.act1.call(x))));
   }
 }
 

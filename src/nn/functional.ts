@@ -26,11 +26,23 @@ function defineOp<T extends OpImpl>(name: string, impl: T): T {
 
 export type Padding = number | "same" | "valid" | number[];
 
+/**
+ * An activation a convolution applies in its own kernel (tf.fused.conv2d) after the bias.
+ * The convolution sets `applied` when it did; nn.convActivation relies on that.
+ */
+export interface FusedActivation {
+  kind: "relu" | "leakyrelu";
+  /** LeakyReLU's negative slope. */
+  alpha?: number;
+  applied?: boolean;
+}
+
 export interface ConvOptions {
   stride?: number | number[];
   padding?: Padding;
   dilation?: number | number[];
   groups?: number;
+  fusedActivation?: FusedActivation | null;
 }
 
 export interface ConvTransposeOptions {
@@ -39,6 +51,14 @@ export interface ConvTransposeOptions {
   outputPadding?: number | number[];
   dilation?: number | number[];
   groups?: number;
+  fusedActivation?: FusedActivation | null;
+}
+
+/** tf.fused.conv2d's activation arguments for `activation` (marking it applied). */
+function fusedArgs(activation: FusedActivation | null | undefined): { activation?: tf.fused.Activation; leakyreluAlpha?: number } {
+  if (!activation) return {};
+  activation.applied = true;
+  return { activation: activation.kind, leakyreluAlpha: activation.alpha };
 }
 
 function tuple(value: number | number[] | undefined, n: number, fallback: number): number[] {
@@ -73,16 +93,17 @@ function convPadding(padding: Padding | undefined, kernel: number[], dilation: n
  */
 function convNd(
   xNHWC: Tensor, filter: Tensor, bias: Tensor | null, stride: [number, number], dilation: [number, number],
-  pad: [number, number][], groups: number,
+  pad: [number, number][], groups: number, activation?: FusedActivation | null,
 ): Tensor {
   // tfjs refuses stride > 1 together with dilation > 1: convolve densely, then subsample.
   const subsample = (stride[0] > 1 || stride[1] > 1) && (dilation[0] > 1 || dilation[1] > 1);
   const strides: [number, number] = subsample ? [1, 1] : stride;
   const explicit = [[0, 0], pad[0], pad[1], [0, 0]] as tf.backend_util.ExplicitPadding;
+  const fused = fusedArgs(activation);
   const run = (x: tf.Tensor4D, f: tf.Tensor4D, b: Tensor | null): tf.Tensor4D =>
     tf.fused.conv2d({
       x, filter: f, strides, pad: explicit, dataFormat: "NHWC", dilations: dilation,
-      bias: b ?? undefined,
+      bias: b ?? undefined, ...fused,
     });
   let y: tf.Tensor4D;
   if (groups === 1) {
@@ -97,6 +118,30 @@ function convNd(
     y = tf.stridedSlice(y, [0, 0, 0, 0], y.shape, [1, stride[0], stride[1], 1]) as tf.Tensor4D;
   }
   return y;
+}
+
+// Channels-last copies of convolution outputs. tfjs-wasm convolves channels-last only, so
+// each conv transposes its input in and its output back to PyTorch's layout; a conv whose
+// input is exactly another conv's output (the same tensor: nothing changed it in between)
+// reads the channels-last tensor that output was made from instead of transposing back.
+// Tensors are immutable, so the copy stays exact while both are alive.
+const channelsLastCopies = new WeakMap<Tensor, Tensor>();
+
+/** x (N, C, ...) as channels-last `shape` (N, ..., C): the kept copy, or a transpose. */
+function toChannelsLast(x: Tensor, shape: number[]): Tensor {
+  const copy = channelsLastCopies.get(x);
+  if (copy !== undefined && !copy.isDisposed && copy.shape.join() === shape.join()) return copy;
+  const perm = [0, ...x.shape.slice(2).map((_, i) => i + 2), 1];
+  return tf.reshape(tf.transpose(x, perm), shape);
+}
+
+/** y (N, ..., C) channels-last back to `shape` (N, C, ...), remembering y. */
+function fromChannelsLast(y: Tensor, shape: number[]): Tensor {
+  const spatial = shape.slice(2);
+  const last = tf.reshape(y, [shape[0], ...spatial, shape[1]]);
+  const out = tf.transpose(last, [0, spatial.length + 1, ...spatial.map((_, i) => i + 1)]);
+  channelsLastCopies.set(out, y);
+  return out;
 }
 
 function checkChannels(op: string, x: Tensor, rank: number, inChannels: number): void {
@@ -117,9 +162,9 @@ export const conv1d = defineOp("conv1d", (x: Tensor, weight: Tensor, bias: Tenso
   const dilation = tuple(options.dilation, 1, 1)[0];
   const pad = convPadding(options.padding, [k], [dilation])[0];
   const filter = derived("conv1d.filter", [weight], () => tf.reshape(tf.transpose(weight, [2, 1, 0]), [1, k, inPerGroup, weight.shape[0]]));
-  const xNHWC = tf.reshape(tf.transpose(x, [0, 2, 1]), [dims(x)[0], 1, dims(x)[2], dims(x)[1]]);
-  const y = convNd(xNHWC, filter, bias, [1, stride], [1, dilation], [[0, 0], pad], groups);
-  return tf.transpose(tf.reshape(y, [dims(y)[0], dims(y)[2], dims(y)[3]]), [0, 2, 1]);
+  const xNHWC = toChannelsLast(x, [dims(x)[0], 1, dims(x)[2], dims(x)[1]]);
+  const y = convNd(xNHWC, filter, bias, [1, stride], [1, dilation], [[0, 0], pad], groups, options.fusedActivation);
+  return fromChannelsLast(y, [dims(y)[0], dims(y)[3], dims(y)[2]]);
 });
 
 /** PyTorch conv2d: x (N, Cin, H, W), weight (Cout, Cin/groups, kh, kw). */
@@ -131,8 +176,9 @@ export const conv2d = defineOp("conv2d", (x: Tensor, weight: Tensor, bias: Tenso
   const dilation = tuple(options.dilation, 2, 1) as [number, number];
   const pad = convPadding(options.padding, [kh, kw], dilation);
   const filter = derived("conv2d.filter", [weight], () => tf.transpose(weight, [2, 3, 1, 0]));
-  const y = convNd(tf.transpose(x, [0, 2, 3, 1]), filter, bias, stride, dilation, pad, groups);
-  return tf.transpose(y, [0, 3, 1, 2]);
+  const xNHWC = toChannelsLast(x, [dims(x)[0], dims(x)[2], dims(x)[3], dims(x)[1]]);
+  const y = convNd(xNHWC, filter, bias, stride, dilation, pad, groups, options.fusedActivation);
+  return fromChannelsLast(y, [dims(y)[0], dims(y)[3], dims(y)[1], dims(y)[2]]);
 });
 
 /**
@@ -168,7 +214,7 @@ function spreadKernel(weight: Tensor, dilation: [number, number]): Tensor {
  */
 function convTransposeNd(
   xNHWC: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], padding: [number, number],
-  outputPadding: [number, number], dilation: [number, number], groups: number,
+  outputPadding: [number, number], dilation: [number, number], groups: number, activation?: FusedActivation | null,
 ): Tensor {
   const [inCh, outPerGroup, kh, kw] = weight.shape;
   const ek = [dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1];
@@ -177,7 +223,7 @@ function convTransposeNd(
   const out = [full[0] - 2 * padding[0] + outputPadding[0], full[1] - 2 * padding[1] + outputPadding[1]];
   const macs = (inCh / groups) * outPerGroup * kh * kw;
   if (macs >= convTransposeTuning.polyphaseMinMacs) {
-    return polyphaseConvTranspose(xNHWC, weight, bias, stride, dilation, groups, ek, padding, out);
+    return polyphaseConvTranspose(xNHWC, weight, bias, stride, dilation, groups, ek, padding, out, activation);
   }
   let y = scalarConvTranspose(xNHWC, weight, stride, dilation, groups, full);
   // output_padding may reach past the full output: those samples only get the bias.
@@ -185,12 +231,15 @@ function convTransposeNd(
   const extraW = Math.max(0, padding[1] + out[1] - full[1]);
   if (extraH > 0 || extraW > 0) y = tf.pad(y, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
   y = tf.slice(y, [0, padding[0], padding[1], 0], [n, out[0], out[1], outPerGroup * groups]);
-  return bias === null ? y : tf.add(y, bias);
+  if (bias !== null) y = tf.add(y, bias);
+  if (!activation) return y;
+  activation.applied = true;
+  return activation.kind === "relu" ? tf.relu(y) : tf.leakyRelu(y, activation.alpha);
 }
 
 function polyphaseConvTranspose(
   xNHWC: Tensor, weight: Tensor, bias: Tensor | null, stride: [number, number], dilation: [number, number],
-  groups: number, ek: number[], padding: [number, number], out: number[],
+  groups: number, ek: number[], padding: [number, number], out: number[], activation?: FusedActivation | null,
 ): Tensor {
   const [inCh, outPerGroup] = weight.shape;
   const [sh, sw] = stride;
@@ -225,9 +274,10 @@ function polyphaseConvTranspose(
     x = tf.slice(x, begin, keep);
   }
   const pad = [[0, 0], [Math.max(0, before[0]), Math.max(0, after[0])], [Math.max(0, before[1]), Math.max(0, after[1])], [0, 0]] as tf.backend_util.ExplicitPadding;
+  const fused = fusedArgs(activation);
   const run = (xg: Tensor, f: Tensor, b: Tensor | null): Tensor => {
     const y = tf.fused.conv2d({
-      x: xg as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dataFormat: "NHWC", bias: b ?? undefined,
+      x: xg as tf.Tensor4D, filter: f as tf.Tensor4D, strides: 1, pad, dataFormat: "NHWC", bias: b ?? undefined, ...fused,
     });
     if (sh === 1) return tf.reshape(y, [n, frames[0], frames[1] * sw, outPerGroup]);
     const split = tf.reshape(y, [n, frames[0], frames[1], sh, sw, outPerGroup]);
@@ -271,23 +321,23 @@ export const convTranspose1d = defineOp("conv_transpose1d", (x: Tensor, weight: 
   const groups = options.groups ?? 1;
   checkChannels("conv_transpose1d", x, 3, weight.shape[0]);
   const w4 = derived("convT1d.weight4d", [weight], () => tf.expandDims(weight, 2));
-  const xNHWC = tf.reshape(tf.transpose(x, [0, 2, 1]), [dims(x)[0], 1, dims(x)[2], dims(x)[1]]);
+  const xNHWC = toChannelsLast(x, [dims(x)[0], 1, dims(x)[2], dims(x)[1]]);
   const y = convTransposeNd(
     xNHWC, w4, bias, [1, tuple(options.stride, 1, 1)[0]], [0, tuple(options.padding, 1, 0)[0]],
-    [0, tuple(options.outputPadding, 1, 0)[0]], [1, tuple(options.dilation, 1, 1)[0]], groups,
+    [0, tuple(options.outputPadding, 1, 0)[0]], [1, tuple(options.dilation, 1, 1)[0]], groups, options.fusedActivation,
   );
-  return tf.transpose(tf.reshape(y, [dims(y)[0], dims(y)[2], dims(y)[3]]), [0, 2, 1]);
+  return fromChannelsLast(y, [dims(y)[0], dims(y)[3], dims(y)[2]]);
 });
 
 /** PyTorch conv_transpose2d: x (N, Cin, H, W), weight (Cin, Cout/groups, kh, kw). */
 export const convTranspose2d = defineOp("conv_transpose2d", (x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTransposeOptions = {}): Tensor => {
   checkChannels("conv_transpose2d", x, 4, weight.shape[0]);
   const y = convTransposeNd(
-    tf.transpose(x, [0, 2, 3, 1]), weight, bias, tuple(options.stride, 2, 1) as [number, number],
+    toChannelsLast(x, [dims(x)[0], dims(x)[2], dims(x)[3], dims(x)[1]]), weight, bias, tuple(options.stride, 2, 1) as [number, number],
     tuple(options.padding, 2, 0) as [number, number], tuple(options.outputPadding, 2, 0) as [number, number],
-    tuple(options.dilation, 2, 1) as [number, number], options.groups ?? 1,
+    tuple(options.dilation, 2, 1) as [number, number], options.groups ?? 1, options.fusedActivation,
   );
-  return tf.transpose(y, [0, 3, 1, 2]);
+  return fromChannelsLast(y, [dims(y)[0], dims(y)[3], dims(y)[1], dims(y)[2]]);
 });
 
 /** PyTorch linear: x (..., in), weight (out, in). */

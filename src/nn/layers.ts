@@ -4,6 +4,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { Buffer, Module, Parameter, stateIsFrozen } from "./module.js";
 import * as F from "./functional.js";
+import { currentObserver } from "./hooks.js";
 import { fanInUniform, normal } from "./init.js";
 
 type IntOrTuple = number | number[];
@@ -13,7 +14,11 @@ function reprTuple(value: IntOrTuple, n: number): string {
   return `(${v.join(", ")}${v.length === 1 ? "," : ""})`;
 }
 
-/** Runs children in order. */
+function invoke(module: Module, x: unknown): unknown {
+  return (module.call as (...a: unknown[]) => unknown).call(module, x);
+}
+
+/** Runs children in order; a convolution followed by ReLU/LeakyReLU runs as one fused kernel when nothing observes. */
 export class Sequential extends Module {
   [index: number]: Module;
   constructor(...modules: Module[]) {
@@ -24,8 +29,17 @@ export class Sequential extends Module {
     return this.namedChildren().length;
   }
   override forward(x: unknown): unknown {
+    const children = this.namedChildren().map(([, child]) => child);
     let out = x;
-    for (const [, child] of this.namedChildren()) out = (child.call as (...a: unknown[]) => unknown).call(child, out);
+    for (let i = 0; i < children.length; i++) {
+      const next = children[i + 1];
+      if (next !== undefined && out instanceof tf.Tensor && canFuse(children[i], next)) {
+        out = convActivation(children[i], next, out);
+        i++;
+      } else {
+        out = invoke(children[i], out);
+      }
+    }
     return out;
   }
 }
@@ -69,6 +83,8 @@ abstract class ConvNd extends Layer {
   readonly padding: F.Padding;
   readonly dilation: IntOrTuple;
   readonly groups: number;
+  /** Set by convActivation for one call: the activation to apply in the conv's kernel. */
+  fusedActivation: F.FusedActivation | null = null;
   constructor(
     readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number[],
     args: ConvArgs, transposed: boolean,
@@ -148,6 +164,39 @@ export class ConvTranspose2d extends ConvNd {
   override forward(x: Tensor): Tensor {
     return F.convTranspose2d(x, this.weight.value, this.bias?.value ?? null, { ...this, padding: this.padding as IntOrTuple });
   }
+}
+
+/** The activation a convolution can apply in its own kernel in place of `module`, or null. */
+function fusableActivation(module: Module): F.FusedActivation | null {
+  // exact classes: a subclass may compute something else
+  if (module.constructor === LeakyReLU) return { kind: "leakyrelu", alpha: (module as LeakyReLU).negativeSlope };
+  if (module.constructor === ReLU) return { kind: "relu" };
+  return null;
+}
+
+function canFuse(conv: Module, act: Module): boolean {
+  return conv instanceof ConvNd && currentObserver() === null && fusableActivation(act) !== null;
+}
+
+/**
+ * act(conv(x)). When nothing observes the calls (no trace, no activation bending, no
+ * getActivations) and `act` is ReLU or LeakyReLU, the conv applies it with its bias in its
+ * own kernel (tf.fused.conv2d); otherwise both are called as usual, so a bending or a
+ * capture of the conv's output still sees the value before the activation.
+ */
+export function convActivation(conv: Module, act: Module, x: Tensor): Tensor {
+  if (!canFuse(conv, act)) return invoke(act, invoke(conv, x)) as Tensor;
+  const c = conv as ConvNd;
+  const fused = fusableActivation(act)!;
+  c.fusedActivation = fused;
+  let y: Tensor;
+  try {
+    y = invoke(c, x) as Tensor;
+  } finally {
+    c.fusedActivation = null;
+  }
+  // a subclass whose forward did not pass the activation on: apply it as usual
+  return fused.applied ? y : (invoke(act, y) as Tensor);
 }
 
 export class Linear extends Layer {

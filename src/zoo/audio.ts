@@ -6,7 +6,7 @@
 import { tf, type Tensor } from "../tf.js";
 import { Module, stateIsFrozen } from "../nn/module.js";
 import * as F from "../nn/functional.js";
-import { Conv1d, LeakyReLU, Sequential, Tanh, type ConvArgs } from "../nn/layers.js";
+import { Conv1d, LeakyReLU, Sequential, Tanh, convActivation, type ConvArgs } from "../nn/layers.js";
 import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
 import { BendingError } from "../errors.js";
 import { registerArchitecture } from "./registry.js";
@@ -70,7 +70,9 @@ export class CausalConv1d extends Conv1d {
         padded = tf.pad(x, [[0, 0], [0, 0], [p, 0]]);
       }
     }
-    return F.conv1d(padded, this.weight.value, this.bias?.value ?? null, { stride: this.stride, dilation: this.dilation, groups: this.groups });
+    return F.conv1d(padded, this.weight.value, this.bias?.value ?? null, {
+      stride: this.stride, dilation: this.dilation, groups: this.groups, fusedActivation: this.fusedActivation,
+    });
   }
 }
 
@@ -99,7 +101,7 @@ export class ResidualBlock extends Module {
     this.conv2 = new CausalConv1d(channels, channels, 1);
   }
   override forward(x: Tensor): Tensor {
-    return F.add(x, this.conv2.call(this.act.call(this.conv1.call(this.act.call(x)))));
+    return F.add(x, this.conv2.call(convActivation(this.conv1, this.act, this.act.call(x))));
   }
 }
 
