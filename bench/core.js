@@ -16,8 +16,20 @@ class ConvStack extends nn.Module {
   }
 }
 
+// The same network written with nn.convActivation: the bias and LeakyReLU run inside each
+// conv's kernel and consecutive convs pass channels-last tensors (nothing observes a plain call).
+class FusedConvStack extends ConvStack {
+  forward(x) {
+    let h = x;
+    for (const layer of this.layers) h = nn.convActivation(layer, this.act, h);
+    return h;
+  }
+}
+
 export function runCore() {
   const module = new ConvStack().eval();
+  const fused = new FusedConvStack().eval();
+  fused.loadStateDict(module.stateDict());
   const x = tf.randomNormal([1, 1, 8192]);
   const plain = () => tf.tidy(() => {
     module.call(x).dataSync();
@@ -44,6 +56,9 @@ export function runCore() {
   });
   const samples = interleave({
     "plain module.call": plain,
+    "plain module.call, nn.convActivation": () => tf.tidy(() => {
+      fused.call(x).dataSync();
+    }),
     "bended, no bending": run(unbended),
     "bended, weight Mask (cached)": run(weightMasked),
     "bended, activation Mask": run(actMasked),

@@ -25,7 +25,7 @@ class CausalConv1d(nn.Conv1d):
 
     def forward(self, x):
         if self.past_size == 0:
-            return super().forward(x)
+            return nn.functional.conv1d(x, self.weight, self.bias)
         padded = torch.cat([self.past, x], -1)
         self.past.copy_(padded[..., padded.shape[-1] - self.past_size:])
         return nn.functional.conv1d(padded, self.weight, self.bias, dilation=self.dilation)
@@ -68,11 +68,12 @@ class RaveDecoder(nn.Module):
         layers += [nn.LeakyReLU(0.2), CausalConv1d(CHANNELS[-1], 2 * BANDS, 7)]
         self.net = nn.Sequential(*layers)
         self.synthesis = CachedConvTranspose1d(BANDS, 1, BANDS, FILTER_TAPS, bias=False)
+        self.bands = BANDS
 
     def forward(self, z):
         h = self.net(z)
-        wave = torch.tanh(h[:, :BANDS])
-        amplitude = torch.sigmoid(h[:, BANDS:])
+        wave = torch.tanh(h[:, :self.bands])
+        amplitude = torch.sigmoid(h[:, self.bands:])
         return self.synthesis(wave * amplitude)
 
 

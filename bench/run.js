@@ -5,6 +5,8 @@ import { printPlugin, runPlugin } from "./plugin.js";
 import { printTorchScriptLoad, runTorchScriptLoad } from "./torchscript-load.js";
 import { printTorchScript, runTorchScript } from "./torchscript.js";
 import { printConvTranspose, runConvTranspose } from "./conv-transpose.js";
+import { printRave, runRave } from "./rave.js";
+import { printThreads, runThreads } from "./threads.js";
 
 printCore(runCore());
 printAudio(await runAudio());
@@ -12,3 +14,5 @@ printPlugin(await runPlugin());
 printTorchScript(await runTorchScript());
 printTorchScriptLoad(await runTorchScriptLoad());
 printConvTranspose(runConvTranspose());
+printRave(runRave());
+printThreads(runThreads());
