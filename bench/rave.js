@@ -7,6 +7,9 @@
 // look-ahead. Timed in tfbend's nn, in raw channels-last tfjs, and in PyTorch
 // (bench/rave_decoder.py, the same network, 1 thread), side by side in one run.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tb from "tfbend";
 import { fmt, interleave, quantile } from "./util.js";
@@ -181,22 +184,46 @@ function countParameters(module) {
   return module.parameters().reduce((n, p) => n + p.data.size, 0);
 }
 
+const PY_SCRIPT = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
+
+/** The PyTorch decoder scripted and saved (torch.jit.save), loaded by tfbend's interpreter; null without PyTorch. */
+async function interpretedDecoder() {
+  const dir = mkdtempSync(join(tmpdir(), "tfbend-rave-"));
+  const file = join(dir, "rave_decoder.ts");
+  try {
+    const run = spawnSync("/usr/bin/python3", [PY_SCRIPT, "--export", file], { encoding: "utf8" });
+    if (run.status !== 0) return { error: (run.stderr || run.error?.message || "export failed").trim().split("\n").at(-1) };
+    const bended = await tb.load(file);
+    return { module: bended.module, bended };
+  } catch (error) {
+    return { error: String(error?.message ?? error).split("\n")[0] };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function pytorch(frameCounts, rounds) {
-  const script = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
+  const script = PY_SCRIPT;
   const run = spawnSync("/usr/bin/python3", [script, "--frames", frameCounts.join(","), "--rounds", String(rounds)], { encoding: "utf8" });
   if (run.status !== 0) return { error: (run.stderr || run.error?.message || "failed").trim().split("\n").at(-1) };
   return JSON.parse(run.stdout.trim().split("\n").at(-1));
 }
 
-export function runRave({ frameCounts = [1, 8], rounds = 10 } = {}) {
+export async function runRave({ frameCounts = [1, 8], rounds = 10, torchscript = true } = {}) {
   const module = new RaveDecoder().eval();
   const raw = rawDecoder(module);
   setRaveStreaming(module, true);
   const bended = new tb.BendedModule(module);
+  const script = torchscript ? await interpretedDecoder() : { error: "not asked for" };
   const results = [];
   for (const frames of frameCounts) {
     const z = tf.randomNormal([1, RAVE.latent, frames]);
     const zNLC = tf.reshape(tf.transpose(z, [0, 2, 1]), [1, 1, frames, RAVE.latent]);
+    const interpreted = script.module === undefined ? {} : {
+      "TorchScript file, interpreted": () => tf.tidy(() => {
+        script.module.forward(z).dataSync();
+      }),
+    };
     const samples = interleave({
       "tfbend nn": () => tf.tidy(() => {
         module.call(z).dataSync();
@@ -207,6 +234,7 @@ export function runRave({ frameCounts = [1, 8], rounds = 10 } = {}) {
       "raw tfjs channels-last": () => tf.tidy(() => {
         raw.forward(zNLC).dataSync();
       }),
+      ...interpreted,
     }, { rounds, perRound: 3, warmup: 3 });
     tf.dispose([z, zNLC]);
     results.push({ frames, samples });
@@ -216,7 +244,9 @@ export function runRave({ frameCounts = [1, 8], rounds = 10 } = {}) {
   const torch = pytorch(frameCounts, rounds * 3);
   const parameters = countParameters(module);
   module.dispose();
-  return { backend: tb.backendInfo(), parameters, results, torch };
+  script.bended?.dispose();
+  script.module?.dispose();
+  return { backend: tb.backendInfo(), parameters, results, torch, torchscriptError: script.error };
 }
 
 export function printRave(r) {
@@ -234,6 +264,7 @@ export function printRave(r) {
     }
   }
   if (r.torch.error !== undefined) console.log(`\nPyTorch not measured: ${r.torch.error}`);
+  if (r.torchscriptError !== undefined) console.log(`\nTorchScript file not measured: ${r.torchscriptError}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printRave(runRave());
+if (import.meta.url === `file://${process.argv[1]}`) printRave(await runRave());

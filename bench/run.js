@@ -14,5 +14,5 @@ printPlugin(await runPlugin());
 printTorchScript(await runTorchScript());
 printTorchScriptLoad(await runTorchScriptLoad());
 printConvTranspose(runConvTranspose());
-printRave(runRave());
+printRave(await runRave());
 printThreads(runThreads());
