@@ -3,7 +3,7 @@
 // with a weight Mask and an activation Mask; the cost of one weight-bending recompute
 // after a control moves; and the fast wasm tanh against tfjs's own.
 import * as tb from "tfbend";
-import { fmt, interleave, quantile } from "./util.js";
+import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
 const { tf, zoo } = tb;
 const SAMPLE_RATE = 44100;
@@ -73,7 +73,7 @@ export async function runAudio() {
 
 export function printAudio(r) {
   const base = r.rows[0].p50;
-  console.log(`\n## Audio decoder streaming (backend ${r.backend}; block ${BLOCK} samples = ${blockMs.toFixed(1)} ms at 44.1 kHz)`);
+  console.log(`\n## Audio decoder streaming (backend ${r.backend}; block ${BLOCK} samples = ${blockMs.toFixed(1)} ms at 44.1 kHz; ${CLOCK} clock)`);
   console.log("| variant | p50 ms | p95 ms | RTF p50 | RTF p95 | overhead p50 |");
   console.log("|---|---:|---:|---:|---:|---:|");
   for (const row of r.rows) {

@@ -1,7 +1,7 @@
 // Core runtime overhead: bended.forward vs the plain module's forward on the same
 // 4-layer conv model (8192 samples), same backend, measured side by side.
 import * as tb from "tfbend";
-import { fmt, interleave, quantile } from "./util.js";
+import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
 const { nn, F, tf } = tb;
 
@@ -94,7 +94,7 @@ export function runCore() {
 }
 
 export function printCore(result) {
-  console.log(`\n## Core overhead (backend ${result.backend}; 4×Conv1d 32ch k7 + LeakyReLU, 1×1×8192)`);
+  console.log(`\n## Core overhead (backend ${result.backend}; 4×Conv1d 32ch k7 + LeakyReLU, 1×1×8192; ${CLOCK} clock)`);
   console.log("| variant | p50 ms | p95 ms | p50 / plain |");
   console.log("|---|---:|---:|---:|");
   for (const r of result.rows) console.log(`| ${r.name} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${r.ratio.toFixed(3)} |`);

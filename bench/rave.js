@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tb from "tfbend";
-import { fmt, interleave, quantile } from "./util.js";
+import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
 const { nn, F, tf, zoo } = tb;
 
@@ -250,7 +250,7 @@ export async function runRave({ frameCounts = [1, 8], rounds = 10, torchscript =
 }
 
 export function printRave(r) {
-  console.log(`\n## RAVE-v2-sized decoder, streaming (${(r.parameters / 1e6).toFixed(1)} M parameters; ${r.backend.name}: ${r.backend.device})`);
+  console.log(`\n## RAVE-v2-sized decoder, streaming (${(r.parameters / 1e6).toFixed(1)} M parameters; ${r.backend.name}: ${r.backend.device}; ${CLOCK} clock)`);
   console.log("| block | variant | p50 ms | p95 ms | RTF p50 | RTF p95 | p50 / PyTorch |");
   console.log("|---|---|---:|---:|---:|---:|---:|");
   for (const { frames, samples } of r.results) {

@@ -35,7 +35,9 @@ export function runThreads({ repeats = 2 } = {}) {
   const merged = { 1: {}, 2: {} };
   for (let r = 0; r < repeats; r++) {
     for (const threads of [1, 2]) {
-      const out = spawnSync(process.execPath, [script, CHILD], { env: { ...process.env, TFBEND_THREADS: String(threads) }, encoding: "utf8" });
+      // wall time: CPU time would count both threads
+      const env = { ...process.env, TFBEND_THREADS: String(threads), BENCH_CLOCK: "wall" };
+      const out = spawnSync(process.execPath, [script, CHILD], { env, encoding: "utf8" });
       if (out.status !== 0) throw new Error(`threads child failed: ${out.stderr}`);
       const { threads: running, samples } = JSON.parse(out.stdout.trim().split("\n").at(-1));
       if (running !== threads) throw new Error(`asked for ${threads} threads, got ${running}`);
