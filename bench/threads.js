@@ -25,7 +25,7 @@ async function child() {
   const s = interleave({
     "RAVE 2048": run(() => rave.call(z1)),
     "RAVE 16384": run(() => rave.call(z8)),
-    "audio 2048": run(() => audio.forward(za)),
+    "audio 2048": run(() => audio.call("decode", za)),
   }, { rounds: 6, perRound: 3, warmup: 2 });
   console.log(JSON.stringify({ threads: tb.backendInfo().threads, samples: s }));
 }

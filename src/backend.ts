@@ -22,9 +22,9 @@ export interface BackendInfo {
 }
 
 /**
- * wasm threads when TFBEND_THREADS is not set. 1: on this project's 2-core machine the
- * benchmark (bench/threads.js, README "Speed") shows the second thread helping large models
- * but not the shipped ones, and a real-time host shares its cores with the patcher.
+ * wasm threads when TFBEND_THREADS is not set. 1: on this project's shared 2-core machine
+ * bench/threads.js measured 2 threads at 0.25–0.68× the speed of one (pool threads wait on
+ * each other when the cores are busy, README "Speed"), and a patcher shares the host's cores.
  */
 export const DEFAULT_WASM_THREADS = 1;
 
