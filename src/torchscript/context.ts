@@ -5,6 +5,7 @@
 import { tf, type Tensor } from "../tf.js";
 import { stateIsFrozen } from "../nn/module.js";
 import { dispatch } from "../nn/hooks.js";
+import { BendingError } from "../errors.js";
 
 /** Draws random numbers for `randn`/`rand` and their `_like` forms. */
 export type RandomSource = (kind: "normal" | "uniform", shape: number[]) => Float32Array;
@@ -19,8 +20,22 @@ export interface StateOwner {
   writeState(name: string, value: Tensor, ctx: CallContext): void;
 }
 
+/** Loop iterations and calls one top-level call may make (the test fixtures need at most 100). */
+export const STEP_BUDGET = 1_000_000;
+/** Nested interpreted calls (recursion) before a call is refused, well inside the JS stack. */
+export const MAX_CALL_DEPTH = 200;
+/** Elements one list built by interpreted code (range(), list * n) may hold. */
+export const MAX_LIST_ELEMENTS = 1_000_000;
+
+/** Refuses a list longer than MAX_LIST_ELEMENTS before it is built (V8 aborts the process on huge arrays). */
+export function checkListLength(length: number, what: string): void {
+  if (!(length <= MAX_LIST_ELEMENTS)) throw new BendingError(`${what} would build a list of ${length} elements (at most ${MAX_LIST_ELEMENTS.toLocaleString("en")})`);
+}
+
 export class CallContext {
   readonly frames: unknown[][] = [];
+  /** Loop iterations and calls so far, against STEP_BUDGET. */
+  steps = 0;
   private readonly origins = new Map<Tensor, Origin>();
   private readonly latest = new Map<Tensor, Tensor>();
   /** Field writes made while state is frozen: visible to the rest of this call only. */

@@ -7,7 +7,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./parser.js";
 import { bindDefaults, findOp, type OpDef } from "./ops.js";
-import type { CallContext } from "./context.js";
+import { checkListLength, MAX_CALL_DEPTH, STEP_BUDGET, type CallContext } from "./context.js";
 
 export type Value = unknown;
 
@@ -69,6 +69,8 @@ export class CompiledFunction {
         s[p] = d(frame);
       }
     }
+    if (ctx.frames.length >= MAX_CALL_DEPTH) throw new BendingError(`${this.label}() nests more than ${MAX_CALL_DEPTH} calls deep (endless recursion?)`);
+    countStep(ctx);
     ctx.frames.push(s);
     try {
       this.body(frame);
@@ -114,6 +116,13 @@ function located(e: unknown, label: string, loc: Loc): Error {
 
 const NAMESPACES = new Set(["torch", "ops", "__torch__", "CONSTANTS", "math", "builtins", "Tensor", "List", "Tuple", "Dict", "Optional",
   "Final", "int", "float", "bool", "str", "NoneType", "Any", "number", "Device", "Future", "Union"]);
+
+/** Counts one loop iteration or call against the top-level call's budget. */
+function countStep(ctx: CallContext): void {
+  if (++ctx.steps > STEP_BUDGET) {
+    throw new BendingError(`the model ran more than ${STEP_BUDGET.toLocaleString("en")} loop iterations and calls in one call (an endless loop?)`);
+  }
+}
 
 /** Python truthiness (a tensor must have one element). */
 export function truthy(v: Value): boolean {
@@ -281,6 +290,7 @@ export class Program {
         const body = this.compileBlock(s.body, scope);
         return (f) => {
           while (truthy(test(f))) {
+            countStep(f.ctx);
             const r = body(f);
             if (r === 1) return 1;
             if (r === 2) break;
@@ -299,6 +309,7 @@ export class Program {
             const [start, stop, step] = v.length === 1 ? [0, v[0], 1] : [v[0], v[1], v[2] ?? 1];
             if (step === 0) throw new BendingError("range() step must not be zero");
             for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
+              countStep(f.ctx);
               store(f, i);
               const r = body(f);
               if (r === 1) return 1;
@@ -312,6 +323,7 @@ export class Program {
           const seq = items(f);
           const list = iterable(seq);
           for (const item of list) {
+            countStep(f.ctx);
             store(f, item);
             const r = body(f);
             if (r === 1) return 1;
@@ -646,6 +658,8 @@ export class Program {
         return (f) => {
           const v = args.map((a) => a(f) as number);
           const [start, stop, step] = v.length === 1 ? [0, v[0], 1] : [v[0], v[1], v[2] ?? 1];
+          if (step === 0) throw new BendingError("range() step must not be zero");
+          checkListLength(Math.max(0, Math.ceil((stop - start) / step)), "range()");
           const out: number[] = [];
           for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
           return out;

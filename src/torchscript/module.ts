@@ -63,7 +63,10 @@ export class Runtime {
 
 type FieldKind = "module" | "param" | "buffer" | "state" | "attr";
 
-const RESERVED = new Set<string>(["isLeaf", "training", "moduleId", "constructor"]);
+// Names a file must not take over: Module fields and TorchScriptRoot's own fields (set after the
+// base constructor runs); members of the prototype chain, Object.prototype's included, are
+// checked with `in` on the instance (see isReserved).
+const RESERVED = new Set<string>(["isLeaf", "training", "moduleId", "constructor", "__proto__", "methods", "attributes", "file", "unsupportedOps"]);
 for (let p: object | null = Module.prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
   for (const k of Object.getOwnPropertyNames(p)) RESERVED.add(k);
 }
@@ -74,15 +77,33 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   readonly #runtime: Runtime;
   readonly #kinds = new Map<string, FieldKind>();
   readonly #attrs = new Map<string, Value>();
+  /** Script methods whose names are tfbend members: not reachable by name from outside. */
+  readonly #hidden = new Set<string>();
 
   constructor(cls: ScriptClass, runtime: Runtime) {
     super();
     this.#cls = cls;
     this.#runtime = runtime;
+    // script methods become callable by name (bended.call("encode")), except those that would
+    // shadow a tfbend member: those run only from the model's own code
     for (const name of cls.methods.keys()) {
-      if (name === "forward" || RESERVED.has(name)) continue;
+      if (name === "forward") continue;
+      if (this.isReserved(name)) {
+        this.#hidden.add(name);
+        continue;
+      }
       Object.defineProperty(this, name, { value: (...args: unknown[]) => this.invoke(name, args), enumerable: false, configurable: true });
     }
+  }
+
+  /** Whether `name` is a tfbend/JS member of this object, which a file's names must not replace. */
+  isReserved(name: string): boolean {
+    return RESERVED.has(name) || name in this;
+  }
+
+  /** Whether the script method `name` shadows a tfbend member (so it runs only from the model's code). */
+  isHiddenMethod(name: string): boolean {
+    return this.#hidden.has(name);
   }
 
   get scriptClass(): ScriptClass {
@@ -91,7 +112,7 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
 
   /** Adds a field while building the tree (children, parameters, buffers, plain attributes). */
   define(name: string, kind: FieldKind, value: Value): void {
-    if (kind !== "attr" && RESERVED.has(name)) {
+    if (kind !== "attr" && this.isReserved(name)) {
       throw new BendingError(`attribute '${name}' of ${this.#cls.name} collides with a tfbend Module member; this model cannot be loaded`);
     }
     this.#kinds.set(name, kind);
@@ -229,6 +250,7 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
       : this.namedBuffers().map(([key]) => key).filter((k) => k.endsWith("_params") && !k.includes(".") && cls.methods.has(k.slice(0, -"_params".length)))
         .map((k) => k.slice(0, -"_params".length));
     this.methods = methodNames.map((name) => {
+      if (this.isHiddenMethod(name)) throw new BendingError(`nn~ method '${name}' of ${this.file} has the name of a tfbend member; this model cannot be loaded`);
       const params = (this as unknown as Record<string, unknown>)[`${name}_params`];
       if (!(params instanceof Buffer)) throw new BendingError(`nn~ method '${name}' has no '${name}_params' buffer`);
       const [inChannels, inRatio, outChannels, outRatio] = Array.from(params.data.dataSync());

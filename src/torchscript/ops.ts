@@ -7,7 +7,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import * as F from "../nn/functional.js";
 import { dispatch } from "../nn/hooks.js";
-import type { CallContext } from "./context.js";
+import { checkListLength, type CallContext } from "./context.js";
 
 type Value = unknown;
 type OpFn = (a: Value[], ctx: CallContext) => Value;
@@ -317,7 +317,10 @@ function tensorOp(names: string | string[], signature: string, fn: OpFn): void {
 tensorOp("add", "self, other, alpha=1", ([x, y, alpha]) => {
   if (x instanceof F.Complex || y instanceof F.Complex) return F.complexOp("add", x as F.Complex, alpha === 1 ? (y as F.Complex) : F.complexOp("mul", y as F.Complex, num(alpha)));
   if (isT(x) || isT(y)) return F.add(x as Tensor | number, alpha === 1 ? (y as Tensor | number) : F.mul(y as Tensor | number, num(alpha)));
-  if (Array.isArray(x)) return [...x, ...(y as Value[])];
+  if (Array.isArray(x)) {
+    checkListLength(x.length + (y as Value[]).length, "list +");
+    return x.concat(y as Value[]);
+  }
   if (typeof x === "string") return x + String(y);
   return num(x) + num(y) * num(alpha);
 });
@@ -330,7 +333,13 @@ tensorOp("rsub", "self, other, alpha=1", ([x, y, alpha]) => F.sub(y as Tensor | 
 tensorOp("mul", "self, other", ([x, y]) => {
   if (x instanceof F.Complex || y instanceof F.Complex) return F.complexOp("mul", x as F.Complex, y as F.Complex);
   if (isT(x) || isT(y)) return F.mul(x as Tensor | number, y as Tensor | number);
-  if (Array.isArray(x)) return new Array<Value[]>(num(y)).fill(x).flat();
+  if (Array.isArray(x)) {
+    const times = Math.max(0, num(y));
+    checkListLength(x.length * times, "list *");
+    const out: Value[] = [];
+    for (let i = 0; i < times; i++) for (const v of x) out.push(v);
+    return out;
+  }
   return num(x) * num(y);
 });
 tensorOp("div", "self, other, rounding_mode=None", ([x, y, mode]) => {
@@ -650,7 +659,9 @@ op("append", "self, el", ([l, v]) => {
   return l;
 });
 op("extend", "self, other", ([l, v]) => {
-  (l as Value[]).push(...(v as Value[]));
+  const list = l as Value[];
+  checkListLength(list.length + (v as Value[]).length, "extend()");
+  for (const item of v as Value[]) list.push(item);
   return null;
 });
 op("insert", "self, idx, el", ([l, i, v]) => {
