@@ -2,8 +2,11 @@
 // names its methods like tfbend members is refused with a BendingError naming the method and
 // the source line, and the process (and the next load) carries on. The hostile code is
 // written into the effects fixture's source in memory.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { crc32, deflateRawSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 
 const { tf } = tb;
@@ -100,5 +103,106 @@ describe("script methods cannot take over tfbend members", () => {
     expect(y.shape).toEqual([1, 2, 8]);
     tf.dispose([x, y]);
     root.dispose();
+  });
+});
+
+/** A zip of the given entries (deflated where asked), as torch.jit.save's reader sees it. */
+function zipOf(entries: { name: string; data: Uint8Array; deflate?: boolean }[], claimEntries?: number): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const { name, data, deflate } of entries) {
+    const body = deflate ? deflateRawSync(data) : Buffer.from(data);
+    const fileName = Buffer.from(name);
+    const fields = (h: Buffer, at: number): void => {
+      h.writeUInt16LE(20, at); // version needed
+      h.writeUInt16LE(0, at + 2); // flags
+      h.writeUInt16LE(deflate ? 8 : 0, at + 4);
+      h.writeUInt32LE(0, at + 6); // time, date
+      h.writeUInt32LE(crc32(data), at + 10);
+      h.writeUInt32LE(body.length, at + 14);
+      h.writeUInt32LE(data.length, at + 18);
+      h.writeUInt16LE(fileName.length, at + 22);
+    };
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    fields(local, 4);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4); // version made by
+    fields(entry, 6);
+    entry.writeUInt32LE(offset, 42);
+    locals.push(local, fileName, body);
+    central.push(entry, fileName);
+    offset += 30 + fileName.length + body.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(claimEntries ?? entries.length, 8);
+  end.writeUInt16LE(claimEntries ?? entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "tfbend-ts-hostile-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function archiveError(name: string, bytes: Buffer): Promise<string> {
+  const path = join(scratch, name);
+  writeFileSync(path, bytes);
+  try {
+    await tb.torchscript.readTorchScriptArchive(path);
+  } catch (err) {
+    expect(err).toBeInstanceOf(tb.BendingError);
+    expect((err as Error).message).toContain(path);
+    return (err as Error).message;
+  }
+  throw new Error(`${name} was read`);
+}
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+/** A pickle string (BINUNICODE). */
+const pickleString = (s: string): Buffer => {
+  const b = Buffer.from(s);
+  const n = Buffer.alloc(4);
+  n.writeUInt32LE(b.length);
+  return Buffer.concat([Buffer.from("X"), n, b]);
+};
+
+describe("an archive may allocate only what its size allows", () => {
+  it("an int64 tensor of 2^27 elements expanded (stride 0) from one element", async () => {
+    const numel = Buffer.alloc(4);
+    numel.writeInt32LE(1 << 27);
+    // _rebuild_tensor_v2(('storage', torch.LongStorage, '0', 'cpu', 1), 0, (2^27,), (0,), False, None)
+    const pickle = Buffer.concat([Buffer.from("\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((", "latin1"), pickleString("storage"),
+      Buffer.from("ctorch\nLongStorage\n"), pickleString("0"), pickleString("cpu"), Buffer.from("K\x01tQK\x00(J", "latin1"), numel,
+      Buffer.from("t(K\x00t\x89NtR.", "latin1")]);
+    const message = await archiveError("expand.ts", zipOf([
+      { name: "m/version", data: text("3\n") },
+      { name: "m/data.pkl", data: pickle },
+      { name: "m/data/0", data: new Uint8Array(8) },
+      { name: "m/code/__torch__.py", data: text("") },
+    ]));
+    expect(message).toMatch(/m\/data\/0: a tensor of shape \[134217728\] expanded from 1 elements \(1073741824 bytes\)/);
+  });
+
+  it("a deflate bomb in a text entry (version; code/ files share the same 16 MB cap)", async () => {
+    const message = await archiveError("bomb.ts", zipOf([{ name: "m/version", data: new Uint8Array(20 << 20).fill(32), deflate: true }]));
+    expect(message).toMatch(/m\/version: holds 20971520 bytes \(at most 16777216 here\)/);
+  });
+
+  it("a pickle opening marks without end", async () => {
+    const message = await archiveError("marks.ts", zipOf([
+      { name: "m/version", data: text("3\n") },
+      { name: "m/data.pkl", data: Buffer.concat([Buffer.from([0x80, 2]), Buffer.alloc(200_000, "(")]), deflate: true },
+    ]));
+    expect(message).toMatch(/m\/data\.pkl: the pickle nests more than 1000 marks/);
+  });
+
+  it("more than 50,000 zip entries, refused before any is read", async () => {
+    const message = await archiveError("many.ts", zipOf([{ name: "m/version", data: text("3\n") }], 65_535));
+    expect(message).toMatch(/the archive has 65535 entries \(at most 50000\)/);
   });
 });

@@ -661,12 +661,18 @@ export class Complex {
 /** Longest transform computed (as a DFT matrix product: no complex kernels on wasm). */
 const MAX_FFT = 8192;
 
-/** cos and −sin DFT matrices [n, bins], made once per length (and kept). */
+/** cos and −sin DFT matrices [n, bins], made once per length and kept, least recently used first. */
 const dftMatrices = new Map<number, { cos: Tensor; sin: Tensor }>();
+/** Bytes the kept DFT matrices may hold (one length of 8192 takes 268 MB). */
+const DFT_CACHE_BYTES = 512 << 20;
+let dftCacheBytes = 0;
 function dft(n: number): { cos: Tensor; sin: Tensor } {
   if (n > MAX_FFT) throw new BendingError(`FFTs longer than ${MAX_FFT} are not supported (got ${n})`);
   let m = dftMatrices.get(n);
-  if (m === undefined) {
+  if (m !== undefined) {
+    dftMatrices.delete(n);
+    dftMatrices.set(n, m);
+  } else {
     const bins = Math.floor(n / 2) + 1;
     const c = new Float32Array(n * bins);
     const s = new Float32Array(n * bins);
@@ -677,8 +683,16 @@ function dft(n: number): { cos: Tensor; sin: Tensor } {
         s[t * bins + k] = -Math.sin(phase);
       }
     }
+    const bytes = 2 * c.byteLength;
+    for (const [length, old] of dftMatrices) {
+      if (dftCacheBytes + bytes <= DFT_CACHE_BYTES) break;
+      tf.dispose([old.cos, old.sin]);
+      dftMatrices.delete(length);
+      dftCacheBytes -= 2 * old.cos.size * 4;
+    }
     m = { cos: tf.keep(tf.tensor2d(c, [n, bins])), sin: tf.keep(tf.tensor2d(s, [n, bins])) };
     dftMatrices.set(n, m);
+    dftCacheBytes += bytes;
   }
   return m;
 }

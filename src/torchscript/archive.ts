@@ -11,6 +11,14 @@ import { unpickle, type Unpickled } from "./pickle.js";
 import { decodeStorage, elementBytes, stridedView, type StorageRef, type TensorData } from "./storage.js";
 import { ScriptTuple, type ScriptObject, type TorchScriptArchive } from "./values.js";
 
+/** Zip entries an archive may hold (torch writes one per storage and code file, plus a few). */
+const MAX_ENTRIES = 50_000;
+/** Bytes of code/ and of each pickle (both are small next to the storages). */
+const MAX_CODE_BYTES = 16 << 20;
+const MAX_PICKLE_BYTES = 64 << 20;
+/** Bytes the whole read may allocate beyond the file's own size (deflated entries, expanded views). */
+const BUDGET_SLACK = 256 << 20;
+
 /** Deflate never expands more than ~1032:1; a larger claim is a corrupt directory. */
 const MAX_DEFLATE_RATIO = 1032;
 
@@ -20,6 +28,10 @@ function openZip(file: string): Promise<Map<string, yauzl.Entry> & { zip: yauzl.
     yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }, (err, zip) => {
       if (err || !zip) return broken(err ?? new Error("no zip"));
       const entries = Object.assign(new Map<string, yauzl.Entry>(), { zip });
+      if (zip.entryCount > MAX_ENTRIES) {
+        zip.close();
+        return reject(new BendingError(`${file}: the archive has ${zip.entryCount} entries (at most ${MAX_ENTRIES})`));
+      }
       zip.on("entry", (entry: yauzl.Entry) => {
         entries.set(entry.fileName, entry);
         zip.readEntry();
@@ -33,6 +45,8 @@ function openZip(file: string): Promise<Map<string, yauzl.Entry> & { zip: yauzl.
 
 class ArchiveReader {
   private readonly storages = new Map<string, { dtype: StorageRef["dtype"]; elements: TensorData }>();
+  /** Bytes still allowed to be allocated: the file's size plus BUDGET_SLACK. */
+  private budget: number;
 
   constructor(
     private readonly file: string,
@@ -40,7 +54,16 @@ class ArchiveReader {
     private readonly zip: yauzl.ZipFile,
     private readonly entries: Map<string, yauzl.Entry>,
     readonly root: string,
-  ) {}
+    fileSize: number,
+  ) {
+    this.budget = fileSize + BUDGET_SLACK;
+  }
+
+  /** Counts `bytes` allocated for `name` against the archive's budget. */
+  private spend(name: string, bytes: number, what: string): void {
+    this.budget -= bytes;
+    if (this.budget < 0) this.fail(name, `${what} (${bytes} bytes) exceeds what a file of this size may allocate; refusing it`);
+  }
 
   has(name: string): boolean {
     return this.entries.has(`${this.root}/${name}`);
@@ -51,10 +74,12 @@ class ArchiveReader {
   }
 
   /** The entry's bytes, in a buffer of their own; `expected` (if given) is checked before reading. */
-  async read(name: string, expected?: number): Promise<Uint8Array> {
+  async read(name: string, expected?: number, limit = Infinity): Promise<Uint8Array> {
     const entry = this.entries.get(`${this.root}/${name}`);
     if (!entry) this.fail(name, "missing from the archive");
     const size = entry.uncompressedSize;
+    if (size > limit) this.fail(name, `holds ${size} bytes (at most ${limit} here)`);
+    this.spend(name, size, "its content");
     if (expected !== undefined && size !== expected) this.fail(name, `expected ${expected} bytes, the archive holds ${size}`);
     if (entry.isEncrypted()) this.fail(name, "is encrypted");
     try {
@@ -87,8 +112,8 @@ class ArchiveReader {
     }
   }
 
-  async text(name: string): Promise<string> {
-    const bytes = await this.read(name);
+  async text(name: string, limit = MAX_CODE_BYTES): Promise<string> {
+    const bytes = await this.read(name, undefined, limit);
     try {
       return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
@@ -98,10 +123,12 @@ class ArchiveReader {
 
   /** Unpickles `name` and fills its tensors from the storages under `folder` (data/ or constants/). */
   async unpickle(name: string, folder: string): Promise<Unpickled["value"]> {
-    const { value, pending } = unpickle(await this.read(name), `${this.file}: ${this.root}/${name}`);
+    const { value, pending } = unpickle(await this.read(name, undefined, MAX_PICKLE_BYTES), `${this.file}: ${this.root}/${name}`);
     for (const { tensor, storage, offset, stride } of pending) {
       const entry = `${folder}/${storage.key}`;
       const elements = await this.storage(entry, storage);
+      const numel = tensor.shape.reduce((a, b) => a * b, 1);
+      if (numel > elements.length) this.spend(entry, numel * elementBytes(storage.dtype), `a tensor of shape [${tensor.shape.join(", ")}] expanded from ${elements.length} elements`);
       tensor.data = stridedView(elements, offset, tensor.shape, stride, `${this.file}: ${this.root}/${entry}`);
     }
     return value;
@@ -146,7 +173,7 @@ export async function readTorchScriptArchive(path: string): Promise<TorchScriptA
     const entries = await openZip(path);
     zip = entries.zip;
     const root = rootFolder(path, entries.keys());
-    const archive = new ArchiveReader(path, handle, zip, entries, root);
+    const archive = new ArchiveReader(path, handle, zip, entries, root, (await handle.stat()).size);
     if (archive.has("byteorder")) {
       const order = (await archive.text("byteorder")).trim();
       if (order !== "little") throw new BendingError(`${path}: ${root}/byteorder: the archive is ${order}-endian; tfbend reads little-endian archives only`);
@@ -161,9 +188,13 @@ export async function readTorchScriptArchive(path: string): Promise<TorchScriptA
     const constants = await archive.unpickle("constants.pkl", "constants");
     if (!(constants instanceof ScriptTuple)) throw new BendingError(`${path}: ${root}/constants.pkl: is not a tuple`);
     const code = new Map<string, string>();
+    let codeBytes = 0;
     const codePrefix = `${root}/code/`;
     for (const name of [...entries.keys()].sort()) {
-      if (name.startsWith(codePrefix) && name.endsWith(".py")) code.set(name.slice(codePrefix.length), await archive.text(name.slice(root.length + 1)));
+      if (!name.startsWith(codePrefix) || !name.endsWith(".py")) continue;
+      const source = await archive.text(name.slice(root.length + 1), MAX_CODE_BYTES - codeBytes);
+      codeBytes += source.length;
+      code.set(name.slice(codePrefix.length), source);
     }
     if (code.size === 0) throw new BendingError(`${path}: ${root}/code/: the archive holds no TorchScript code`);
     return { file: path, rootFolder: root, version, root: data as ScriptObject, constants: constants.items, code };

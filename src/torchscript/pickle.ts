@@ -24,6 +24,8 @@ class RawTuple {
 }
 
 const MARK = Symbol("mark");
+/** Open marks (nested tuples/lists being built); torch's pickles nest a few deep. */
+const MAX_MARKS = 1000;
 type StackItem = ScriptValue | Global | StorageRef | RawTuple | typeof MARK;
 
 const JIT_LIST_BUILDERS = new Set(["build_intlist", "build_tensorlist", "build_doublelist", "build_boollist"]);
@@ -181,6 +183,7 @@ export function unpickle(bytes: Uint8Array, where: string): Unpickled {
         return { value: result, pending };
       }
       case 0x28: // MARK
+        if (marks.length >= MAX_MARKS) fail(`the pickle nests more than ${MAX_MARKS} marks at byte ${opAt}`);
         marks.push(stack);
         stack = [];
         break;
@@ -276,7 +279,7 @@ export function unpickle(bytes: Uint8Array, where: string): Unpickled {
         const items = popMark().map((item) => value(item, "a list item"));
         const list = top();
         if (!Array.isArray(list)) fail(`APPENDS to something that is not a list at byte ${opAt}`);
-        (list as ScriptValue[]).push(...items);
+        for (const item of items) (list as ScriptValue[]).push(item);
         break;
       }
       case 0x7d: // EMPTY_DICT
