@@ -206,3 +206,29 @@ describe("an archive may allocate only what its size allows", () => {
     expect(message).toMatch(/the archive has 65535 entries \(at most 50000\)/);
   });
 });
+
+describe("deep nesting is refused before the JS stack overflows", () => {
+  const parse = (source: string) => () => tb.torchscript.parseSource(source, "code/__torch__/deep.py");
+
+  it("20,000 nested parentheses or unary minus, 3,000 nested ifs: a parse error naming file and line", () => {
+    expect(parse(`def f(x):\n  return ${"(".repeat(20_000)}1${")".repeat(20_000)}\n`)).toThrow(/deep\.py:2: the code nests more than 200 levels deep/);
+    expect(parse(`def f(x):\n  return ${"-".repeat(20_000)}1\n`)).toThrow(/deep\.py:2: the code nests more than 200 levels deep/);
+    const ifs = Array.from({ length: 3000 }, (_, i) => `${"  ".repeat(i + 1)}if x:\n`).join("");
+    expect(parse(`def f(x):\n${ifs}${"  ".repeat(3001)}pass\n`)).toThrow(/deep\.py:\d+: the code nests more than 200 levels deep/);
+    // ordinary nesting still parses
+    expect(() => parse(`def f(x):\n  return ${"(".repeat(50)}-x${")".repeat(50)}\n`)()).not.toThrow();
+  });
+
+  it("a pickled list that contains itself, or nests 200,000 deep: an error naming the file's entry", async () => {
+    const cyclic = await tb.torchscript.readTorchScriptArchive(FIXTURE);
+    const self: tb.torchscript.ScriptValue[] = [];
+    self.push(self);
+    cyclic.constants.push(self);
+    expect(() => tb.torchscript.moduleFromArchive(cyclic)).toThrow(/effects\.ts: constants\.pkl: a list, tuple or dict contains itself/);
+    const deep = await tb.torchscript.readTorchScriptArchive(FIXTURE);
+    let nested: tb.torchscript.ScriptValue[] = [];
+    for (let i = 0; i < 200_000; i++) nested = [nested];
+    deep.constants.push(nested);
+    expect(() => tb.torchscript.moduleFromArchive(deep)).toThrow(/constants\.pkl: lists, tuples or dicts nested more than 100 deep/);
+  });
+});

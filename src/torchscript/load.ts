@@ -56,11 +56,24 @@ function isScriptObject(v: ScriptValue): v is ScriptObject {
 }
 
 /** Plain pickled values as interpreter values; tensors are collected in `owned`. */
-function plainValue(v: ScriptValue, owned: Tensor[], where: string): Value {
+/** Lists, tuples and dicts nested in a pickled value (torch's nest a few deep). */
+const MAX_VALUE_DEPTH = 100;
+
+function plainValue(v: ScriptValue, owned: Tensor[], where: string, ancestors: object[] = []): Value {
   if (v === null || typeof v !== "object") return v;
-  if (v instanceof ScriptTuple) return v.items.map((x) => plainValue(x, owned, where));
-  if (Array.isArray(v)) return v.map((x) => plainValue(x, owned, where));
-  if (v instanceof Map) return new Map([...v].map(([k, x]) => [plainValue(k, owned, where), plainValue(x, owned, where)]));
+  if (v instanceof ScriptTuple || Array.isArray(v) || v instanceof Map) {
+    if (ancestors.includes(v)) throw new BendingError(`${where}: a list, tuple or dict contains itself`);
+    if (ancestors.length >= MAX_VALUE_DEPTH) throw new BendingError(`${where}: lists, tuples or dicts nested more than ${MAX_VALUE_DEPTH} deep`);
+    ancestors.push(v);
+    try {
+      const inner = (x: ScriptValue): Value => plainValue(x, owned, where, ancestors);
+      if (v instanceof ScriptTuple) return v.items.map(inner);
+      if (Array.isArray(v)) return v.map(inner);
+      return new Map([...v].map(([k, x]) => [inner(k), inner(x)]));
+    } finally {
+      ancestors.pop();
+    }
+  }
   if (isStoredTensor(v)) {
     const t = tensorFromStored(v);
     owned.push(t);

@@ -228,9 +228,24 @@ export function tokenize(source: string, file: string): Token[] {
 
 const COMPARISONS = new Set(["==", "!=", "<", "<=", ">", ">=", "in", "not in", "is", "is not"]);
 
+/** Nested blocks and expressions the parser follows (torch's code nests a few dozen at most). */
+const MAX_NESTING = 200;
+
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly tokens: Token[], private readonly file: string) {}
+
+  /** Runs `parse` one nesting level deeper, refusing code nested past MAX_NESTING before the JS stack overflows. */
+  private nested<T>(parse: () => T): T {
+    if (this.depth >= MAX_NESTING) throw this.error(`the code nests more than ${MAX_NESTING} levels deep`);
+    this.depth++;
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
+  }
 
   private get tok(): Token {
     return this.tokens[this.pos];
@@ -385,9 +400,11 @@ class Parser {
   }
 
   private statements(): Stmt[] {
-    const out: Stmt[] = [];
-    this.block(() => out.push(this.statement()));
-    return out;
+    return this.nested(() => {
+      const out: Stmt[] = [];
+      this.block(() => out.push(this.statement()));
+      return out;
+    });
   }
 
   private functionDef(): FunctionDef {
@@ -545,6 +562,10 @@ class Parser {
   }
 
   expression(): Expr {
+    return this.nested(() => this.conditional());
+  }
+
+  private conditional(): Expr {
     const loc = this.loc();
     if (this.isWord("lambda")) throw this.error("lambda is not supported");
     const body = this.orExpr(true);
@@ -581,7 +602,7 @@ class Parser {
     if (this.isWord("not")) {
       const loc = this.loc();
       this.pos++;
-      return { k: "unary", op: "not", operand: this.notExpr(allowCompare), loc };
+      return { k: "unary", op: "not", operand: this.nested(() => this.notExpr(allowCompare)), loc };
     }
     return allowCompare ? this.comparison() : this.binary(0);
   }
@@ -639,7 +660,7 @@ class Parser {
     if (this.tok.kind === "op" && (this.tok.text === "-" || this.tok.text === "+" || this.tok.text === "~")) {
       const op = this.tok.text as "-" | "+" | "~";
       this.pos++;
-      const operand = this.unary();
+      const operand = this.nested(() => this.unary());
       if (op === "-" && operand.k === "const" && typeof operand.value === "number") return { k: "const", value: -operand.value, loc };
       return { k: "unary", op, operand, loc };
     }
@@ -651,7 +672,7 @@ class Parser {
     if (this.isOp("**")) {
       const loc = this.loc();
       this.pos++;
-      return { k: "binary", op: "**", left: base, right: this.unary(), loc };
+      return { k: "binary", op: "**", left: base, right: this.nested(() => this.unary()), loc };
     }
     return base;
   }
