@@ -28,8 +28,8 @@ export function seededRandom(seed?: number): RandomSource {
   });
 }
 
-/** A stored tensor as a tfjs tensor (float64 → float32, int64 → int32, see the README); `where` names it in errors. */
-export function tensorFromStored(t: StoredTensor, where = "a tensor"): Tensor {
+/** A stored tensor as a tfjs tensor (float64 → float32, int64 → int32, see the README). */
+export function tensorFromStored(t: StoredTensor): Tensor {
   const { dtype, shape, data } = t;
   switch (dtype) {
     case "float32": case "float64": case "float16": case "bfloat16":
@@ -39,12 +39,7 @@ export function tensorFromStored(t: StoredTensor, where = "a tensor"): Tensor {
     case "int64": {
       const src = data as BigInt64Array;
       const out = new Int32Array(src.length);
-      for (let i = 0; i < src.length; i++) {
-        const v = src[i];
-        // int64 runs as int32: a value that would wrap is refused rather than silently changed
-        if (v > 2147483647n || v < -2147483648n) throw new BendingError(`${where}: the int64 value ${v} (element ${i}) does not fit the int32 tfbend computes with`);
-        out[i] = Number(v);
-      }
+      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
       return tf.tensor(out, shape, "int32");
     }
     default:
@@ -80,7 +75,7 @@ function plainValue(v: ScriptValue, owned: Tensor[], where: string, ancestors: o
     }
   }
   if (isStoredTensor(v)) {
-    const t = tensorFromStored(v, where);
+    const t = tensorFromStored(v);
     owned.push(t);
     return t;
   }
@@ -112,9 +107,9 @@ function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owne
       module.define(name, "module", buildModule(value, program, runtime, owned, path === "" ? name : `${path}.${name}`, null));
       children++;
     } else if (isStoredTensor(value) && cls.def.parameters.includes(name)) {
-      module.define(name, "param", new Parameter(tensorFromStored(value, `${where}: ${name}`)));
+      module.define(name, "param", new Parameter(tensorFromStored(value)));
     } else if (isStoredTensor(value) && cls.def.buffers.includes(name)) {
-      const t = tensorFromStored(value, `${where}: ${name}`);
+      const t = tensorFromStored(value);
       module.define(name, cls.mutatesState ? "state" : "buffer", cls.mutatesState ? new StateBuffer(t) : new Buffer(t));
     } else {
       module.define(name, "attr", plainValue(value, owned, where));
