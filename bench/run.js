@@ -7,6 +7,7 @@ import { printTorchScript, runTorchScript } from "./torchscript.js";
 import { printConvTranspose, runConvTranspose } from "./conv-transpose.js";
 import { printRave, runRave } from "./rave.js";
 import { printThreads, runThreads } from "./threads.js";
+import { printAudioInput, runAudioInput } from "./audio-input.js";
 
 printCore(runCore());
 printAudio(await runAudio());
@@ -16,3 +17,4 @@ printTorchScriptLoad(await runTorchScriptLoad());
 printConvTranspose(runConvTranspose());
 printRave(await runRave());
 printThreads(runThreads());
+printAudioInput(await runAudioInput());

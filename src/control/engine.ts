@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { Atom } from "./atoms.js";
 import type { OutputBlock, Reply, SessionOptions } from "./session.js";
 import { ControlMirror, type ControlState } from "./control-mirror.js";
+import type { AudioChunk } from "./audio-input.js";
 
 export interface EngineOptions extends SessionOptions {
   /** Model to load at start (a name in models/ or a workspace path). */
@@ -192,6 +193,21 @@ export class Engine {
   /** Keeps the inference thread busy for `ms` (for tests that controls are answered meanwhile). */
   busyForTest(ms: number): void {
     this.worker.postMessage({ busyForTest: ms });
+  }
+
+  /**
+   * Hands live audio to the running method (its buffer is transferred, not copied). The
+   * reply is an error when the chunk was refused; audio is never queued behind a restart.
+   */
+  pushAudio(chunk: AudioChunk): Promise<Reply> {
+    if (this.closed || this.restarting) {
+      return Promise.resolve({ command: "audio_in", ok: false, values: [this.closed ? "inference thread stopped; restart the plugin" : "inference thread restarting"] });
+    }
+    const id = this.nextId++;
+    return new Promise<Reply>((resolveReply) => {
+      this.pending.set(id, resolveReply);
+      this.worker.postMessage({ id, audio: chunk }, [chunk.data.buffer as ArrayBuffer]);
+    });
   }
 
   status(): Record<string, Atom> {

@@ -4,9 +4,10 @@
 // jit.net.send we are the TCP client and keep reconnecting until it is there.
 // Protocol notes and sources: docs/jitter-protocol.md.
 import { endianness } from "node:os";
-import { Socket } from "node:net";
+import { createServer, Socket, type Server } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { OutputBlock } from "./session.js";
+import type { OutputBlock, Reply } from "./session.js";
+import { ErrorThrottle, wallClockMs, type AudioChunk } from "./audio-input.js";
 
 /** Chunk header: 4-char id + int32 size of the chunk that follows. */
 export const CHUNK_HEADER_BYTES = 8;
@@ -430,4 +431,176 @@ export function attachJitter(
       await Promise.all([audio.close(), image.close()]);
     },
   };
+}
+
+// --- input: tfbend as jit.net.recv ----------------------------------------------------------
+
+/** Where received audio goes (the Engine). */
+export interface AudioSink {
+  pushAudio(chunk: AudioChunk): Promise<Reply>;
+}
+
+export interface JitterReceiverOptions {
+  host?: string;
+  /** jit.net.recv's port for the patch's [jit.net.send]; default 7476. */
+  port?: number;
+  /** Matrices with more data than this are skipped and counted (default 1 MiB: 262,144 float32 samples). */
+  maxMatrixBytes?: number;
+}
+
+export interface JitterReceiverStats {
+  connections: number;
+  matrices: number;
+  /** Matrices refused: not float32, not 1-d, wrong plane count, oversized, or refused by the session. */
+  refused: number;
+  /** Connections closed for bytes that are not the Jitter protocol. */
+  protocolErrors: number;
+  lastError: string | null;
+}
+
+/** Chunks other than matrices are skipped when no larger than this; bigger ones are garbage. */
+const MAX_OTHER_CHUNK = 1 << 16;
+/** Beyond this a declared matrix size is garbage, not an oversized matrix worth skipping. */
+const MAX_SKIPPABLE = 64 << 20;
+
+/** One JMLP latency reply: chunk header, then the matrix's time, when it arrived and when it was used (big-endian doubles). */
+export function encodeLatencyPacket(sentTime: number, arrived: number, processed: number): Buffer {
+  const out = Buffer.alloc(CHUNK_HEADER_BYTES + 24);
+  out.write("JMLP", 0, "latin1");
+  out.writeInt32LE(24, 4);
+  out.writeDoubleBE(sentTime, 8);
+  out.writeDoubleBE(arrived, 16);
+  out.writeDoubleBE(processed, 24);
+  return out;
+}
+
+/**
+ * Listens as jit.net.recv for a patch's [adc~] → [jit.catch~] → [jit.net.send @port 7476]:
+ * float32 matrices, one plane per channel, 1-d (or N × 1), any length (the session cuts
+ * them into the method's blocks). Each matrix is answered with a JMLP latency packet.
+ * Bad matrices are skipped and counted; bytes that are not the protocol close that
+ * connection; the server keeps listening.
+ */
+export class JitterReceiver {
+  readonly server: Server;
+  readonly ready: Promise<void>;
+  private readonly sockets = new Set<Socket>();
+  private readonly throttle = new ErrorThrottle();
+  private readonly maxMatrixBytes: number;
+  private counts: JitterReceiverStats = { connections: 0, matrices: 0, refused: 0, protocolErrors: 0, lastError: null };
+
+  constructor(private readonly sink: AudioSink, private readonly options: JitterReceiverOptions = {}) {
+    this.maxMatrixBytes = options.maxMatrixBytes ?? 1 << 20;
+    this.server = createServer((socket) => this.connect(socket));
+    this.ready = new Promise((resolveReady, rejectReady) => {
+      this.server.once("error", rejectReady);
+      this.server.listen(options.port ?? 7476, options.host ?? "127.0.0.1", () => resolveReady());
+    });
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === "object" && address ? address.port : (this.options.port ?? 7476);
+  }
+
+  stats(): JitterReceiverStats {
+    return { ...this.counts };
+  }
+
+  private refuse(source: string, message: string): void {
+    this.counts.refused++;
+    this.counts.lastError = message;
+    if (this.throttle.allow(source)) console.error(`tfbend jitter-in: ${source}: ${message}`);
+  }
+
+  private connect(socket: Socket): void {
+    const source = `jitter ${socket.remoteAddress}:${socket.remotePort}`;
+    this.sockets.add(socket);
+    this.counts.connections++;
+    socket.setNoDelay(true);
+    let rx: Buffer = Buffer.alloc(0);
+    let skip = 0;
+    const fail = (message: string) => {
+      this.counts.protocolErrors++;
+      this.counts.lastError = message;
+      if (this.throttle.allow(source)) console.error(`tfbend jitter-in: ${source}: ${message}; closing the connection`);
+      socket.destroy();
+    };
+    socket.on("data", (data: Buffer) => {
+      if (skip > 0) {
+        const n = Math.min(skip, data.length);
+        skip -= n;
+        data = data.subarray(n);
+      }
+      rx = rx.length ? Buffer.concat([rx, data]) : data;
+      while (!socket.destroyed && skip === 0 && rx.length >= CHUNK_HEADER_BYTES) {
+        const id = rx.toString("latin1", 0, 4);
+        const size = rx.readInt32LE(4);
+        if (id === "JMTX") {
+          if (size !== MATRIX_HEADER_BYTES && rx.readInt32BE(4) !== MATRIX_HEADER_BYTES) return fail(`matrix chunk size ${size}, expected ${MATRIX_HEADER_BYTES}`);
+          if (rx.length < CHUNK_HEADER_BYTES + MATRIX_HEADER_BYTES) break;
+          const datasize = rx.readInt32BE(CHUNK_HEADER_BYTES + H_DATASIZE);
+          if (datasize < 0 || datasize > MAX_SKIPPABLE) return fail(`matrix data size ${datasize} is not plausible`);
+          const total = CHUNK_HEADER_BYTES + MATRIX_HEADER_BYTES + datasize;
+          if (datasize > this.maxMatrixBytes) {
+            this.refuse(source, `matrix of ${datasize} bytes is larger than ${this.maxMatrixBytes}; skipped`);
+            const have = Math.min(rx.length, total);
+            skip = total - have;
+            rx = rx.subarray(have);
+            continue;
+          }
+          if (rx.length < total) break;
+          const arrived = performance.now();
+          const packet = rx.subarray(0, total);
+          rx = rx.subarray(total);
+          this.matrix(socket, source, packet, arrived);
+        } else if (id === "JMMP" || id === "JMLP") {
+          if (size < 0 || size > MAX_OTHER_CHUNK) return fail(`${id} chunk of ${size} bytes`);
+          if (rx.length < CHUNK_HEADER_BYTES + size) break;
+          rx = rx.subarray(CHUNK_HEADER_BYTES + size); // messages and latency packets: not for us
+        } else {
+          return fail(`${JSON.stringify(id)} is not a Jitter chunk id`);
+        }
+      }
+      if (rx.length > 0) rx = Buffer.from(rx); // do not keep the whole read buffer alive
+    });
+    socket.on("error", () => {}); // 'close' follows
+    socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  private matrix(socket: Socket, source: string, packet: Buffer, arrived: number): void {
+    let m: DecodedMatrix;
+    try {
+      m = decodeMatrixPacket(packet);
+    } catch (e) {
+      this.refuse(source, (e as Error).message);
+      return;
+    }
+    this.counts.matrices++;
+    // Answer as jit.net.recv does, so the sender's latency figure and flow work.
+    if (!socket.destroyed) socket.write(encodeLatencyPacket(m.time, arrived, performance.now()));
+    if (m.type !== JIT_TYPE.float32) return this.refuse(source, `audio matrices are float32 (jit.catch~'s output), got ${["char", "long", "float32", "float64"][m.type]}`);
+    const frames = m.dim[0];
+    if (!m.dim.slice(1).every((d) => d === 1)) return this.refuse(source, `audio matrices are 1-d (frames), got dim ${m.dim.join("x")}`);
+    const channels = m.planecount;
+    const data = channels === 1 ? m.data : planarFromInterleaved(m.data, channels, frames);
+    void this.sink.pushAudio({ source, sampleRate: null, channels, data, arrival: wallClockMs() }).then((reply) => {
+      if (reply.ok) return;
+      this.refuse(source, String(reply.values[0]));
+      // The session refuses a second sender: say so by closing its connection.
+      if (/in use by/.test(String(reply.values[0]))) socket.destroy();
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+/** Frame after frame (each frame's channels together) as channel after channel. */
+function planarFromInterleaved(interleaved: Float32Array, channels: number, frames: number): Float32Array {
+  const out = new Float32Array(channels * frames);
+  for (let f = 0; f < frames; f++) for (let c = 0; c < channels; c++) out[c * frames + f] = interleaved[f * channels + c];
+  return out;
 }

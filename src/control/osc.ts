@@ -8,6 +8,7 @@ import { quoted, type Atom } from "./atoms.js";
 import { reportHandlerFailure } from "./guard.js";
 import type { Engine } from "./engine.js";
 import type { OutputBlock, Reply } from "./session.js";
+import { ChunkSequencer, ErrorThrottle, wallClockMs, type AudioChunk } from "./audio-input.js";
 
 interface OscArg {
   type: string;
@@ -71,6 +72,9 @@ export class OscServer {
   private readonly port: UdpPort;
   private readonly subscribers = new Map<string, RemoteInfo>();
   private readonly disposers: (() => void)[] = [];
+  /** /tfbend/audio_in chunks per sender, put back in sequence order. */
+  private readonly sequencers = new Map<string, ChunkSequencer<AudioChunk>>();
+  private readonly throttle = new ErrorThrottle();
   readonly ready: Promise<void>;
 
   constructor(private readonly engine: Engine, private readonly options: OscOptions = {}) {
@@ -140,6 +144,7 @@ export class OscServer {
       this.reply({ command: quoted(message.address, 40), ok: false, values: [`OSC addresses are ${OSC_PREFIX}<command>`] }, info);
       return;
     }
+    if (command === "audio_in") return this.audioIn(message.args ?? [], info);
     let atoms: Atom[];
     try {
       atoms = fromOscArgs(message.args ?? []);
@@ -159,6 +164,67 @@ export class OscServer {
       if (atoms[0] === "start" || atoms[0] === 1) this.subscribers.set(key, this.target(info));
     }
     this.reply(reply, info);
+  }
+
+  /**
+   * /tfbend/audio_in <seq> <sample_rate> <blob of float32 LE> [channels]: live audio for the
+   * running method, in numbered chunks (channel after channel when there are several); or
+   * <seq> <sample_rate> <sample> <sample>...: mono samples as numbers.
+   * Errors go back as /tfbend/error audio_in <message>, at most one a second.
+   */
+  private audioIn(args: OscArg[], info: RemoteInfo): void {
+    const key = `${info.address}:${info.port}`;
+    const error = (message: string) => {
+      if (this.throttle.allow(key)) this.reply({ command: "audio_in", ok: false, values: [message] }, info);
+    };
+    const [seqArg, rateArg, blobArg, channelsArg] = args;
+    const numeric = (a: OscArg | undefined) => (a && ["i", "f", "d", "h"].includes(a.type) ? Number(a.value) : NaN);
+    const seq = numeric(seqArg);
+    const sampleRate = numeric(rateArg);
+    // Pd's [oscformat] and sclang send no float blobs easily: mono samples as plain floats also work.
+    const floats = blobArg !== undefined && blobArg.type !== "b";
+    const channels = channelsArg === undefined || floats ? 1 : numeric(channelsArg);
+    if (!Number.isInteger(seq) || seq < 0) return error("usage: /tfbend/audio_in <seq> <sample_rate> <blob of float32 LE> [channels]; seq is a whole number");
+    if (!(sampleRate > 0)) return error("audio_in: sample rate must be a positive number");
+    if (!Number.isInteger(channels) || channels < 1 || channels > 64) return error("audio_in: channels must be 1..64");
+    let data: Float32Array;
+    if (floats) {
+      const samples = args.slice(2).map(numeric);
+      if (samples.some((v) => Number.isNaN(v))) return error("audio_in: after <seq> <sample_rate> come a blob or numbers (mono samples)");
+      data = Float32Array.from(samples);
+    } else {
+      if (!blobArg || !(blobArg.value instanceof Uint8Array)) return error("audio_in: the third argument is a blob of float32 little-endian samples (or the samples as numbers)");
+      const bytes = blobArg.value;
+      if (bytes.byteLength % (4 * channels) !== 0) return error(`audio_in: blob of ${bytes.byteLength} bytes is not whole float32 frames of ${channels} channels`);
+      data = new Float32Array(bytes.byteLength / 4);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
+    }
+    const source = `osc ${key}`;
+    let sequencer = this.sequencers.get(key);
+    if (!sequencer) {
+      if (this.sequencers.size > 64) this.sequencers.clear();
+      this.sequencers.set(key, (sequencer = new ChunkSequencer<AudioChunk>()));
+    }
+    const arrival = wallClockMs();
+    const chunk: AudioChunk = { source, sampleRate, channels, data, arrival };
+    const silence = (length: number): AudioChunk => ({ source, sampleRate, channels, data: new Float32Array(length), arrival });
+    for (const ready of sequencer.accept(seq, chunk, silence)) {
+      void this.engine.pushAudio(ready).then((reply) => {
+        if (!reply.ok) error(String(reply.values[0]));
+      });
+    }
+  }
+
+  /** Chunks lost or out of order on OSC audio input, over every sender. */
+  audioInStats(): { missing: number; late: number } {
+    let missing = 0;
+    let late = 0;
+    for (const s of this.sequencers.values()) {
+      missing += s.missing;
+      late += s.late;
+    }
+    return { missing, late };
   }
 
   private announce(reply: Reply): void {

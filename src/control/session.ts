@@ -19,6 +19,7 @@ import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
 import { WindowedQuantiles } from "../util/stats.js";
 import { LatentWalk, latentStatistics } from "./latent-walk.js";
+import { AudioInput, wallClockMs, type AudioChunk } from "./audio-input.js";
 
 export interface Reply {
   command: string;
@@ -164,6 +165,7 @@ export class Session implements CommandContext {
   walk: LatentWalk | null = null;
   private readonly listeners = new Set<(block: OutputBlock) => void>();
   private readonly errorListeners = new Set<(reply: Reply) => void>();
+  private readonly noticeListeners = new Set<(reply: Reply) => void>();
   private streamTimer: NodeJS.Timeout | null = null;
   private streamStart = 0;
   private streamGeneration = 0;
@@ -171,6 +173,15 @@ export class Session implements CommandContext {
   private loading = false;
   private seq = 0;
   private stats: StreamStats = newStats();
+  /** Live audio for methods that take audio (jitter buffer, sender, counters). */
+  readonly input = new AudioInput();
+  /** Arrival of the first sample of the input block being rendered (null: silence). */
+  private inputArrival: number | null = null;
+  /** Input latency of the last 1,024 blocks (ms; O(1) per block like the RTF). */
+  private inputLatencyMs = new WindowedQuantiles(1024, 0.01, 1e5);
+  private pumping = false;
+  /** When the input-driven stream last sent a block (wall clock), for underrun detection. */
+  private lastInputBlockAt: number | null = null;
 
   constructor(options: SessionOptions) {
     this.workspace = resolve(options.workspace);
@@ -213,6 +224,12 @@ export class Session implements CommandContext {
     // Several changes before the next block: undo the newest first, then the older ones.
     const older = this.previousState;
     this.previousState = older ? (compute) => previous(() => older(compute)) : previous;
+  }
+
+  /** News nobody asked for that is not an error (a sender of live audio stopped). */
+  onNotice(listener: (reply: Reply) => void): () => void {
+    this.noticeListeners.add(listener);
+    return () => this.noticeListeners.delete(listener);
   }
 
   /** Errors nobody asked for (the stream stopping on a bending that fails at run time). */
@@ -347,7 +364,14 @@ export class Session implements CommandContext {
     const samples = this.blockSamplesFor(spec);
     model.exampleShapes.set(name, [[1, spec.inChannels, samples / spec.inRatio]]);
     model.trace(name);
+    const tookAudio = this.takesAudio;
     this.method = name;
+    this.input.release();
+    // Audio-driven and latent-driven streams run on different clocks: restart on a switch.
+    if (this.streaming && tookAudio !== this.takesAudio) {
+      this.stopStream();
+      this.startStream();
+    }
     // Latent input (ratio above 1): one value per input channel, kept across method switches when it fits.
     const latentDim = spec.inRatio > 1 ? spec.inChannels : 0;
     if (this.latent.length !== latentDim) {
@@ -459,9 +483,125 @@ export class Session implements CommandContext {
 
   // --- rendering -------------------------------------------------------------------
 
-  /** Audio input for the next block: `channels` × `samples`, channel after channel (silence without a source). */
-  protected audioInput(channels: number, samples: number): Float32Array {
-    return new Float32Array(channels * samples);
+  /** Audio input for the next block: `channels` × `samples`, channel after channel (silence without a sender). */
+  private audioInput(channels: number, samples: number): Float32Array {
+    const taken = this.streaming ? this.input.take(samples) : null;
+    this.inputArrival = taken?.arrival ?? null;
+    return taken && taken.data.length === channels * samples ? taken.data : new Float32Array(channels * samples);
+  }
+
+  /** True when the current method takes audio (input ratio 1): the stream follows the input. */
+  get takesAudio(): boolean {
+    return this.methodSpec()?.inRatio === 1;
+  }
+
+  /**
+   * Audio from a sender for the running method; a reply is an error only when the chunk is
+   * refused (nothing queued: the stream is stopped, the method takes latents, another sender
+   * is sending, the rate or channels differ). Never throws.
+   */
+  receiveAudio(chunk: AudioChunk): Reply {
+    try {
+      const spec = this.methodSpec();
+      if (!spec || spec.inRatio !== 1) {
+        this.input.refused++;
+        const methods = this.methods().filter((m) => m.inRatio === 1).map((m) => m.name);
+        throw new BendingError(`method '${this.method}' does not take audio${methods.length ? ` (methods that do: ${methods.join(", ")})` : ""}`);
+      }
+      if (!this.streaming) {
+        this.input.refused++;
+        throw new BendingError("the stream is stopped; send 'stream start' (or 'enable 1') to process audio input");
+      }
+      this.input.push(chunk, { sampleRate: this.sampleRate, channels: spec.inChannels, blockSamples: this.blockSamples });
+      void this.pumpInput();
+      return { command: "audio_in", ok: true, values: [] };
+    } catch (e) {
+      return { command: "audio_in", ok: false, values: [e instanceof Error ? e.message : String(e)] };
+    }
+  }
+
+  /** Renders every full input block queued, one after another, while the next ones arrive. */
+  private async pumpInput(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    const generation = this.streamGeneration;
+    try {
+      while (this.streaming && generation === this.streamGeneration && this.takesAudio && this.input.queuedSamples >= this.blockSamples) {
+        const t0 = performance.now();
+        let block: OutputBlock;
+        try {
+          block = await this.renderBlock();
+        } catch (e) {
+          this.failStream(e, generation);
+          return;
+        }
+        if (generation !== this.streamGeneration) return;
+        this.noteBlock(performance.now() - t0);
+        const arrival = this.inputArrival;
+        this.emit(block);
+        const now = wallClockMs();
+        this.lastInputBlockAt = now;
+        if (arrival !== null) {
+          const latency = now - arrival;
+          this.inputLatencyMs.add(latency);
+          // Its last sample came a block after its first; later than one more block and it missed its slot.
+          if (latency > 2 * this.blockMs) this.stats.dropped++;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * Checks the input-driven stream twice a block: a sender that stopped is let go (its
+   * partial block dropped, the output simply ends); a sender that is late by more than a
+   * block gets a block of silence in its place (an underrun).
+   */
+  private watchInput(generation: number): void {
+    if (generation !== this.streamGeneration || this.streamTimer === null) return;
+    const now = wallClockMs();
+    if (this.takesAudio && this.input.owner !== null) {
+      if (!this.input.active(now)) {
+        const source = this.input.owner;
+        this.input.release();
+        for (const l of this.noticeListeners) l({ command: "audio_in", ok: true, values: ["stopped", source] });
+        this.lastInputBlockAt = null;
+        this.outputChanged = true; // declick when audio comes back
+      } else if (this.lastInputBlockAt !== null && now - this.lastInputBlockAt > 2 * this.blockMs && this.input.queuedSamples < this.blockSamples && !this.pumping) {
+        this.input.underruns++;
+        this.lastInputBlockAt += this.blockMs;
+        const spec = this.methodSpec()!;
+        const frames = this.blockSamples / spec.outRatio;
+        const data = new Float32Array(spec.outChannels * frames);
+        if (spec.outRatio === 1) {
+          if (this.safetyEnabled) this.safety.process(data);
+          this.emit({ stream: "audio", seq: this.seq++, sampleRate: this.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data });
+        } else {
+          this.emit({ stream: "latent", seq: this.seq++, sampleRate: this.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data });
+        }
+        this.lastSample = 0;
+        this.outputChanged = true;
+      }
+    }
+    this.streamTimer = setTimeout(() => this.watchInput(generation), Math.max(5, this.blockMs / 2));
+  }
+
+  private emit(block: OutputBlock): void {
+    for (const l of this.listeners) l(block);
+  }
+
+  private noteBlock(ms: number): void {
+    this.stats.blocks++;
+    this.stats.rtf.add(ms / this.blockMs);
+  }
+
+  private failStream(e: unknown, generation: number): void {
+    const message = `stream stopped: ${(e as Error).message}`;
+    console.error(`tfbend: ${message}`);
+    if (generation !== this.streamGeneration) return; // stopped meanwhile: not this stream's error
+    this.stopStream();
+    for (const l of this.errorListeners) l({ command: "stream", ok: false, values: [message] });
   }
 
   /** The next block's model input: audio for methods at ratio 1, else the latent ramped from where it was to the target. */
@@ -626,6 +766,16 @@ export class Session implements CommandContext {
     this.stats = newStats();
     this.streamStart = performance.now();
     const generation = ++this.streamGeneration;
+    this.input.release();
+    this.input.resetStats();
+    this.inputLatencyMs = new WindowedQuantiles(1024, 0.01, 1e5);
+    this.lastInputBlockAt = null;
+    if (this.takesAudio) {
+      // Audio in: each block is rendered when its input has arrived (pumpInput); the watchdog
+      // counts underruns and lets a sender that stopped go.
+      this.streamTimer = setTimeout(() => this.watchInput(generation), 0);
+      return;
+    }
     const tick = async (k: number) => {
       const t0 = performance.now();
       let block: OutputBlock;
@@ -664,6 +814,7 @@ export class Session implements CommandContext {
     if (this.streamTimer === null) return; // not streaming: nothing to stop (a render keeps its state)
     clearTimeout(this.streamTimer);
     this.streamTimer = null;
+    this.input.release();
     if (this.bended && this.kind === "audio") setStreaming(this.bended.module, true);
   }
 
@@ -689,6 +840,23 @@ export class Session implements CommandContext {
       version_mb: this.bended ? Number((this.bended.versionBytes() / 2 ** 20).toFixed(2)) : 0,
       max_versions: this.maxVersions,
       input: this.walk?.walking ? "walk" : "hold",
+      ...this.inputStatus(),
+    };
+  }
+
+  /** Live audio input: sender, latency (first sample's arrival → output sent), underruns, overruns, level. */
+  private inputStatus(): Record<string, Atom> {
+    const i = this.input;
+    return {
+      audio_in: i.active() ? i.owner! : "none",
+      input_latency_ms: Number(this.inputLatencyMs.quantile(0.5).toFixed(2)),
+      input_latency_p95_ms: Number(this.inputLatencyMs.quantile(0.95).toFixed(2)),
+      underruns: i.underruns,
+      overruns: i.overruns,
+      input_level_db: Number(Math.max(-120, i.levelDb).toFixed(1)),
+      input_nonfinite: i.nonFinite,
+      input_refused: i.refused,
+      input_queued: i.queuedSamples,
     };
   }
 

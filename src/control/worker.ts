@@ -8,9 +8,10 @@ import "./panel-commands.js";
 import { Session, type SessionOptions } from "./session.js";
 import type { Atom } from "./atoms.js";
 import type { ControlState } from "./control-mirror.js";
+import type { AudioChunk } from "./audio-input.js";
 
 /** `quiet`: a `set` the main thread answered already (see ControlMirror). */
-export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { close: true } | { busyForTest: number };
+export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { id: number; audio: AudioChunk } | { close: true } | { busyForTest: number };
 
 if (parentPort) {
   const port = parentPort;
@@ -43,6 +44,7 @@ if (parentPort) {
     port.postMessage({ block, ...changes() }, [block.data.buffer as ArrayBuffer]);
   });
   session.onError((reply) => port.postMessage({ event: reply, ...changes() }));
+  session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));
   const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
   boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes() }));
   port.on("message", async (message: ToWorker) => {
@@ -57,6 +59,11 @@ if (parentPort) {
       return;
     }
     await boot;
+    if ("audio" in message) {
+      // Audio arrives often: its replies carry no status (blocks and commands bring it).
+      port.postMessage({ id: message.id, reply: session.receiveAudio(message.audio), status: {} });
+      return;
+    }
     const reply = await session.execute(message.atoms);
     port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes() });
   });

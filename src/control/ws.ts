@@ -8,6 +8,7 @@ import { atomsProblem, LIMITS, parseLine, type Atom } from "./atoms.js";
 import { reportHandlerFailure } from "./guard.js";
 import type { Engine } from "./engine.js";
 import type { OutputBlock, Reply } from "./session.js";
+import { ErrorThrottle, wallClockMs } from "./audio-input.js";
 
 export const FRAME_MAGIC = "TFB1";
 export const FRAME_HEADER_BYTES = 32;
@@ -129,6 +130,8 @@ export class WsServer {
   private readonly disposers: (() => void)[] = [];
   readonly ready: Promise<void>;
   dropped = 0;
+  private readonly throttle = new ErrorThrottle();
+  private nextClient = 1;
 
   constructor(private readonly engine: Engine, private readonly options: WsOptions = {}) {
     this.http = createServer((req, res) => {
@@ -163,18 +166,20 @@ export class WsServer {
   }
 
   private connect(socket: WebSocket): void {
+    const source = `ws ${this.nextClient++}`;
     socket.on("error", (e) => console.error(`tfbend ws: ${e.message}`));
     socket.on("message", (data: RawData, isBinary: boolean) => {
-      this.handle(socket, data, isBinary).catch((e) => {
+      this.handle(socket, source, data, isBinary).catch((e) => {
         this.send(socket, { type: "reply", ok: false, command: "?", values: [reportHandlerFailure("ws", e)] });
       });
     });
   }
 
-  /** One frame: a reply for every frame, errors included (a binary or empty frame too). */
-  private async handle(socket: WebSocket, data: RawData, isBinary: boolean): Promise<void> {
+  /** One frame: a reply for every text frame, errors included (an empty one too); binary frames are audio input. */
+  private async handle(socket: WebSocket, source: string, data: RawData, isBinary: boolean): Promise<void> {
     if (isBinary) {
-      this.send(socket, { type: "reply", ok: false, command: "?", values: ["send commands as text frames"] });
+      // Binary frames are live audio input; only refused ones are answered (at most once a second).
+      this.audioIn(socket, source, Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]));
       return;
     }
     let request: ParsedRequest;
@@ -186,6 +191,29 @@ export class WsServer {
     }
     const reply: Reply = await this.engine.execute(request.atoms);
     this.send(socket, { type: "reply", id: request.id, ...reply });
+  }
+
+  /**
+   * A binary frame with the output's 32-byte header and stream id 3 ("input"): live audio
+   * for the running method, float32 LE, channel after channel. Errors: a JSON reply for
+   * command "audio_in", at most one a second.
+   */
+  private audioIn(socket: WebSocket, source: string, frame: Buffer): void {
+    const error = (message: string) => {
+      if (this.throttle.allow(source)) this.send(socket, { type: "reply", ok: false, command: "audio_in", values: [message] });
+    };
+    if (frame.length < FRAME_HEADER_BYTES || frame.toString("ascii", 0, 4) !== FRAME_MAGIC) return error(`binary frames are audio input: the ${FRAME_HEADER_BYTES}-byte "${FRAME_MAGIC}" header, then float32 data`);
+    if (frame.readUInt8(4) !== STREAM_IDS.input) return error(`binary frames sent to tfbend are audio input: stream id ${STREAM_IDS.input} ("input")`);
+    const sampleRate = frame.readUInt32LE(12);
+    const frames = frame.readUInt32LE(16);
+    const channels = frame.readUInt32LE(20);
+    if (channels < 1 || channels > 64) return error("audio_in: channels must be 1..64");
+    if (frame.length - FRAME_HEADER_BYTES !== frames * channels * 4) return error(`audio_in: header says ${frames} frames × ${channels} channels, the frame holds ${frame.length - FRAME_HEADER_BYTES} data bytes`);
+    const data = new Float32Array(frames * channels);
+    for (let i = 0; i < data.length; i++) data[i] = frame.readFloatLE(FRAME_HEADER_BYTES + i * 4);
+    void this.engine.pushAudio({ source, sampleRate, channels, data, arrival: wallClockMs() }).then((reply) => {
+      if (!reply.ok) error(String(reply.values[0]));
+    });
   }
 
   private send(socket: WebSocket, message: object): void {
