@@ -3,6 +3,11 @@
 // Run: node patches/build.mjs
 import { writeFileSync } from "node:fs";
 
+/** The shipped audio model's methods (nn~): the Max patch's method menu. */
+export const METHODS = ["decode", "forward", "encode"];
+/** Samples per live-input chunk the Pd patch sends (11.6 ms at 44.1 kHz). */
+export const INPUT_CHUNK = 512;
+
 /** Messages every patch offers, in an order that works from a fresh start. */
 export const DEMO_MESSAGES = [
   "load audio",
@@ -85,6 +90,21 @@ function maxPatch(title, extra) {
   wire(release, 0, gain);
   wire(gain, 0, dac, 0);
   wire(gain, 0, dac, 1);
+  // live input: the patch's sound through the model (method forward or encode), back on 7474
+  box("comment", "live input: choose a method that takes audio (forward, encode), then stream start", [720, 400, 210, 50], { numinlets: 1, numoutlets: 0 });
+  const menu = box("umenu", "", [720, 456, 100, 22], { numinlets: 1, numoutlets: 3, attrs: { items: METHODS.flatMap((m, i) => (i ? [",", m] : [m])) } });
+  const prependMethod = box("newobj", "prepend method", [720, 484, 100, 22], { numinlets: 1, numoutlets: 1 });
+  wire(menu, 1, prependMethod);
+  wire(prependMethod, 0, node);
+  const adc = box("newobj", "adc~ 1", [840, 456, 50, 22], { numinlets: 1, numoutlets: 1 });
+  const katch = box("newobj", "jit.catch~ 1", [840, 484, 90, 22], { numinlets: 1, numoutlets: 2 });
+  const netSend = box("newobj", "jit.net.send @ip 127.0.0.1 @port 7476", [840, 512, 90, 22], { numinlets: 1, numoutlets: 2 });
+  const grab = box("newobj", "qmetro 10", [940, 456, 70, 22], { numinlets: 2, numoutlets: 1 });
+  const grabOn = box("toggle", "", [940, 430, 20, 20], { numinlets: 1, numoutlets: 1 });
+  wire(grabOn, 0, grab);
+  wire(grab, 0, katch);
+  wire(adc, 0, katch);
+  wire(katch, 0, netSend);
   if (extra) extra({ box, wire, node });
   // images: the image model's frames
   const imageIn = box("newobj", "jit.net.recv @port 7475", [650, 600, 160, 22], { numinlets: 1, numoutlets: 2 });
@@ -138,6 +158,36 @@ function pdPatch() {
   connect(parse, 0, strip, 0);
   connect(strip, 0, route, 0);
   connect(route, 0, print, 0);
+  // live input: [adc~] → 512-sample chunks → /tfbend/audio_in <seq> 44100 <samples...>
+  add("#X text 480 600 live input (method forward or encode): send chunks of the adc~ signal;");
+  const on = add("#X msg 480 630 1;");
+  const off = add("#X msg 520 630 0;");
+  const metro = add(`#X obj 480 660 metro ${((INPUT_CHUNK / 44100) * 1000).toFixed(6)};`);
+  const trig = add("#X obj 480 690 t b b b;");
+  const adc = add("#X obj 620 660 adc~ 1;");
+  const table = add(`#X obj 620 630 array define tfbend-in ${INPUT_CHUNK};`);
+  const record = add("#X obj 620 720 tabwrite~ tfbend-in;");
+  const get = add("#X obj 540 720 array get tfbend-in;");
+  const rate = add("#X obj 540 750 list prepend 44100;");
+  const count = add("#X obj 680 690 f;");
+  const inc = add("#X obj 720 690 + 1;");
+  const withSeq = add("#X obj 540 780 list prepend;");
+  const format = add("#X obj 540 810 oscformat tfbend audio_in;");
+  connect(on, 0, metro, 0);
+  connect(off, 0, metro, 0);
+  connect(metro, 0, trig, 0);
+  connect(trig, 2, count, 0); // first the sequence number (cold), then the last chunk, then record the next
+  connect(count, 0, inc, 0);
+  connect(inc, 0, count, 1);
+  connect(count, 0, withSeq, 1);
+  connect(trig, 1, get, 0);
+  connect(get, 0, rate, 0);
+  connect(rate, 0, withSeq, 0);
+  connect(withSeq, 0, format, 0);
+  connect(format, 0, send, 0);
+  connect(trig, 0, record, 0);
+  connect(adc, 0, record, 0);
+  void table;
   return ["#N canvas 100 100 760 780 12;", ...objs, ...conns].join("\n") + "\n";
 }
 writeFileSync(new URL("tfbend.pd", import.meta.url), pdPatch());

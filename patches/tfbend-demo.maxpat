@@ -728,6 +728,133 @@
       {
         "box": {
           "id": "obj-48",
+          "maxclass": "comment",
+          "text": "live input: choose a method that takes audio (forward, encode), then stream start",
+          "patching_rect": [
+            720,
+            400,
+            210,
+            50
+          ],
+          "numinlets": 1,
+          "numoutlets": 0
+        }
+      },
+      {
+        "box": {
+          "id": "obj-49",
+          "maxclass": "umenu",
+          "text": "",
+          "patching_rect": [
+            720,
+            456,
+            100,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 3,
+          "items": [
+            "decode",
+            ",",
+            "forward",
+            ",",
+            "encode"
+          ]
+        }
+      },
+      {
+        "box": {
+          "id": "obj-50",
+          "maxclass": "newobj",
+          "text": "prepend method",
+          "patching_rect": [
+            720,
+            484,
+            100,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-51",
+          "maxclass": "newobj",
+          "text": "adc~ 1",
+          "patching_rect": [
+            840,
+            456,
+            50,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-52",
+          "maxclass": "newobj",
+          "text": "jit.catch~ 1",
+          "patching_rect": [
+            840,
+            484,
+            90,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 2
+        }
+      },
+      {
+        "box": {
+          "id": "obj-53",
+          "maxclass": "newobj",
+          "text": "jit.net.send @ip 127.0.0.1 @port 7476",
+          "patching_rect": [
+            840,
+            512,
+            90,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 2
+        }
+      },
+      {
+        "box": {
+          "id": "obj-54",
+          "maxclass": "newobj",
+          "text": "qmetro 10",
+          "patching_rect": [
+            940,
+            456,
+            70,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-55",
+          "maxclass": "toggle",
+          "text": "",
+          "patching_rect": [
+            940,
+            430,
+            20,
+            20
+          ],
+          "numinlets": 1,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-56",
           "maxclass": "newobj",
           "text": "jit.net.recv @port 7475",
           "patching_rect": [
@@ -742,7 +869,7 @@
       },
       {
         "box": {
-          "id": "obj-49",
+          "id": "obj-57",
           "maxclass": "jit.pwindow",
           "text": "",
           "patching_rect": [
@@ -757,7 +884,7 @@
       },
       {
         "box": {
-          "id": "obj-50",
+          "id": "obj-58",
           "maxclass": "message",
           "text": "load image",
           "patching_rect": [
@@ -1315,11 +1442,11 @@
       {
         "patchline": {
           "source": [
-            "obj-48",
-            0
+            "obj-49",
+            1
           ],
           "destination": [
-            "obj-49",
+            "obj-50",
             0
           ]
         }
@@ -1328,6 +1455,78 @@
         "patchline": {
           "source": [
             "obj-50",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-55",
+            0
+          ],
+          "destination": [
+            "obj-54",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-54",
+            0
+          ],
+          "destination": [
+            "obj-52",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-51",
+            0
+          ],
+          "destination": [
+            "obj-52",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-52",
+            0
+          ],
+          "destination": [
+            "obj-53",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-56",
+            0
+          ],
+          "destination": [
+            "obj-57",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-58",
             0
           ],
           "destination": [

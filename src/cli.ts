@@ -9,7 +9,7 @@ import { Engine } from "./control/engine.js";
 import { OscServer } from "./control/osc.js";
 import { WsServer } from "./control/ws.js";
 import { panelRoute } from "./control/panel.js";
-import { attachJitter } from "./control/jitnet.js";
+import { attachJitter, JitterReceiver } from "./control/jitnet.js";
 import { DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -55,6 +55,7 @@ program
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
   .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, DEFAULT_MAX_VERSIONS)
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
+  .option("--jitter-in [port]", "listen as jit.net.recv for the patch's live audio ([jit.catch~] → [jit.net.send]) on --host, default port 7476")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
   .option("--threads <n>", "wasm compute threads in the inference thread (sets TFBEND_THREADS)", threads)
   .action(async (opts) => {
@@ -69,12 +70,15 @@ program
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });
     await Promise.all([osc.ready, ws.ready]);
     const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
+    const jitterIn = opts.jitterIn ? new JitterReceiver(engine, { host: opts.host, port: opts.jitterIn === true ? 7476 : port(opts.jitterIn) }) : null;
+    await jitterIn?.ready;
     const s = engine.status();
     console.log(`tfbend: model ${s.model} (${s.kind}) on backend ${s.backend}`);
     console.log(`tfbend: OSC on udp://${opts.host}:${opts.oscPort}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
     const stop = async () => {
       osc.close();
       await jitter?.close();
+      await jitterIn?.close();
       await ws.close();
       await engine.close();
       process.exit(0);

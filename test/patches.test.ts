@@ -8,10 +8,12 @@ import { makeModelsDir } from "./session-fixture.js";
 
 const root = join(import.meta.dirname, "..");
 // Max objects and box classes these patches use (all ship with Max 8/9).
-const MAX_OBJECTS = new Set(["node.script", "route", "print", "prepend", "scale", "jit.net.recv", "jit.release~", "*~", "dac~"]);
-const MAX_CLASSES = new Set(["newobj", "message", "comment", "slider", "jit.pwindow"]);
+const MAX_OBJECTS = new Set(["node.script", "route", "print", "prepend", "scale", "jit.net.recv", "jit.release~", "*~", "dac~", "adc~", "jit.catch~", "jit.net.send", "qmetro"]);
+const MAX_CLASSES = new Set(["newobj", "message", "comment", "slider", "jit.pwindow", "umenu", "toggle"]);
 // Pd vanilla objects these patches use (Pd 0.51+).
-const PD_OBJECTS = new Set(["netsend", "netreceive", "oscformat", "oscparse", "list", "route", "print"]);
+const PD_OBJECTS = new Set(["netsend", "netreceive", "oscformat", "oscparse", "list", "route", "print", "metro", "t", "adc~", "array", "tabwrite~", "f", "+"]);
+/** The shipped audio model's methods (what the Max patch's method menu may offer). */
+const SHIPPED_METHODS = new tb.zoo.AudioAutoencoder().methods.map((m) => m.name);
 
 let dirs: { modelsDir: string; workspace: string };
 beforeAll(async () => {
@@ -59,9 +61,24 @@ for (const file of ["patches/tfbend-demo.maxpat", "plugin/help/tfbend.maxhelp"])
       const messages = sources.filter((b) => b.maxclass === "message").map((b) => tb.control.parseLine(b.text!));
       expect(messages.length).toBeGreaterThan(20);
       // slider chains end in [prepend set <control>]: the controls must exist once the bends ran
-      const sliders = sources.filter((b) => b.text?.startsWith("prepend")).map((b) => [...tb.control.parseLine(b.text!.slice(8)), 0.5]);
+      const sliders = sources.filter((b) => b.text?.startsWith("prepend set")).map((b) => [...tb.control.parseLine(b.text!.slice(8)), 0.5]);
       const image = messages.filter((m) => m[1] === "image");
       await runAll([...messages.filter((m) => m[1] !== "image" && m[0] !== "reset" && m[0] !== "unbend"), ...sliders, ...image]);
+    });
+
+    it("sends the patch's audio: adc~ → jit.catch~ → jit.net.send @port 7476, with a method menu", () => {
+      const from = (id: string) => patch.patcher.lines.filter((l) => l.patchline.source[0] === id).map((l) => boxes.get(l.patchline.destination[0])!);
+      const adc = [...boxes.values()].find((b) => b.text?.startsWith("adc~"))!;
+      const katch = from(adc.id).find((b) => b.text?.startsWith("jit.catch~"))!;
+      expect(katch).toBeDefined();
+      expect(from(katch.id).map((b) => b.text)).toContainEqual(expect.stringMatching(/^jit\.net\.send .*@port 7476/));
+      const menu = patch.patcher.boxes.find((b) => b.box.maxclass === "umenu")!.box as { id: string; items?: string[] };
+      const items = (menu.items ?? []).filter((i) => i !== ",");
+      expect(items.length).toBeGreaterThan(1);
+      for (const item of items) expect(SHIPPED_METHODS).toContain(item);
+      const prepend = from(menu.id)[0];
+      expect(prepend.text).toBe("prepend method");
+      expect(from(prepend.id).map((b) => b.text)).toContainEqual(expect.stringMatching(/^node\.script/));
     });
   });
 }
@@ -88,12 +105,27 @@ describe("patches/tfbend.pd", () => {
     const commands: tb.control.Atom[][] = [];
     objects.forEach((l, i) => {
       const m = /^#X obj \d+ \d+ oscformat tfbend (\S+)$/.exec(l);
-      if (!m) return;
+      if (!m || m[1] === "audio_in") return; // the live input, checked below
       const msg = objects[i - 1].replace(/^#X msg \d+ \d+ ?/, "");
       commands.push([m[1], ...(msg === "bang" ? [] : tb.control.parseLine(msg))]);
     });
     expect(commands.length).toBeGreaterThan(20);
     await runAll(commands.filter((c) => c[0] !== "reset" && c[0] !== "unbend"));
+  });
+
+  it("sends its input as /tfbend/audio_in <seq> <rate> <samples...> chunks from adc~", () => {
+    const objects = lines.slice(1).filter((l) => !l.startsWith("#X connect"));
+    const index = (re: RegExp) => objects.findIndex((l) => re.test(l));
+    const connected = (a: number, b: number) => lines.some((l) => new RegExp(`^#X connect ${a} \\d+ ${b} \\d+$`).test(l));
+    const adc = index(/^#X obj \d+ \d+ adc~/);
+    const record = index(/ tabwrite~ tfbend-in$/);
+    const format = index(/ oscformat tfbend audio_in$/);
+    const send = index(/ netsend -u -b$/);
+    expect(Math.min(adc, record, format, send)).toBeGreaterThanOrEqual(0);
+    expect(connected(adc, record)).toBe(true);
+    expect(connected(format, send)).toBe(true);
+    expect(objects[index(/ array define tfbend-in/)]).toMatch(/array define tfbend-in 512$/);
+    expect(objects[index(/ list prepend 44100$/)]).toBeDefined();
   });
 });
 

@@ -17,4 +17,6 @@ startMax(maxApi, {
   workspace,
   model: process.env.TFBEND_MODEL ?? "audio",
   jitter: { host: "127.0.0.1", audioPort: 7474, imagePort: 7475 },
+  // the patch's live audio: [adc~] → [jit.catch~] → [jit.net.send @port 7476]
+  jitterIn: { host: "127.0.0.1", port: 7476 },
 }).catch((e) => maxApi.post(`tfbend failed to start: ${e.message}`, maxApi.POST_LEVELS.ERROR));

@@ -7,7 +7,7 @@ import type { Atom } from "./atoms.js";
 import { COMMANDS } from "./commands.js";
 import { Engine, type EngineOptions } from "./engine.js";
 import { reportHandlerFailure } from "./guard.js";
-import { attachJitter, type JitterOutputOptions } from "./jitnet.js";
+import { attachJitter, JitterReceiver, type JitterOutputOptions, type JitterReceiverOptions } from "./jitnet.js";
 
 /** The part of Node for Max's max-api (see @types/max-api) that tfbend uses. */
 export interface MaxApiLike {
@@ -26,11 +26,15 @@ export interface MaxSession {
 export interface MaxOptions extends EngineOptions {
   /** Stream outputs to jit.net.recv (audio → jit.release~, images → jit.pwindow). */
   jitter?: JitterOutputOptions;
+  /** Listen as jit.net.recv for the patch's live audio ([jit.catch~] → [jit.net.send @port 7476]). */
+  jitterIn?: JitterReceiverOptions;
 }
 
 export async function startMax(max: MaxApiLike, options: MaxOptions): Promise<MaxSession> {
   const engine = await Engine.start(options);
   const jitter = options.jitter ? attachJitter(engine, options.jitter) : null;
+  const jitterIn = options.jitterIn ? new JitterReceiver(engine, options.jitterIn) : null;
+  await jitterIn?.ready.catch((e: Error) => max.post(`tfbend: cannot listen for live audio on port ${options.jitterIn?.port ?? 7476}: ${e.message}`));
   const status = engine.status();
   await max.post(`tfbend ready: backend ${status.backend}, model ${status.model}`);
 
@@ -67,6 +71,7 @@ export async function startMax(max: MaxApiLike, options: MaxOptions): Promise<Ma
     engine,
     close: async () => {
       await jitter?.close();
+      await jitterIn?.close();
       await engine.close();
     },
   };
