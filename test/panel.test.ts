@@ -300,6 +300,23 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await until("no bending in the page", () => page.evaluate(() => window.tfbend.graph.cy.nodes(".bended").length === 0));
   });
 
+  it("sends an audio file through forward (Input: file) and the plugin reports the page as its input", async () => {
+    await tab("output");
+    const wav = join(mkdtempSync(join(tmpdir(), "tfbend-panel-in-")), "tone.wav");
+    const tone = Float32Array.from({ length: 44100 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 330 * i) / 44100));
+    await tb.io.writeWav(wav, tone, 44100);
+    await page.setInputFiles("#in-file", wav);
+    await until("input chunks sent", () => page.evaluate(() => window.tfbend.input.sent > 20));
+    await until("the page is the plugin's input", async () => /^ws \d+$/.test(String(((await wsCommand("status")).dict as Record<string, unknown>).input)));
+    const status = (await wsCommand("status")).dict as Record<string, unknown>;
+    expect(status).toMatchObject({ method: "forward", streaming: 1 });
+    expect(Number(status.input_level_db)).toBeGreaterThan(-20); // the 0.3 tone, through the browser's decoder
+    expect(Number(status.blocks)).toBeGreaterThan(0);
+    await page.click("#in-stop");
+    await wsCommand("stream", "stop");
+    await wsCommand("method", "decode");
+  });
+
   it("loads the image model from the panel and shows its frames", async () => {
     await page.selectOption("#model", "image");
     await until("the image model's graph", () => page.evaluate(() => !window.tfbend.graph.cy.getElementById("fc").empty()));

@@ -120,6 +120,14 @@ export class Client {
     (this.listeners[kind] as Set<Listener<never>>).add(l);
   }
 
+  /** Sends a binary frame (live audio input); false when not connected or the socket is backed up. */
+  sendBinary(data: ArrayBuffer): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > 1 << 20) return false;
+    ws.send(data);
+    return true;
+  }
+
   /** Sends one command of the table; resolves with its reply (ok or not), never rejects. */
   command(cmd: string, ...args: Atom[]): Promise<Reply> {
     const ws = this.ws;

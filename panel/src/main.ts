@@ -7,6 +7,7 @@ import { BendView } from "./bend.js";
 import { $, fill, h } from "./dom.js";
 import { GraphPane } from "./graphpane.js";
 import { OutputView } from "./output.js";
+import { InputView } from "./input.js";
 import { StatusView } from "./status.js";
 import type { GraphNode } from "./types.js";
 import { VersionsView } from "./versions.js";
@@ -31,6 +32,7 @@ class HeaderView implements View {
 const app = new App(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`);
 const graphPane = new GraphPane(app);
 const output = new OutputView(app);
+const input = new InputView(app);
 const activations = new ActivationsView(app);
 const views: View[] = [
   new HeaderView(app),
@@ -69,6 +71,7 @@ declare global {
       graph: GraphPane["view"];
       views: View[];
       output: OutputView;
+      input: InputView;
       activations: ActivationsView;
       /** Lays out a graph given as nodes (for measuring large graphs); returns milliseconds. */
       renderGraph(nodes: GraphNode[]): number;
@@ -80,6 +83,7 @@ window.tfbend = {
   graph: graphPane.view,
   views,
   output,
+  input,
   activations,
   renderGraph(nodes) {
     const t0 = performance.now();

@@ -41,6 +41,7 @@ export class AudioInput {
   owner: string | null = null;
   lastArrival = 0;
   underruns = 0;
+  /** Input dropped because the model fell behind: the oldest block of a full buffer, or a chunk that arrived too late to be of use. */
   overruns = 0;
   /** Non-finite samples replaced by 0. */
   nonFinite = 0;
@@ -90,6 +91,13 @@ export class AudioInput {
     this.lastArrival = chunk.arrival;
     const frames = chunk.data.length / chunk.channels;
     if (frames === 0) return;
+    // Waited longer than the buffer holds before the inference thread could take it (the
+    // model is slower than the input): dropped, so latency stays bounded.
+    const blockMs = (expected.blockSamples / expected.sampleRate) * 1000;
+    if (wallClockMs() - chunk.arrival > this.maxBlocks * blockMs) {
+      this.overruns++;
+      return;
+    }
     const planes: Float32Array[] = [];
     for (let c = 0; c < chunk.channels; c++) {
       const plane = chunk.data.slice(c * frames, (c + 1) * frames);

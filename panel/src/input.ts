@@ -1,0 +1,107 @@
+// Input: the microphone or a dropped/chosen audio file, sent to the plugin as WebSocket
+// binary frames (the output's 32-byte header, stream id 3 "input"), so a person can try
+// forward / encode on live sound from the browser. Web Audio runs at the model's rate,
+// so the browser, not tfbend, converts the microphone's rate.
+import type { App } from "./app.js";
+import { $, h } from "./dom.js";
+
+const HEADER_BYTES = 32;
+const STREAM_INPUT = 3;
+const CHUNK = 1024;
+
+/** "TFB1" | stream 3 | 3 reserved | seq | sampleRate | frames | channels 1 | 0 | 0 (u32 LE) | float32 LE samples. */
+export function encodeInputFrame(seq: number, sampleRate: number, samples: Float32Array): ArrayBuffer {
+  const buffer = new ArrayBuffer(HEADER_BYTES + samples.length * 4);
+  const view = new DataView(buffer);
+  [0x54, 0x46, 0x42, 0x31].forEach((b, i) => view.setUint8(i, b));
+  view.setUint8(4, STREAM_INPUT);
+  view.setUint32(8, seq >>> 0, true);
+  view.setUint32(12, sampleRate, true);
+  view.setUint32(16, samples.length, true);
+  view.setUint32(20, 1, true);
+  for (let i = 0; i < samples.length; i++) view.setFloat32(HEADER_BYTES + i * 4, samples[i], true);
+  return buffer;
+}
+
+export class InputView {
+  private ctx: AudioContext | null = null;
+  private media: MediaStream | null = null;
+  private seq = 0;
+  /** Chunks sent to the plugin (for tests and the stats line). */
+  sent = 0;
+
+  constructor(private readonly app: App) {
+    const file = h("input", { type: "file", id: "in-file", accept: "audio/*", onchange: () => void this.fromFile(file.files?.[0]) });
+    const box = h("section", { class: "box" },
+      h("div", { class: "box-head" }, h("h3", {}, "Input ", h("span", { class: "muted" }, "(audio into forward or encode)")), h("span", { id: "in-stats", class: "muted small mono" })),
+      h("div", { class: "row" },
+        h("button", { id: "in-mic", onclick: () => void this.fromMicrophone() }, "Microphone"),
+        h("label", { class: "muted" }, "file ", file),
+        h("button", { id: "in-stop", onclick: () => void this.stop() }, "Stop")),
+      h("p", { id: "in-hint", class: "muted small" }, "Sends the sound to the plugin; the method switches to forward if the current one takes latents."));
+    box.addEventListener("dragover", (e) => e.preventDefault());
+    box.addEventListener("drop", (e) => {
+      e.preventDefault();
+      void this.fromFile(e.dataTransfer?.files[0]);
+    });
+    $("#tab-output").append(box);
+  }
+
+  /** The model's rate, and a method that takes audio, streaming. */
+  private async prepare(): Promise<number> {
+    await this.stop();
+    const methods = await this.app.run("method");
+    const takesAudio = (name: string) => {
+      const v = methods.values;
+      for (let i = 0; i + 4 < v.length; i += 5) if (v[i] === name) return v[i + 2] === 1;
+      return false;
+    };
+    if (!takesAudio(this.app.state?.method ?? "")) await this.app.run("method", "forward");
+    if (Number(this.app.status.streaming ?? 0) !== 1) await this.app.run("stream", "start");
+    this.app.invalidate("state");
+    return Number(this.app.status.sample_rate) || 44100;
+  }
+
+  private start(ctx: AudioContext, source: AudioNode): void {
+    // ScriptProcessor: deprecated but everywhere, and needs no separate worklet file.
+    const processor = ctx.createScriptProcessor(CHUNK, 1, 1);
+    const mute = ctx.createGain();
+    mute.gain.value = 0;
+    processor.onaudioprocess = (e) => {
+      const samples = Float32Array.from(e.inputBuffer.getChannelData(0));
+      if (this.app.client.sendBinary(encodeInputFrame(this.seq++, ctx.sampleRate, samples))) this.sent++;
+      $("#in-stats").textContent = `${this.sent} chunks sent · ${ctx.sampleRate} Hz`;
+    };
+    source.connect(processor);
+    processor.connect(mute);
+    mute.connect(ctx.destination);
+  }
+
+  async fromMicrophone(): Promise<void> {
+    const rate = await this.prepare();
+    this.media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    this.ctx = new AudioContext({ sampleRate: rate, latencyHint: "interactive" });
+    this.start(this.ctx, this.ctx.createMediaStreamSource(this.media));
+    $("#in-mic").classList.add("on");
+  }
+
+  async fromFile(file: File | undefined): Promise<void> {
+    if (!file) return;
+    const rate = await this.prepare();
+    this.ctx = new AudioContext({ sampleRate: rate });
+    const buffer = await this.ctx.decodeAudioData(await file.arrayBuffer());
+    const source = this.ctx.createBufferSource();
+    source.buffer = buffer;
+    source.loop = true;
+    this.start(this.ctx, source);
+    source.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const track of this.media?.getTracks() ?? []) track.stop();
+    this.media = null;
+    await this.ctx?.close();
+    this.ctx = null;
+    $("#in-mic").classList.remove("on");
+  }
+}
