@@ -52,6 +52,7 @@ program
   .option("-w, --workspace <dir>", "folder for renders, configs and user models", "tfbend-workspace")
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
   .option("--block <samples>", "audio samples per block (nn~'s buffer size; rounded up to a multiple of the method's ratio)", (v) => Number(v), 2048)
+  .option("--input-buffer <blocks>", "blocks of live audio input buffered before the oldest is dropped", (v) => Number(v), 8)
   .option("--no-safety", "disable the DC blocker and limiter on audio output")
   .option("--max-versions <n>", "versions a model may store (each a copy of its weights)", count, DEFAULT_MAX_VERSIONS)
   .option("--jitter [host]", "stream blocks to jit.net.recv on this host (audio port 7474, images 7475)")
@@ -64,7 +65,7 @@ program
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
     const engine = await Engine.start({
-      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, safety: opts.safety, maxVersions: opts.maxVersions,
+      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, input: { maxBlocks: opts.inputBuffer }, safety: opts.safety, maxVersions: opts.maxVersions,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });

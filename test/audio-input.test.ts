@@ -142,7 +142,12 @@ async function freshForward(): Promise<number> {
 
 beforeAll(async () => {
   offlineModel = await tb.load(join(MODELS, "audio"));
-  engine = await control.Engine.start({ modelsDir: MODELS, workspace: mkdtempSync(join(tmpdir(), "tfbend-audio-in-")), model: "audio" });
+  // A deep jitter buffer and patience with a late sender: on a loaded machine the input waits
+  // instead of being dropped or replaced by silence, so the output can be compared sample for
+  // sample (real-time figures are the benchmark's business; underruns are tested below).
+  engine = await control.Engine.start({
+    modelsDir: MODELS, workspace: mkdtempSync(join(tmpdir(), "tfbend-audio-in-")), model: "audio", input: { maxBlocks: 128, lateBlocks: 8 },
+  });
   receiver = new control.JitterReceiver(engine, { host: "127.0.0.1", port: 0 });
   oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
   wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
@@ -201,7 +206,7 @@ describe("live audio input", () => {
     // 300-sample matrices (not a divisor of the 2048-sample block): re-cut by tfbend.
     await sendPaced(signal, 300, (data, i) => sender.send(audioMatrix(data, i)));
     const blocks = expected.length / BLOCK;
-    await until("every output block", () => standIn.matrices.length - before >= blocks);
+    await until("every output block", () => standIn.matrices.length - before >= blocks, 20_000);
     const status = engine.status();
     const received = standIn.matrices.slice(before, before + blocks);
     expect(received.every((m) => m.planecount === 1 && m.dim[0] === BLOCK)).toBe(true);
@@ -210,7 +215,7 @@ describe("live audio input", () => {
     expect(status.input).toMatch(/^jitter 127\.0\.0\.1:\d+$/);
     // latency from a block's first sample arriving to its output: one block (46.4 ms) + compute + transport
     expect(Number(status.input_latency_ms)).toBeGreaterThan(30);
-    expect(Number(status.input_latency_ms)).toBeLessThan(500);
+    expect(Number(status.input_latency_ms)).toBeLessThan(128 * 46.5);
     expect(Number(status.input_level_db)).toBeGreaterThan(-7); // peak 0.5 ≈ −6 dBFS
     expect(sender.stats().latencyMs).not.toBeNull(); // JMLP replies were understood by a jit.net.send-like client
 
@@ -248,7 +253,7 @@ describe("live audio input", () => {
     const blocks = expected.length / BLOCK;
     const audio = () => oscInbox.slice(start).filter((m) => m.address === "/tfbend/audio");
     const seqs = () => new Set(audio().map((m) => m.args[0].value as number));
-    await until("OSC output blocks", () => seqs().size >= blocks);
+    await until("OSC output blocks", () => seqs().size >= blocks, 20_000);
     const first = Math.min(...seqs());
     const out = new Float32Array(blocks * BLOCK);
     for (const m of audio()) {
@@ -282,7 +287,7 @@ describe("live audio input", () => {
     });
     const blocks = expected.length / BLOCK;
     const audio = () => frames.slice(start).map((f) => control.decodeFrame(f)).filter((b) => b.stream === "audio");
-    await until("WebSocket output blocks", () => audio().length >= blocks);
+    await until("WebSocket output blocks", () => audio().length >= blocks, 20_000);
     const out = new Float32Array(blocks * BLOCK);
     audio().slice(0, blocks).forEach((b, i) => out.set(b.data, i * BLOCK));
     expect(maxDiff(out, expected)).toBeLessThan(1e-4);
@@ -367,6 +372,29 @@ describe("live audio input", () => {
     expect(blocks).toBe(110);
     session.dispose();
   }, 60_000);
+
+  it("a sender more than a block late gets silence in its place (an underrun); one that stops is let go", async () => {
+    const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-audio-in-")), modelsDir: MODELS, input: { idleMs: 600 } });
+    await session.execute(["load", "audio"]);
+    await session.execute(["method", "forward"]);
+    const blocks: tb.control.OutputBlock[] = [];
+    session.onBlock((b) => blocks.push(b));
+    const notices: tb.control.Reply[] = [];
+    session.onNotice((r) => notices.push(r));
+    session.startStream();
+    const send = () => session.receiveAudio({ source: "late", sampleRate: RATE, channels: 1, data: sweep(0.05).subarray(0, BLOCK).slice(), arrival: control.wallClockMs() });
+    expect(send().ok).toBe(true);
+    await until("the first block", () => blocks.length === 1);
+    await sleep(250); // > 2 blocks (92.9 ms) late, < idleMs: still sending
+    expect(send().ok).toBe(true);
+    await until("a silence block and the late one", () => blocks.length >= 3);
+    expect(session.input.underruns).toBeGreaterThanOrEqual(1);
+    expect(Number(session.status().underruns)).toBe(session.input.underruns);
+    await sleep(900); // stopped: let go, announced
+    expect(notices.map((n) => n.values)).toEqual([["stopped", "late"]]);
+    expect(session.status()).toMatchObject({ input: "none", input_queued: 0 });
+    session.dispose();
+  }, 30_000);
 
   it("the sequencer puts chunks back in order, fills a lost one with silence and drops late ones", () => {
     const seq = new control.ChunkSequencer<{ data: Float32Array }>(2);

@@ -25,6 +25,8 @@ export interface AudioInputOptions {
   idleMs?: number;
   /** Blocks the jitter buffer holds before the oldest is dropped (an overrun). */
   maxBlocks?: number;
+  /** A sender this many blocks late gets a block of silence in its place (an underrun); default 1. */
+  lateBlocks?: number;
 }
 
 interface Pending {
@@ -37,6 +39,7 @@ interface Pending {
 export class AudioInput {
   readonly idleMs: number;
   readonly maxBlocks: number;
+  readonly lateBlocks: number;
   /** The sender whose audio the buffer holds (null: none, or it stopped). */
   owner: string | null = null;
   lastArrival = 0;
@@ -56,6 +59,7 @@ export class AudioInput {
   constructor(options: AudioInputOptions = {}) {
     this.idleMs = options.idleMs ?? 500;
     this.maxBlocks = options.maxBlocks ?? 8;
+    this.lateBlocks = options.lateBlocks ?? 1;
   }
 
   /** Samples per channel waiting in the buffer. */

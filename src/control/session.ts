@@ -19,7 +19,7 @@ import { COMMANDS, type CommandContext } from "./commands.js";
 import { SafetyStage } from "./safety.js";
 import { WindowedQuantiles } from "../util/stats.js";
 import { LatentWalk, latentStatistics } from "./latent-walk.js";
-import { AudioInput, wallClockMs, type AudioChunk } from "./audio-input.js";
+import { AudioInput, wallClockMs, type AudioChunk, type AudioInputOptions } from "./audio-input.js";
 
 export interface Reply {
   command: string;
@@ -58,6 +58,8 @@ export interface SessionOptions {
   blockSamples?: number;
   /** Older form of blockSamples: latent frames of 256 samples (8 → 2048). */
   blockFrames?: number;
+  /** Live input: jitter buffer depth, when a sender counts as late or stopped. */
+  input?: AudioInputOptions;
   /** Frames per second of the image stream. */
   imageFps?: number;
   safety?: boolean;
@@ -174,7 +176,7 @@ export class Session implements CommandContext {
   private seq = 0;
   private stats: StreamStats = newStats();
   /** Live audio for methods that take audio (jitter buffer, sender, counters). */
-  readonly input = new AudioInput();
+  readonly input: AudioInput;
   /** Arrival of the first sample of the input block being rendered (null: silence). */
   private inputArrival: number | null = null;
   /** Input latency of the last 1,024 blocks (ms; O(1) per block like the RTF). */
@@ -186,6 +188,7 @@ export class Session implements CommandContext {
   constructor(options: SessionOptions) {
     this.workspace = resolve(options.workspace);
     this.modelsDir = resolve(options.modelsDir);
+    this.input = new AudioInput(options.input);
     this.bufferSize = options.blockSamples ?? (options.blockFrames !== undefined ? options.blockFrames * 256 : 2048);
     if (!(Number.isInteger(this.bufferSize) && this.bufferSize > 0)) throw new BendingError(`block size must be a positive whole number of samples, got ${this.bufferSize}`);
     this.imageFps = options.imageFps ?? 25;
@@ -568,7 +571,7 @@ export class Session implements CommandContext {
         for (const l of this.noticeListeners) l({ command: "audio_in", ok: true, values: ["stopped", source] });
         this.lastInputBlockAt = null;
         this.outputChanged = true; // declick when audio comes back
-      } else if (this.lastInputBlockAt !== null && now - this.lastInputBlockAt > 2 * this.blockMs && this.input.queuedSamples < this.blockSamples && !this.pumping) {
+      } else if (this.lastInputBlockAt !== null && now - this.lastInputBlockAt > (1 + this.input.lateBlocks) * this.blockMs && this.input.queuedSamples < this.blockSamples && !this.pumping) {
         this.input.underruns++;
         this.lastInputBlockAt += this.blockMs;
         const spec = this.methodSpec()!;
