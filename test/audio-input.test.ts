@@ -213,7 +213,7 @@ describe("live audio input", () => {
     expect(received.every((m) => m.planecount === 1 && m.dim[0] === BLOCK)).toBe(true);
     expect(maxDiff(concatBlocks(received), expected)).toBeLessThan(1e-4);
     expect(status).toMatchObject({ method: "forward", underruns: 0, overruns: 0, input_nonfinite: 0 });
-    expect(status.input).toMatch(/^jitter 127\.0\.0\.1:\d+$/);
+    expect(status.audio_in).toMatch(/^jitter 127\.0\.0\.1:\d+$/);
     // latency from a block's first sample arriving to its output: one block (46.4 ms) + compute + transport
     expect(Number(status.input_latency_ms)).toBeGreaterThan(30);
     expect(Number(status.input_latency_ms)).toBeLessThan(128 * 46.5);
@@ -222,9 +222,9 @@ describe("live audio input", () => {
 
     // The sender stops: the output ends cleanly (its partial block dropped), the input is free again.
     await sender.close();
-    await until("the sender let go", () => engine.status().input === "none", 10_000);
+    await until("the sender let go", () => engine.status().audio_in === "none", 10_000);
     const after = engine.status();
-    expect(after).toMatchObject({ input: "none", input_queued: 0, streaming: 1 });
+    expect(after).toMatchObject({ audio_in: "none", input_queued: 0, streaming: 1 });
     const count = standIn.matrices.length;
     await sleep(300);
     expect(standIn.matrices.length).toBe(count);
@@ -293,7 +293,7 @@ describe("live audio input", () => {
     audio().slice(0, blocks).forEach((b, i) => out.set(b.data, i * BLOCK));
     expect(maxDiff(out, expected)).toBeLessThan(1e-4);
     expect(replies.filter((r) => r.type === "reply" && r.command === "audio_in")).toEqual([]);
-    expect(engine.status()).toMatchObject({ underruns: 0, overruns: 0, input: expect.stringMatching(/^ws \d+$/) });
+    expect(engine.status()).toMatchObject({ underruns: 0, overruns: 0, audio_in: expect.stringMatching(/^ws \d+$/) });
     socket.close();
   }, 60_000);
 
@@ -333,7 +333,7 @@ describe("live audio input", () => {
     await sendPaced(sweep(0.5), 512, (data, i) => sender.send(audioMatrix(data, 10 + i)));
     await until("output after bad input", () => standIn.matrices.length > before);
     await sender.close();
-    await until("the input free again", () => engine.status().input === "none", 10_000);
+    await until("the input free again", () => engine.status().audio_in === "none", 10_000);
     await sleep(1100); // the error throttle (one a second) lets the next through
     // wrong sample rate (numbering goes on: an old number would be dropped as late)
     const start2 = oscInbox.length;
@@ -394,7 +394,7 @@ describe("live audio input", () => {
     expect(Number(session.status().underruns)).toBe(session.input.underruns);
     await sleep(900); // stopped: let go, announced
     expect(notices.map((n) => n.values)).toEqual([["stopped", "late"]]);
-    expect(session.status()).toMatchObject({ input: "none", input_queued: 0 });
+    expect(session.status()).toMatchObject({ audio_in: "none", input_queued: 0 });
     session.dispose();
   }, 60_000);
 

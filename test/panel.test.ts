@@ -307,7 +307,7 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await tb.io.writeWav(wav, tone, 44100);
     await page.setInputFiles("#in-file", wav);
     await until("input chunks sent", () => page.evaluate(() => window.tfbend.input.sent > 20));
-    await until("the page is the plugin's input", async () => /^ws \d+$/.test(String(((await wsCommand("status")).dict as Record<string, unknown>).input)));
+    await until("the page is the plugin's input", async () => /^ws \d+$/.test(String(((await wsCommand("status")).dict as Record<string, unknown>).audio_in)));
     const status = (await wsCommand("status")).dict as Record<string, unknown>;
     expect(status).toMatchObject({ method: "forward", streaming: 1 });
     expect(Number(status.input_level_db)).toBeGreaterThan(-20); // the 0.3 tone, through the browser's decoder
