@@ -7,20 +7,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { identical, maxAbsDiff } from "./helpers.js";
+import { FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
 
 const { tf } = tb;
-const DIR = join(import.meta.dirname, "fixtures", "torchscript");
+const DIR = FIXTURES;
 
-interface Draw {
-  kind: "normal" | "uniform";
-  shape: number[];
-  values: string;
-}
-interface Call {
-  input: string;
-  output: string;
-  draws: Draw[];
-}
 interface Reference {
   stateDictKeys: string[];
   methods: Record<string, Call & { stream: Call[] }>;
@@ -31,31 +22,6 @@ interface Reference {
 }
 
 const MODELS = ["rave_v1_like", "ops_zoo"] as const;
-
-/** Hands out PyTorch's draws in order, checking kind and shape. */
-class Replay {
-  private queue: { kind: string; shape: number[]; values: Float32Array }[] = [];
-  readonly source: tb.torchscript.RandomSource = (kind, shape) => {
-    const next = this.queue.shift();
-    if (next === undefined) throw new Error(`unexpected ${kind} draw of shape [${shape.join(", ")}]`);
-    expect([kind, shape]).toEqual([next.kind, next.shape]);
-    return next.values;
-  };
-  set(draws: Draw[], tensors: Record<string, tb.Tensor>): void {
-    this.queue = draws.map((d) => ({ kind: d.kind, shape: d.shape, values: tensors[d.values].dataSync() as Float32Array }));
-  }
-  get pending(): number {
-    return this.queue.length;
-  }
-}
-
-function relativeError(actual: tb.Tensor, expected: tb.Tensor): number {
-  expect(actual.shape).toEqual(expected.shape);
-  return tf.tidy(() => {
-    const peak = tf.max(tf.abs(expected)).dataSync()[0];
-    return tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0] / Math.max(peak, 1e-12);
-  });
-}
 
 describe("TorchScript op coverage of RAVE v1/v2 and nn~ exports", () => {
   const loaded = new Map<string, { bended: tb.BendedModule; root: tb.torchscript.TorchScriptRoot; replay: Replay; tensors: Record<string, tb.Tensor>; ref: Reference }>();

@@ -6,20 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { identical } from "./helpers.js";
+import { FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
 
 const { tf } = tb;
-const DIR = join(import.meta.dirname, "fixtures", "torchscript");
+const DIR = FIXTURES;
 
-interface Draw {
-  kind: "normal" | "uniform";
-  shape: number[];
-  values: string;
-}
-interface Call {
-  input: string;
-  output: string;
-  draws: Draw[];
-}
 interface MethodReference extends Call {
   stream: Call[];
 }
@@ -38,36 +29,10 @@ function reference(name: string): Reference {
   return JSON.parse(readFileSync(join(DIR, `${name}.json`), "utf8")) as Reference;
 }
 
-/** A random source that hands out queued draws (PyTorch's), checking kind and shape. */
-class Replay {
-  private queue: { kind: string; shape: number[]; values: Float32Array }[] = [];
-  readonly source: tb.torchscript.RandomSource = (kind, shape) => {
-    const next = this.queue.shift();
-    if (next === undefined) throw new Error(`unexpected ${kind} draw of shape [${shape.join(", ")}]`);
-    expect([kind, shape]).toEqual([next.kind, next.shape]);
-    return next.values;
-  };
-  set(draws: Draw[], tensors: Record<string, tb.Tensor>): void {
-    this.queue = draws.map((d) => ({ kind: d.kind, shape: d.shape, values: tensors[d.values].dataSync() as Float32Array }));
-  }
-  get pending(): number {
-    return this.queue.length;
-  }
-}
-
 /** The same numbers for every call: outputs only depend on the module's state. */
 function fixedRandom(kind: "normal" | "uniform", shape: number[]): Float32Array {
   const n = shape.reduce((p, d) => p * d, 1);
   return Float32Array.from({ length: n }, (_, i) => (kind === "normal" ? Math.sin(i * 12.9898) : (Math.sin(i * 78.233) + 1) / 2));
-}
-
-/** Largest difference relative to the reference's peak. */
-function relativeError(actual: tb.Tensor, expected: tb.Tensor): number {
-  expect(actual.shape).toEqual(expected.shape);
-  return tf.tidy(() => {
-    const peak = tf.max(tf.abs(expected)).dataSync()[0];
-    return tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0] / Math.max(peak, 1e-12);
-  });
 }
 
 const MODELS = ["rave_like", "effects", "conv24"] as const;

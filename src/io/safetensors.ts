@@ -4,6 +4,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
+import { halfToFloat } from "../util/half.js";
 
 export interface Safetensors {
   tensors: Record<string, Tensor>;
@@ -18,14 +19,6 @@ interface HeaderEntry {
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 function decode(entry: HeaderEntry, bytes: Uint8Array, name: string): Tensor {
   const size = entry.shape.reduce((a, b) => a * b, 1);

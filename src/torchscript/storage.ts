@@ -3,6 +3,7 @@
 import { endianness } from "node:os";
 import { BendingError } from "../errors.js";
 import type { StoredTensor, TorchDtype } from "./values.js";
+import { halfToFloat } from "../util/half.js";
 
 export type TensorData = StoredTensor["data"];
 
@@ -46,14 +47,6 @@ export function emptyData(dtype: TorchDtype): TensorData {
   return decodeStorage(new Uint8Array(0), dtype);
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
-}
 
 const littleEndianHost = endianness() === "LE";
 
