@@ -257,7 +257,7 @@ describe("hostile input", () => {
       unbend: [[], [1], ["zz-none"], ["net_2_conv", "x"]],
       set: [[], [1], ["keep"], ["keep", "loud"], [1, 0.5], ["zz-none", 0.5], ["keep", 0.5, 1]],
       get: [[], [1], ["zz-none"], ["keep", 1]],
-      write: [[], [1], ["_default"], ["v", "w"]],
+      write: [[], [1], ["_default"], ["v", "w"], [".."], ["."], [".hidden"], ["a/b"], ["y".repeat(65)]],
       version: [[1], ["zz-none"], ["delete"], ["delete", "zz-none"], ["delete", "_default"], ["delete", 1], ["a", "b", "c"]],
       interpolate: [[], ["default"], ["default", "x"], [1, 1], ["zz-none", 1], ["default", 0], ["default", -1], ["default", 1, "zz-none", 1]],
       config: [[], ["save"], ["save", 1], ["save", ".."], ["save", "."], ["save", ".hidden"], ["save", "a/b"], ["save", "y".repeat(65)], ["save", "ok", "extra"], ["bogus", "x"], ["load", "zz-none"], ["load", ".."]],
@@ -350,12 +350,17 @@ describe("hostile input", () => {
       good.subarray(0, good.length - 3),
       Uint8Array.from([47, 116, 102, 98, 0, 0, 0, 0, 44, 120, 0, 0]), // "/tfb" with an unknown type tag 'x'
       oscBytes("/tfbend/set", [{ type: "s", value: "keep" }, { type: "s", value: "z".repeat(5000) }]),
+      Uint8Array.from([...new TextEncoder().encode("/tfbend/set\0"), 44, 105, 0, 0]), // ",i" and no int after it
     ];
     for (const packet of packets) {
       const start = inbox.length;
       udp.send(packet, oscServer.boundPort, "127.0.0.1");
       for (let i = 0; i < 200 && !inbox.slice(start).some((m) => m.address === "/tfbend/error"); i++) await pause();
-      expect(inbox.slice(start).some((m) => m.address === "/tfbend/error"), `packet of ${packet.length} bytes`).toBe(true);
+      const error = inbox.slice(start).find((m) => m.address === "/tfbend/error");
+      expect(error, `packet of ${packet.length} bytes`).toBeDefined();
+      // What is wrong, never the decoder's internals or the packet's bytes echoed back.
+      const text = error!.args.map((a) => String(a.value)).join(" ");
+      expect(text).not.toMatch(/DataView|offset|bounds|undefined|zzzz|\\x|0x/i);
     }
     udp.off("message", listener);
     expect(await fingerprint()).toBe(baseline);

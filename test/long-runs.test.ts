@@ -145,3 +145,15 @@ describe("confined paths", () => {
     expect(existsSync(target)).toBe(false);
   });
 });
+
+describe("safetensors errors", () => {
+  it("a tensor whose bytes do not fit its shape is refused naming the file, the tensor and the sizes", () => {
+    const header = JSON.stringify({ w: { dtype: "F32", shape: [100000, 100000, 100000], data_offsets: [0, 4] } });
+    const bytes = new Uint8Array(8 + header.length + 4);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(new TextEncoder().encode(header), 8);
+    expect(() => tb.io.parseSafetensors(bytes, "weights/w.safetensors")).toThrow(
+      /^weights\/w\.safetensors: tensor 'w' holds 4 bytes, but shape \[100000, 100000, 100000\] of F32 needs/,
+    );
+  });
+});

@@ -65,13 +65,13 @@ function describeAtom(v: Atom): string {
   return typeof v === "number" ? `the number ${v}` : `the word '${quoted(v, 40)}'`;
 }
 
-/** Longest preset name (it becomes a file name). */
-const MAX_CONFIG_NAME = 64;
+/** Longest preset or version name (a preset's becomes a file name). */
+const MAX_NAME = 64;
 
-/** A preset name that is a plain file name: letters, digits, _ . -, not starting with a dot. */
-function configName(name: string): string {
-  if (!/^[\w-][\w.-]*$/.test(name) || name.length > MAX_CONFIG_NAME) {
-    throw new BendingError(`config names are 1 to ${MAX_CONFIG_NAME} letters, digits, _ . - and do not start with a dot; got '${quoted(name)}'`);
+/** A preset or version name that is a plain file name: letters, digits, _ . -, not starting with a dot. */
+function plainName(name: string, what: "config" | "version"): string {
+  if (!/^[\w-][\w.-]*$/.test(name) || name.length > MAX_NAME) {
+    throw new BendingError(`${what} names are 1 to ${MAX_NAME} letters, digits, _ . - and do not start with a dot; got '${quoted(name)}'`);
   }
   return name;
 }
@@ -425,7 +425,7 @@ const specs: CommandSpec[] = [
     usage: "write <version>",
     help: "store the current weight bendings as a version and switch to it",
     run: (s, a) => {
-      const name = symbol(a, 0, "version");
+      const name = plainName(symbol(a, 0, "version"), "version");
       noMore(a, 1, "write <version>");
       s.requireModel().write(name);
       return { values: [name] };
@@ -485,7 +485,7 @@ const specs: CommandSpec[] = [
     help: "save the current bendings as a named preset (also to configs/<name>.json), or load one",
     run: async (s, a) => {
       const action = symbol(a, 0, "save or load");
-      const name = configName(symbol(a, 1, "name"));
+      const name = plainName(symbol(a, 1, "name"), "config");
       noMore(a, 2, "config save|load <name>");
       const model = s.requireModel();
       if (action === "save") {

@@ -68,6 +68,10 @@ function fromOscArgs(args: OscArg[]): Atom[] {
   });
 }
 
+/** What a sender of an undecodable packet is told. */
+const MALFORMED_REPLY =
+  "malformed OSC packet: send an OSC message '/tfbend/<command>' whose type tags (,s ,f ,i ,b ...) match its arguments, each complete and 4-byte aligned";
+
 export class OscServer {
   private readonly port: UdpPort;
   private readonly subscribers = new Map<string, RemoteInfo>();
@@ -100,7 +104,8 @@ export class OscServer {
     udp.on("error", (error) => {
       const from = undecodedFrom;
       undecodedFrom = null;
-      if (from) this.reply({ command: "?", ok: false, values: [`malformed OSC packet: ${error.message.slice(0, 120)}`] }, from);
+      // The reply never quotes the packet or the decoder's internals (they may echo the bytes).
+      if (from) this.reply({ command: "?", ok: false, values: [MALFORMED_REPLY] }, from);
       const now = Date.now();
       if (now - lastLog < 1000) {
         suppressed++;

@@ -19,14 +19,13 @@ interface HeaderEntry {
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-
-function decode(entry: HeaderEntry, bytes: Uint8Array, name: string): Tensor {
+function decode(entry: HeaderEntry, bytes: Uint8Array, name: string, source: string): Tensor {
   const size = entry.shape.reduce((a, b) => a * b, 1);
   const width = BYTES[entry.dtype];
-  if (width === undefined) throw new BendingError(`tensor '${name}' has unsupported dtype ${entry.dtype}`);
+  if (width === undefined) throw new BendingError(`${source}: tensor '${name}' has unsupported dtype ${entry.dtype}`);
   // Checked against the bytes present before anything is allocated for it.
   if (bytes.byteLength !== size * width) {
-    throw new BendingError(`tensor '${name}': ${bytes.byteLength} bytes for shape [${entry.shape.join(", ")}] of ${entry.dtype}`);
+    throw new BendingError(`${source}: tensor '${name}' holds ${bytes.byteLength} bytes, but shape [${entry.shape.join(", ")}] of ${entry.dtype} needs ${size * width}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (entry.dtype) {
@@ -117,7 +116,7 @@ export function parseSafetensors(data: Uint8Array, source = "safetensors data"):
     for (const [name, entry] of entries) {
       const [begin, end] = entry.data_offsets;
       if (!(begin >= 0 && end >= begin && end <= body.byteLength)) throw new BendingError(`${source}: tensor '${name}' lies outside the file`);
-      tensors[name] = decode(entry, body.subarray(begin, end), name);
+      tensors[name] = decode(entry, body.subarray(begin, end), name, source);
     }
   } catch (e) {
     tf.dispose(Object.values(tensors));
