@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { identical, maxAbsDiff } from "./helpers.js";
-import { FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
+import { expectStreamsMatch, FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
 
 const { tf } = tb;
 const DIR = FIXTURES;
@@ -64,19 +64,8 @@ describe("TorchScript op coverage of RAVE v1/v2 and nn~ exports", () => {
     });
 
     it(`${name}: streaming block by block equals PyTorch's stream`, () => {
-      const { bended, root, replay, tensors, ref } = loaded.get(name)!;
-      let blocks = 0;
-      for (const [method, call] of Object.entries(ref.methods)) {
-        if (call.stream.length === 0) continue;
-        root.resetState();
-        for (const [i, block] of call.stream.entries()) {
-          replay.set(block.draws, tensors);
-          const out = bended.call(method, tensors[block.input]) as tb.Tensor;
-          expect(relativeError(out, tensors[block.output]), `${name}.${method} block ${i}`).toBeLessThan(1e-4);
-          out.dispose();
-          blocks++;
-        }
-      }
+      const { bended, replay, tensors, ref } = loaded.get(name)!;
+      const { blocks } = expectStreamsMatch(name, bended, ref.methods, replay, tensors);
       expect(blocks).toBeGreaterThan(0);
     });
 

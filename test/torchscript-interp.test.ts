@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { identical } from "./helpers.js";
-import { FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
+import { expectStreamsMatch, FIXTURES, Replay, relativeError, type Call } from "./torchscript-reference.js";
 
 const { tf } = tb;
 const DIR = FIXTURES;
@@ -98,19 +98,7 @@ describe("TorchScript models against PyTorch", () => {
 
     it(`${name}: streaming block by block equals PyTorch's stream`, () => {
       const { bended, replay, tensors, ref } = loaded.get(name)!;
-      const root = bended.module as tb.torchscript.TorchScriptRoot;
-      let streams = 0;
-      for (const [method, call] of Object.entries(ref.methods)) {
-        if (call.stream.length === 0) continue;
-        root.resetState();
-        for (const [i, block] of call.stream.entries()) {
-          replay.set(block.draws, tensors);
-          const out = bended.call(method, tensors[block.input]) as tb.Tensor;
-          expect(relativeError(out, tensors[block.output]), `${name}.${method} block ${i}`).toBeLessThan(1e-4);
-          out.dispose();
-        }
-        streams++;
-      }
+      const { streams } = expectStreamsMatch(name, bended, ref.methods, replay, tensors);
       if (name !== "conv24") expect(streams).toBeGreaterThan(0);
     });
   }

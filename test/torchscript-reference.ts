@@ -45,3 +45,38 @@ export function relativeError(actual: tb.Tensor, expected: tb.Tensor): number {
     return tf.max(tf.abs(tf.sub(actual, expected))).dataSync()[0] / Math.max(peak, 1e-12);
   });
 }
+
+/** A fixture method's recorded stream, as PyTorch played it. */
+export interface Streamed {
+  stream: Call[];
+}
+
+/**
+ * Plays every method's recorded stream block by block from the loaded state, replaying
+ * PyTorch's draws, and expects each block within 1e-4 of PyTorch's. Returns how many
+ * methods had a stream and how many blocks were compared.
+ */
+export function expectStreamsMatch(
+  label: string,
+  bended: tb.BendedModule,
+  methods: Record<string, Streamed>,
+  replay: Replay,
+  tensors: Record<string, tb.Tensor>,
+): { streams: number; blocks: number } {
+  const root = bended.module as tb.torchscript.TorchScriptRoot;
+  let streams = 0;
+  let blocks = 0;
+  for (const [method, call] of Object.entries(methods)) {
+    if (call.stream.length === 0) continue;
+    root.resetState();
+    for (const [i, block] of call.stream.entries()) {
+      replay.set(block.draws, tensors);
+      const out = bended.call(method, tensors[block.input]) as tb.Tensor;
+      expect(relativeError(out, tensors[block.output]), `${label}.${method} block ${i}`).toBeLessThan(1e-4);
+      out.dispose();
+      blocks++;
+    }
+    streams++;
+  }
+  return { streams, blocks };
+}
