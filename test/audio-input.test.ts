@@ -3,7 +3,7 @@
 // side, the output comes back on a stand-in jit.net.recv; the same over OSC and WebSocket.
 // The output equals `forward` run offline on the same signal (through the same safety
 // stage), block for block; bad input is refused or counted and the stream goes on.
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import type { Socket as UdpSocket } from "node:dgram";
 import { mkdtempSync } from "node:fs";
 import { createServer, Socket, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import osc from "osc";
 import WebSocket from "ws";
 import * as tb from "tfbend";
+import { oscClient, type OscMessage } from "./helpers.js";
 
 const { control, tf } = tb;
 const MODELS = join(import.meta.dirname, "../models");
@@ -26,7 +27,7 @@ let jitter: ReturnType<typeof tb.control.attachJitter>;
 let standIn: StandInReceiver;
 let imageStandIn: StandInReceiver;
 let udp: UdpSocket;
-const oscInbox: { address: string; args: { type: string; value: unknown }[] }[] = [];
+const oscInbox: OscMessage[] = [];
 let offlineModel: tb.BendedModule;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,15 +157,7 @@ beforeAll(async () => {
   imageStandIn = new StandInReceiver();
   await Promise.all([receiver.ready, oscServer.ready, wsServer.ready, standIn.ready, imageStandIn.ready]);
   jitter = control.attachJitter(engine, { host: "127.0.0.1", audioPort: standIn.port, imagePort: imageStandIn.port });
-  udp = createSocket("udp4");
-  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
-  udp.on("message", (data) => {
-    try {
-      oscInbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as (typeof oscInbox)[number]);
-    } catch {
-      // not OSC
-    }
-  });
+  udp = await oscClient(oscInbox);
   await until("jitter output connected", () => jitter.senders[0].stats().connected);
 }, 60_000);
 

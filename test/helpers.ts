@@ -1,3 +1,5 @@
+import { createSocket, type Socket } from "node:dgram";
+import osc from "osc";
 import * as tb from "tfbend";
 
 const { tf } = tb;
@@ -35,4 +37,24 @@ export class Stanley extends tb.nn.Module {
     out = this.nnlin.call(out);
     return out;
   }
+}
+
+/** An OSC message as osc.js reads it with metadata (typed arguments). */
+export interface OscMessage {
+  address: string;
+  args: { type: string; value: unknown }[];
+}
+
+/** A UDP socket on 127.0.0.1 that collects every OSC message sent to it into `inbox`. */
+export async function oscClient(inbox: OscMessage[]): Promise<Socket> {
+  const udp = createSocket("udp4");
+  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+  udp.on("message", (data) => {
+    try {
+      inbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as OscMessage);
+    } catch {
+      // not OSC
+    }
+  });
+  return udp;
 }

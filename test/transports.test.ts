@@ -7,6 +7,7 @@ import osc from "osc";
 import WebSocket from "ws";
 import * as tb from "tfbend";
 import { makeModelsDir, startPlugin, type RunningPlugin } from "./session-fixture.js";
+import { oscClient, type OscMessage } from "./helpers.js";
 
 const { control } = tb;
 type Reply = tb.control.Reply;
@@ -16,20 +17,12 @@ let engine: tb.control.Engine;
 let oscServer: tb.control.OscServer;
 let wsServer: tb.control.WsServer;
 let udp: Socket;
-const oscInbox: { address: string; args: { type: string; value: unknown }[] }[] = [];
+const oscInbox: OscMessage[] = [];
 
 beforeAll(async () => {
   plugin = await startPlugin();
   ({ engine, oscServer, wsServer } = plugin);
-  udp = createSocket("udp4");
-  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
-  udp.on("message", (data) => {
-    try {
-      oscInbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as (typeof oscInbox)[number]);
-    } catch {
-      // not for us
-    }
-  });
+  udp = await oscClient(oscInbox);
 });
 
 afterAll(async () => {
