@@ -39,6 +39,12 @@ interface Bending {
 }
 
 /** Returned by bend(): what was reached, and a way to undo just this bending. */
+/** Weights held for later passes (see `BendedModule.pinWeights`): null overrides means the module's own. */
+export interface WeightPin {
+  readonly overrides: Map<StateTensor, Tensor> | null;
+  dispose(): void;
+}
+
 export interface BendingHandle {
   readonly callback: BendingCallback;
   /** Target keys reached (weights by name, activations by node name). */
@@ -79,8 +85,14 @@ export class BendedModule implements PatternResolver {
   private nextBendingId = 1;
   private readonly versions: VersionStore;
   private currentVersion = DEFAULT_VERSION;
-  /** The interpolation in effect, computed for a generation of the module's own weights. */
-  private interpolation: { weights: Record<string, number>; values: StateValues; generation: number } | null = null;
+  /**
+   * The interpolation in effect. Its average is computed by the first pass that needs it
+   * (`values` null until then), so several interpolations between two passes cost one, and
+   * again when the module's own weights change (another generation).
+   */
+  private interpolation: { weights: Record<string, number>; values: StateValues | null; generation: number } | null = null;
+  /** Weights a pass uses instead of the current ones while `withPinnedWeights` runs. */
+  private pinned: WeightPin | null = null;
   /** Bumped whenever bendings or the base weights change. */
   private epoch = 0;
   private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
@@ -588,7 +600,7 @@ export class BendedModule implements PatternResolver {
 
   /** Bytes held by stored versions and the interpolation in effect. */
   versionBytes(): number {
-    return this.versions.bytes() + (this.interpolation ? stateBytes(this.interpolation.values.values()) : 0);
+    return this.versions.bytes() + (this.interpolation?.values ? stateBytes(this.interpolation.values.values()) : 0);
   }
 
   /** Imports another set of weights (a module of the same architecture or a state dict). */
@@ -617,9 +629,9 @@ export class BendedModule implements PatternResolver {
    */
   interpolate<T>(weights: Record<string, number>, fn?: () => T): T | undefined {
     const apply = () => {
-      const values = this.versions.interpolate(weights);
+      this.versions.checkWeights(weights);
       this.clearInterpolation();
-      this.interpolation = { weights: { ...weights }, values, generation: stateGeneration() };
+      this.interpolation = { weights: { ...weights }, values: null, generation: stateGeneration() };
       this.changed();
     };
     if (fn === undefined) {
@@ -645,8 +657,39 @@ export class BendedModule implements PatternResolver {
   }
 
   private clearInterpolation(): void {
-    if (this.interpolation) for (const t of this.interpolation.values.values()) t.dispose();
+    if (this.interpolation?.values) for (const t of this.interpolation.values.values()) t.dispose();
     this.interpolation = null;
+  }
+
+  /**
+   * Holds the weights the next pass would use now (version, interpolation, weight bendings)
+   * so that passes can be run with them after the state has changed: a stream renders the
+   * block under the old weights to crossfade into the new ones. Shares the tensors' data
+   * (no copy); `dispose()` the pin when done.
+   */
+  pinWeights(): WeightPin {
+    const current = this.overrides();
+    const overrides = current === null ? null : new Map([...current].map(([state, t]) => [state, tf.clone(t)] as const));
+    let disposed = false;
+    return {
+      overrides,
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        if (overrides) for (const t of overrides.values()) t.dispose();
+      },
+    };
+  }
+
+  /** Runs `fn` with the weights of `pin` in place of the current ones; activation bendings stay as they are now. */
+  withPinnedWeights<T>(pin: WeightPin, fn: () => T): T {
+    const saved = this.pinned;
+    this.pinned = pin;
+    try {
+      return fn();
+    } finally {
+      this.pinned = saved;
+    }
   }
 
   // --- running -----------------------------------------------------------------------
@@ -690,8 +733,9 @@ export class BendedModule implements PatternResolver {
   private overrides(): Map<StateTensor, Tensor> | null {
     const chains = this.weightChains();
     const signature = [...chains.values()].flat().map((l) => l.callback.controlSignature()).join(";");
-    if (this.interpolation && this.interpolation.generation !== stateGeneration()) {
-      // The module's own weights changed (loadStateDict): the average must follow them.
+    if (this.interpolation && (this.interpolation.values === null || this.interpolation.generation !== stateGeneration())) {
+      // First pass since the interpolation was set, or the module's own weights changed
+      // (loadStateDict): the average must follow them.
       const weights = this.interpolation.weights;
       const values = this.versions.interpolate(weights);
       this.clearInterpolation();
@@ -707,7 +751,7 @@ export class BendedModule implements PatternResolver {
     try {
       for (const [name, state] of this.module.namedStateTensors()) {
         const base = this.interpolation
-          ? this.interpolation.values.get(name)!
+          ? this.interpolation.values!.get(name)!
           : this.versions.value(this.currentVersion, name, state);
         const links = chains.get(name);
         if (links) {
@@ -727,7 +771,7 @@ export class BendedModule implements PatternResolver {
 
   private execute(fn: string, args: unknown[], options: { bended: boolean; capture?: Set<string> }): { output: unknown; captured: Record<string, Tensor> } {
     const method = resolveMethod(this.module, fn);
-    const overrides = options.bended ? this.overrides() : null;
+    const overrides = options.bended ? (this.pinned ? this.pinned.overrides : this.overrides()) : null;
     const chains = options.bended ? this.activationChains(fn) : new Map<string, ActivationLink[]>();
     const capture = options.capture;
     const hooked = chains.size > 0 || (capture !== undefined && capture.size > 0);

@@ -87,16 +87,8 @@ export class VersionStore {
 
   /** Σwᵢθᵢ / Σwᵢ over every weight and buffer; new kept tensors. */
   interpolate(weights: Record<string, number>): StateValues {
-    const entries = Object.entries(weights);
-    if (entries.length === 0) throw new BendingError("interpolate needs at least one version and its weight");
-    for (const [name, w] of entries) {
-      this.check(name);
-      if (typeof w !== "number" || !Number.isFinite(w)) throw new BendingError(`interpolation weight of '${name}' must be a finite number, got ${String(w)}`);
-      // Σwᵢθᵢ/Σwᵢ with mixed signs extrapolates past every version, without bound as Σwᵢ → 0.
-      if (w < 0) throw new BendingError(`interpolation weight of '${name}' is ${w}; weights are 0 or more (negative weights would extrapolate)`);
-    }
+    const entries = this.checkWeights(weights);
     const total = entries.reduce((s, [, w]) => s + w, 0);
-    if (total === 0) throw new BendingError("interpolation weights sum to 0; give at least one version a non-zero total weight");
     const out: StateValues = new Map();
     for (const [key, state] of this.state()) {
       out.set(key, tf.keep(tf.tidy(() => {
@@ -109,6 +101,21 @@ export class VersionStore {
       })));
     }
     return out;
+  }
+
+  /** Refuses weights that are not an interpolation of stored versions; returns them as entries. */
+  checkWeights(weights: Record<string, number>): [string, number][] {
+    const entries = Object.entries(weights);
+    if (entries.length === 0) throw new BendingError("interpolate needs at least one version and its weight");
+    for (const [name, w] of entries) {
+      this.check(name);
+      if (typeof w !== "number" || !Number.isFinite(w)) throw new BendingError(`interpolation weight of '${name}' must be a finite number, got ${String(w)}`);
+      // Σwᵢθᵢ/Σwᵢ with mixed signs extrapolates past every version, without bound as Σwᵢ → 0.
+      if (w < 0) throw new BendingError(`interpolation weight of '${name}' is ${w}; weights are 0 or more (negative weights would extrapolate)`);
+    }
+    const total = entries.reduce((s, [, w]) => s + w, 0);
+    if (total === 0) throw new BendingError("interpolation weights sum to 0; give at least one version a non-zero total weight");
+    return entries;
   }
 
   dispose(): void {

@@ -16,7 +16,6 @@ import {
 } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
-import type { Tensor } from "../tf.js";
 import { formatRecordedShape } from "../graph/graph.js";
 import { numericAtom, quoted, type Atom } from "./atoms.js";
 import { writeFileNoFollow } from "../io/files.js";
@@ -170,13 +169,6 @@ function boundControl(bended: BendedModule, type: string, key: string, spec: Arg
 /** A range end for a reply: the number, or `open` for none or an infinite end. */
 export function finiteOr<T>(v: number | undefined, open: T): number | T {
   return v !== undefined && Number.isFinite(v) ? v : open;
-}
-
-/** Renders under the version or interpolation in effect now (for a crossfade after a switch). */
-function previousWeights(model: BendedModule): (compute: () => Tensor) => Tensor {
-  const weights = model.interpolationWeights;
-  const version = model.version;
-  return (compute) => (weights ? model.interpolate(weights, compute)! : model.setVersion(version, compute)!);
 }
 
 /**
@@ -387,18 +379,19 @@ const specs: CommandSpec[] = [
       noMore(a, 2, "set <control> <value>");
       const control = model.controls().find((c) => c.name === name);
       const old = control?.value;
-      model.update(name, value);
-      if (control && old !== undefined && old !== control.value) {
-        s.notePreviousState((compute) => {
-          const now = control.value;
-          control.value = old;
-          try {
-            return compute();
-          } finally {
-            control.value = now;
-          }
-        });
-      }
+      // The old value is restored for the crossfade's old render: activation bendings read it then.
+      s.changeWithCrossfade(() => {
+        model.update(name, value);
+        return control !== undefined && old !== control.value;
+      }, (compute) => {
+        const now = control!.value;
+        control!.value = old!;
+        try {
+          return compute();
+        } finally {
+          control!.value = now;
+        }
+      });
       return { values: [name, value] };
     },
   },
@@ -445,9 +438,10 @@ const specs: CommandSpec[] = [
       noMore(a, 1, "version [<name>|default] | version delete <name>");
       const name = optionalSymbol(a, 0, "version");
       if (name !== undefined) {
-        const previous = previousWeights(model);
-        model.version = name === "default" ? null : name;
-        s.notePreviousState(previous);
+        s.changeWithCrossfade(() => {
+          model.version = name === "default" ? null : name;
+          return true;
+        });
       }
       return { values: [model.version] };
     },
@@ -473,9 +467,10 @@ const specs: CommandSpec[] = [
         weights[name === "default" ? "_default" : name] = number(a, i + 1, `weight of ${name}`);
       }
       const model = s.requireModel();
-      const previous = previousWeights(model);
-      model.interpolate(weights);
-      s.notePreviousState(previous);
+      s.changeWithCrossfade(() => {
+        model.interpolate(weights);
+        return true;
+      });
       return { values: a };
     },
   },

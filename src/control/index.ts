@@ -3,3 +3,4 @@ export { COMMANDS, type CommandSpec } from "./commands.js";
 export { parseLine, formatLine, toAtom, atomsProblem, LIMITS, type Atom } from "./atoms.js";
 export { SafetyStage } from "./safety.js";
 export * from "./transports.js";
+export { BlockFirstQueue, type BlockFirstQueueOptions } from "./block-first-queue.js";

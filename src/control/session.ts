@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { backend, backendInfo } from "../backend.js";
-import { BendedModule } from "../bended/bended-module.js";
+import { BendedModule, type WeightPin } from "../bended/bended-module.js";
 import { DEFAULT_MAX_VERSIONS } from "../bended/versions.js";
 import { BendingConfig } from "../bending/config.js";
 import { load, MANIFEST } from "../io/load.js";
@@ -114,8 +114,14 @@ export function crossfade(from: Float32Array, to: Float32Array): void {
   }
 }
 
-/** Runs a model computation under the state the output had before a change. */
+/** Runs a model computation under the state the output had before a change (what the weights do not hold: a control's old value, an attribute). */
 export type PreviousState = (compute: () => Tensor) => Tensor;
+
+/** What the next streamed block crossfades from: the weights the last block used, and how to undo the rest. */
+interface CrossfadeSource {
+  weights: WeightPin;
+  undo: PreviousState | null;
+}
 
 /** Samples over which a jump at a block join is faded out. */
 export const DECLICK_SAMPLES = 128;
@@ -158,7 +164,9 @@ export class Session implements CommandContext {
   private readonly safety = new SafetyStage();
   /** Set by commands that change the output; the next streamed block is declicked. */
   private outputChanged = false;
-  private previousState: PreviousState | null = null;
+  private crossfadeFrom: CrossfadeSource | null = null;
+  /** When the latent-driven stream's next block starts (performance.now() ms). */
+  private nextTickAt = 0;
   private lastSample: number | null = null;
   /** Latent the stream decodes (target) and the one it last reached (for smooth ramps). */
   latent: number[] = [];
@@ -218,15 +226,50 @@ export class Session implements CommandContext {
   }
 
   /**
-   * Called by commands whose change can be rendered both ways (a control, a version, an
-   * interpolation): the next streamed block crossfades from the old state to the new one.
-   * Several changes between two blocks compose, so "before" is the state of the last block.
+   * Applies a change the stream crossfades (a control, an attribute, a version, an
+   * interpolation): the next block is rendered under the old state too and mixed into the
+   * new one. The old weights are pinned as the last block used them (no recomputation);
+   * `undo` restores for that render what weights do not hold. Several changes between two
+   * blocks compose, so "old" is always the state of the last block. `apply` returns whether
+   * anything changed; if it throws, nothing did.
    */
-  notePreviousState(previous: PreviousState): void {
-    if (!this.streaming || this.kind !== "audio") return;
-    // Several changes before the next block: undo the newest first, then the older ones.
-    const older = this.previousState;
-    this.previousState = older ? (compute) => previous(() => older(compute)) : previous;
+  changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void {
+    if (!this.streaming || this.kind !== "audio" || !this.bended) {
+      apply();
+      return;
+    }
+    const pending = this.crossfadeFrom;
+    const weights = pending?.weights ?? this.bended.pinWeights();
+    let changed: boolean;
+    try {
+      changed = apply();
+    } catch (e) {
+      if (!pending) weights.dispose();
+      throw e;
+    }
+    if (!changed) {
+      if (!pending) weights.dispose();
+      return;
+    }
+    // Undo the newest change first, then the older ones.
+    const older = pending?.undo ?? null;
+    const newest = undo ?? null;
+    this.crossfadeFrom = { weights, undo: newest && older ? (compute) => newest(() => older(compute)) : (newest ?? older) };
+  }
+
+  /**
+   * Milliseconds until the stream needs this thread for its next block: 0 while one is due
+   * or rendering, Infinity when nothing streams on a clock. Commands wait for the block.
+   */
+  msUntilNextBlock(): number {
+    if (this.streamTimer === null) return Infinity;
+    if (this.takesAudio) return this.pumping || this.input.queuedSamples >= this.blockSamples ? 0 : Infinity;
+    return Math.max(0, this.nextTickAt - performance.now());
+  }
+
+  private dropCrossfade(): void {
+    this.crossfadeFrom?.weights.dispose();
+    this.crossfadeFrom = null;
   }
 
   /** News nobody asked for that is not an error (a sender of live audio stopped). */
@@ -430,8 +473,10 @@ export class Session implements CommandContext {
     if (!nn || !spec) throw new BendingError(`unknown attribute '${name}'`);
     const value = attributeValue(name, spec.type, atoms);
     const old = nn.getAttribute(name);
-    nn.setAttribute(name, value);
-    this.notePreviousState((compute) => {
+    this.changeWithCrossfade(() => {
+      nn.setAttribute(name, value);
+      return true;
+    }, (compute) => {
       nn.setAttribute(name, old);
       try {
         return compute();
@@ -640,17 +685,18 @@ export class Session implements CommandContext {
     let data: Float32Array;
     let shape: number[];
     let before: Float32Array | null = null;
-    const previous = this.kind === "audio" && this.streaming ? this.previousState : null;
-    this.previousState = null;
+    const from = this.kind === "audio" && this.streaming ? this.crossfadeFrom : null;
+    this.crossfadeFrom = null;
     try {
-      if (previous) {
+      if (from) {
         // The same block under the state before the change, from the same streamed past.
         const snapshot = snapshotStream(model.module);
         const nn = this.nnTilde;
         const state = nn?.snapshotState?.();
         let old: Tensor;
         try {
-          old = previous(() => model.call(this.method, input) as Tensor);
+          const compute = () => model.call(this.method, input) as Tensor;
+          old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
         } finally {
           restoreStream(snapshot);
           if (state !== undefined) nn!.restoreState!(state);
@@ -673,6 +719,7 @@ export class Session implements CommandContext {
       }
     } finally {
       input.dispose();
+      from?.weights.dispose();
     }
     if (before !== null) crossfade(before, data);
     const spec = this.methodSpec();
@@ -806,14 +853,16 @@ export class Session implements CommandContext {
       }
       for (const l of this.listeners) l(block);
       const wait = Math.max(0, this.streamStart + next * this.blockMs - performance.now() - this.blockMs * 0.5);
+      this.nextTickAt = performance.now() + wait;
       this.streamTimer = setTimeout(() => void tick(next), wait);
     };
+    this.nextTickAt = performance.now();
     this.streamTimer = setTimeout(() => void tick(0), 0);
   }
 
   stopStream(): void {
     this.streamGeneration++;
-    this.previousState = null;
+    this.dropCrossfade();
     if (this.streamTimer === null) return; // not streaming: nothing to stop (a render keeps its state)
     clearTimeout(this.streamTimer);
     this.streamTimer = null;

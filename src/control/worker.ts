@@ -6,6 +6,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import "../index.js";
 import "./panel-commands.js";
 import { Session, type SessionOptions } from "./session.js";
+import { BlockFirstQueue } from "./block-first-queue.js";
 import type { Atom } from "./atoms.js";
 import type { ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
@@ -47,8 +48,25 @@ if (parentPort) {
   session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));
   const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
   boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes() }));
-  port.on("message", async (message: ToWorker) => {
+  const queue = new BlockFirstQueue<Exclude<ToWorker, { close: true } | { busyForTest: number }>>({
+    msUntilNextBlock: () => session.msUntilNextBlock(),
+    blockMs: () => session.blockMs,
+    urgent: (message) => "audio" in message,
+    ready: boot,
+    run: async (message) => {
+      if ("audio" in message) {
+        // Audio arrives often: its replies carry no status (blocks and commands bring it).
+        port.postMessage({ id: message.id, reply: session.receiveAudio(message.audio), status: {} });
+        return;
+      }
+      const reply = await session.execute(message.atoms);
+      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes() });
+    },
+  });
+  session.onBlock(() => queue.blockDone());
+  port.on("message", (message: ToWorker) => {
     if ("close" in message) {
+      queue.close();
       session.dispose();
       port.close();
       return;
@@ -58,13 +76,6 @@ if (parentPort) {
       while (performance.now() < until); // a block render that takes this long
       return;
     }
-    await boot;
-    if ("audio" in message) {
-      // Audio arrives often: its replies carry no status (blocks and commands bring it).
-      port.postMessage({ id: message.id, reply: session.receiveAudio(message.audio), status: {} });
-      return;
-    }
-    const reply = await session.execute(message.atoms);
-    port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes() });
+    queue.push(message);
   });
 }

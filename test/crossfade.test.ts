@@ -1,0 +1,174 @@
+// A change while audio streams (a control, a version, an interpolation) crossfades across
+// one block: the block is rendered under the old state and the new one, from the same
+// streamed past, and mixed. The old state's weights are the ones the last block used
+// (pinned, not recomputed). Checked sample for sample against two sessions that never
+// saw the change as a command: one that keeps the old state, one switched without a crossfade.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import * as tb from "tfbend";
+
+const { control, tf } = tb;
+const MODELS = join(import.meta.dirname, "../models");
+const RATE = 44100;
+const BLOCK = 2048;
+
+/** A deterministic input block: a chirp that differs from block to block. */
+function inputBlock(k: number): Float32Array {
+  const x = new Float32Array(BLOCK);
+  for (let i = 0; i < BLOCK; i++) {
+    const t = (k * BLOCK + i) / RATE;
+    x[i] = 0.5 * Math.sin(2 * Math.PI * (200 + 400 * t) * t);
+  }
+  return x;
+}
+
+async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A session streaming `forward` (input-driven: deterministic), safety off, set up by `prepare`. */
+async function streamingSession(prepare: string[][]) {
+  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-xfade-")), modelsDir: MODELS, safety: false });
+  for (const atoms of [["load", "audio"], ["method", "forward"], ...prepare]) {
+    const reply = await session.execute(atoms);
+    expect(reply.ok, `${atoms.join(" ")}: ${String(reply.values[0])}`).toBe(true);
+  }
+  const blocks: Float32Array[] = [];
+  session.onBlock((b) => blocks.push(b.data));
+  session.startStream();
+  const feed = async (k: number) => {
+    const reply = session.receiveAudio({ source: "test", sampleRate: RATE, channels: 1, data: inputBlock(k), arrival: control.wallClockMs() });
+    expect(reply.ok, String(reply.values[0])).toBe(true);
+    await until(`block ${k}`, () => blocks.length === k + 1);
+    return blocks[k];
+  };
+  return { session, feed };
+}
+
+const PREPARE = [
+  ["bend", "net.3.conv1.weight", "scale", "scale", 0.25],
+  ["write", "quiet"], // bakes the bending into version 'quiet' (and removes it)
+  ["version", "default"],
+  ["bend", "net.2.conv.weight", "scale", "scale", "@gain=1.5"],
+];
+
+/** Each change: as a command (crossfaded), and applied to the module directly (no crossfade). */
+const CHANGES: { name: string; command: tb.control.Atom[]; direct: (b: tb.BendedModule) => void }[] = [
+  { name: "a control driving a weight bending", command: ["set", "gain", 0.5], direct: (b) => b.update("gain", 0.5) },
+  { name: "a version switch", command: ["version", "quiet"], direct: (b) => (b.version = "quiet") },
+  { name: "an interpolation", command: ["interpolate", "default", 1, "quiet", 3], direct: (b) => b.interpolate({ _default: 1, quiet: 3 }) },
+];
+
+describe("crossfade on a change while audio streams", () => {
+  for (const change of CHANGES) {
+    it(`${change.name}: the block mixes the old state's render into the new one's`, async () => {
+      const crossfaded = await streamingSession(PREPARE);
+      const unchanged = await streamingSession(PREPARE);
+      const switched = await streamingSession(PREPARE);
+      let last = 0;
+      for (let k = 0; k < 3; k++) {
+        const [a, b, c] = [await crossfaded.feed(k), await unchanged.feed(k), await switched.feed(k)];
+        expect(Array.from(a)).toEqual(Array.from(b));
+        expect(Array.from(a)).toEqual(Array.from(c));
+        last = a[BLOCK - 1];
+      }
+      expect((await crossfaded.session.execute(change.command)).ok).toBe(true);
+      change.direct(switched.session.requireModel());
+      const [mixed, old, now] = [await crossfaded.feed(3), await unchanged.feed(3), await switched.feed(3)];
+      const expected = Float32Array.from(now);
+      control.crossfade(old, expected);
+      control.declick(expected, last);
+      let worst = 0;
+      for (let i = 0; i < BLOCK; i++) worst = Math.max(worst, Math.abs(mixed[i] - expected[i]));
+      expect(worst).toBeLessThan(1e-5);
+      // The change is audible: the new state differs from the old one by more than rounding.
+      let change_ = 0;
+      for (let i = 0; i < BLOCK; i++) change_ = Math.max(change_, Math.abs(now[i] - old[i]));
+      expect(change_).toBeGreaterThan(1e-3);
+      // The next block is the new state alone, from the same past as the switched session.
+      const [after, afterSwitched] = [await crossfaded.feed(4), await switched.feed(4)];
+      let drift = 0;
+      for (let i = 0; i < BLOCK; i++) drift = Math.max(drift, Math.abs(after[i] - afterSwitched[i]));
+      expect(drift).toBeLessThan(1e-5);
+      for (const s of [crossfaded, unchanged, switched]) s.session.dispose();
+    }, 60_000);
+  }
+
+  it("a change that fails or changes nothing leaves no crossfade and no tensors behind", async () => {
+    const s = await streamingSession(PREPARE);
+    await s.feed(0);
+    // Two crossfades first: the interpolation's average (one tensor per weight) and what
+    // the first crossfades allocate once are not counted.
+    for (const k of [1, 2]) {
+      expect((await s.session.execute(["set", "gain", k])).ok).toBe(true);
+      expect((await s.session.execute(["interpolate", "default", 1, "quiet", k])).ok).toBe(true);
+      await s.feed(k);
+    }
+    const tensors = tf.memory().numTensors;
+    expect((await s.session.execute(["interpolate", "default", 1, "nope", 1])).ok).toBe(false);
+    expect((await s.session.execute(["set", "gain", 2])).ok).toBe(true); // the value it has
+    expect(tf.memory().numTensors).toBe(tensors);
+    for (let k = 3; k < 9; k++) {
+      expect((await s.session.execute(["set", "gain", k / 10])).ok).toBe(true);
+      expect(tf.memory().numTensors).toBeGreaterThan(tensors); // the pinned old weights
+      expect((await s.session.execute(["interpolate", "default", 1, "quiet", k])).ok).toBe(true);
+      await s.feed(k);
+      expect(tf.memory().numTensors).toBe(tensors);
+    }
+    s.session.dispose();
+  }, 60_000);
+});
+
+describe("BendedModule.pinWeights", () => {
+  it("keeps the weights of the moment for later passes, sharing their data, and frees them on dispose", () => {
+    const net = new tb.nn.Sequential(new tb.nn.Linear(4, 3), new tb.nn.ReLU(), new tb.nn.Linear(3, 2));
+    const bended = new tb.BendedModule(net);
+    const x = tf.randomNormal([5, 4]);
+    bended.bend(new tb.Scale(3), "0.weight");
+    bended.write("louder");
+    bended.version = null;
+    const before = bended.forward(x);
+    const tensors = tf.memory().numTensors;
+    const pin = bended.pinWeights();
+    bended.interpolate({ _default: 1, louder: 1 });
+    const after = bended.forward(x);
+    const pinned = bended.withPinnedWeights(pin, () => bended.forward(x));
+    expect(Array.from(pinned.dataSync())).toEqual(Array.from(before.dataSync()));
+    expect(Array.from(after.dataSync())).not.toEqual(Array.from(before.dataSync()));
+    // After the pinned pass the current state is back in force.
+    const again = bended.forward(x);
+    expect(Array.from(again.dataSync())).toEqual(Array.from(after.dataSync()));
+    tf.dispose([after, pinned, again]);
+    bended.version = null; // frees the interpolation's average
+    pin.dispose();
+    pin.dispose(); // twice is harmless
+    bended.forward(x).dispose();
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([x, before]);
+    bended.dispose();
+  });
+
+  it("several interpolations between two passes compute one average, the last", () => {
+    const net = new tb.nn.Linear(4, 2);
+    const bended = new tb.BendedModule(net);
+    const x = tf.randomNormal([3, 4]);
+    bended.bend(new tb.Scale(2), "weight");
+    bended.write("double");
+    bended.version = null;
+    for (let i = 1; i <= 20; i++) bended.interpolate({ _default: 1, double: i });
+    expect(bended.interpolationWeights).toEqual({ _default: 1, double: 20 });
+    const y = bended.forward(x);
+    const expected = bended.interpolate({ _default: 1, double: 20 }, () => bended.forward(x))!;
+    expect(Array.from(y.dataSync())).toEqual(Array.from(expected.dataSync()));
+    expect(() => bended.interpolate({ _default: 1, nope: 1 })).toThrow(/nope/);
+    expect(bended.interpolationWeights).toEqual({ _default: 1, double: 20 });
+    tf.dispose([x, y, expected]);
+    bended.dispose();
+  });
+});
