@@ -1,6 +1,7 @@
 // 10,000 random and mutated messages over real OSC and WebSocket sockets: every one is
 // answered or dropped, the process keeps serving, and the model's output is unchanged.
 // Then a flood of `set` while streaming: blocks keep coming, the latest value wins.
+import { execFileSync } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -461,6 +462,13 @@ describe("hostile input", () => {
     mkdirSync(linked);
     symlinkSync(join(outside, "secret.txt"), join(linked, "tfbend.json"));
     folders.push(relative(workspace, linked));
+    // a FIFO as the model file and as a manifest's weights: opening one would block the thread
+    execFileSync("mkfifo", [join(workspace, "pipe.ts")]);
+    folders.push("pipe.ts");
+    folders.push(hostile((m, dir) => {
+      execFileSync("mkfifo", [join(dir, "pipe.safetensors")]);
+      m.weights = "pipe.safetensors";
+    }));
     baseline = await fingerprint();
     for (const folder of folders) {
       const t0 = performance.now();

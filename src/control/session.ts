@@ -685,8 +685,10 @@ export class Session implements CommandContext {
     let data: Float32Array;
     let shape: number[];
     let before: Float32Array | null = null;
-    const from = this.kind === "audio" && this.streaming ? this.crossfadeFrom : null;
+    const pending = this.crossfadeFrom;
     this.crossfadeFrom = null;
+    const from = this.kind === "audio" && this.streaming ? pending : null;
+    if (from === null) pending?.weights.dispose();
     try {
       if (from) {
         // The same block under the state before the change, from the same streamed past.

@@ -122,6 +122,8 @@ export async function load(path: string, options: LoadOptions = {}): Promise<Ben
   const full = resolve(path);
   if (!existsSync(full)) throw new BendingError(`no model at '${path}'`);
   if (!isDirectory(full)) {
+    // A FIFO or device would block the thread on open or read, and never answer.
+    if (!statSync(full).isFile()) throw new BendingError(`'${path}' is not a regular file or a model folder`);
     if (full.endsWith(".ts") || full.endsWith(".pt") || full.endsWith(".torchscript") || isZip(full)) return loadTorchScriptBended(full, options);
     if (!full.endsWith(".json")) throw new BendingError(`'${path}' is neither a model.json nor a tfbend model folder`);
     if (readModelJSON(full).format === "graph-model") {
