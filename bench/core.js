@@ -41,6 +41,16 @@ export function runCore() {
     for (let i = 0; i < 4; i++) h = tf.leakyRelu(tf.conv1d(h, rawFilter, 1, "same"), 0.2);
     h.dataSync();
   });
+  // The same, with LeakyReLU written as tfbend computes it (relu(x) − 0.2·relu(−x), branch-free):
+  // the layout cost alone, without tfjs-wasm's slow LeakyReLU kernel.
+  const rawBranchFree = () => tf.tidy(() => {
+    let h = rawInput;
+    for (let i = 0; i < 4; i++) {
+      const y = tf.conv1d(h, rawFilter, 1, "same");
+      h = tf.sub(tf.relu(y), tf.mul(tf.relu(tf.neg(y)), 0.2));
+    }
+    h.dataSync();
+  });
 
   const unbended = new tb.BendedModule(module);
   unbended.trace({ x });
@@ -63,6 +73,7 @@ export function runCore() {
     "bended, weight Mask (cached)": run(weightMasked),
     "bended, activation Mask": run(actMasked),
     "raw tfjs channels-last (reference)": raw,
+    "raw tfjs channels-last, branch-free LeakyReLU": rawBranchFree,
   });
   const base = quantile(samples["plain module.call"], 0.5);
   const rows = Object.entries(samples).map(([name, s]) => {
