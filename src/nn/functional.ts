@@ -153,41 +153,19 @@ function checkChannels(op: string, x: Tensor, rank: number, inChannels: number):
   }
 }
 
-/** conv1d of a channels-last input (N, 1, L, Cin); the output in PyTorch's layout (N, Cout, L'). */
-function conv1dChannelsLast(xNHWC: Tensor, weight: Tensor, bias: Tensor | null, options: ConvOptions): Tensor {
+/** PyTorch conv1d: x (N, Cin, L), weight (Cout, Cin/groups, k). */
+export const conv1d = defineOp("conv1d", (x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor => {
   const groups = options.groups ?? 1;
   const [, inPerGroup, k] = weight.shape;
+  checkChannels("conv1d", x, 3, inPerGroup * groups);
   const stride = tuple(options.stride, 1, 1)[0];
   const dilation = tuple(options.dilation, 1, 1)[0];
   const pad = convPadding(options.padding, [k], [dilation])[0];
   const filter = derived("conv1d.filter", [weight], () => tf.reshape(tf.transpose(weight, [2, 1, 0]), [1, k, inPerGroup, weight.shape[0]]));
+  const xNHWC = toChannelsLast(x, [dims(x)[0], 1, dims(x)[2], dims(x)[1]]);
   const y = convNd(xNHWC, filter, bias, [1, stride], [1, dilation], [[0, 0], pad], groups, options.fusedActivation);
   return fromChannelsLast(y, [dims(y)[0], dims(y)[3], dims(y)[2]]);
-}
-
-/** PyTorch conv1d: x (N, Cin, L), weight (Cout, Cin/groups, k). */
-export const conv1d = defineOp("conv1d", (x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor => {
-  checkChannels("conv1d", x, 3, dims(weight)[1] * (options.groups ?? 1));
-  return conv1dChannelsLast(toChannelsLast(x, [dims(x)[0], 1, dims(x)[2], dims(x)[1]]), weight, bias, options);
 });
-
-/**
- * One streamed block of a causal conv1d: x (N, Cin, L) convolved after `past`, the previous
- * block's last P input samples kept channels-last (N, 1, P, Cin), or null for silence.
- * Returns the output (N, Cout, L') and the next past (not kept: the caller keeps it).
- * Joining and cutting channels-last moves whole rows; in PyTorch's layout it is one small
- * copy per channel in tfjs-wasm's JS concat (0.33 ms for 1536 channels × 3 samples, against
- * 0.007 ms channels-last).
- */
-export function causalConv1dStep(x: Tensor, past: Tensor | null, pastLength: number, weight: Tensor, bias: Tensor | null, options: ConvOptions = {}): { y: Tensor; past: Tensor } {
-  checkChannels("conv1d", x, 3, dims(weight)[1] * (options.groups ?? 1));
-  const [n, c, l] = dims(x);
-  const xNHWC = toChannelsLast(x, [n, 1, l, c]);
-  const before = past ?? tf.zeros([n, 1, pastLength, c]);
-  const padded = tf.concat([before, xNHWC], 2);
-  const next = tf.slice(padded, [0, 0, l, 0], [n, 1, pastLength, c]);
-  return { y: conv1dChannelsLast(padded, weight, bias, { ...options, padding: 0 }), past: next };
-}
 
 /** PyTorch conv2d: x (N, Cin, H, W), weight (Cout, Cin/groups, kh, kw). */
 export const conv2d = defineOp("conv2d", (x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor => {
@@ -256,7 +234,7 @@ function convTransposeNd(
   if (bias !== null) y = tf.add(y, bias);
   if (!activation) return y;
   activation.applied = true;
-  return activation.kind === "relu" ? tf.relu(y) : leakyReluOf(y, activation.alpha ?? 0.2);
+  return activation.kind === "relu" ? tf.relu(y) : tf.leakyRelu(y, activation.alpha);
 }
 
 function polyphaseConvTranspose(
@@ -440,19 +418,7 @@ export const sign = defineOp("sign", (x: Tensor): Tensor => tf.sign(x));
 export const tanh = defineOp("tanh", (x: Tensor): Tensor => tf.tanh(x));
 export const sigmoid = defineOp("sigmoid", (x: Tensor): Tensor => tf.sigmoid(x));
 export const relu = defineOp("relu", (x: Tensor): Tensor => tf.relu(x));
-/**
- * LeakyReLU. tfjs-wasm's kernel branches per element, which on signals of mixed sign (audio,
- * activations) mispredicts half the time: 1.56 ms for 32 × 8192 values. relu(x) − slope·relu(−x)
- * runs on branch-free kernels in 0.23 ms and gives the same values (zeros may lose their sign);
- * below LEAKY_RELU_SPLIT_SIZE values the five kernel calls cost more than the branches.
- */
-function leakyReluOf(x: Tensor, slope: number): Tensor {
-  if (x.size < LEAKY_RELU_SPLIT_SIZE || !(slope >= 0)) return tf.leakyRelu(x, slope);
-  return tf.tidy(() => tf.sub(tf.relu(x), tf.mul(tf.relu(tf.neg(x)), slope)));
-}
-const LEAKY_RELU_SPLIT_SIZE = 4096;
-
-export const leakyRelu = defineOp("leaky_relu", (x: Tensor, negativeSlope = 0.01): Tensor => leakyReluOf(x, negativeSlope));
+export const leakyRelu = defineOp("leaky_relu", (x: Tensor, negativeSlope = 0.01): Tensor => tf.leakyRelu(x, negativeSlope));
 export const elu = defineOp("elu", (x: Tensor): Tensor => tf.elu(x));
 export const softplus = defineOp("softplus", (x: Tensor): Tensor => tf.softplus(x));
 export const silu = defineOp("silu", (x: Tensor): Tensor => tf.mul(x, tf.sigmoid(x)));

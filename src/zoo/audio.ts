@@ -53,20 +53,26 @@ export class CausalConv1d extends Conv1d {
   override forward(x: Tensor): Tensor {
     const p = this.causalPadding;
     const [batch, channels]: number[] = x.shape;
-    const options = { stride: this.stride, dilation: this.dilation, groups: this.groups, fusedActivation: this.fusedActivation };
-    if (p > 0 && this.streaming) {
-      // The past is kept channels-last (N, 1, P, C), the layout the convolution reads.
-      const past = this.cache !== null && this.cache.shape[0] === batch && this.cache.shape[3] === channels ? this.cache : null;
-      const step = F.causalConv1dStep(x, past, p, this.weight.value, this.bias?.value ?? null, options);
-      if (!stateIsFrozen()) {
-        const next = tf.keep(step.past);
-        this.cache?.dispose();
-        this.cache = next;
+    let padded = x;
+    if (p > 0) {
+      if (this.streaming) {
+        const past = this.cache !== null && this.cache.shape[0] === batch && this.cache.shape[1] === channels
+          ? this.cache
+          : tf.zeros([batch, channels, p]);
+        padded = tf.concat([past, x], 2);
+        if (!stateIsFrozen()) {
+          const length: number = padded.shape[2]!;
+          const next = tf.keep(tf.slice(padded, [0, 0, length - p], [-1, -1, p]));
+          this.cache?.dispose();
+          this.cache = next;
+        }
+      } else {
+        padded = tf.pad(x, [[0, 0], [0, 0], [p, 0]]);
       }
-      return step.y;
     }
-    const padded = p > 0 ? tf.pad(x, [[0, 0], [0, 0], [p, 0]]) : x;
-    return F.conv1d(padded, this.weight.value, this.bias?.value ?? null, options);
+    return F.conv1d(padded, this.weight.value, this.bias?.value ?? null, {
+      stride: this.stride, dilation: this.dilation, groups: this.groups, fusedActivation: this.fusedActivation,
+    });
   }
 }
 
