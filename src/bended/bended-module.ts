@@ -38,13 +38,13 @@ interface Bending {
   targets: BoundTarget[];
 }
 
-/** Returned by bend(): what was reached, and a way to undo just this bending. */
 /** Weights held for later passes (see `BendedModule.pinWeights`): null overrides means the module's own. */
 export interface WeightPin {
   readonly overrides: Map<StateTensor, Tensor> | null;
   dispose(): void;
 }
 
+/** Returned by bend(): what was reached, and a way to undo just this bending. */
 export interface BendingHandle {
   readonly callback: BendingCallback;
   /** Target keys reached (weights by name, activations by node name). */

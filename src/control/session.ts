@@ -834,18 +834,12 @@ export class Session implements CommandContext {
       try {
         block = await this.renderBlock();
       } catch (e) {
-        const message = `stream stopped: ${(e as Error).message}`;
-        console.error(`tfbend: ${message}`);
-        if (generation !== this.streamGeneration) return; // stopped meanwhile: not this stream's error
-        this.stopStream();
-        for (const l of this.errorListeners) l({ command: "stream", ok: false, values: [message] });
+        this.failStream(e, generation);
         return;
       }
       if (generation !== this.streamGeneration) return; // stopped (or restarted) meanwhile
       const done = performance.now();
-      const ms = done - t0;
-      this.stats.blocks++;
-      this.stats.rtf.add(ms / this.blockMs);
+      this.noteBlock(done - t0);
       // Block k is due when block k-1 finishes playing (one block of output latency).
       const deadline = this.streamStart + (k + 1) * this.blockMs;
       let next = k + 1;
@@ -853,7 +847,7 @@ export class Session implements CommandContext {
         this.stats.dropped++;
         this.streamStart = done - next * this.blockMs; // resynchronise instead of piling up
       }
-      for (const l of this.listeners) l(block);
+      this.emit(block);
       const wait = Math.max(0, this.streamStart + next * this.blockMs - performance.now() - this.blockMs * 0.5);
       this.nextTickAt = performance.now() + wait;
       this.streamTimer = setTimeout(() => void tick(next), wait);
