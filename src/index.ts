@@ -1,6 +1,6 @@
 // tfbend: live network bending on TensorFlow.js.
 import { ready } from "./backend.js";
-import { registerFastTanh } from "./kernels.js";
+import { registerFastCopies, registerFastTanh } from "./kernels.js";
 
 export { tf, type Tensor } from "./tf.js";
 export * as nn from "./nn/index.js";
@@ -26,8 +26,9 @@ export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";
 export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
 
-export { registerFastTanh, unregisterFastTanh } from "./kernels.js";
+export { registerFastTanh, unregisterFastTanh, registerFastCopies, unregisterFastCopies } from "./kernels.js";
 
 // Importing tfbend selects a backend (TFBEND_BACKEND or the fastest available).
 await ready();
 registerFastTanh();
+registerFastCopies();

@@ -1,37 +1,56 @@
-// Faster kernels where tfjs's wasm backend is slow: its Tanh is a scalar loop (93× slower
-// than Relu on 524k elements), while Sigmoid is vectorised. tanh(x) = 2·sigmoid(2x) − 1
-// (max error ~2e-7) is measured faster in bench/ and registered for wasm on import.
+// Faster kernels where tfjs's wasm backend is slow, registered for wasm on import:
+// - Tanh is a scalar loop (93× slower than Relu on 524k elements) while Sigmoid is
+//   vectorised: tanh(x) = 2·sigmoid(2x) − 1 (max error ~2e-7).
+// - Slice first copies its whole input out of wasm memory (readSync), and Slice and Concat
+//   make one typed-array view per row: cutting the next past off a streamed block along
+//   PyTorch's last axis allocates the block again plus one view per channel. tfbend's read
+//   wasm memory in place and copy short rows value by value. Measured in bench/copies.js.
 import { tf } from "./tf.js";
 
 type TensorInfo = tf.TensorInfo;
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array): TensorInfo;
-  disposeData(dataId: object): boolean;
+  disposeData(dataId: TensorInfo["dataId"]): boolean;
 }
-type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => TensorInfo | TensorInfo[];
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
-function kernel(name: string, backend: string): KernelFunc {
-  const config = tf.getKernel(name, backend);
-  if (!config) throw new Error(`kernel ${name} is not registered for ${backend}`);
+function kernel(name: string): KernelFunc {
+  const config = tf.getKernel(name, "wasm");
+  if (!config) throw new Error(`kernel ${name} is not registered for wasm`);
   return config.kernelFunc as KernelFunc;
 }
 
-let original: tf.KernelConfig | undefined;
+/** tfjs's own kernels that tfbend replaced, by name, so that they can be put back. */
+const originals = new Map<string, tf.KernelConfig>();
+
+/** Replaces a wasm kernel; `make` receives tfjs's own kernel function. False if a kernel it needs is missing. */
+function replace(name: string, needs: string[], make: (own: KernelFunc) => KernelFunc): boolean {
+  if (originals.has(name)) return true;
+  const existing = tf.getKernel(name, "wasm");
+  if (!existing || needs.some((n) => !tf.getKernel(n, "wasm"))) return false;
+  const kernelFunc = make(existing.kernelFunc as KernelFunc);
+  originals.set(name, existing);
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: kernelFunc as tf.KernelFunc });
+  return true;
+}
+
+function restore(name: string): void {
+  const own = originals.get(name);
+  if (own === undefined) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel(own);
+  originals.delete(name);
+}
 
 /** Registers tanh as 2·sigmoid(2x) − 1 on wasm (idempotent). Returns false if wasm lacks a piece. */
 export function registerFastTanh(): boolean {
-  if (original !== undefined) return true;
-  const existing = tf.getKernel("Tanh", "wasm");
-  if (!existing || !tf.getKernel("Sigmoid", "wasm") || !tf.getKernel("Multiply", "wasm") || !tf.getKernel("Sub", "wasm")) return false;
-  original = existing;
-  const mul = kernel("Multiply", "wasm");
-  const sigmoid = kernel("Sigmoid", "wasm");
-  const sub = kernel("Sub", "wasm");
-  tf.unregisterKernel("Tanh", "wasm");
-  tf.registerKernel({
-    kernelName: "Tanh",
-    backendName: "wasm",
-    kernelFunc: ({ inputs, backend }) => {
+  return replace("Tanh", ["Sigmoid", "Multiply", "Sub"], () => {
+    const mul = kernel("Multiply");
+    const sigmoid = kernel("Sigmoid");
+    const sub = kernel("Sub");
+    return ({ inputs, backend }) => {
       const wasm = backend as WasmBackend;
       const x = inputs.x as TensorInfo;
       const two = wasm.makeOutput([], "float32", undefined, new Float32Array([2]));
@@ -42,15 +61,106 @@ export function registerFastTanh(): boolean {
       const out = sub({ inputs: { a: s2, b: one }, backend }) as TensorInfo;
       for (const t of [two, one, x2, s, s2]) wasm.disposeData(t.dataId);
       return out;
-    },
+    };
   });
-  return true;
 }
 
 /** Puts tfjs's own wasm Tanh back (for benchmarks). */
 export function unregisterFastTanh(): void {
-  if (original === undefined) return;
-  tf.unregisterKernel("Tanh", "wasm");
-  tf.registerKernel(original);
-  original = undefined;
+  restore("Tanh");
+}
+
+interface HeapBackend extends WasmBackend {
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/** Rows shorter than this are copied value by value: a native copy costs more to start. */
+const NATIVE_COPY_MIN_LENGTH = 32;
+
+/**
+ * The whole wasm memory as 32-bit words, and where tensor `t` starts in it. Every tensor
+ * shares that memory, so rows move with one monomorphic word loop (bit-exact for float32 and
+ * int32 alike) or copyWithin, and nothing is allocated per row.
+ */
+function words(wasm: HeapBackend, t: TensorInfo): { heap: Int32Array; start: number } {
+  const view = wasm.typedArrayFromHeap(t);
+  return { heap: new Int32Array(view.buffer), start: view.byteOffset >> 2 };
+}
+
+function copyRow(heap: Int32Array, from: number, length: number, to: number): void {
+  if (length >= NATIVE_COPY_MIN_LENGTH) {
+    heap.copyWithin(to, from, from + length);
+    return;
+  }
+  for (let k = 0; k < length; k++) heap[to + k] = heap[from + k];
+}
+
+const WORD_TYPES = new Set<tf.DataType>(["float32", "int32"]);
+
+function fastSlice(own: KernelFunc): KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as TensorInfo;
+    if (!WORD_TYPES.has(x.dtype)) return own(args);
+    const attrs = args.attrs as { begin: number | number[]; size?: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    const wasm = args.backend as HeapBackend;
+    // the output first: making it may grow wasm memory, which detaches earlier views
+    const out = wasm.makeOutput(size, x.dtype);
+    if (size.some((s) => s === 0)) return out;
+    const { heap, start: from } = words(wasm, x);
+    const to = words(wasm, out).start;
+    const strides = tf.util.computeStrides(x.shape);
+    const rank = size.length;
+    const rowLength = size[rank - 1];
+    const rows = product(size.slice(0, -1));
+    const index = new Array<number>(Math.max(0, rank - 1)).fill(0);
+    for (let row = 0; row < rows; row++) {
+      let start = from + begin[rank - 1];
+      for (let d = 0; d < rank - 1; d++) start += (begin[d] + index[d]) * strides[d];
+      copyRow(heap, start, rowLength, to + row * rowLength);
+      for (let d = rank - 2; d >= 0; d--) {
+        if (++index[d] < size[d]) break;
+        index[d] = 0;
+      }
+    }
+    return out;
+  };
+}
+
+function fastConcat(own: KernelFunc): KernelFunc {
+  return (args) => {
+    // tfjs's Concat receives its inputs as an array
+    const inputs = (args.inputs as unknown as TensorInfo[]).filter((t) => product(t.shape) > 0);
+    if (inputs.length < 2 || inputs.some((t) => !WORD_TYPES.has(t.dtype) || t.dtype !== inputs[0].dtype)) return own(args);
+    const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, inputs[0].shape)[0];
+    tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    const wasm = args.backend as HeapBackend;
+    const out = wasm.makeOutput(outShape, inputs[0].dtype);
+    const { heap, start: to } = words(wasm, out);
+    const froms = inputs.map((t) => words(wasm, t).start);
+    const rows = product(outShape.slice(0, axis));
+    const lengths = inputs.map((t) => product(t.shape.slice(axis)));
+    let at = to;
+    for (let row = 0; row < rows; row++) {
+      for (let i = 0; i < froms.length; i++) {
+        copyRow(heap, froms[i] + row * lengths[i], lengths[i], at);
+        at += lengths[i];
+      }
+    }
+    return out;
+  };
+}
+
+/** Registers Concat and Slice that copy from wasm memory in place, row by row (idempotent). */
+export function registerFastCopies(): boolean {
+  return replace("Slice", [], fastSlice) && replace("Concat", [], fastConcat);
+}
+
+/** Puts tfjs's own wasm Concat and Slice back (for benchmarks). */
+export function unregisterFastCopies(): void {
+  restore("Slice");
+  restore("Concat");
 }
