@@ -33,6 +33,14 @@ export async function runAudio() {
     unbended: step(plain),
     "weight Mask": step(weight),
     "activation Mask": step(activation),
+    "unbended, tfjs's own Concat/Slice": () => {
+      tb.unregisterFastCopies();
+      try {
+        step(plain)();
+      } finally {
+        tb.registerFastCopies();
+      }
+    },
   }, { rounds: 20, perRound: 10 });
   const rows = Object.entries(samples).map(([name, s]) => ({
     name, p50: quantile(s, 0.5), p95: quantile(s, 0.95),

@@ -46,7 +46,9 @@ const net = new nn.Sequential(
 ).eval();
 const x = tf.randomNormal([1, 16, 256], 0, 1, "float32", 3);
 const y = net.call(x);
-console.log(JSON.stringify({ info: tb.backendInfo(), values: Array.from(y.dataSync()) }));
+// a streamed past joined and cut along the last axis: tfbend's Concat and Slice on the shared heap
+const cut = tf.slice(tf.concat([y, x.slice([0, 0, 0], [1, 8, 4])], 2), [0, 0, 2], [-1, -1, 9]);
+console.log(JSON.stringify({ info: tb.backendInfo(), values: [...y.dataSync(), ...cut.dataSync()] }));
 `;
 
 const inWorker = `
