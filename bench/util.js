@@ -27,14 +27,19 @@ export function timeOnce(fn) {
 }
 
 /**
- * Runs every variant `perRound` times per round for `rounds` rounds, interleaved.
+ * Runs every variant `perRound` times per round for `rounds` rounds, interleaved, the order
+ * rotating by one each round.
  * Returns per-variant sorted samples (ms).
  */
 export function interleave(variants, { rounds = 15, perRound = 5, warmup = 5 } = {}) {
   for (const fn of Object.values(variants)) for (let i = 0; i < warmup; i++) fn();
   const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  const entries = Object.entries(variants);
   for (let r = 0; r < rounds; r++) {
-    for (const [name, fn] of Object.entries(variants)) {
+    // each round starts one variant later, so that no variant always follows the same one
+    // (variants sharing weights would otherwise find them warm in the cache)
+    for (let v = 0; v < entries.length; v++) {
+      const [name, fn] = entries[(v + r) % entries.length];
       for (let i = 0; i < perRound; i++) samples[name].push(timeOnce(fn));
     }
   }
