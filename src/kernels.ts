@@ -102,7 +102,7 @@ const WORD_TYPES = new Set<tf.DataType>(["float32", "int32"]);
 function fastSlice(own: KernelFunc): KernelFunc {
   return (args) => {
     const x = args.inputs.x as TensorInfo;
-    if (!WORD_TYPES.has(x.dtype)) return own(args);
+    if (!WORD_TYPES.has(x.dtype) || x.shape.length === 0) return own(args);
     const attrs = args.attrs as { begin: number | number[]; size?: number | number[] };
     const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
     const wasm = args.backend as HeapBackend;
@@ -112,6 +112,11 @@ function fastSlice(own: KernelFunc): KernelFunc {
     const { heap, start: from } = words(wasm, x);
     const to = words(wasm, out).start;
     const strides = tf.util.computeStrides(x.shape);
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+      const offset = from + tf.slice_util.computeFlatOffset(begin, strides);
+      heap.copyWithin(to, offset, offset + product(size));
+      return out;
+    }
     const rank = size.length;
     const rowLength = size[rank - 1];
     const rows = product(size.slice(0, -1));
