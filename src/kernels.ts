@@ -86,7 +86,8 @@ const NATIVE_COPY_MIN_LENGTH = 32;
  */
 function words(wasm: HeapBackend, t: TensorInfo): { heap: Int32Array; start: number } {
   const view = wasm.typedArrayFromHeap(t);
-  return { heap: new Int32Array(view.buffer), start: view.byteOffset >> 2 };
+  // unsigned: wasm memory reaches 4 GiB, and offsets past 2^31 would turn negative with >>
+  return { heap: new Int32Array(view.buffer), start: view.byteOffset >>> 2 };
 }
 
 function copyRow(heap: Int32Array, from: number, length: number, to: number): void {
@@ -105,6 +106,9 @@ function fastSlice(own: KernelFunc): KernelFunc {
     if (!WORD_TYPES.has(x.dtype) || x.shape.length === 0) return own(args);
     const attrs = args.attrs as { begin: number | number[]; size?: number | number[] };
     const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+    // tfjs's op checks these; the kernel checks again because in place, out of range reads other tensors
+    tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
+    if (begin.some((b) => b < 0)) throw new Error(`slice begin [${begin}] must not be negative`);
     const wasm = args.backend as HeapBackend;
     // the output first: making it may grow wasm memory, which detaches earlier views
     const out = wasm.makeOutput(size, x.dtype);
@@ -136,12 +140,14 @@ function fastSlice(own: KernelFunc): KernelFunc {
 
 function fastConcat(own: KernelFunc): KernelFunc {
   return (args) => {
-    // tfjs's Concat receives its inputs as an array
-    const inputs = (args.inputs as unknown as TensorInfo[]).filter((t) => product(t.shape) > 0);
-    if (inputs.length < 2 || inputs.some((t) => !WORD_TYPES.has(t.dtype) || t.dtype !== inputs[0].dtype)) return own(args);
-    const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, inputs[0].shape)[0];
-    tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
-    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    // tfjs's Concat receives its inputs as an array; like it, check them all before dropping empty ones
+    const all = args.inputs as unknown as TensorInfo[];
+    if (all.some((t) => !WORD_TYPES.has(t.dtype) || t.dtype !== all[0].dtype)) return own(args);
+    const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, all[0].shape)[0];
+    tf.backend_util.assertParamsConsistent(all.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
+    const inputs = all.filter((t) => product(t.shape) > 0);
+    if (inputs.length < 2) return own(args);
     const wasm = args.backend as HeapBackend;
     const out = wasm.makeOutput(outShape, inputs[0].dtype);
     const { heap, start: to } = words(wasm, out);
