@@ -3,7 +3,7 @@
 // with a weight Mask and an activation Mask; the cost of one weight-bending recompute
 // after a control moves; and the fast wasm tanh against tfjs's own.
 import * as tb from "tfbend";
-import { CLOCK, fmt, interleave, quantile } from "./util.js";
+import { CLOCK, fmt, interleave, quantile, withTfjsCopies } from "./util.js";
 
 const { tf, zoo } = tb;
 const SAMPLE_RATE = 44100;
@@ -33,14 +33,7 @@ export async function runAudio() {
     unbended: step(plain),
     "weight Mask": step(weight),
     "activation Mask": step(activation),
-    "unbended, tfjs's own Concat/Slice": () => {
-      tb.unregisterFastCopies();
-      try {
-        step(plain)();
-      } finally {
-        tb.registerFastCopies();
-      }
-    },
+    "unbended, tfjs's own Concat/Slice": withTfjsCopies(tb, step(plain)),
   }, { rounds: 20, perRound: 10 });
   const rows = Object.entries(samples).map(([name, s]) => ({
     name, p50: quantile(s, 0.5), p95: quantile(s, 0.95),

@@ -1,9 +1,9 @@
 // Concat and Slice along PyTorch's last axis (a streamed past joined onto a block, and the
 // next past cut off), with tfjs's own wasm kernels (a JavaScript view per row) and with
-// tfbend's C++-backed ones (src/kernels.ts), interleaved. Rows are channels, row length the
+// tfbend's, which copy inside wasm memory (src/kernels.ts), interleaved. Rows are channels, row length the
 // samples: the shapes of the RAVE-sized decoder's causal convolutions.
 import * as tb from "tfbend";
-import { fmt, interleave, quantile } from "./util.js";
+import { fmt, interleave, quantile, withTfjsCopies } from "./util.js";
 
 const { tf } = tb;
 
@@ -22,11 +22,7 @@ export function runCopies({ rounds = 10 } = {}) {
       const joined = tf.concat([before, x], 2);
       tf.slice(joined, [0, 0, block], [-1, -1, past]).dataSync();
     });
-    const own = () => {
-      tb.unregisterFastCopies();
-      try { step(); } finally { tb.registerFastCopies(); }
-    };
-    const samples = interleave({ "tfjs wasm": own, tfbend: step }, { rounds, perRound: 10, warmup: 5 });
+    const samples = interleave({ "tfjs wasm": withTfjsCopies(tb, step), tfbend: step }, { rounds, perRound: 10, warmup: 5 });
     tf.dispose([before, x]);
     rows.push({ channels, past, block, own: quantile(samples["tfjs wasm"], 0.5), fast: quantile(samples.tfbend, 0.5) });
   }

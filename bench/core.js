@@ -41,8 +41,8 @@ export function runCore() {
     for (let i = 0; i < 4; i++) h = tf.leakyRelu(tf.conv1d(h, rawFilter, 1, "same"), 0.2);
     h.dataSync();
   });
-  // The same, with LeakyReLU written as tfbend computes it (relu(x) − 0.2·relu(−x), branch-free):
-  // the layout cost alone, without tfjs-wasm's slow LeakyReLU kernel.
+  // The same, with LeakyReLU written branch-free (relu(x) − 0.2·relu(−x)): what tfjs-wasm's
+  // LeakyReLU kernel, which branches per element, costs the reference.
   const rawBranchFree = () => tf.tidy(() => {
     let h = rawInput;
     for (let i = 0; i < 4; i++) {

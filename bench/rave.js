@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tb from "tfbend";
-import { CLOCK, fmt, interleave, quantile } from "./util.js";
+import { CLOCK, fmt, interleave, quantile, withTfjsCopies } from "./util.js";
 
 const { nn, F, tf, zoo } = tb;
 
@@ -95,7 +95,7 @@ export function setRaveStreaming(module, on) {
  * fused conv2d with bias + LeakyReLU, transposed convs as the same polyphase conv, state
  * kept channels-last, no layout changes between layers.
  */
-export function rawDecoder(module) {
+function rawDecoder(module) {
   const convs = [];
   const state = new Map();
   const causal = (conv) => {
@@ -230,16 +230,9 @@ export async function runRave({ frameCounts = [1, 8], rounds = 20, torchscript =
       "tfbend nn": () => tf.tidy(() => {
         module.call(z).dataSync();
       }),
-      "tfbend nn, tfjs's own Concat/Slice": () => {
-        tb.unregisterFastCopies();
-        try {
-          tf.tidy(() => {
-            module.call(z).dataSync();
-          });
-        } finally {
-          tb.registerFastCopies();
-        }
-      },
+      "tfbend nn, tfjs's own Concat/Slice": withTfjsCopies(tb, () => tf.tidy(() => {
+        module.call(z).dataSync();
+      })),
       "tfbend bended (no bending)": () => tf.tidy(() => {
         bended.forward(z).dataSync();
       }),

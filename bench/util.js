@@ -50,3 +50,15 @@ export function interleave(variants, { rounds = 15, perRound = 5, warmup = 5 } =
 export function fmt(ms) {
   return ms.toFixed(ms < 1 ? 3 : 2);
 }
+
+/** `fn` as a variant run with tfjs's own wasm Concat/Slice in place of tfbend's. */
+export function withTfjsCopies(tb, fn) {
+  return () => {
+    tb.unregisterFastCopies();
+    try {
+      fn();
+    } finally {
+      tb.registerFastCopies();
+    }
+  };
+}

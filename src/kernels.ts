@@ -74,20 +74,22 @@ interface HeapBackend extends WasmBackend {
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
-
 /** Rows shorter than this are copied value by value: a native copy costs more to start. */
 const NATIVE_COPY_MIN_LENGTH = 32;
 
 /**
- * The whole wasm memory as 32-bit words, and where tensor `t` starts in it. Every tensor
- * shares that memory, so rows move with one monomorphic word loop (bit-exact for float32 and
- * int32 alike) or copyWithin, and nothing is allocated per row.
+ * The whole wasm memory as 32-bit words. Every tensor shares that memory, so rows move with
+ * one monomorphic word loop (bit-exact for float32 and int32 alike) or copyWithin, and
+ * nothing is allocated per row. Taken after the output is made (making it may grow memory).
  */
-function words(wasm: HeapBackend, t: TensorInfo): { heap: Int32Array; start: number } {
-  const view = wasm.typedArrayFromHeap(t);
+function heapWords(wasm: HeapBackend, t: TensorInfo): Int32Array {
+  return new Int32Array(wasm.typedArrayFromHeap(t).buffer);
+}
+
+/** Where tensor `t` starts in `heapWords`. */
+function wordOffset(wasm: HeapBackend, t: TensorInfo): number {
   // unsigned: wasm memory reaches 4 GiB, and offsets past 2^31 would turn negative with >>
-  return { heap: new Int32Array(view.buffer), start: view.byteOffset >>> 2 };
+  return wasm.typedArrayFromHeap(t).byteOffset >>> 2;
 }
 
 function copyRow(heap: Int32Array, from: number, length: number, to: number): void {
@@ -113,17 +115,18 @@ function fastSlice(own: KernelFunc): KernelFunc {
     // the output first: making it may grow wasm memory, which detaches earlier views
     const out = wasm.makeOutput(size, x.dtype);
     if (size.some((s) => s === 0)) return out;
-    const { heap, start: from } = words(wasm, x);
-    const to = words(wasm, out).start;
+    const heap = heapWords(wasm, out);
+    const from = wordOffset(wasm, x);
+    const to = wordOffset(wasm, out);
     const strides = tf.util.computeStrides(x.shape);
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
       const offset = from + tf.slice_util.computeFlatOffset(begin, strides);
-      heap.copyWithin(to, offset, offset + product(size));
+      heap.copyWithin(to, offset, offset + tf.util.sizeFromShape(size));
       return out;
     }
     const rank = size.length;
     const rowLength = size[rank - 1];
-    const rows = product(size.slice(0, -1));
+    const rows = tf.util.sizeFromShape(size.slice(0, -1));
     const index = new Array<number>(Math.max(0, rank - 1)).fill(0);
     for (let row = 0; row < rows; row++) {
       let start = from + begin[rank - 1];
@@ -146,14 +149,15 @@ function fastConcat(own: KernelFunc): KernelFunc {
     const axis = tf.util.parseAxisParam((args.attrs as { axis: number | number[] }).axis, all[0].shape)[0];
     tf.backend_util.assertParamsConsistent(all.map((t) => t.shape), axis);
     const outShape = tf.backend_util.computeOutShape(all.map((t) => t.shape), axis);
-    const inputs = all.filter((t) => product(t.shape) > 0);
+    const inputs = all.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
     if (inputs.length < 2) return own(args);
     const wasm = args.backend as HeapBackend;
     const out = wasm.makeOutput(outShape, inputs[0].dtype);
-    const { heap, start: to } = words(wasm, out);
-    const froms = inputs.map((t) => words(wasm, t).start);
-    const rows = product(outShape.slice(0, axis));
-    const lengths = inputs.map((t) => product(t.shape.slice(axis)));
+    const heap = heapWords(wasm, out);
+    const to = wordOffset(wasm, out);
+    const froms = inputs.map((t) => wordOffset(wasm, t));
+    const rows = tf.util.sizeFromShape(outShape.slice(0, axis));
+    const lengths = inputs.map((t) => tf.util.sizeFromShape(t.shape.slice(axis)));
     let at = to;
     for (let row = 0; row < rows; row++) {
       for (let i = 0; i < froms.length; i++) {
