@@ -19,8 +19,8 @@ export { OrderedMask, Scale, Bias, Affine, Normal, Uniform, Permute, Reverse, Cl
 export { BendedModule, type BendingHandle, type WeightPin } from "./bended/bended-module.js";
 export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 export { WindowedQuantiles, statistics, type Stats } from "./util/stats.js";
-export * as io from "./io/index.js";
-export { load, save } from "./io/load.js";
+export * as io from "./io.js";
+export { load, save } from "./load/load.js";
 export * as zoo from "./zoo/index.js";
 export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";

@@ -4,12 +4,13 @@
 // This loader instantiates the package's own threaded binary (wasm-out/) with a worker file
 // written once to the temp folder, then builds the package's BackendWasm on it, with the
 // package's setThreadsCount. Nothing inside node_modules is changed.
-import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import * as wasmBackend from "@tensorflow/tfjs-backend-wasm";
 import { tf } from "./tf.js";
+import { replaceFileSync } from "./formats/replace-file.js";
 
 const require = createRequire(import.meta.url);
 const WASM_OUT = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "wasm-out");
@@ -36,14 +37,13 @@ function workerFile(): string {
   if (!existsSync(file)) {
     const { wasmWorkerContents } = require(WORKER_MODULE) as { wasmWorkerContents: string };
     mkdirSync(dir, { recursive: true });
-    // written to a unique name first, then renamed: concurrent processes never read half a file
-    const partial = `${file}.${process.pid}.${Date.now()}`;
-    // the package escapes newlines the same way before making its blob (they sit in string literals)
-    writeFileSync(partial, wasmWorkerContents.replace(/\n/g, "\\n"));
+    // replaced atomically: concurrent processes never read half a file
     try {
-      renameSync(partial, file);
-    } catch {
+      // the package escapes newlines the same way before making its blob (they sit in string literals)
+      replaceFileSync(file, wasmWorkerContents.replace(/\n/g, "\\n"));
+    } catch (e) {
       // another process won the race: its copy is identical
+      if (!existsSync(file)) throw e;
     }
   }
   return file;

@@ -1,7 +1,6 @@
 // BendedModule: wraps a module without touching it. Traces methods into graphs, bends
 // weights (computed once, cached) and activations (hooked into the original method as
 // it runs), keeps named weight versions and interpolates between them.
-import { writeFileSync } from "node:fs";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { Module, Parameter, StateTensor, stateGeneration, withStateOverrides } from "../nn/module.js";
@@ -15,6 +14,7 @@ import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } fro
 import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
+import { replaceFileSync } from "../formats/replace-file.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
 
 export const DEFAULT_FN = "forward";
@@ -72,7 +72,7 @@ export interface ActivationOptions {
 }
 
 function emit(table: string, options: PrintOptions): string {
-  if (options.out) writeFileSync(options.out, table + "\n");
+  if (options.out) replaceFileSync(options.out, table + "\n");
   if (!options.silent) console.log(table);
   return table;
 }

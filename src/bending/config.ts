@@ -1,10 +1,11 @@
 // BendingConfig: bendings as an object — (callback, pattern) pairs that can be bound to
 // a module (patterns resolved to concrete weights and activations), added, compared,
 // printed like the seed, and saved/loaded as JSON with each callback's seed.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { BendingError } from "../errors.js";
 import { pyString } from "../util/format.js";
+import { replaceFileSync } from "../formats/replace-file.js";
 import { BendingCallback, callbackFromJSON, type CallbackJSON, type ControlResolver } from "./callback.js";
 import { BendingParameter, type ParameterOptions } from "./parameter.js";
 
@@ -131,8 +132,9 @@ export class BendingConfig {
     };
   }
 
+  /** Writes the config as JSON, replacing an old file atomically. */
   save(path: string): void {
-    writeFileSync(path, JSON.stringify(this.toJSON(), null, 2));
+    replaceFileSync(path, JSON.stringify(this.toJSON(), null, 2));
   }
 
   static fromJSON(json: unknown, resolver?: PatternResolver): BendingConfig {

@@ -18,7 +18,7 @@ import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { formatRecordedShape } from "../graph/graph.js";
 import { numericAtom, quoted, type Atom } from "./atoms.js";
-import { writeFileNoFollow } from "../io/files.js";
+import { writeFileNoFollow } from "../formats/paths.js";
 import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
 import type { ModelKind, Session } from "./session.js";
 

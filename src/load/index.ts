@@ -1,6 +1,5 @@
-export { loadSafetensors, loadSafetensorsFile, parseSafetensors, saveSafetensors, type Safetensors } from "./safetensors.js";
+// Models from disk as bendable modules: tfbend folders (tfbend.json), TF.js LayersModels and
+// GraphModels, and nn~ TorchScript files.
 export { load, save, loadLayersModule, MANIFEST, MANIFEST_LIMITS, type LoadOptions } from "./load.js";
-export { writeWav, readWav, writePng } from "./media.js";
 export { KerasModel, KerasLayer } from "./layers-model.js";
 export { GraphModelModule, GraphNodeModule, GraphScope, GraphWeightParameter, loadGraphModule, type GraphModelModuleOptions } from "./graph-model.js";
-export { confinedPath, fileHandler, registerFileRouter, writeFileNoFollow } from "./files.js";

@@ -16,7 +16,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { currentObserver, opaque } from "../nn/hooks.js";
 import { Module, Parameter } from "../nn/module.js";
-import { fileHandler } from "./files.js";
+import { fileHandler } from "../formats/tfjs-files.js";
 
 /** The parts of tfjs-converter's graph a GraphModelModule reads (internal API of 4.x). */
 interface ConverterNode {

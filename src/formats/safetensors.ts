@@ -1,10 +1,11 @@
 // .safetensors, read directly: 8-byte little-endian header length, a JSON header
 // {name: {dtype, shape, data_offsets}, __metadata__}, then raw little-endian data.
 // This is how PyTorch weights reach tfbend modules (module.loadStateDict(...)).
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { halfToFloat } from "../util/half.js";
+import { replaceFile } from "./replace-file.js";
 
 export interface Safetensors {
   tensors: Record<string, Tensor>;
@@ -141,7 +142,7 @@ export async function loadSafetensors(path: string): Promise<Record<string, Tens
   return (await loadSafetensorsFile(path)).tensors;
 }
 
-/** Writes float32/int32 tensors as a .safetensors file. */
+/** Writes float32/int32 tensors as a .safetensors file (replacing an old one atomically). */
 export async function saveSafetensors(path: string, tensors: Record<string, Tensor>, metadata: Record<string, string> = {}): Promise<void> {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const chunks: Uint8Array[] = [];
@@ -165,5 +166,5 @@ export async function saveSafetensors(path: string, tensors: Record<string, Tens
     out.set(c, at);
     at += c.byteLength;
   }
-  await writeFile(path, out);
+  await replaceFile(path, out);
 }
