@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
+import { Stanley } from "./helpers.js";
 import { registerPanelCommands } from "../dist/control/panel.js";
 
 let session: tb.control.Session;
@@ -126,5 +127,13 @@ describe("argument domains", () => {
     const dict = (await run("callbacks")).dict as { type: string; args: { name: string; min?: number | null; max?: number | null }[] }[];
     const mask = dict.find((c) => c.type === "Mask")!;
     expect(mask.args.find((a) => a.name === "prob")).toMatchObject({ min: 0, max: 1 });
+  });
+});
+
+describe("callback constructor arguments", () => {
+  it("axes must be integers", () => {
+    const bended = new tb.BendedModule(new Stanley());
+    expect(() => bended.bend(new tb.Mask(0.5, { dim: 0.5 }), "conv_modules.0.weight")).toThrow(/dim must be an integer/);
+    expect(() => new tb.Capture({ maxPasses: 1e6 })).toThrow(/Capture keeps 1 to 1024 passes/);
   });
 });

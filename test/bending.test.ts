@@ -173,3 +173,45 @@ describe("bending", () => {
     expect(tb.nn.derivedCacheSize()).toBeLessThanOrEqual(derivedStart + 2);
   });
 });
+
+describe("bending patterns, chains and caches", () => {
+  it("a pattern that would backtrack exponentially is matched in linear time", () => {
+    const bended = new tb.BendedModule(new Stanley());
+    bended.trace({ x: tf.zeros([1, 1, 16]) });
+    const t0 = performance.now();
+    expect(() => bended.bend(new tb.Mask(0.5), "((.*)*)*!")).toThrow(/no weight or activation matches/);
+    expect(() => bended.bend(new tb.Mask(0.5), "(a)\\1")).toThrow(/not a valid pattern/);
+    expect(() => bended.bend(new tb.Mask(0.5), "x".repeat(300))).toThrow(/at most 256 characters/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it("callbacks inside a chain keep their own seeds", () => {
+    const masks = [1, 2].map((seed) => {
+      const bended = new tb.BendedModule(new Stanley());
+      bended.bend(new tb.Mask(0.5, { seed }).then(new tb.Scale(2)), "conv_modules.1.weight");
+      return Array.from(bended.bendedStateDict()["conv_modules.1.weight"].dataSync()).map((v) => v !== 0);
+    });
+    expect(masks[0]).not.toEqual(masks[1]);
+  });
+
+  it("bent weights and interpolations follow the module's own weights when they change", () => {
+    const module = new Stanley().eval();
+    const bended = new tb.BendedModule(module);
+    const x = tf.randomNormal([1, 1, 32]);
+    bended.bend(new tb.Scale(2), "conv_modules.0.weight");
+    bended.forward(x).dispose();
+    bended.createVersion("other", new Stanley());
+    module.loadStateDict(new Stanley().stateDict());
+    const cached = bended.forward(x);
+    const fresh = new tb.BendedModule(module);
+    fresh.bend(new tb.Scale(2), "conv_modules.0.weight");
+    expect(identical(cached, fresh.forward(x))).toBe(true);
+    bended.reset();
+    bended.interpolate({ _default: 1, other: 0 });
+    bended.forward(x).dispose();
+    module.loadStateDict(new Stanley().stateDict());
+    const interpolated = bended.forward(x);
+    const plain = tf.tidy(() => module.call(x));
+    expect(Math.max(...Array.from(tf.abs(tf.sub(interpolated, plain)).dataSync()))).toBeLessThan(1e-6);
+  });
+});

@@ -157,3 +157,18 @@ describe("safetensors errors", () => {
     );
   });
 });
+
+describe("reloading models", () => {
+  it("reloading a model in a session frees the previous one", async () => {
+    const dirs = await makeModelsDir();
+    mkdirSync(dirs.workspace, { recursive: true });
+    const session = new tb.control.Session(dirs);
+    await session.execute(["load", "audio"]);
+    tb.nn.derivedCacheSize(); // sweeps filters derived from disposed weights
+    const start = tf.memory().numTensors;
+    for (let i = 0; i < 4; i++) expect((await session.execute(["load", "audio"])).ok).toBe(true);
+    tb.nn.derivedCacheSize();
+    expect(tf.memory().numTensors).toBe(start);
+    session.dispose();
+  });
+});

@@ -165,3 +165,20 @@ describe("tracer", () => {
     expect(g.nodes[100].name).toBe("relu_49");
   });
 });
+
+describe("node names", () => {
+  it("never gives two nodes the same name", () => {
+    class Clash extends nn.Module {
+      lin = new nn.Linear(2, 2);
+      lin_1 = new nn.Linear(2, 2);
+      override forward(x: tb.Tensor): tb.Tensor {
+        return this.lin_1.call(this.lin.call(this.lin.call(x)));
+      }
+    }
+    const bended = new tb.BendedModule(new Clash());
+    bended.trace({ x: tf.ones([1, 2]) });
+    const names = bended.activationNames();
+    expect(names).toEqual(["x", "lin", "lin_1", "lin_1_1"]);
+    expect(bended.bend(new tb.Scale(0), "lin_1").targets).toEqual(["lin_1"]);
+  });
+});
