@@ -3,9 +3,9 @@
 // Transpilers rename identifiers differently, so this keeps the README honest for all of them.
 // A block that cannot run here says why on its first lines: `// readme-test: skip (needs ...)`.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..");
@@ -80,6 +80,33 @@ describe("README.md TypeScript blocks", () => {
     expect(readme).toMatch(/ln -s "\$PWD\/plugin" ~\/Documents\/Max\\ 9\/Packages\/tfbend/);
     expect(readme).toMatch(/mklink \/J "%USERPROFILE%\\Documents\\Max 9\\Packages\\tfbend" "%CD%\\plugin"/);
     expect(readme).toMatch(/@node_bin_path/);
+  });
+
+  it("lists every folder of the source tree, and the others, in its Layout section", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const layout = readme.slice(readme.indexOf("\n## Layout"));
+    const folders = readdirSync(join(root, "src"), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `src/${d.name}`);
+    expect(folders).toContain("src/formats");
+    for (const folder of [...folders, "panel/", "plugin/", "patches/", "models/", "bench/", "test/", "docs/"]) expect(layout, folder).toContain(`\`${folder}`);
+  });
+
+  it("links only to files a user of the repository has, and tells shell users about --osc-reply", () => {
+    for (const doc of ["README.md", "docs/benchmarks.md"]) {
+      const text = readFileSync(join(root, doc), "utf8");
+      expect(text).not.toMatch(/\.\.\/shared\//);
+      const links = [...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+      expect(links.length).toBeGreaterThan(0);
+      for (const link of links) expect(existsSync(join(root, dirname(doc), link)), `${doc} links to ${link}`).toBe(true);
+    }
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    // GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens
+    const anchors = new Set([...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1].toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, "").replace(/ /g, "-")));
+    const targets = [...readme.matchAll(/\]\(#([^)]+)\)/g), ...readFileSync(join(root, "docs/benchmarks.md"), "utf8").matchAll(/\]\(\.\.\/README\.md#([^)]+)\)/g)].map((m) => m[1]);
+    expect(targets.length).toBeGreaterThan(10);
+    for (const target of targets) expect(anchors, `#${target}`).toContain(target);
+    const run = readme.slice(readme.indexOf("\n## Run"), readme.indexOf("\n## API"));
+    expect(run).toMatch(/oscsend/);
+    expect(run).toMatch(/--osc-reply/);
   });
 
   it("all compile with tsc (strict)", () => {
