@@ -6,7 +6,7 @@ import { Module, StateTensor } from "../nn/module.js";
 import { FUNCTIONS } from "../nn/functional.js";
 import { opaque } from "../nn/hooks.js";
 import { atNode } from "./node-error.js";
-import { mapArg, Node, type Graph } from "./graph.js";
+import { mapArg, type Graph, type Node } from "./graph.js";
 
 export class GraphModule {
   constructor(readonly root: Module, readonly graph: Graph) {}
@@ -75,7 +75,7 @@ export class GraphModule {
       return container[key];
     }
     if (node.target.startsWith("tf.")) {
-      const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, v instanceof Node ? undefined : v]));
+      const kwargs = mapArg({ ...node.kwargs }, () => undefined); // kernel attributes are constants
       return tf.engine().runKernel(node.target.slice(3), args[0] as Record<string, Tensor>, kwargs as Record<string, never>);
     }
     const fn = FUNCTIONS.get(node.target);
