@@ -75,7 +75,7 @@ export class GraphModule {
       return container[key];
     }
     if (node.target.startsWith("tf.")) {
-      const kwargs = mapArg({ ...node.kwargs }, () => undefined); // kernel attributes are constants
+      const kwargs = mapArg(node.kwargs, () => undefined); // kernel attributes are constants
       return tf.engine().runKernel(node.target.slice(3), args[0] as Record<string, Tensor>, kwargs as Record<string, never>);
     }
     const fn = FUNCTIONS.get(node.target);

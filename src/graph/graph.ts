@@ -91,7 +91,7 @@ export class Graph {
     const map = new Map<Node, Node>();
     const remap = (a: Node): Node | undefined => map.get(a);
     for (const n of this.nodes) {
-      const c = new Node(n.op, n.name, n.target, mapArg(n.args, remap), mapArg({ ...n.kwargs }, remap));
+      const c = new Node(n.op, n.name, n.target, mapArg(n.args, remap), mapArg(n.kwargs, remap));
       c.shape = n.shape;
       c.dtype = n.dtype;
       map.set(n, c);

@@ -26,7 +26,7 @@ export function mapAggregate<T>(a: Argument | readonly Argument[], fn: (leaf: No
 
 /** Applies `fn` to every node in `a`, keeping constants (torch.fx map_arg). */
 export function mapArg<T>(a: readonly Argument[], fn: (node: Node) => T): MappedArgument<T>[];
-export function mapArg<T>(a: Record<string, Argument>, fn: (node: Node) => T): Record<string, MappedArgument<T>>;
+export function mapArg<T>(a: Readonly<Record<string, Argument>>, fn: (node: Node) => T): Record<string, MappedArgument<T>>;
 export function mapArg<T>(a: Argument, fn: (node: Node) => T): MappedArgument<T>;
 export function mapArg<T>(a: Argument | readonly Argument[], fn: (node: Node) => T): MappedArgument<T> {
   return mapAggregate<T>(a, (leaf) => (leaf instanceof Node ? fn(leaf) : leaf));
@@ -70,7 +70,7 @@ export class Node {
   /** Nodes this node reads, in argument order (a node read twice appears twice). */
   inputNodes(): Node[] {
     const out: Node[] = [];
-    mapArg([...this.#args, { ...this.#kwargs }], (n) => out.push(n));
+    mapArg([...this.#args, this.#kwargs], (n) => out.push(n));
     return out;
   }
 
@@ -84,7 +84,7 @@ export class Node {
   /** Makes this node read `replacement` wherever it read `old`. */
   replaceInput(old: Node, replacement: Node): void {
     const swap = (n: Node): Node => (n === old ? replacement : n);
-    this.updateArgsKwargs(mapArg(this.#args, swap), mapArg({ ...this.#kwargs }, swap));
+    this.updateArgsKwargs(mapArg(this.#args, swap), mapArg(this.#kwargs, swap));
   }
 
   toString(): string {
