@@ -43,6 +43,7 @@ describe("tracer", () => {
     const gain = tf.scalar(0.5);
     bended.trace({ x, gain });
     const g = bended.graph();
+    g.lint();
     expect(g.nodes.map((n) => `${n.op}:${n.name}`)).toEqual([
       "placeholder:x", "placeholder:gain", "call_module:conv", "call_module:act", "call_method:add", "call_method:mul",
       "call_function:relu", "call_function:add_1", "call_function:narrow", "output:output",

@@ -8,6 +8,7 @@
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { formatShape } from "../util/format.js";
+import { wrapDim } from "../util/python.js";
 import {
   BendingCallback,
   controllableFromJSON,
@@ -75,13 +76,9 @@ function randomOrder(n: number, seed: number): Int32Array {
   return Int32Array.from(order);
 }
 
-/** An axis in [0, rank), or a BendingError naming the shape. */
+/** `dim` of a tensor of `shape` as an axis (PyTorch's rule), or a BendingError naming the shape and the callback. */
 function axisOf(dim: number, shape: readonly number[], who: BendingCallback): number {
-  const a = dim < 0 ? dim + shape.length : dim;
-  if (!Number.isInteger(dim) || a < 0 || a >= shape.length) {
-    throw new BendingError(`${who}: dim ${dim} is out of range for shape ${formatShape([...shape])}`);
-  }
-  return a;
+  return wrapDim(dim, shape.length, `shape ${formatShape([...shape])}`, String(who));
 }
 
 function where(target: BendingTarget): string {
@@ -372,12 +369,14 @@ export class Permute extends CatalogueCallback {
     return { dim: this.dim };
   }
   override init(target: BendingTarget): TargetState {
-    const n = target.shape[axisOf(this.dim, target.shape, this)];
+    // a 0-d tensor takes dim 0 (PyTorch's rule) and has one element to order
+    const n = target.shape.length === 0 ? 1 : target.shape[axisOf(this.dim, target.shape, this)];
     return { indices: tf.keep(tf.tensor1d(randomOrder(n, target.seed), "int32")) };
   }
   apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
     const indices = state.indices as Tensor;
     const axis = axisOf(this.dim, x.shape, this);
+    if (x.rank === 0 && indices.size === 1) return x;
     if (x.shape[axis] !== indices.size) {
       throw new BendingError(
         `${this} on ${where(target)} was drawn for ${indices.size} indices along dim ${this.dim} ` +
@@ -407,7 +406,7 @@ export class Reverse extends CatalogueCallback {
   }
   apply(x: Tensor): Tensor {
     const dims = (typeof this.dim === "number" ? [this.dim] : this.dim).map((d) => axisOf(d, x.shape, this));
-    return tf.reverse(x, dims);
+    return x.rank === 0 ? x : tf.reverse(x, dims); // a 0-d tensor reversed is itself (torch.flip)
   }
 }
 

@@ -4,6 +4,7 @@
 import type { Tensor } from "../tf.js";
 import { withObserver, type CallKind } from "../nn/hooks.js";
 import type { Module } from "../nn/module.js";
+import { nameFailingNode } from "./node-error.js";
 import { NamingObserver, observeKernels, resolveMethod, type ModuleIndex, type KernelAttrs, type KernelInputs } from "./observe.js";
 
 /** Sees each node's value as it is produced; returns the value to pass on. */
@@ -13,14 +14,22 @@ class HookedExecutor extends NamingObserver {
   constructor(root: Module, private readonly hook: NodeHook, index?: ModuleIndex) {
     super(root, index);
   }
-  protected call(_kind: CallKind, _target: string, name: string, _args: unknown[], run: () => unknown): unknown {
-    return this.hook(name, run());
+  protected call(kind: CallKind, target: string, name: string, _args: unknown[], run: () => unknown): unknown {
+    try {
+      return this.hook(name, run());
+    } catch (error) {
+      throw nameFailingNode(error, name, kind, target);
+    }
   }
   protected stateRead(_path: string, _name: string, value: Tensor): Tensor {
     return value;
   }
-  protected kernel(_kernelName: string, name: string, _inputs: KernelInputs, _attrs: KernelAttrs, run: () => unknown): unknown {
-    return this.hook(name, run());
+  protected kernel(kernelName: string, name: string, _inputs: KernelInputs, _attrs: KernelAttrs, run: () => unknown): unknown {
+    try {
+      return this.hook(name, run());
+    } catch (error) {
+      throw nameFailingNode(error, name, "call_function", `tf.${kernelName}`);
+    }
   }
 }
 

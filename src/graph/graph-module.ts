@@ -5,7 +5,8 @@ import { BendingError } from "../errors.js";
 import { Module, StateTensor } from "../nn/module.js";
 import { FUNCTIONS } from "../nn/functional.js";
 import { opaque } from "../nn/hooks.js";
-import { Graph, Node, type Argument } from "./graph.js";
+import { atNode } from "./node-error.js";
+import { mapArg, type Graph, type Node } from "./graph.js";
 
 export class GraphModule {
   constructor(readonly root: Module, readonly graph: Graph) {}
@@ -32,50 +33,40 @@ export class GraphModule {
 
   private interpret(inputs: unknown[]): unknown {
     const env = new Map<Node, unknown>();
-    const load = (a: Argument): unknown => {
-      if (a instanceof Node) return env.get(a);
-      if (Array.isArray(a)) return a.map(load);
-      if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, load(v)]));
-      return a;
-    };
     let placeholder = 0;
     for (const node of this.graph.nodes) {
-      const args = node.args.map(load);
-      let value: unknown;
-      switch (node.op) {
-        case "placeholder":
-          value = inputs[placeholder++];
-          break;
-        case "get_attr": {
-          const constant = this.graph.constants.get(node.target);
-          if (constant !== undefined) value = constant;
-          else {
-            const state = this.resolvePath(node.target);
-            value = state instanceof StateTensor ? state.value : state;
-          }
-          break;
-        }
-        case "call_module": {
-          const mod = this.resolvePath(node.target);
-          if (!(mod instanceof Module)) throw new BendingError(`graph target '${node.target}' is not a module`);
-          value = opaque(() => (mod.forward as (...a: unknown[]) => unknown).apply(mod, args));
-          break;
-        }
-        case "call_function":
-          value = opaque(() => this.callFunction(node, args));
-          break;
-        case "call_method": {
-          const [self, ...rest] = args as [Tensor, ...unknown[]];
-          const method = (self as unknown as Record<string, (...a: unknown[]) => unknown>)[node.target];
-          value = opaque(() => method.apply(self, rest));
-          break;
-        }
-        case "output":
-          return args[0];
-      }
+      if (node.op === "output") return mapArg(node.args, (n) => env.get(n))[0];
+      const value = node.op === "placeholder" ? inputs[placeholder++] : atNode(node, () => this.runNode(node, mapArg(node.args, (n) => env.get(n))));
       env.set(node, value);
     }
     throw new BendingError("graph has no output node");
+  }
+
+  /** One node's value from its loaded arguments (torch.fx's Interpreter.run_node). */
+  private runNode(node: Node, args: unknown[]): unknown {
+    switch (node.op) {
+      case "get_attr": {
+        const constant = this.graph.constants.get(node.target);
+        if (constant !== undefined) return constant;
+        const state = this.resolvePath(node.target);
+        return state instanceof StateTensor ? state.value : state;
+      }
+      case "call_module": {
+        const mod = this.resolvePath(node.target);
+        if (!(mod instanceof Module)) throw new BendingError(`graph target '${node.target}' is not a module`);
+        return opaque(() => (mod.forward as (...a: unknown[]) => unknown).apply(mod, args));
+      }
+      case "call_function":
+        return opaque(() => this.callFunction(node, args));
+      case "call_method": {
+        const [self, ...rest] = args as [Tensor, ...unknown[]];
+        const method = (self as unknown as Record<string, (...a: unknown[]) => unknown>)[node.target];
+        return opaque(() => method.apply(self, rest));
+      }
+      case "placeholder":
+      case "output":
+        throw new BendingError(`${node.op} nodes are not run`);
+    }
   }
 
   private callFunction(node: Node, args: unknown[]): unknown {
@@ -84,7 +75,7 @@ export class GraphModule {
       return container[key];
     }
     if (node.target.startsWith("tf.")) {
-      const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, v instanceof Node ? undefined : v]));
+      const kwargs = mapArg(node.kwargs, () => undefined); // kernel attributes are constants
       return tf.engine().runKernel(node.target.slice(3), args[0] as Record<string, Tensor>, kwargs as Record<string, never>);
     }
     const fn = FUNCTIONS.get(node.target);

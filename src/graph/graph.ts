@@ -2,53 +2,11 @@
 // call_function | call_method | output), each with a name, a target, its arguments
 // (other nodes or constants) and the concrete shape and dtype recorded when traced.
 import type { Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
 import { formatShape, pyString, tabulate } from "../util/format.js";
+import { mapArg, Node, type Argument, type RecordedShape } from "./node.js";
 
-export type NodeOp = "placeholder" | "get_attr" | "call_module" | "call_function" | "call_method" | "output";
-
-export type Argument =
-  | Node
-  | number
-  | string
-  | boolean
-  | null
-  | undefined
-  | Argument[]
-  | { [key: string]: Argument };
-
-/** A node's recorded output: one shape, several (for list outputs), or none (non-tensor). */
-export type RecordedShape = number[] | number[][] | null;
-
-export class Node {
-  readonly users = new Set<Node>();
-  shape: RecordedShape = null;
-  dtype: string | null = null;
-
-  constructor(
-    public op: NodeOp,
-    public name: string,
-    public target: string,
-    public args: Argument[] = [],
-    public kwargs: Record<string, Argument> = {},
-  ) {}
-
-  /** Nodes this node reads. */
-  inputNodes(): Node[] {
-    const out: Node[] = [];
-    const visit = (a: Argument): void => {
-      if (a instanceof Node) out.push(a);
-      else if (Array.isArray(a)) a.forEach(visit);
-      else if (a !== null && typeof a === "object") Object.values(a).forEach(visit);
-    };
-    this.args.forEach(visit);
-    Object.values(this.kwargs).forEach(visit);
-    return out;
-  }
-
-  toString(): string {
-    return this.name;
-  }
-}
+export { mapAggregate, mapArg, Node, type Argument, type ArgumentLeaf, type MappedArgument, type NodeOp, type RecordedShape } from "./node.js";
 
 /** Python-like repr of an argument; `prefix` marks node names ("%" in Graph.toString). */
 export function formatArgument(a: Argument, prefix = ""): string {
@@ -61,7 +19,7 @@ export function formatArgument(a: Argument, prefix = ""): string {
   return `{${Object.entries(a).map(([k, v]) => `${pyString(k)}: ${formatArgument(v, prefix)}`).join(", ")}}`;
 }
 
-function formatArgs(args: Argument[], prefix = ""): string {
+function formatArgs(args: readonly Argument[], prefix = ""): string {
   const items = args.map((a) => formatArgument(a, prefix));
   return `(${items.join(", ")}${items.length === 1 ? "," : ""})`;
 }
@@ -79,8 +37,8 @@ export class Graph {
   /** Raw tfjs kernels the code ran outside tb.F / tensor methods (traced as tf.* nodes). */
   readonly untrackedKernels: string[] = [];
 
+  /** Appends `node` (it is already a user of the nodes it reads: see Node). */
   add(node: Node): Node {
-    for (const input of node.inputNodes()) input.users.add(node);
     this.nodes.push(node);
     return node;
   }
@@ -131,14 +89,9 @@ export class Graph {
   clone(): Graph {
     const copy = new Graph();
     const map = new Map<Node, Node>();
-    const remap = (a: Argument): Argument => {
-      if (a instanceof Node) return map.get(a);
-      if (Array.isArray(a)) return a.map(remap);
-      if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, remap(v)]));
-      return a;
-    };
+    const remap = (a: Node): Node | undefined => map.get(a);
     for (const n of this.nodes) {
-      const c = new Node(n.op, n.name, n.target, n.args.map(remap), remap(n.kwargs) as Record<string, Argument>);
+      const c = new Node(n.op, n.name, n.target, mapArg(n.args, remap), mapArg(n.kwargs, remap));
       c.shape = n.shape;
       c.dtype = n.dtype;
       map.set(n, c);
@@ -151,22 +104,40 @@ export class Graph {
 
   /** Inserts `node` right after `after` and makes every other user of `after` read `node`. */
   insertAfter(after: Node, node: Node): Node {
-    const replaceIn = (a: Argument): Argument => {
-      if (a === after) return node;
-      if (Array.isArray(a)) return a.map(replaceIn);
-      if (a !== null && typeof a === "object" && !(a instanceof Node)) {
-        return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, replaceIn(v)]));
-      }
-      return a;
-    };
-    for (const user of [...after.users]) {
-      user.args = user.args.map(replaceIn);
-      user.kwargs = replaceIn(user.kwargs) as Record<string, Argument>;
-      after.users.delete(user);
-      node.users.add(user);
-    }
+    after.replaceAllUsesWith(node, (user) => user === node);
     this.nodes.splice(this.nodes.indexOf(after) + 1, 0, node);
-    for (const input of node.inputNodes()) input.users.add(node);
     return node;
+  }
+
+  /**
+   * Checks the graph's invariants (torch.fx's Graph.lint): node names are unique, every
+   * node an argument names belongs to this graph and comes before its user, `users` sets
+   * match the arguments both ways, and there is exactly one output node, the last.
+   * Throws a BendingError naming the first broken invariant.
+   */
+  lint(): void {
+    const position = new Map<Node, number>();
+    this.nodes.forEach((n, i) => {
+      if (position.has(n)) throw new BendingError(`graph lint: node '${n.name}' appears twice`);
+      position.set(n, i);
+    });
+    const names = new Set<string>();
+    for (const [n, i] of position) {
+      if (names.has(n.name)) throw new BendingError(`graph lint: two nodes are named '${n.name}'`);
+      names.add(n.name);
+      for (const input of n.inputNodes()) {
+        const at = position.get(input);
+        if (at === undefined) throw new BendingError(`graph lint: node '${n.name}' reads '${input.name}', which is not in the graph`);
+        if (at >= i) throw new BendingError(`graph lint: node '${n.name}' reads '${input.name}', which comes after it`);
+        if (!input.users.has(n)) throw new BendingError(`graph lint: '${n.name}' reads '${input.name}' but is not among its users`);
+      }
+      for (const user of n.users) {
+        if (!position.has(user)) throw new BendingError(`graph lint: '${n.name}' has a user '${user.name}' that is not in the graph`);
+        if (!user.inputNodes().includes(n)) throw new BendingError(`graph lint: '${user.name}' is listed as a user of '${n.name}' but does not read it`);
+      }
+    }
+    const outputs = this.nodes.filter((n) => n.op === "output");
+    if (outputs.length !== 1) throw new BendingError(`graph lint: the graph has ${outputs.length} output nodes, not 1`);
+    if (this.nodes[this.nodes.length - 1] !== outputs[0]) throw new BendingError("graph lint: the output node is not the last node");
   }
 }

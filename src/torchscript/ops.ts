@@ -7,6 +7,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import * as F from "../nn/functional.js";
 import { dispatch } from "../nn/hooks.js";
+import { clampSliceBound, pyEquals, wrapDim } from "../util/python.js";
 import { checkListLength, type CallContext } from "./context.js";
 
 type Value = unknown;
@@ -146,13 +147,6 @@ function floatOf(x: Tensor): Tensor {
   return x.dtype === "float32" || x.dtype === "complex64" ? x : tf.cast(x, "float32");
 }
 
-/** Wraps an axis like PyTorch. */
-function axisOf(dim: number, rank: number): number {
-  const a = dim < 0 ? dim + rank : dim;
-  if (a < 0 || a >= Math.max(rank, 1)) throw new BendingError(`dim ${dim} is out of range for a tensor of rank ${rank}`);
-  return a;
-}
-
 // --- in-place writes and views -------------------------------------------------------
 
 /** Ops whose first argument is the tensor an in-place form writes. */
@@ -194,19 +188,13 @@ function reshapeWriter(base: Tensor, view: Tensor): Tensor {
   return tf.reshape(view, base.shape);
 }
 
-function clampBound(value: number | null, size: number, fallback: number): number {
-  if (value === null) return fallback;
-  const v = value < 0 ? value + size : value;
-  return Math.min(Math.max(v, 0), size);
-}
-
 function sliceOp(x: Tensor, dim: number, start: number | null, end: number | null, step: number, ctx: CallContext | null): Tensor {
   const out = F.slice(x, dim, start, end, step);
   if (ctx !== null && ctx.trackViews && out !== x) {
-    const a = axisOf(dim, x.rank);
+    const a = wrapDim(dim, x.rank);
     const size = x.shape[a];
-    const begin = clampBound(start, size, 0);
-    ctx.view(x, out, sliceWriter(a, begin, Math.max(begin, clampBound(end, size, size)), step));
+    const begin = clampSliceBound(start, size, 0);
+    ctx.view(x, out, sliceWriter(a, begin, Math.max(begin, clampSliceBound(end, size, size)), step));
   }
   return out;
 }
@@ -214,7 +202,7 @@ function sliceOp(x: Tensor, dim: number, start: number | null, end: number | nul
 function selectOp(x: Tensor, dim: number, index: number, ctx: CallContext | null): Tensor {
   const out = F.select(x, dim, index);
   if (ctx !== null && ctx.trackViews) {
-    const a = axisOf(dim, x.rank);
+    const a = wrapDim(dim, x.rank);
     const i = index < 0 ? index + x.shape[a] : index;
     const write = sliceWriter(a, i, i + 1, 1);
     ctx.view(x, out, (base, view) => write(base, tf.expandDims(view, a)));
@@ -230,7 +218,7 @@ function reshapeView(x: Tensor, out: Tensor, ctx: CallContext | null): Tensor {
 function permuteView(x: Tensor, perm: number[], ctx: CallContext | null): Tensor {
   const out = F.permute(x, perm);
   if (ctx !== null && ctx.trackViews) {
-    const p = perm.map((d) => axisOf(d, x.rank));
+    const p = perm.map((d) => wrapDim(d, x.rank));
     const inverse = p.map((_, i) => p.indexOf(i));
     ctx.view(x, out, (_base, view) => tf.transpose(view, inverse));
   }
@@ -247,11 +235,6 @@ function pyIndex(i: number, length: number): number {
   const at = i < 0 ? i + length : i;
   if (at < 0 || at >= length) throw new BendingError(`index ${i} is out of range for length ${length}`);
   return at;
-}
-
-function pyEq(a: Value, b: Value): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
-  return a === b;
 }
 
 function formatValue(v: Value): string {
@@ -276,8 +259,8 @@ function sliceList<T>(list: T[], s: SliceLike): T[] {
   const step = s.step ?? 1;
   if (step <= 0) throw new BendingError("list slices with a non-positive step are not supported");
   const n = list.length;
-  const start = clampBound(s.start, n, 0);
-  const stop = clampBound(s.stop, n, n);
+  const start = clampSliceBound(s.start, n, 0);
+  const stop = clampSliceBound(s.stop, n, n);
   const out: T[] = [];
   for (let i = start; i < stop; i += step) out.push(list[i]);
   return out;
@@ -363,7 +346,7 @@ tensorOp("remainder", "self, other", ([x, y]) => {
 tensorOp("fmod", "self, other", ([x, y]) => (isT(x) ? F.sub(x, F.mul(F.unary("trunc", F.div(floatOf(x), y as Tensor)), y as Tensor)) : num(x) % num(y)));
 tensorOp("pow", "self, exponent", ([x, y]) => (isT(x) || isT(y) ? F.pow(isT(x) ? floatOf(x) : (x as number), y as Tensor | number) : num(x) ** num(y)));
 tensorOp("neg", "self", ([x]) => (isT(x) ? F.neg(x) : -num(x)));
-tensorOp("abs", "self", ([x]) => (isT(x) || x instanceof F.Complex ? F.complexAbs(x) : Math.abs(num(x))));
+tensorOp("abs", "self", ([x]) => (isT(x) || x instanceof F.Complex ? F.abs(x) : Math.abs(num(x))));
 tensorOp(["maximum", "max_other"], "self, other", ([x, y]) => F.maximum(T(x), T(y)));
 tensorOp(["minimum", "min_other"], "self, other", ([x, y]) => F.minimum(T(x), T(y)));
 tensorOp("atan2", "self, other", ([x, y]) => F.unary("atan", F.div(T(x), T(y))));
@@ -377,8 +360,8 @@ for (const c of ["eq", "ne", "lt", "le", "gt", "ge"] as const) {
   };
   tensorOp(c, "self, other", ([x, y]) => {
     if (isT(x) || isT(y)) return F[c](x as Tensor, y as Tensor);
-    if (c === "eq") return pyEq(x, y);
-    if (c === "ne") return !pyEq(x, y);
+    if (c === "eq") return pyEquals(x, y);
+    if (c === "ne") return !pyEquals(x, y);
     if (typeof x === "string" && typeof y === "string") return js[c](x < y ? -1 : x > y ? 1 : 0, 0);
     return js[c](num(x), num(y));
   });
@@ -424,16 +407,16 @@ tensorOp("log_sigmoid", "self", ([x]) => F.unary("log_sigmoid", T(x)));
 tensorOp("leaky_relu", "self, negative_slope=0.01", ([x, s]) => F.leakyRelu(T(x), num(s)));
 tensorOp("elu", "self, alpha=1, scale=1, input_scale=1", ([x, alpha, scale, inputScale]) => {
   if (scale !== 1 || inputScale !== 1) throw new BendingError("elu with scale/input_scale is not supported");
-  return F.eluAlpha(T(x), num(alpha));
+  return F.elu(T(x), num(alpha));
 });
-tensorOp("gelu", "self, approximate=\"none\"", ([x, approx]) => F.geluApprox(T(x), String(approx)));
-tensorOp("softplus", "self, beta=1, threshold=20", ([x, beta, threshold]) => F.softplusBeta(T(x), num(beta), num(threshold)));
+tensorOp("gelu", "self, approximate=\"none\"", ([x, approx]) => F.gelu(T(x), String(approx)));
+tensorOp("softplus", "self, beta=1, threshold=20", ([x, beta, threshold]) => F.softplus(T(x), num(beta), num(threshold)));
 tensorOp("hardtanh", "self, min_val=-1, max_val=1", ([x, lo, hi]) => F.hardtanh(T(x), num(lo), num(hi)));
 tensorOp("softmax", "self, dim, dtype=None", ([x, d]) => F.softmax(T(x), num(d)));
 tensorOp("log_softmax", "self, dim, dtype=None", ([x, d]) => F.logSoftmax(T(x), num(d)));
-tensorOp(["clamp", "clip"], "self, min=None, max=None", ([x, lo, hi]) => F.clampBounds(T(x), lo as number | null, hi as number | null));
-tensorOp("clamp_min", "self, min", ([x, lo]) => F.clampBounds(T(x), lo as number, null));
-tensorOp("clamp_max", "self, max", ([x, hi]) => F.clampBounds(T(x), null, hi as number));
+tensorOp(["clamp", "clip"], "self, min=None, max=None", ([x, lo, hi]) => F.clamp(T(x), lo as number | null, hi as number | null));
+tensorOp("clamp_min", "self, min", ([x, lo]) => F.clamp(T(x), lo as number, null));
+tensorOp("clamp_max", "self, max", ([x, hi]) => F.clamp(T(x), null, hi as number));
 op(["dropout", "feature_dropout", "alpha_dropout"], "input, p=0.5, train=False", ([x, , train]) => {
   if (train === true) throw new BendingError("dropout in training mode is not supported (call eval() before exporting)");
   return x;
@@ -535,7 +518,7 @@ tensorOp("flatten", "self, start_dim=0, end_dim=-1", ([x, s, e], ctx) => reshape
 tensorOp("unsqueeze", "self, dim", ([x, d], ctx) => reshapeView(T(x), F.unsqueeze(T(x), num(d)), ctx));
 tensorOp("squeeze", "self, dim=None", ([x, d], ctx) => {
   const t = T(x);
-  if (d !== null && t.shape[axisOf(num(d), t.rank)] !== 1) return t;
+  if (d !== null && t.shape[wrapDim(num(d), t.rank)] !== 1) return t;
   return reshapeView(t, F.squeeze(t, d === null ? undefined : num(d)), ctx);
 });
 tensorOp("permute", "self, dims", ([x, p], ctx) => permuteView(T(x), ints(p), ctx));
@@ -553,7 +536,7 @@ op("split_with_sizes", "self, split_sizes, dim=0", ([x, s, d]) => F.split(T(x), 
 op("chunk", "self, chunks, dim=0", ([x, c, d]) => F.chunk(T(x), num(c), num(d)));
 op("unbind", "self, dim=0", ([x, d]) => {
   const t = T(x);
-  const a = axisOf(num(d), t.rank);
+  const a = wrapDim(num(d), t.rank);
   return F.split(t, 1, a).map((p) => F.squeeze(p, a));
 });
 tensorOp("flip", "self, dims", ([x, d]) => F.flip(T(x), ints(d)));
@@ -624,7 +607,7 @@ op("rand_like", `self, ${LIKE}`, ([x], ctx) => F.rand(T(x).shape, ctx.random));
 // sizes, lists, dicts, strings
 op("size", "self, dim=None", ([x, d]) => {
   const t = x instanceof F.Complex ? x.re : T(x);
-  return d === null ? [...t.shape] : t.shape[axisOf(num(d), t.rank)];
+  return d === null ? [...t.shape] : t.shape[wrapDim(num(d), t.rank)];
 });
 op("dim", "self", ([x]) => T(x).rank);
 op("numel", "self", ([x]) => T(x).size);
@@ -673,7 +656,7 @@ op("pop", "self, idx=-1", ([l, i]) => {
   return list.splice(pyIndex(num(i), list.length), 1)[0];
 });
 op(["list", "copy"], "self", ([l]) => (Array.isArray(l) ? [...l] : l instanceof Map ? new Map(l) : typeof l === "string" ? [...l] : l));
-op("__contains__", "self, key", ([c, k]) => (Array.isArray(c) ? c.some((x) => pyEq(x, k)) : c instanceof Map ? c.has(k) : String(c).includes(String(k))));
+op("__contains__", "self, key", ([c, k]) => (Array.isArray(c) ? c.some((x) => pyEquals(x, k)) : c instanceof Map ? c.has(k) : String(c).includes(String(k))));
 op("keys", "self", ([d]) => [...(d as Map<Value, Value>).keys()]);
 op("values", "self", ([d]) => [...(d as Map<Value, Value>).values()]);
 op("items", "self", ([d]) => [...(d as Map<Value, Value>).entries()]);
