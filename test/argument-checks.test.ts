@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
-import { registerPanelCommands } from "../dist/control/panel.js";
+import { registerPanelCommands } from "../dist/control/panel-commands.js";
 
 let session: tb.control.Session;
 

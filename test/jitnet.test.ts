@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import * as tb from "tfbend";
 
-const { JitterSender, decodeMatrixPacket, encodeMatrixPacket, rgbToArgb } = tb.control;
+const { JitterSender, decodeMatrixPacket, encodeMatrixPacket, rgbToArgb } = tb.transports;
 type OutputBlock = tb.control.OutputBlock;
 
 const HOST = "127.0.0.1";
