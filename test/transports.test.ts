@@ -171,10 +171,14 @@ describe("transports", () => {
     const outlets: unknown[][] = [];
     const dicts = new Map<string, object>();
     const handlers = new Map<string, (...args: never[]) => unknown>();
+    let onOutlet: (args: unknown[]) => void = () => undefined;
     const maxApi: tb.transports.MaxApiLike = {
       MESSAGE_TYPES: { ALL: "all" },
       addHandler: (selector, handler) => void handlers.set(selector, handler),
-      outlet: async (...args) => void outlets.push(args),
+      outlet: async (...args) => {
+        outlets.push(args);
+        onOutlet(args);
+      },
       post: async () => undefined,
       setDict: async (id, dict) => (dicts.set(id, dict), dict),
     };
@@ -191,9 +195,10 @@ describe("transports", () => {
     expect((dicts.get("tfbend_weights") as { items: unknown[] }).items.length).toBeGreaterThan(10);
     await call("set", "nothing", 1);
     expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "set"]);
+    // The catch-all handler answers without being awaited: wait for its outlet.
+    const answered = new Promise<unknown[]>((resolve) => (onOutlet = (args) => args[1] === "frobnicate" && resolve(args)));
     await (handlers.get("all") as unknown as (...a: unknown[]) => Promise<void>)(false, "frobnicate", 1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "frobnicate"]);
+    expect((await answered).slice(0, 2)).toEqual(["error", "frobnicate"]);
     await max.close();
   });
 
@@ -289,5 +294,41 @@ describe("transport guards", () => {
       await oscServer.close();
       await wsServer.close();
     }
+  });
+});
+
+describe("the transport base", () => {
+  it("OSC, WebSocket and the Jitter receiver are one kind of server: ready, then .port is the port bound", async () => {
+    const servers = [
+      new transports.OscServer(engine, { host: "127.0.0.1", port: 0 }),
+      new transports.WsServer(engine, { host: "127.0.0.1", port: 0 }),
+      new transports.JitterReceiver(engine, { host: "127.0.0.1", port: 0 }),
+    ];
+    try {
+      await Promise.all(servers.map((s) => s.ready));
+      for (const s of servers) {
+        expect(s).toBeInstanceOf(transports.Transport);
+        expect(s.port, s.name).toBeGreaterThan(0);
+      }
+      expect(new Set(servers.map((s) => s.port)).size).toBe(3);
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it("lets one error a second through per sender and counts the ones held back", () => {
+    const throttle = new transports.ErrorThrottle();
+    expect(throttle.pass("a", 0)).toBe(0);
+    expect(throttle.pass("a", 400)).toBeNull();
+    expect(throttle.pass("b", 400)).toBe(0);
+    expect(throttle.pass("a", 999)).toBeNull();
+    expect(throttle.pass("a", 1000)).toBe(2);
+    expect(throttle.pass("a", 1500)).toBeNull();
+  });
+
+  it("live input takes 1..64 channels", () => {
+    expect([0, 1, 64, 65, 1.5, Number.NaN].map((c) => transports.channelsProblem(c))).toEqual([
+      "audio_in: channels must be 1..64", null, null, "audio_in: channels must be 1..64", "audio_in: channels must be 1..64", "audio_in: channels must be 1..64",
+    ]);
   });
 });

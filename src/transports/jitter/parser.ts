@@ -50,6 +50,11 @@ export class JitterChunkParser {
     return this.current;
   }
 
+  /** Bytes received and held until their chunk is complete. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
   /** Feeds the bytes of one read; complete chunks are handled before this returns. */
   write(data: Buffer): void {
     if (this.current === "failed" || data.length === 0) return;
