@@ -102,7 +102,7 @@ describe("OSC subscribers", () => {
       }
       expect(server.subscriberCount).toBe(0);
       await command("enable", [1]);
-      await command("enable", [0]);
+      await command("enable", ["0"]); // some senders send every atom as a string
       expect(server.subscriberCount).toBe(0);
 
       const started = listener.inbox.messages.length;

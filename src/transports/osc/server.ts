@@ -56,11 +56,11 @@ const MALFORMED_REPLY =
 
 const DEFAULT_PORT = 7400;
 
-/** Whether a successful command started (true) or stopped (false) the stream, or neither (null). */
-function streamSwitch(command: string, atoms: Atom[]): boolean | null {
-  if (command === "stream") return atoms[0] === "start" ? true : atoms[0] === "stop" ? false : null;
-  if (command === "enable") return atoms[0] === 1 ? true : atoms[0] === 0 ? false : null;
-  return null;
+/** Whether a command started (true) or stopped (false) the stream, or neither (null): read from its reply, which says which it did ("stream start", "enable 1"). */
+function streamSwitch(reply: Reply): boolean | null {
+  if (!reply.ok || (reply.command !== "stream" && reply.command !== "enable")) return null;
+  const [done] = reply.values;
+  return done === "start" || done === 1 ? true : done === "stop" || done === 0 ? false : null;
 }
 
 const key = (to: RemoteInfo) => `${to.address}:${to.port}`;
@@ -153,7 +153,7 @@ export class OscServer extends Transport<RemoteInfo> {
       return;
     }
     const reply = await this.engine.execute([command, ...atoms]);
-    const streaming = reply.ok ? streamSwitch(command, atoms) : null;
+    const streaming = streamSwitch(reply);
     if (streaming === true) this.subscribers.add(key(destination), destination);
     if (streaming === false) this.subscribers.remove(key(destination));
     this.reply(reply, info);
