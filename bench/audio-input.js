@@ -15,7 +15,7 @@ import osc from "osc";
 import * as tb from "tfbend";
 import { fmt, quantile } from "./util.js";
 
-const { control } = tb;
+const { control, transports } = tb;
 const SECONDS = Number(process.env.BENCH_INPUT_SECONDS ?? 60);
 const CONTROLS = Number(process.env.BENCH_INPUT_CONTROLS ?? 1000);
 const RATE = 44100;
@@ -29,8 +29,8 @@ export async function runAudioInput() {
     workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")),
     model: "audio",
   });
-  const receiver = new control.JitterReceiver(engine, { port: 0 });
-  const oscServer = new control.OscServer(engine, { port: 0 });
+  const receiver = new transports.JitterReceiver(engine, { port: 0 });
+  const oscServer = new transports.OscServer(engine, { port: 0 });
   // stand-in jit.net.recv for the output (audio and image ports)
   const outputs = [];
   const standIn = () => {
@@ -42,7 +42,7 @@ export async function runAudioInput() {
           const total = 296 + rx.readInt32BE(8 + 276);
           if (rx.length < total) break;
           outputs.push(performance.now());
-          socket.write(control.encodeLatencyPacket(rx.readDoubleBE(8 + 280), performance.now(), performance.now()));
+          socket.write(transports.encodeLatencyPacket(rx.readDoubleBE(8 + 280), performance.now(), performance.now()));
           rx = rx.subarray(total);
         }
       });
@@ -52,7 +52,7 @@ export async function runAudioInput() {
   };
   const [audioOut, imageOut] = await Promise.all([standIn(), standIn()]);
   await Promise.all([receiver.ready, oscServer.ready]);
-  const jitter = control.attachJitter(engine, { audioPort: audioOut.address().port, imagePort: imageOut.address().port });
+  const jitter = transports.attachJitter(engine, { audioPort: audioOut.address().port, imagePort: imageOut.address().port });
   while (!jitter.senders[0].stats().connected) await sleep(10);
   await engine.execute(["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2]);
   await engine.execute(["method", "forward"]);
@@ -60,13 +60,13 @@ export async function runAudioInput() {
 
   const udp = createSocket("udp4");
   await new Promise((r) => udp.bind(0, "127.0.0.1", r));
-  const oscSend = (command, atoms) => udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  const oscSend = (command, atoms) => udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: transports.toOscArgs(atoms) }, { metadata: true }), oscServer.port, "127.0.0.1");
   let controls = 0;
   const flood = setInterval(() => {
     for (let i = 0; i < CONTROLS / 100; i++) oscSend("set", ["keep", Math.random()]), controls++;
   }, 10);
 
-  const sender = new control.JitterSender({ port: receiver.port, reconnectMs: 50 }).start();
+  const sender = new transports.JitterSender({ port: receiver.port, reconnectMs: 50 }).start();
   while (!sender.stats().connected) await sleep(10);
   const total = Math.floor((SECONDS * RATE) / BLOCK) * BLOCK;
   const sentAt = []; // per chunk

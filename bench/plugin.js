@@ -11,7 +11,7 @@ import WebSocket from "ws";
 import * as tb from "tfbend";
 import { fmt, quantile } from "./util.js";
 
-const { control } = tb;
+const { control, transports } = tb;
 const STREAM_SECONDS = Number(process.env.BENCH_STREAM_SECONDS ?? 60);
 
 export async function runPlugin() {
@@ -20,8 +20,8 @@ export async function runPlugin() {
     workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")),
     model: "audio",
   });
-  const oscServer = new control.OscServer(engine, { port: 0 });
-  const wsServer = new control.WsServer(engine, { port: 0 });
+  const oscServer = new transports.OscServer(engine, { port: 0 });
+  const wsServer = new transports.WsServer(engine, { port: 0 });
   await Promise.all([oscServer.ready, wsServer.ready]);
   await engine.execute(["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2]);
 
@@ -33,7 +33,7 @@ export async function runPlugin() {
     const m = osc.readPacket(new Uint8Array(data), { metadata: true });
     if (oscWaiter && (m.address === "/tfbend/ok" || m.address === "/tfbend/error")) oscWaiter();
   });
-  const oscSend = (command, atoms) => udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  const oscSend = (command, atoms) => udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: transports.toOscArgs(atoms) }, { metadata: true }), oscServer.port, "127.0.0.1");
   const oscRoundTrip = (command, atoms) => new Promise((resolve) => {
     const t0 = performance.now();
     oscWaiter = () => {

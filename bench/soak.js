@@ -14,7 +14,7 @@ import WebSocket from "ws";
 import * as tb from "tfbend";
 import { fmt, quantile } from "./util.js";
 
-const { control } = tb;
+const { control, transports } = tb;
 const { values: opts } = parseArgs({
   options: {
     minutes: { type: "string", default: "1" },
@@ -34,8 +34,8 @@ const engine = await control.Engine.start({
   model: "audio",
   maxVersions: MAX_VERSIONS,
 });
-const oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-const wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+const oscServer = new transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
+const wsServer = new transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
 await Promise.all([oscServer.ready, wsServer.ready]);
 const url = `ws://127.0.0.1:${wsServer.port}`;
 const open = async () => {
@@ -118,7 +118,7 @@ udp.on("message", (data) => {
 });
 const oscSend = (command, atoms) => {
   oscTimes.push(performance.now());
-  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: transports.toOscArgs(atoms) }, { metadata: true }), oscServer.port, "127.0.0.1");
   sent++;
 };
 

@@ -6,10 +6,11 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Engine } from "./control/engine.js";
-import { OscServer } from "./control/osc.js";
-import { WsServer } from "./control/ws.js";
-import { panelRoute } from "./control/panel.js";
-import { attachJitter, JitterReceiver } from "./control/jitnet.js";
+import { OscServer, DEFAULT_SUBSCRIBER_TIMEOUT_MS } from "./transports/osc/server.js";
+import { WsServer } from "./transports/ws/server.js";
+import { panelRoute } from "./transports/panel-files.js";
+import { attachJitter } from "./transports/jitter/sender.js";
+import { JitterReceiver } from "./transports/jitter/receiver.js";
 import { DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -33,6 +34,12 @@ function hostPort(value: string): { host: string; port: number } {
   return { host: m[1], port: port(m[2]) };
 }
 
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("expected a positive number of seconds");
+  return n;
+}
+
 function threads(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("threads is a positive integer");
@@ -48,6 +55,7 @@ program
   .option("--host <address>", "address the servers bind (127.0.0.1 keeps them local)", "127.0.0.1")
   .option("--osc-port <port>", "OSC (UDP) port", port, 7400)
   .option("--osc-reply <host:port>", "send OSC replies here instead of to the sender", hostPort)
+  .option("--osc-timeout <seconds>", "forget an OSC subscriber (stream start, subscribe) not heard from for this long", seconds, DEFAULT_SUBSCRIBER_TIMEOUT_MS / 1000)
   .option("--ws-port <port>", "WebSocket/HTTP port", port, 7401)
   .option("-w, --workspace <dir>", "folder for renders, configs and user models", "tfbend-workspace")
   .option("--models <dir>", "folder of shipped models", SHIPPED_MODELS)
@@ -67,7 +75,7 @@ program
     const engine = await Engine.start({
       model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, input: { maxBlocks: opts.inputBuffer }, safety: opts.safety, maxVersions: opts.maxVersions,
     });
-    const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply });
+    const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply, subscriberTimeoutMs: opts.oscTimeout * 1000 });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });
     await Promise.all([osc.ready, ws.ready]);
     const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
@@ -75,9 +83,9 @@ program
     await jitterIn?.ready;
     const s = engine.status();
     console.log(`tfbend: model ${s.model} (${s.kind}) on backend ${s.backend}`);
-    console.log(`tfbend: OSC on udp://${opts.host}:${opts.oscPort}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
+    console.log(`tfbend: OSC on udp://${opts.host}:${osc.port}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
     const stop = async () => {
-      osc.close();
+      await osc.close();
       await jitter?.close();
       await jitterIn?.close();
       await ws.close();

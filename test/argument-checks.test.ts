@@ -6,7 +6,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
 import { Stanley } from "./helpers.js";
-import { registerPanelCommands } from "../dist/control/panel.js";
+import { registerPanelCommands } from "../dist/control/panel-commands.js";
 
 let session: tb.control.Session;
 

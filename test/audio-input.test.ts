@@ -14,16 +14,16 @@ import WebSocket from "ws";
 import * as tb from "tfbend";
 import { oscClient, type OscMessage } from "./helpers.js";
 
-const { control, tf } = tb;
+const { control, transports, tf } = tb;
 const MODELS = join(import.meta.dirname, "../models");
 const RATE = 44100;
 const BLOCK = 2048;
 
 let engine: tb.control.Engine;
-let receiver: tb.control.JitterReceiver;
-let oscServer: tb.control.OscServer;
-let wsServer: tb.control.WsServer;
-let jitter: ReturnType<typeof tb.control.attachJitter>;
+let receiver: tb.transports.JitterReceiver;
+let oscServer: tb.transports.OscServer;
+let wsServer: tb.transports.WsServer;
+let jitter: ReturnType<typeof tb.transports.attachJitter>;
 let standIn: StandInReceiver;
 let imageStandIn: StandInReceiver;
 let udp: UdpSocket;
@@ -78,7 +78,7 @@ async function sendPaced(signal: Float32Array, chunk: number, send: (data: Float
 /** A stand-in jit.net.recv: collects the matrices tfbend sends and answers each with JMLP. */
 class StandInReceiver {
   readonly server: Server;
-  readonly matrices: tb.control.DecodedMatrix[] = [];
+  readonly matrices: tb.transports.DecodedMatrix[] = [];
   readonly ready: Promise<void>;
   constructor() {
     this.server = createServer((socket) => {
@@ -88,9 +88,9 @@ class StandInReceiver {
         while (rx.length >= 296) {
           const total = 296 + rx.readInt32BE(8 + 276);
           if (rx.length < total) break;
-          const m = control.decodeMatrixPacket(rx.subarray(0, total));
+          const m = transports.decodeMatrixPacket(rx.subarray(0, total));
           this.matrices.push(m);
-          socket.write(control.encodeLatencyPacket(m.time, performance.now(), performance.now()));
+          socket.write(transports.encodeLatencyPacket(m.time, performance.now(), performance.now()));
           rx = rx.subarray(total);
         }
       });
@@ -107,8 +107,8 @@ class StandInReceiver {
 }
 
 /** A stand-in jit.net.send: JitterSender sending audio matrices of any length. */
-async function jitSend(): Promise<tb.control.JitterSender> {
-  const sender = new control.JitterSender({ port: receiver.port, reconnectMs: 50 }).start();
+async function jitSend(): Promise<tb.transports.JitterSender> {
+  const sender = new transports.JitterSender({ port: receiver.port, reconnectMs: 50 }).start();
   for (let i = 0; i < 200 && !sender.stats().connected; i++) await sleep(10);
   expect(sender.stats().connected).toBe(true);
   return sender;
@@ -150,13 +150,13 @@ beforeAll(async () => {
   engine = await control.Engine.start({
     modelsDir: MODELS, workspace: mkdtempSync(join(tmpdir(), "tfbend-audio-in-")), model: "audio", input: { maxBlocks: 128, lateBlocks: 64, idleMs: 2500 },
   });
-  receiver = new control.JitterReceiver(engine, { host: "127.0.0.1", port: 0 });
-  oscServer = new control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-  wsServer = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+  receiver = new transports.JitterReceiver(engine, { host: "127.0.0.1", port: 0 });
+  oscServer = new transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
+  wsServer = new transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
   standIn = new StandInReceiver();
   imageStandIn = new StandInReceiver();
   await Promise.all([receiver.ready, oscServer.ready, wsServer.ready, standIn.ready, imageStandIn.ready]);
-  jitter = control.attachJitter(engine, { host: "127.0.0.1", audioPort: standIn.port, imagePort: imageStandIn.port });
+  jitter = transports.attachJitter(engine, { host: "127.0.0.1", audioPort: standIn.port, imagePort: imageStandIn.port });
   udp = await oscClient(oscInbox);
   await until("jitter output connected", () => jitter.senders[0].stats().connected);
 }, 60_000);
@@ -174,14 +174,14 @@ afterAll(async () => {
 });
 
 function sendOsc(address: string, args: { type: string; value: unknown }[]): void {
-  udp.send(osc.writePacket({ address, args }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  udp.send(osc.writePacket({ address, args }, { metadata: true }), oscServer.port, "127.0.0.1");
 }
 
 function oscChunk(seq: number, data: Float32Array, rate = RATE): void {
   sendOsc("/tfbend/audio_in", [{ type: "i", value: seq }, { type: "i", value: rate }, { type: "b", value: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }]);
 }
 
-function concatBlocks(matrices: tb.control.DecodedMatrix[]): Float32Array {
+function concatBlocks(matrices: tb.transports.DecodedMatrix[]): Float32Array {
   const out = new Float32Array(matrices.reduce((n, m) => n + m.data.length, 0));
   let at = 0;
   for (const m of matrices) {
@@ -275,12 +275,12 @@ describe("live audio input", () => {
     const start = frames.length;
     await sendPaced(signal, 1000, (data, i) => {
       const block: tb.control.OutputBlock = { stream: "audio", seq: i, sampleRate: RATE, frames: data.length, channels: 1, width: 0, height: 0, data };
-      const frame = control.encodeFrame(block);
-      frame.writeUInt8(control.STREAM_IDS.input, 4);
+      const frame = transports.encodeFrame(block);
+      frame.writeUInt8(transports.STREAM_IDS.input, 4);
       socket.send(frame);
     });
     const blocks = expected.length / BLOCK;
-    const audio = () => frames.slice(start).map((f) => control.decodeFrame(f)).filter((b) => b.stream === "audio");
+    const audio = () => frames.slice(start).map((f) => transports.decodeFrame(f)).filter((b) => b.stream === "audio");
     await until("WebSocket output blocks", () => audio().length >= blocks, 40_000);
     const out = new Float32Array(blocks * BLOCK);
     audio().slice(0, blocks).forEach((b, i) => out.set(b.data, i * BLOCK));
@@ -296,7 +296,7 @@ describe("live audio input", () => {
     const tone = sweep(0.2);
     const send = (block: tb.control.OutputBlock) => sender.send(block);
     // wrong type (char matrix through a raw packet), wrong plane count, oversized
-    const char = control.encodeMatrixPacket(audioMatrix(tone.subarray(0, 64), 0), 1);
+    const char = transports.encodeMatrixPacket(audioMatrix(tone.subarray(0, 64), 0), 1);
     char.writeInt32BE(0, 8 + 12); // type char (data bytes then mean nothing)
     const raw = new Socket();
     await new Promise<void>((r) => raw.connect(receiver.port, "127.0.0.1", () => r()));
@@ -392,7 +392,7 @@ describe("live audio input", () => {
   }, 60_000);
 
   it("the sequencer puts chunks back in order, fills a lost one with silence and drops late ones", () => {
-    const seq = new control.ChunkSequencer<{ data: Float32Array }>(2);
+    const seq = new transports.ChunkSequencer<{ data: Float32Array }>(2);
     const chunk = (v: number) => ({ data: new Float32Array(4).fill(v) });
     const silence = (n: number) => ({ data: new Float32Array(n) });
     const order: number[] = [];

@@ -11,12 +11,12 @@ import WebSocket from "ws";
 import * as tb from "tfbend";
 import { startPlugin, type RunningPlugin } from "./session-fixture.js";
 
-const { control } = tb;
+const { control, transports } = tb;
 
 let plugin: RunningPlugin;
 let engine: tb.control.Engine;
-let oscServer: tb.control.OscServer;
-let wsServer: tb.control.WsServer;
+let oscServer: tb.transports.OscServer;
+let wsServer: tb.transports.WsServer;
 let udp: Socket;
 let workspace: string;
 
@@ -112,15 +112,15 @@ describe("fuzz", () => {
       let packet: Uint8Array;
       if (kind === 0) packet = Uint8Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256));
       else if (kind === 1) {
-        const good = oscBytes("/tfbend/set", control.toOscArgs(["keep", 0.9]));
+        const good = oscBytes("/tfbend/set", transports.toOscArgs(["keep", 0.9]));
         packet = good.subarray(0, Math.max(1, Math.floor(rand() * (good.length - 1))));
       } else if (kind === 2) packet = oscBytes(pick(["/", "/tfbend", "/tfbend/a/b", "/other/set", `/tfbend/${word()}`]), [{ type: "f", value: rand() }]);
       else if (kind === 3) packet = oscBytes("/tfbend/set", [{ type: "b", value: new Uint8Array([1, 2, 3]) }, { type: "f", value: 0.9 }]);
       else {
         const [cmd, ...args] = mutated();
-        packet = oscBytes(`/tfbend/${cmd}`, control.toOscArgs(args));
+        packet = oscBytes(`/tfbend/${cmd}`, transports.toOscArgs(args));
       }
-      udp.send(packet, oscServer.boundPort, "127.0.0.1");
+      udp.send(packet, oscServer.port, "127.0.0.1");
       // WebSocket: random text, broken JSON, wrong JSON types, binary frames, mutated commands
       const text = pick<() => string | Buffer>([
         () => String.fromCharCode(...Array.from({ length: Math.floor(rand() * 40) }, () => 32 + Math.floor(rand() * 90))),
@@ -345,7 +345,7 @@ describe("hostile input", () => {
       }
     };
     udp.on("message", listener);
-    const good = oscBytes("/tfbend/set", control.toOscArgs(["keep", 0.9]));
+    const good = oscBytes("/tfbend/set", transports.toOscArgs(["keep", 0.9]));
     const packets = [
       Uint8Array.from([1, 2, 3, 4, 5, 6, 7]),
       good.subarray(0, good.length - 3),
@@ -355,7 +355,7 @@ describe("hostile input", () => {
     ];
     for (const packet of packets) {
       const start = inbox.length;
-      udp.send(packet, oscServer.boundPort, "127.0.0.1");
+      udp.send(packet, oscServer.port, "127.0.0.1");
       for (let i = 0; i < 200 && !inbox.slice(start).some((m) => m.address === "/tfbend/error"); i++) await pause();
       const error = inbox.slice(start).find((m) => m.address === "/tfbend/error");
       expect(error, `packet of ${packet.length} bytes`).toBeDefined();

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import * as tb from "tfbend";
 
-const { JitterSender, decodeMatrixPacket, encodeMatrixPacket, rgbToArgb } = tb.control;
+const { JitterSender, JitterChunkParser, decodeMatrixPacket, encodeLatencyPacket, encodeMatrixPacket, rgbToArgb } = tb.transports;
 type OutputBlock = tb.control.OutputBlock;
 
 const HOST = "127.0.0.1";
@@ -231,6 +231,80 @@ describe("Jitter matrix packets", () => {
 
     expect(() => encodeMatrixPacket({ ...image, width: 6 }, 0)).toThrow(/expected/);
     expect(() => decodeMatrixPacket(Buffer.from("JMLP0000"))).toThrow();
+  });
+});
+
+describe("JitterChunkParser (the input side: tfbend as jit.net.recv)", () => {
+  type Found = ["matrix", Buffer] | ["oversized", number] | ["protocol error", string];
+  const parserInto = (found: Found[], maxMatrixBytes: number) =>
+    new JitterChunkParser({
+      matrix: (packet) => void found.push(["matrix", Buffer.from(packet)]),
+      oversized: (datasize) => void found.push(["oversized", datasize]),
+      protocolError: (message) => void found.push(["protocol error", message]),
+    }, maxMatrixBytes);
+  const message = (id: string, body: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.write(id, 0, "latin1");
+    head.writeInt32LE(body.length, 4);
+    return Buffer.concat([head, body]);
+  };
+  const small = encodeMatrixPacket(audioBlock(16), 1);
+  const big = encodeMatrixPacket(audioBlock(64), 2); // 256 data bytes: over the 128-byte limit below
+  const stereo = encodeMatrixPacket({ ...audioBlock(8), channels: 2, data: new Float32Array(16).fill(0.5) }, 3);
+  const stream = Buffer.concat([small, encodeLatencyPacket(1, 2, 3), message("JMMP", Buffer.from("a message")), big, stereo]);
+  const expected: Found[] = [["matrix", small], ["oversized", 256], ["matrix", stereo]];
+  /** Packets as hex: quick to compare a thousand times. */
+  const hex = (found: Found[]) => found.map(([kind, value]) => [kind, Buffer.isBuffer(value) ? value.toString("hex") : value]);
+
+  it("finds the same chunks however TCP cuts the stream: at every byte, and one byte at a time", () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const found: Found[] = [];
+      const parser = parserInto(found, 128);
+      parser.write(stream.subarray(0, cut));
+      parser.write(stream.subarray(cut));
+      expect(hex(found), `cut at byte ${cut}`).toEqual(hex(expected));
+      expect(parser.state).toBe("chunk-header");
+    }
+    const found: Found[] = [];
+    const parser = parserInto(found, 128);
+    for (let i = 0; i < stream.length; i++) parser.write(stream.subarray(i, i + 1));
+    expect(hex(found)).toEqual(hex(expected));
+    expect(decodeMatrixPacket(found[2][1] as Buffer)).toMatchObject({ planecount: 2, dim: [8], time: 3 });
+  });
+
+  it("skips an oversized matrix without holding its data, and names each state on the way", () => {
+    const found: Found[] = [];
+    const parser = parserInto(found, 128);
+    const states: string[] = [parser.state];
+    for (const piece of [big.subarray(0, 8), big.subarray(8, 8 + 288), big.subarray(8 + 288, 8 + 288 + 100)]) {
+      parser.write(piece);
+      states.push(parser.state);
+      expect(parser.bufferedBytes).toBe(0);
+    }
+    expect(states).toEqual(["chunk-header", "matrix-header", "skip", "skip"]);
+    parser.write(Buffer.concat([big.subarray(8 + 288 + 100), small.subarray(0, 100)]));
+    expect(parser.state).toBe("matrix-header");
+    expect(parser.bufferedBytes).toBe(92);
+    parser.write(small.subarray(100));
+    expect(found).toEqual([["oversized", 256], ["matrix", small]]);
+  });
+
+  it("stops at bytes that are not the protocol, and reads nothing after them", () => {
+    const cases: [Buffer, RegExp][] = [
+      [Buffer.from("HTTP/1.1 200 OK\r\n"), /"HTTP" is not a Jitter chunk id/],
+      [message("JMMP", Buffer.alloc(0)).fill(0xff, 4, 8), /JMMP chunk of -1 bytes/],
+      [Buffer.from(small).fill(0, 4, 8), /matrix chunk size 0, expected 288/],
+      [Buffer.from(small).fill(0x7f, 8 + 276, 8 + 280), /matrix data size \d+ is not plausible/],
+    ];
+    for (const [garbage, why] of cases) {
+      const found: Found[] = [];
+      const parser = parserInto(found, 1 << 20);
+      parser.write(Buffer.concat([small, garbage, small]));
+      parser.write(small);
+      expect(found.map(([kind]) => kind)).toEqual(["matrix", "protocol error"]);
+      expect(found[1][1]).toMatch(why);
+      expect(parser.state).toBe("failed");
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import osc from "osc";
 import WebSocket from "ws";
 import { chromium, type Browser, type Page } from "playwright-core";
 import * as tb from "tfbend";
-import { panelRoute } from "../dist/control/panel.js";
+import { panelRoute } from "../dist/transports/panel-files.js";
 
 const CHROMIUM = process.env.TFBEND_CHROMIUM ?? "/usr/bin/chromium";
 const MODELS = join(import.meta.dirname, "../models");
@@ -25,8 +25,8 @@ const SHOTS = process.env.UPDATE_SCREENSHOTS
 type OscMessage = { address: string; args: { type: string; value: unknown }[] };
 
 let engine: tb.control.Engine;
-let oscServer: tb.control.OscServer;
-let wsServer: tb.control.WsServer;
+let oscServer: tb.transports.OscServer;
+let wsServer: tb.transports.WsServer;
 let udp: Socket;
 let browser: Browser;
 let page: Page;
@@ -48,7 +48,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 /** A command over OSC (UDP), as a patch sends it; resolves with /tfbend/ok or /tfbend/error. */
 async function oscCommand(command: string, atoms: tb.control.Atom[] = []): Promise<OscMessage> {
   const start = oscInbox.length;
-  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: tb.control.toOscArgs(atoms) }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: tb.transports.toOscArgs(atoms) }, { metadata: true }), oscServer.port, "127.0.0.1");
   return until(`OSC reply to ${command}`, () =>
     oscInbox.slice(start).find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command));
 }
@@ -120,8 +120,8 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     ]);
     engine = started;
     browser = launched;
-    oscServer = new tb.control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-    wsServer = new tb.control.WsServer(engine, { host: "127.0.0.1", port: 0, http: panelRoute() });
+    oscServer = new tb.transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
+    wsServer = new tb.transports.WsServer(engine, { host: "127.0.0.1", port: 0, http: panelRoute() });
     await Promise.all([oscServer.ready, wsServer.ready]);
     udp = createSocket("udp4");
     await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));

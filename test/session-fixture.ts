@@ -22,8 +22,8 @@ export async function makeModelsDir(): Promise<{ modelsDir: string; workspace: s
 
 export interface RunningPlugin {
   engine: tb.control.Engine;
-  oscServer: tb.control.OscServer;
-  wsServer: tb.control.WsServer;
+  oscServer: tb.transports.OscServer;
+  wsServer: tb.transports.WsServer;
   workspace: string;
   close(): Promise<void>;
 }
@@ -34,13 +34,13 @@ export async function startPlugin(model = "audio"): Promise<RunningPlugin> {
   const dirs = await makeModelsDir();
   mkdirSync(dirs.workspace, { recursive: true });
   const engine = await tb.control.Engine.start({ ...dirs, model });
-  const oscServer = new tb.control.OscServer(engine, { host: "127.0.0.1", port: 0 });
-  const wsServer = new tb.control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+  const oscServer = new tb.transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
+  const wsServer = new tb.transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
   await Promise.all([oscServer.ready, wsServer.ready]);
   return {
     engine, oscServer, wsServer, workspace: dirs.workspace,
     close: async () => {
-      oscServer.close();
+      await oscServer.close();
       await wsServer.close();
       await engine.close();
     },

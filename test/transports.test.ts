@@ -9,13 +9,13 @@ import * as tb from "tfbend";
 import { makeModelsDir, startPlugin, type RunningPlugin } from "./session-fixture.js";
 import { oscClient, type OscMessage } from "./helpers.js";
 
-const { control } = tb;
+const { control, transports } = tb;
 type Reply = tb.control.Reply;
 
 let plugin: RunningPlugin;
 let engine: tb.control.Engine;
-let oscServer: tb.control.OscServer;
-let wsServer: tb.control.WsServer;
+let oscServer: tb.transports.OscServer;
+let wsServer: tb.transports.WsServer;
 let udp: Socket;
 const oscInbox: OscMessage[] = [];
 
@@ -32,12 +32,12 @@ afterAll(async () => {
 
 function sendOsc(address: string, args: { type: string; value: unknown }[]): void {
   const bytes = osc.writePacket({ address, args }, { metadata: true });
-  udp.send(bytes, oscServer.boundPort, "127.0.0.1");
+  udp.send(bytes, oscServer.port, "127.0.0.1");
 }
 
 async function oscCommand(command: string, atoms: tb.control.Atom[] = []): Promise<(typeof oscInbox)[number]> {
   const start = oscInbox.length;
-  sendOsc(`/tfbend/${command}`, control.toOscArgs(atoms));
+  sendOsc(`/tfbend/${command}`, transports.toOscArgs(atoms));
   for (let i = 0; i < 200; i++) {
     const found = oscInbox.slice(start).find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command);
     if (found) return found;
@@ -131,7 +131,7 @@ describe("transports", () => {
     await new Promise((r) => setTimeout(r, 300));
     await oscCommand("stream", ["stop"]);
     expect(ws.frames.length).toBeGreaterThan(2);
-    const block = control.decodeFrame(ws.frames[0]);
+    const block = transports.decodeFrame(ws.frames[0]);
     expect(block).toMatchObject({ stream: "audio", sampleRate: 44100, frames: 2048, channels: 1 });
     expect(block.data.length).toBe(2048);
     const blobs = oscInbox.slice(start).filter((m) => m.address === "/tfbend/audio");
@@ -171,16 +171,20 @@ describe("transports", () => {
     const outlets: unknown[][] = [];
     const dicts = new Map<string, object>();
     const handlers = new Map<string, (...args: never[]) => unknown>();
-    const maxApi: tb.control.MaxApiLike = {
+    let onOutlet: (args: unknown[]) => void = () => undefined;
+    const maxApi: tb.transports.MaxApiLike = {
       MESSAGE_TYPES: { ALL: "all" },
       addHandler: (selector, handler) => void handlers.set(selector, handler),
-      outlet: async (...args) => void outlets.push(args),
+      outlet: async (...args) => {
+        outlets.push(args);
+        onOutlet(args);
+      },
       post: async () => undefined,
       setDict: async (id, dict) => (dicts.set(id, dict), dict),
     };
     const dirs = await makeModelsDir();
     mkdirSync(dirs.workspace, { recursive: true });
-    const max = await control.startMax(maxApi, { ...dirs, model: "audio" });
+    const max = await transports.startMax(maxApi, { ...dirs, model: "audio" });
     const call = async (selector: string, ...args: (string | number)[]) => {
       await (handlers.get(selector) as unknown as (...a: unknown[]) => Promise<void>)(...args);
     };
@@ -191,9 +195,10 @@ describe("transports", () => {
     expect((dicts.get("tfbend_weights") as { items: unknown[] }).items.length).toBeGreaterThan(10);
     await call("set", "nothing", 1);
     expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "set"]);
+    // The catch-all handler answers without being awaited: wait for its outlet.
+    const answered = new Promise<unknown[]>((resolve) => (onOutlet = (args) => args[1] === "frobnicate" && resolve(args)));
     await (handlers.get("all") as unknown as (...a: unknown[]) => Promise<void>)(false, "frobnicate", 1);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(outlets.at(-1)!.slice(0, 2)).toEqual(["error", "frobnicate"]);
+    expect((await answered).slice(0, 2)).toEqual(["error", "frobnicate"]);
     await max.close();
   });
 
@@ -209,7 +214,7 @@ describe("transports", () => {
 
 describe("WebSocket origins", () => {
   it("accepts patch clients and local pages, refuses other web pages", () => {
-    const { originAllowed } = tb.control;
+    const { originAllowed } = tb.transports;
     expect(originAllowed(undefined, [])).toBe(true);
     expect(originAllowed("http://127.0.0.1:7401", [])).toBe(true);
     expect(originAllowed("http://localhost:5173", [])).toBe(true);
@@ -258,8 +263,8 @@ describe("transport guards", () => {
     const errors: unknown[] = [];
     const original = console.error;
     console.error = (...args: unknown[]) => void errors.push(args.join(" "));
-    const wsServer = new control.WsServer(failing, { host: "127.0.0.1", port: 0, http: () => { throw new Error("boom in a route"); } });
-    const oscServer = new control.OscServer(failing, { host: "127.0.0.1", port: 0 });
+    const wsServer = new transports.WsServer(failing, { host: "127.0.0.1", port: 0, http: () => { throw new Error("boom in a route"); } });
+    const oscServer = new transports.OscServer(failing, { host: "127.0.0.1", port: 0 });
     try {
       await Promise.all([wsServer.ready, oscServer.ready]);
       const socket = new WebSocket(`ws://127.0.0.1:${wsServer.port}`);
@@ -277,7 +282,7 @@ describe("transport guards", () => {
       const client = createSocket("udp4");
       await new Promise<void>((r) => client.bind(0, "127.0.0.1", () => r()));
       client.on("message", (data) => inbox.push(osc.readPacket(new Uint8Array(data), { metadata: true }) as { address: string }));
-      client.send(osc.writePacket({ address: "/tfbend/weights", args: [] }, { metadata: true }), oscServer.boundPort, "127.0.0.1");
+      client.send(osc.writePacket({ address: "/tfbend/weights", args: [] }, { metadata: true }), oscServer.port, "127.0.0.1");
       for (let i = 0; i < 200 && inbox.length < 1; i++) await new Promise((r) => setTimeout(r, 10));
       expect(inbox[0]?.address).toBe("/tfbend/error");
       client.close();
@@ -286,8 +291,44 @@ describe("transport guards", () => {
       expect(errors.filter((e) => String(e).includes("boom in a handler")).length).toBe(2); // once for ws, once for osc
     } finally {
       console.error = original;
-      oscServer.close();
+      await oscServer.close();
       await wsServer.close();
     }
+  });
+});
+
+describe("the transport base", () => {
+  it("OSC, WebSocket and the Jitter receiver are one kind of server: ready, then .port is the port bound", async () => {
+    const servers = [
+      new transports.OscServer(engine, { host: "127.0.0.1", port: 0 }),
+      new transports.WsServer(engine, { host: "127.0.0.1", port: 0 }),
+      new transports.JitterReceiver(engine, { host: "127.0.0.1", port: 0 }),
+    ];
+    try {
+      await Promise.all(servers.map((s) => s.ready));
+      for (const s of servers) {
+        expect(s).toBeInstanceOf(transports.Transport);
+        expect(s.port, s.name).toBeGreaterThan(0);
+      }
+      expect(new Set(servers.map((s) => s.port)).size).toBe(3);
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it("lets one error a second through per sender and counts the ones held back", () => {
+    const throttle = new transports.ErrorThrottle();
+    expect(throttle.pass("a", 0)).toBe(0);
+    expect(throttle.pass("a", 400)).toBeNull();
+    expect(throttle.pass("b", 400)).toBe(0);
+    expect(throttle.pass("a", 999)).toBeNull();
+    expect(throttle.pass("a", 1000)).toBe(2);
+    expect(throttle.pass("a", 1500)).toBeNull();
+  });
+
+  it("live input takes 1..64 channels", () => {
+    expect([0, 1, 64, 65, 1.5, Number.NaN].map((c) => transports.channelsProblem(c))).toEqual([
+      "audio_in: channels must be 1..64", null, null, "audio_in: channels must be 1..64", "audio_in: channels must be 1..64", "audio_in: channels must be 1..64",
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
-import { startMax } from "../../dist/control/max.js";
+import { startMax } from "../../dist/transports/max.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const workspace = process.env.TFBEND_WORKSPACE ?? join(homedir(), "Documents", "tfbend-workspace");

@@ -5,10 +5,9 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
-// The panel's query commands (weight statistics, histograms, activation values, ...).
-import "./panel-commands.js";
-
-export { registerPanelCommands } from "./panel-commands.js";
+// The panel's query commands (weight statistics, histograms, activation values, ...) join
+// the command table where the page is served. (Until the table registers them itself.)
+import "../control/panel-commands.js";
 
 export interface PanelOptions {
   /** Folder of the built panel (default: dist/panel next to this file's folder). */

@@ -3,11 +3,12 @@
 // metadata (weights, graph, controls) also as a Max dict named tfbend_<command>, announced
 // as `dict <command> <name>`. max-api is injected by Max at run time, so the entry takes
 // it as an argument (tests pass a stand-in with the same interface).
-import type { Atom } from "./atoms.js";
-import { COMMANDS } from "./commands.js";
-import { Engine, type EngineOptions } from "./engine.js";
+import type { Atom } from "../control/atoms.js";
+import { COMMANDS } from "../control/commands.js";
+import { Engine, type EngineOptions } from "../control/engine.js";
 import { reportHandlerFailure } from "./guard.js";
-import { attachJitter, JitterReceiver, type JitterOutputOptions, type JitterReceiverOptions } from "./jitnet.js";
+import { JitterReceiver, type JitterReceiverOptions } from "./jitter/receiver.js";
+import { attachJitter, type JitterOutputOptions } from "./jitter/sender.js";
 
 /** The part of Node for Max's max-api (see @types/max-api) that tfbend uses. */
 export interface MaxApiLike {
