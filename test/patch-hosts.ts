@@ -3,16 +3,28 @@
 // output lines can be awaited, and whether a host program is installed.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import * as tb from "tfbend";
 
 export const repoRoot = join(import.meta.dirname, "..");
 
-/** Whether `program` runs here (the reason to skip a host test when it does not). */
+/** Whether `program` runs here and answers `versionFlag` (the reason to skip a host test when it does not). */
 export function installed(program: string, versionFlag: string): boolean {
   return spawnSync(program, [versionFlag], { stdio: "ignore", timeout: 20_000 }).status === 0;
+}
+
+/** Whether an executable `program` is on the PATH (for programs without a version flag that exits 0). */
+export function onPath(program: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, program), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** A UDP port of 127.0.0.1 that was free a moment ago (for hosts that cannot bind port 0 and say which). */
