@@ -83,7 +83,8 @@ function maxPatch(title, extra) {
   wire(route, 2, dictPrint);
   // audio: Jitter matrices over TCP → signal
   const audioIn = box("newobj", "jit.net.recv @port 7474", [450, 600, 160, 22], { numinlets: 1, numoutlets: 2 });
-  const release = box("newobj", "jit.release~ @latency 2048", [450, 640, 170, 22], { numinlets: 1, numoutlets: 2 });
+  // @latency is milliseconds of buffered signal (Max's reference): about two 2048-sample blocks
+  const release = box("newobj", "jit.release~ @latency 100", [450, 640, 170, 22], { numinlets: 1, numoutlets: 2 });
   const gain = box("newobj", "*~ 0.5", [450, 680, 60, 22], { numinlets: 2, numoutlets: 1 });
   const dac = box("newobj", "dac~", [450, 720, 40, 22], { numinlets: 2, numoutlets: 0 });
   wire(audioIn, 0, release);
