@@ -3,7 +3,6 @@
 // order, as a user evaluates them, and every /tfbend/ message a line sends must be answered
 // with ok. The live-input block needs a server: scsynth runs on JACK's dummy driver (no
 // sound card), and its chunks must reach the plugin as /tfbend/audio_in and play through forward.
-import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,9 +100,10 @@ describe.skipIf(!hasSclang)("patches/tfbend.scd in sclang", () => {
     // a JACK server of its own, on the dummy driver, and scsynth on it
     const jackName = `tfbend-test-${process.pid}`;
     const env = { JACK_DEFAULT_SERVER: jackName };
-    hosts.push(new HostProcess("jackd", ["--no-realtime", "-d", "dummy", "-r", "44100", "-p", "512"], env));
-    const wait = spawn("jack_wait", ["-w"], { env: { ...process.env, ...env }, stdio: "ignore" });
-    expect(await new Promise((resolve) => wait.on("exit", resolve))).toBe(0);
+    hosts.push(new HostProcess("jackd", ["--no-realtime", "-n", jackName, "-d", "dummy", "-r", "44100", "-p", "512"], env));
+    const wait = new HostProcess("jack_wait", ["-w"], env);
+    hosts.push(wait);
+    expect(await wait.exited).toBe(0);
     const serverPort = await freeUdpPort();
     const scsynth = new HostProcess("scsynth", ["-u", String(serverPort), "-i", "1", "-o", "2", "-R", "0", "-l", "1"], env);
     hosts.push(scsynth);
