@@ -83,7 +83,8 @@ function maxPatch(title, extra) {
   wire(route, 2, dictPrint);
   // audio: Jitter matrices over TCP → signal
   const audioIn = box("newobj", "jit.net.recv @port 7474", [450, 600, 160, 22], { numinlets: 1, numoutlets: 2 });
-  const release = box("newobj", "jit.release~ @latency 2048", [450, 640, 170, 22], { numinlets: 1, numoutlets: 2 });
+  // @latency is milliseconds of buffered signal (Max's reference): about two 2048-sample blocks
+  const release = box("newobj", "jit.release~ @latency 100", [450, 640, 170, 22], { numinlets: 1, numoutlets: 2 });
   const gain = box("newobj", "*~ 0.5", [450, 680, 60, 22], { numinlets: 2, numoutlets: 1 });
   const dac = box("newobj", "dac~", [450, 720, 40, 22], { numinlets: 2, numoutlets: 0 });
   wire(audioIn, 0, release);
@@ -131,48 +132,70 @@ writeFileSync(new URL("../plugin/help/tfbend.maxhelp", import.meta.url), JSON.st
 
 // --- Pd ------------------------------------------------------------------------------
 // Pd 0.51+: [oscformat] / [oscparse] with [netsend -u -b] / [netreceive -u -b].
+// [oscformat] takes lists: a message box whose first atom is a word must start with
+// "list" (otherwise the word is a method name [oscformat] does not have).
+
+/** A message box's text for the arguments of an OSC message to [oscformat]. */
+export function pdMessageText(args) {
+  if (args.length === 0) return "bang";
+  const text = args.join(" ").replace(/([;,$])/g, "\\$1");
+  return Number.isFinite(Number(args[0])) ? text : `list ${text}`;
+}
+
+/** Ports the Pd patch uses: the plugin's OSC port and the one --osc-reply sends to. */
+export const PD_PORTS = { plugin: 7400, reply: 7402 };
+
 function pdPatch() {
   const objs = [];
   const conns = [];
   const add = (line) => objs.push(line) - 1;
   const connect = (a, o, b, i) => conns.push(`#X connect ${a} ${o} ${b} ${i};`);
-  add("#X text 20 10 tfbend over OSC: each message is /tfbend/<command> <atoms>. Start the plugin with: npm start -- --osc-reply 127.0.0.1:7402 so replies arrive here.;");
-  const send = add("#X obj 20 520 netsend -u -b;");
-  const connectMsg = add("#X msg 200 480 connect 127.0.0.1 7400;");
+  const rows = Math.ceil(DEMO_MESSAGES.length / 3);
+  const bottom = 40 + rows * 50;
+  add(`#X text 20 10 tfbend over OSC: each message is /tfbend/<command> <atoms>. Start the plugin with: npm start -- --osc-reply 127.0.0.1:${PD_PORTS.reply} so replies arrive here. Click connect first.;`);
+  const send = add(`#X obj 20 ${bottom + 30} netsend -u -b;`);
+  const connectMsg = add(`#X msg 20 ${bottom} connect 127.0.0.1 ${PD_PORTS.plugin};`);
   connect(connectMsg, 0, send, 0);
-  DEMO_MESSAGES.forEach((text, i) => {
-    const [command, ...args] = text.split(" ");
-    const x = 20 + (i % 3) * 230;
-    const y = 40 + Math.floor(i / 3) * 50;
-    const msg = add(`#X msg ${x} ${y} ${args.join(" ").replace(/;/g, "\\;") || "bang"};`);
+  const commandBox = (x, y, command, args) => {
+    const msg = add(`#X msg ${x} ${y} ${pdMessageText(args)};`);
     const fmt = add(`#X obj ${x} ${y + 22} oscformat tfbend ${command};`);
     connect(msg, 0, fmt, 0);
     connect(fmt, 0, send, 0);
+  };
+  DEMO_MESSAGES.forEach((text, i) => {
+    const [command, ...args] = text.split(" ");
+    commandBox(20 + (i % 3) * 230, 40 + Math.floor(i / 3) * 50, command, args);
   });
-  const recv = add("#X obj 20 600 netreceive -u -b 7402;");
-  const parse = add("#X obj 20 630 oscparse;");
-  const strip = add("#X obj 20 660 list trim;");
-  const route = add("#X obj 20 690 route tfbend;");
-  const print = add("#X obj 20 720 print tfbend;");
+  // replies: /tfbend/ok|error|event ... print; /tfbend/audio blobs (the stream) are dropped here
+  const recv = add(`#X obj 20 ${bottom + 70} netreceive -u -b ${PD_PORTS.reply};`);
+  const parse = add(`#X obj 20 ${bottom + 100} oscparse;`);
+  const strip = add(`#X obj 20 ${bottom + 130} list trim;`);
+  const route = add(`#X obj 20 ${bottom + 160} route tfbend;`);
+  const dropAudio = add(`#X obj 20 ${bottom + 190} route audio;`);
+  const print = add(`#X obj 20 ${bottom + 220} print tfbend;`);
   connect(recv, 0, parse, 0);
   connect(parse, 0, strip, 0);
   connect(strip, 0, route, 0);
-  connect(route, 0, print, 0);
+  connect(route, 0, dropAudio, 0);
+  connect(dropAudio, 1, print, 0);
   // live input: [adc~] → 512-sample chunks → /tfbend/audio_in <seq> 44100 <samples...>
-  add("#X text 480 600 live input (method forward or encode): send chunks of the adc~ signal;");
-  const on = add("#X msg 480 630 1;");
-  const off = add("#X msg 520 630 0;");
-  const metro = add(`#X obj 480 660 metro ${((INPUT_CHUNK / 44100) * 1000).toFixed(6)};`);
-  const trig = add("#X obj 480 690 t b b b;");
-  const adc = add("#X obj 620 660 adc~ 1;");
-  const table = add(`#X obj 620 630 array define tfbend-in ${INPUT_CHUNK};`);
-  const record = add("#X obj 620 720 tabwrite~ tfbend-in;");
-  const get = add("#X obj 540 720 array get tfbend-in;");
-  const rate = add("#X obj 540 750 list prepend 44100;");
-  const count = add("#X obj 680 690 f;");
-  const inc = add("#X obj 720 690 + 1;");
-  const withSeq = add("#X obj 540 780 list prepend;");
-  const format = add("#X obj 540 810 oscformat tfbend audio_in;");
+  const live = bottom + 270;
+  add(`#X text 250 ${live} live input: choose a method that takes audio \\, stream start \\, then 1 (0 stops). DSP on for the adc~ signal.;`);
+  commandBox(250, live + 40, "method", ["forward"]);
+  commandBox(360, live + 40, "method", ["decode"]);
+  const on = add(`#X msg 250 ${live + 100} 1;`);
+  const off = add(`#X msg 290 ${live + 100} 0;`);
+  const metro = add(`#X obj 250 ${live + 130} metro ${((INPUT_CHUNK / 44100) * 1000).toFixed(6)};`);
+  const trig = add(`#X obj 250 ${live + 160} t b b b;`);
+  const adc = add(`#X obj 480 ${live + 130} adc~ 1;`);
+  const table = add(`#X obj 480 ${live + 100} array define tfbend-in ${INPUT_CHUNK};`);
+  const record = add(`#X obj 480 ${live + 190} tabwrite~ tfbend-in;`);
+  const get = add(`#X obj 310 ${live + 190} array get tfbend-in;`);
+  const rate = add(`#X obj 310 ${live + 220} list prepend 44100;`);
+  const count = add(`#X obj 420 ${live + 160} f;`);
+  const inc = add(`#X obj 460 ${live + 160} + 1;`);
+  const withSeq = add(`#X obj 310 ${live + 250} list prepend;`);
+  const format = add(`#X obj 310 ${live + 280} oscformat tfbend audio_in;`);
   connect(on, 0, metro, 0);
   connect(off, 0, metro, 0);
   connect(metro, 0, trig, 0);
@@ -188,6 +211,6 @@ function pdPatch() {
   connect(trig, 0, record, 0);
   connect(adc, 0, record, 0);
   void table;
-  return ["#N canvas 100 100 760 780 12;", ...objs, ...conns].join("\n") + "\n";
+  return [`#N canvas 100 100 720 ${live + 340} 12;`, ...objs, ...conns].join("\n") + "\n";
 }
 writeFileSync(new URL("tfbend.pd", import.meta.url), pdPatch());

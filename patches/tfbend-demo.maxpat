@@ -684,7 +684,7 @@
         "box": {
           "id": "obj-45",
           "maxclass": "newobj",
-          "text": "jit.release~ @latency 2048",
+          "text": "jit.release~ @latency 100",
           "patching_rect": [
             450,
             640,

@@ -2,14 +2,19 @@
 // send is accepted by the command table (run in order on a fresh session: all ok).
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
 
 const root = join(import.meta.dirname, "..");
-// Max objects and box classes these patches use (all ship with Max 8/9).
-const MAX_OBJECTS = new Set(["node.script", "route", "print", "prepend", "scale", "jit.net.recv", "jit.release~", "*~", "dac~", "adc~", "jit.catch~", "jit.net.send", "qmetro"]);
-const MAX_CLASSES = new Set(["newobj", "message", "comment", "slider", "jit.pwindow", "umenu", "toggle"]);
+/** Objects and box classes Max 8/9 ship, with the attributes the patches may set (patches/max-objects.json cites each reference page). */
+interface MaxCatalogue {
+  objects: Record<string, { reference: string; attributes: string[] }>;
+  boxes: Record<string, { reference: string; attributes: string[] }>;
+}
+const MAX_SHIPS = JSON.parse(readFileSync(join(root, "patches/max-objects.json"), "utf8")) as MaxCatalogue;
+/** Box fields Max writes for every box (not attributes of an object). */
+const BOX_FIELDS = new Set(["id", "maxclass", "text", "patching_rect", "numinlets", "numoutlets"]);
 // Pd vanilla objects these patches use (Pd 0.51+).
 const PD_OBJECTS = new Set(["netsend", "netreceive", "oscformat", "oscparse", "list", "route", "print", "metro", "t", "adc~", "array", "tabwrite~", "f", "+"]);
 /** The shipped audio model's methods (what the Max patch's method menu may offer). */
@@ -31,6 +36,49 @@ async function runAll(commands: tb.control.Atom[][]): Promise<void> {
   session.dispose();
 }
 
+/** The plugin's Max entry with max-api stood in, on the shipped models as plugin/javascript/tfbend.mjs starts it (one for both Max patches). */
+interface MaxEntry {
+  session: tb.control.MaxSession;
+  handlers: Map<string, (...args: unknown[]) => Promise<void>>;
+  outlets: unknown[][];
+}
+let maxEntry: Promise<MaxEntry> | undefined;
+function startMaxEntry(): Promise<MaxEntry> {
+  maxEntry ??= (async () => {
+    const outlets: unknown[][] = [];
+    const handlers = new Map<string, (...args: unknown[]) => Promise<void>>();
+    const maxApi: tb.control.MaxApiLike = {
+      MESSAGE_TYPES: { ALL: "all" },
+      addHandler: (selector, handler) => void handlers.set(selector, handler as unknown as (...args: unknown[]) => Promise<void>),
+      outlet: async (...args) => void outlets.push(args),
+      post: async () => undefined,
+      setDict: async (_id, dict) => dict,
+    };
+    const session = await tb.control.startMax(maxApi, { modelsDir: join(root, "models"), workspace: dirs.workspace, model: "audio" });
+    return { session, handlers, outlets };
+  })();
+  return maxEntry;
+}
+afterAll(async () => {
+  if (maxEntry) await (await maxEntry).session.close();
+});
+
+/**
+ * Sends each message as Max sends a clicked message box to node.script (its first word is the
+ * handler's selector); each must be answered `ok <command>`.
+ */
+async function clickInMax(messages: tb.control.Atom[][]): Promise<void> {
+  const { handlers, outlets } = await startMaxEntry();
+  for (const [selector, ...args] of messages) {
+    const handler = handlers.get(String(selector));
+    expect(handler, `node.script has no handler for '${selector}'`).toBeDefined();
+    const from = outlets.length;
+    await handler!(...args);
+    const reply = outlets.slice(from).find((o) => (o[0] === "ok" || o[0] === "error") && o[1] === selector);
+    expect(reply?.slice(0, 2), `${[selector, ...args].join(" ")} → ${reply?.join(" ")}`).toEqual(["ok", selector]);
+  }
+}
+
 interface MaxBox {
   box: { id: string; maxclass: string; text?: string };
 }
@@ -42,10 +90,19 @@ for (const file of ["patches/tfbend-demo.maxpat", "plugin/help/tfbend.maxhelp"])
     };
     const boxes = new Map(patch.patcher.boxes.map((b) => [b.box.id, b.box]));
 
-    it("uses only Max objects that exist, wired between existing boxes", () => {
+    it("uses only objects and attributes Max 8/9 ship, wired between existing boxes", () => {
       for (const { box } of patch.patcher.boxes) {
-        expect(MAX_CLASSES.has(box.maxclass), box.maxclass).toBe(true);
-        if (box.maxclass === "newobj") expect(MAX_OBJECTS.has(box.text!.split(" ")[0]), box.text).toBe(true);
+        const boxClass = MAX_SHIPS.boxes[box.maxclass];
+        expect(boxClass, `box class ${box.maxclass}`).toBeDefined();
+        for (const field of Object.keys(box)) if (!BOX_FIELDS.has(field)) expect(boxClass.attributes, `${box.maxclass} attribute ${field}`).toContain(field);
+        if (box.maxclass !== "newobj") continue;
+        const [name, ...args] = box.text!.split(" ");
+        const object = MAX_SHIPS.objects[name];
+        expect(object, `object ${name}`).toBeDefined();
+        for (const attribute of args.filter((a) => a.startsWith("@"))) expect(object.attributes, `${box.text}`).toContain(attribute.slice(1));
+      }
+      for (const entry of [...Object.values(MAX_SHIPS.objects), ...Object.values(MAX_SHIPS.boxes)]) {
+        expect(entry.reference).toMatch(/^https:\/\/docs\.cycling74\.com\/max8\//);
       }
       for (const { patchline } of patch.patcher.lines) {
         expect(boxes.has(patchline.source[0])).toBe(true);
@@ -55,15 +112,27 @@ for (const file of ["patches/tfbend-demo.maxpat", "plugin/help/tfbend.maxhelp"])
       expect(node.text).toMatch(/node\.script tfbend\.mjs @autostart 1/);
     });
 
-    it("sends only commands the table accepts", async () => {
+    it("every message box, clicked in the patch's order, is answered ok by node.script's entry on the shipped model", async () => {
       const node = [...boxes.values()].find((b) => b.text?.startsWith("node.script"))!;
       const sources = patch.patcher.lines.filter((l) => l.patchline.destination[0] === node.id).map((l) => boxes.get(l.patchline.source[0])!);
-      const messages = sources.filter((b) => b.maxclass === "message").map((b) => tb.control.parseLine(b.text!));
-      expect(messages.length).toBeGreaterThan(20);
-      // slider chains end in [prepend set <control>]: the controls must exist once the bends ran
+      const messageBoxes = patch.patcher.boxes.map((b) => b.box).filter((b) => b.maxclass === "message");
+      // every message box goes to node.script, and its first word is a command of the table
+      for (const box of messageBoxes) {
+        expect(sources, box.text).toContain(box);
+        expect([...tb.control.COMMANDS.keys()], box.text).toContain(box.text!.split(" ")[0]);
+      }
+      expect(messageBoxes.length).toBeGreaterThan(20);
+      const messages = messageBoxes.map((b) => tb.control.parseLine(b.text!));
+      // slider chains end in [prepend set <control>]: clicked once the bends made the controls
       const sliders = sources.filter((b) => b.text?.startsWith("prepend set")).map((b) => [...tb.control.parseLine(b.text!.slice(8)), 0.5]);
+      const afterBends = messages.findIndex((m) => m[0] === "controls") + 1;
+      expect(afterBends).toBeGreaterThan(0);
+      // the method menu's items through [prepend method]
+      const menu = patch.patcher.boxes.find((b) => b.box.maxclass === "umenu")!.box as { items?: string[] };
+      const methods = (menu.items ?? []).filter((i) => i !== ",").map((name) => ["method", name]);
       const image = messages.filter((m) => m[1] === "image");
-      await runAll([...messages.filter((m) => m[1] !== "image" && m[0] !== "reset" && m[0] !== "unbend"), ...sliders, ...image]);
+      const clicks = [...messages.slice(0, afterBends), ...sliders, ...messages.slice(afterBends).filter((m) => m[1] !== "image"), ...methods, ...image];
+      await clickInMax(clicks);
     });
 
     it("sends the patch's audio: adc~ → jit.catch~ → jit.net.send @port 7476, with a method menu", () => {
@@ -107,10 +176,18 @@ describe("patches/tfbend.pd", () => {
       const m = /^#X obj \d+ \d+ oscformat tfbend (\S+)$/.exec(l);
       if (!m || m[1] === "audio_in") return; // the live input, checked below
       const msg = objects[i - 1].replace(/^#X msg \d+ \d+ ?/, "");
-      commands.push([m[1], ...(msg === "bang" ? [] : tb.control.parseLine(msg))]);
+      const atoms = msg === "bang" ? [] : tb.control.parseLine(msg);
+      // [oscformat] takes lists: a first atom that is a word would be a method it does not have
+      if (typeof atoms[0] === "string") expect(atoms[0], msg).toBe("list");
+      commands.push([m[1], ...(atoms[0] === "list" ? atoms.slice(1) : atoms)]);
     });
     expect(commands.length).toBeGreaterThan(20);
-    await runAll(commands.filter((c) => c[0] !== "reset" && c[0] !== "unbend"));
+    // the fixture model is a bare decoder: the method boxes name the shipped model's methods
+    // (test/pd-host.test.ts runs them all in Pd on the shipped model)
+    const methods = commands.filter((c) => c[0] === "method");
+    expect(methods.length).toBeGreaterThan(0);
+    for (const [, name] of methods) expect(SHIPPED_METHODS).toContain(name);
+    await runAll(commands.filter((c) => c[0] !== "reset" && c[0] !== "unbend" && c[0] !== "method"));
   });
 
   it("sends its input as /tfbend/audio_in <seq> <rate> <samples...> chunks from adc~", () => {
@@ -152,7 +229,7 @@ describe("the patches start from the first sound", () => {
     expect(messages.slice(0, 2)).toEqual(["load audio", "stream start"]);
     expect(messages).toEqual(expect.arrayContaining(["input walk 0.25", "input hold"]));
     // Pd: a message box of atoms, then [oscformat tfbend <command>]
-    const pd = [...readFileSync(join(root, "patches/tfbend.pd"), "utf8").matchAll(/#X msg \d+ \d+ (.*);\n#X obj \d+ \d+ oscformat tfbend (\w+);/g)].map((m) => `${m[2]} ${m[1]}`);
+    const pd = [...readFileSync(join(root, "patches/tfbend.pd"), "utf8").matchAll(/#X msg \d+ \d+ (?:list )?(.*);\n#X obj \d+ \d+ oscformat tfbend (\w+);/g)].map((m) => `${m[2]} ${m[1]}`);
     expect(pd.slice(0, 3)).toEqual(["load audio", "stream start", "input walk 1"]);
     expect(pd).toEqual(expect.arrayContaining(["input walk 0.25", "input hold"]));
     const scd = readFileSync(join(root, "patches/tfbend.scd"), "utf8");
