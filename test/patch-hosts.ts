@@ -38,7 +38,7 @@ export async function freeUdpPort(): Promise<number> {
 
 export interface HostPlugin {
   engine: tb.control.Engine;
-  osc: tb.control.OscServer;
+  osc: tb.transports.OscServer;
   workspace: string;
   close(): Promise<void>;
 }
@@ -48,12 +48,12 @@ export async function startHostPlugin(replyTo?: { host: string; port: number }):
   const workspace = join(mkdtempSync(join(tmpdir(), "tfbend-host-")), "workspace");
   mkdirSync(workspace, { recursive: true });
   const engine = await tb.control.Engine.start({ modelsDir: join(repoRoot, "models"), workspace });
-  const osc = new tb.control.OscServer(engine, { host: "127.0.0.1", port: 0, replyTo });
+  const osc = new tb.transports.OscServer(engine, { host: "127.0.0.1", port: 0, replyTo });
   await osc.ready;
   return {
     engine, osc, workspace,
     close: async () => {
-      osc.close();
+      await osc.close();
       await engine.close();
     },
   };

@@ -54,7 +54,7 @@ function startMaxEntry(): Promise<MaxEntry> {
       post: async () => undefined,
       setDict: async (_id, dict) => dict,
     };
-    const session = await tb.control.startMax(maxApi, { modelsDir: join(root, "models"), workspace: dirs.workspace, model: "audio" });
+    const session = await tb.transports.startMax(maxApi, { modelsDir: join(root, "models"), workspace: dirs.workspace, model: "audio" });
     return { session, handlers, outlets };
   })();
   return maxEntry;

@@ -42,7 +42,7 @@ describe.skipIf(!hasPd)("patches/tfbend.pd in Pd vanilla (pd -nogui)", () => {
     controlPort = await freeUdpPort();
     plugin = await startHostPlugin({ host: "127.0.0.1", port: replyPort });
     let patch = original;
-    for (const [from, to] of [[/ connect 127\.0\.0\.1 \d+;/g, ` connect 127.0.0.1 ${plugin.osc.boundPort};`], [/ netreceive -u -b \d+;/g, ` netreceive -u -b ${replyPort};`]] as const) {
+    for (const [from, to] of [[/ connect 127\.0\.0\.1 \d+;/g, ` connect 127.0.0.1 ${plugin.osc.port};`], [/ netreceive -u -b \d+;/g, ` netreceive -u -b ${replyPort};`]] as const) {
       expect(patch.match(from)?.length, `the patch has one '${from.source}'`).toBe(1);
       patch = patch.replace(from, to);
     }

@@ -68,7 +68,7 @@ describe.skipIf(!hasSclang)("patches/tfbend.scd in sclang", () => {
   async function runInSclang(selected: Unit[], serverPort: number | null, name: string): Promise<{ sclang: HostProcess; replies: string[] }> {
     const portLine = /NetAddr\("127\.0\.0\.1", \d+\)/;
     const prelude = [
-      `~units = [${selected.map((u) => `[${u.command ? `"${u.command}"` : "nil"}, ${scString(u.code.replace(portLine, `NetAddr("127.0.0.1", ${plugin.osc.boundPort})`))}]`).join(",\n")}];`,
+      `~units = [${selected.map((u) => `[${u.command ? `"${u.command}"` : "nil"}, ${scString(u.code.replace(portLine, `NetAddr("127.0.0.1", ${plugin.osc.port})`))}]`).join(",\n")}];`,
       `~serverPort = ${serverPort ?? "nil"};`,
     ].join("\n");
     const path = join(plugin.workspace, `${name}.scd`);
