@@ -1,6 +1,8 @@
 // The dicts of the command-table replies the panel reads.
 import type { Atom } from "./client.js";
 
+export type { SessionState } from "../../src/protocol/index.js";
+
 export interface GraphNode {
   name: string;
   op: string;
@@ -84,20 +86,6 @@ export interface ControlInfo {
   value: number;
   min: number | null;
   max: number | null;
-}
-
-export interface SessionState {
-  model: string | null;
-  kind: "audio" | "image" | "generic";
-  method: string;
-  methods: string[];
-  latent: number[];
-  blockFrames: number;
-  version: string | null;
-  versions: string[];
-  interpolation: Record<string, number> | null;
-  streaming: boolean;
-  configs: string[];
 }
 
 export type Status = Record<string, Atom>;

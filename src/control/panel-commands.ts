@@ -2,16 +2,16 @@
 // histograms (original vs. as the next pass uses them), activation values for the
 // current input (original vs. bended), the callbacks with their arguments, and the
 // session state. All are queries: they change nothing, so no client is told about them.
-// Importing this module registers them into COMMANDS (the inference thread must import
-// it too, since that is where commands run).
+// A session's table holds them (registerPanelCommands).
 import { BendingError } from "../errors.js";
 import { tf, type Tensor } from "../tf.js";
 import { withFrozenState } from "../nn/module.js";
 import { callbackArguments, callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
-import type { Atom } from "./atoms.js";
-import { COMMANDS, finiteOr, symbol, type CommandContext, type CommandSpec } from "./commands.js";
+import type { Atom, SessionState } from "../protocol/index.js";
+import { finiteOr, symbol } from "./command-args.js";
+import type { CommandContext, CommandSpec, CommandTable } from "./command-table.js";
 import { statistics, type Stats } from "../util/stats.js";
 
 /** Counts of `values` in `bins` equal bins over [lo, hi] (the last bin includes hi). */
@@ -174,7 +174,7 @@ function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
 
 // --- the commands -----------------------------------------------------------------------
 
-const specs: CommandSpec[] = [
+export const PANEL_COMMANDS: readonly CommandSpec[] = [
   {
     name: "weightstats",
     usage: "weightstats",
@@ -309,29 +309,25 @@ const specs: CommandSpec[] = [
     help: "the session as the panel shows it: model, kind, method, traced methods, latent, version, interpolation, streaming",
     run: (s) => {
       const model = s.bended;
-      return {
-        values: [s.modelName || "none"],
-        dict: {
-          model: s.modelName || null,
-          kind: s.kind,
-          method: s.method,
-          methods: model?.tracedMethods() ?? [],
-          latent: s.latent,
-          blockFrames: s.blockFrames,
-          version: model?.version ?? null,
-          versions: model?.versionNames() ?? [],
-          interpolation: model?.interpolationWeights ?? null,
-          streaming: s.streaming,
-          configs: model?.configNames() ?? [],
-        },
+      const dict: SessionState = {
+        model: s.modelName || null,
+        kind: s.kind,
+        method: s.method,
+        methods: model?.tracedMethods() ?? [],
+        latent: s.latent,
+        blockFrames: s.blockFrames,
+        version: model?.version ?? null,
+        versions: model?.versionNames() ?? [],
+        interpolation: model?.interpolationWeights ?? null,
+        streaming: s.streaming,
+        configs: model?.configNames() ?? [],
       };
+      return { values: [s.modelName || "none"], dict };
     },
   },
 ];
 
-/** Adds the panel's commands to the table (idempotent). */
-export function registerPanelCommands(): void {
-  for (const spec of specs) if (!COMMANDS.has(spec.name)) COMMANDS.set(spec.name, spec);
+/** Adds the panel's commands to `table` (which refuses them if it has them already); returns the table. */
+export function registerPanelCommands(table: CommandTable): CommandTable {
+  return table.register(...PANEL_COMMANDS);
 }
-
-registerPanelCommands();
