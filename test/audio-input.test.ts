@@ -274,10 +274,7 @@ describe("live audio input", () => {
     await freshForward();
     const start = frames.length;
     await sendPaced(signal, 1000, (data, i) => {
-      const block: tb.control.OutputBlock = { stream: "audio", seq: i, sampleRate: RATE, frames: data.length, channels: 1, width: 0, height: 0, data };
-      const frame = control.encodeFrame(block);
-      frame.writeUInt8(control.STREAM_IDS.input, 4);
-      socket.send(frame);
+      socket.send(control.encodeFrame({ stream: "input", seq: i, sampleRate: RATE, frames: data.length, channels: 1, width: 0, height: 0, data }));
     });
     const blocks = expected.length / BLOCK;
     const audio = () => frames.slice(start).map((f) => control.decodeFrame(f)).filter((b) => b.stream === "audio");

@@ -99,13 +99,13 @@ export class BlockRenderer {
       if (from) {
         // The same block under the state before the change, from the same streamed past.
         const state = session.streamingState;
-        const snapshot = state?.snapshotState();
+        const snapshot = state?.snapshotState?.();
         let old: Tensor;
         try {
           const compute = () => model.call(session.method, input) as Tensor;
           old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
         } finally {
-          if (state) state.restoreState(snapshot);
+          if (snapshot !== undefined) state!.restoreState!(snapshot);
         }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);
