@@ -13,9 +13,7 @@ import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./c
 import { callbackFromAtoms } from "./callback-atoms.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
 
-export { symbol, finiteOr } from "./command-args.js";
 export type { CommandContext, CommandSpec, CommandResult } from "./command-table.js";
-export type { ModelKind } from "../protocol/session-state.js";
 
 /**
  * What `set`/`get` address: a live control or an nn~ attribute. A name that is both is an
