@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BendingError } from "../errors.js";
 import { formatRecordedShape } from "../graph/graph.js";
-import type { Atom } from "../protocol/atoms.js";
+import type { Atom, BendingInfo, ControlInfo, GraphDict, GraphNode } from "../protocol/index.js";
 import { writeFileNoFollow } from "../io/files.js";
 import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
@@ -136,10 +136,11 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       noMore(a, 1, "graph [fn]");
       const model = s.requireModel();
       const bent = new Set(model.bendGraph(fn).nodes.filter((n) => n.name.includes("_bended")).map((n) => n.inputNodes()[0]?.name));
-      const nodes = model.graph(fn).nodes.map((n) => ({
+      const nodes = model.graph(fn).nodes.map((n): GraphNode => ({
         name: n.name, op: n.op, target: n.target, inputs: n.inputNodes().map((i) => i.name), shape: shapeAtoms(n.shape), bended: bent.has(n.name),
       }));
-      return { values: [fn, nodes.length], dict: { method: fn, nodes } };
+      const dict: GraphDict = { method: fn, nodes };
+      return { values: [fn, nodes.length], dict };
     },
   },
   {
@@ -187,7 +188,7 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
     run: (s, a) => {
       noMore(a, 0, "bendings");
       const config = s.requireModel().bendingConfig();
-      const dict = config.callbacks().map((cb) => ({
+      const dict = config.callbacks().map((cb): BendingInfo => ({
         callback: String(cb),
         patterns: config.entries.filter((e) => e.callback === cb).map((e) => e.pattern),
       }));
@@ -203,7 +204,7 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       const controls = s.requireModel().controls();
       return {
         values: controls.flatMap((c) => [c.name, c.value, finiteOr(c.range?.[0], "-inf"), finiteOr(c.range?.[1], "inf")]),
-        dict: controls.map((c) => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
+        dict: controls.map((c): ControlInfo => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
       };
     },
   },

@@ -9,7 +9,7 @@ import { withFrozenState } from "../nn/module.js";
 import { callbackArguments, callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
-import type { Atom, SessionState } from "../protocol/index.js";
+import type { ActivationLayout, ActivationView, CallbackInfo, HistogramDict, PeekItem, SessionState, WeightRow, WeightStatsDict } from "../protocol/index.js";
 import { finiteOr, symbol } from "./command-args.js";
 import type { CommandContext, CommandSpec, CommandTable } from "./command-table.js";
 import { statistics, type Stats } from "../util/stats.js";
@@ -68,19 +68,6 @@ function weightPair(model: BendedModule, name: string, original: Record<string, 
 }
 
 // --- activations ------------------------------------------------------------------------
-
-export type ActivationLayout = "wave" | "heat" | "image";
-
-export interface ActivationView {
-  layout: ActivationLayout;
-  /** wave: [length]; heat: [rows, cols]; image: [channels, height, width] (as sent, after reduction). */
-  dims: number[];
-  /** How the traced tensor was reduced to `dims` (e.g. "channels 0-15 of 64"). */
-  note: string;
-  data: number[];
-  min: number;
-  max: number;
-}
 
 const MAX_WAVE = 2048;
 const MAX_ROWS = 128;
@@ -190,14 +177,15 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
         const va = (await a.data()) as Float32Array;
         return [va, a === b ? va : ((await b.data()) as Float32Array)] as const;
       }));
-      const rows = pairs.map(([name, a], i) => {
+      const rows = pairs.map(([name, a], i): WeightRow => {
         const [va, vb] = values[i];
         const before = roundStats(statistics(va));
         const changed = differ(va, vb);
         const after = changed ? roundStats(statistics(vb)) : before;
         return { name, shape: a.shape, size: a.size, bended: bent.has(name), changed, original: before, current: after };
       });
-      return { values: [rows.length], dict: { version: model.version, interpolation: model.interpolationWeights, weights: rows } };
+      const dict: WeightStatsDict = { version: model.version, interpolation: model.interpolationWeights, weights: rows };
+      return { values: [rows.length], dict };
     },
   },
   {
@@ -220,14 +208,12 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
         lo -= 0.5;
         hi += 0.5;
       }
-      return {
-        values: [name, bins, round(lo), round(hi)],
-        dict: {
-          name, shape: ta.shape, bins, lo, hi, changed,
-          original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
-          stats: { original: roundStats(sa), current: roundStats(sb) },
-        },
+      const dict: HistogramDict = {
+        name, shape: ta.shape, bins, lo, hi, changed,
+        original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
+        stats: { original: roundStats(sa), current: roundStats(sb) },
       };
+      return { values: [name, bins, round(lo), round(hi)], dict };
     },
   },
   {
@@ -249,7 +235,7 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
           model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
         ]);
         try {
-          const items = await Promise.all(names.map(async (name) => {
+          const items = await Promise.all(names.map(async (name): Promise<PeekItem> => {
             const o = orig[name], b = bent[`${name}_bended`];
             return {
               name, shape: o.shape,
@@ -272,8 +258,8 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
     help: "the bending callbacks 'bend' accepts, with their arguments and defaults (dict)",
     run: () => {
       const resolver = (p: { control: string; value: number }) => new BendingParameter(p.control, p.value);
-      type ArgInfo = { name: string; value: Atom; min: number | null; max: number | null };
-      const out: { type: string; weight: boolean; activation: boolean; args: ArgInfo[] }[] = [];
+      type ArgInfo = CallbackInfo["args"][number];
+      const out: CallbackInfo[] = [];
       for (const type of registeredCallbacks()) {
         if (type === "Lambda" || type === "Chain") continue;
         const make = (args: Record<string, number>) => callbackFromJSON({ type, args, seed: 0 } as CallbackJSON, resolver);

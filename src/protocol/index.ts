@@ -6,3 +6,4 @@ export * from "./reply.js";
 export * from "./commands.js";
 export * from "./frame.js";
 export * from "./session-state.js";
+export * from "./dicts.js";
