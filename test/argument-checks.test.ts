@@ -6,7 +6,6 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
 import { Stanley } from "./helpers.js";
-import { registerPanelCommands } from "../dist/control/panel-commands.js";
 
 let session: tb.control.Session;
 
@@ -123,7 +122,6 @@ describe("argument domains", () => {
   });
 
   it("the callbacks command lists each argument's domain for the panel", async () => {
-    registerPanelCommands();
     const dict = (await run("callbacks")).dict as { type: string; args: { name: string; min?: number | null; max?: number | null }[] }[];
     const mask = dict.find((c) => c.type === "Mask")!;
     expect(mask.args.find((a) => a.name === "prob")).toMatchObject({ min: 0, max: 1 });

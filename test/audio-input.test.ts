@@ -274,13 +274,10 @@ describe("live audio input", () => {
     await freshForward();
     const start = frames.length;
     await sendPaced(signal, 1000, (data, i) => {
-      const block: tb.control.OutputBlock = { stream: "audio", seq: i, sampleRate: RATE, frames: data.length, channels: 1, width: 0, height: 0, data };
-      const frame = transports.encodeFrame(block);
-      frame.writeUInt8(transports.STREAM_IDS.input, 4);
-      socket.send(frame);
+      socket.send(control.encodeFrame({ stream: "input", seq: i, sampleRate: RATE, frames: data.length, channels: 1, width: 0, height: 0, data }));
     });
     const blocks = expected.length / BLOCK;
-    const audio = () => frames.slice(start).map((f) => transports.decodeFrame(f)).filter((b) => b.stream === "audio");
+    const audio = () => frames.slice(start).map((f) => control.decodeFrame(f)).filter((b) => b.stream === "audio");
     await until("WebSocket output blocks", () => audio().length >= blocks, 40_000);
     const out = new Float32Array(blocks * BLOCK);
     audio().slice(0, blocks).forEach((b, i) => out.set(b.data, i * BLOCK));

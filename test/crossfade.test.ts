@@ -3,6 +3,10 @@
 // streamed past, and mixed. The old state's weights are the ones the last block used
 // (pinned, not recomputed). Checked sample for sample against two sessions that never
 // saw the change as a command: one that keeps the old state, one switched without a crossfade.
+// The test feeds input at its own pace, three sessions in turn, and waits on each block's
+// event: the input watchdog (a sender that stops or is late gets silence) is set out of
+// reach, since on a loaded machine a session would otherwise wait long enough between two
+// feeds to get a block of silence in between (and a declick after it).
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,29 +28,37 @@ function inputBlock(k: number): Float32Array {
   return x;
 }
 
-async function until(what: string, done: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** A sender never counts as stopped or late here: blocks come only from the input fed. */
+const PATIENT_INPUT = { idleMs: 1e9, lateBlocks: 1e9 };
 
 /** A session streaming `forward` (input-driven: deterministic), safety off, set up by `prepare`. */
 async function streamingSession(prepare: string[][]) {
-  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-xfade-")), modelsDir: MODELS, safety: false });
+  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-xfade-")), modelsDir: MODELS, safety: false, input: PATIENT_INPUT });
   for (const atoms of [["load", "audio"], ["method", "forward"], ...prepare]) {
     const reply = await session.execute(atoms);
     expect(reply.ok, `${atoms.join(" ")}: ${String(reply.values[0])}`).toBe(true);
   }
   const blocks: Float32Array[] = [];
-  session.onBlock((b) => blocks.push(b.data));
+  let next: ((block: Float32Array) => void) | null = null;
+  session.onBlock((b) => {
+    blocks.push(b.data);
+    next?.(b.data);
+  });
+  session.onError((reply) => {
+    throw new Error(`stream failed: ${String(reply.values[0])}`);
+  });
   session.startStream();
-  const feed = async (k: number) => {
+  /** Feeds input block k and resolves with the output block it produced. */
+  const feed = (k: number): Promise<Float32Array> => {
+    expect(blocks.length, "a block came without input").toBe(k);
+    const rendered = new Promise<Float32Array>((resolve) => (next = resolve));
     const reply = session.receiveAudio({ source: "test", sampleRate: RATE, channels: 1, data: inputBlock(k), arrival: control.wallClockMs() });
     expect(reply.ok, String(reply.values[0])).toBe(true);
-    await until(`block ${k}`, () => blocks.length === k + 1);
-    return blocks[k];
+    return rendered.then((block) => {
+      next = null;
+      expect(session.input.underruns).toBe(0);
+      return block;
+    });
   };
   return { session, feed };
 }

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from "node:dgram";
+import { Worker } from "node:worker_threads";
 import osc from "osc";
 import * as tb from "tfbend";
 
@@ -57,4 +58,28 @@ export async function oscClient(inbox: OscMessage[]): Promise<Socket> {
     }
   });
   return udp;
+}
+
+/**
+ * Starts inference threads for Engine.start that a test can make busy or crash: the
+ * shipped worker wrapped by test/fixtures/test-thread.mjs. The engine's newest thread is
+ * the one acted on.
+ */
+export function testThreads(): { start: tb.control.StartThread; busy(ms: number): void; crash(): Promise<void> } {
+  const threads: Worker[] = [];
+  const newest = (): Worker => {
+    const worker = threads.at(-1);
+    if (!worker) throw new Error("no inference thread started yet");
+    return worker;
+  };
+  return {
+    start: (workerData) => {
+      const worker = new Worker(new URL("./fixtures/test-thread.mjs", import.meta.url), { workerData });
+      threads.push(worker);
+      return worker;
+    },
+    busy: (ms) => newest().postMessage({ busyMs: ms }),
+    // Stops the thread as a crash would; resolves once it has exited.
+    crash: async () => void (await newest().terminate()),
+  };
 }

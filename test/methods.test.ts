@@ -180,8 +180,8 @@ describe("latent output on every transport's wire format", () => {
     const m = tb.transports.decodeMatrixPacket(tb.transports.encodeMatrixPacket(block, 1));
     expect(m).toMatchObject({ planecount: 1, dim: [3, 2] });
     expect(Array.from(m.data)).toEqual([1, 3, 5, 2, 4, 6]); // dim 0 (latent) fastest
-    const frame = tb.transports.encodeFrame(block);
-    expect(frame.readUInt8(4)).toBe(2);
-    expect(tb.transports.decodeFrame(frame)).toMatchObject({ stream: "latent", frames: 2, channels: 3 });
+    const frame = tb.control.encodeFrame(block);
+    expect(frame[4]).toBe(2); // the stream id byte
+    expect(tb.control.decodeFrame(frame)).toMatchObject({ stream: "latent", frames: 2, channels: 3 });
   });
 });

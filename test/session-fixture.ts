@@ -4,6 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tb from "tfbend";
+import { testThreads } from "./helpers.js";
 
 export async function makeModelsDir(): Promise<{ modelsDir: string; workspace: string }> {
   const root = mkdtempSync(join(tmpdir(), "tfbend-session-"));
@@ -25,6 +26,8 @@ export interface RunningPlugin {
   oscServer: tb.transports.OscServer;
   wsServer: tb.transports.WsServer;
   workspace: string;
+  /** The engine's inference threads: make the current one busy, or crash it. */
+  threads: ReturnType<typeof testThreads>;
   close(): Promise<void>;
 }
 
@@ -33,12 +36,13 @@ export async function startPlugin(model = "audio"): Promise<RunningPlugin> {
   const { mkdirSync } = await import("node:fs");
   const dirs = await makeModelsDir();
   mkdirSync(dirs.workspace, { recursive: true });
-  const engine = await tb.control.Engine.start({ ...dirs, model });
+  const threads = testThreads();
+  const engine = await tb.control.Engine.start({ ...dirs, model }, threads.start);
   const oscServer = new tb.transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
   const wsServer = new tb.transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
   await Promise.all([oscServer.ready, wsServer.ready]);
   return {
-    engine, oscServer, wsServer, workspace: dirs.workspace,
+    engine, oscServer, wsServer, workspace: dirs.workspace, threads,
     close: async () => {
       await oscServer.close();
       await wsServer.close();

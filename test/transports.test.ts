@@ -131,7 +131,7 @@ describe("transports", () => {
     await new Promise((r) => setTimeout(r, 300));
     await oscCommand("stream", ["stop"]);
     expect(ws.frames.length).toBeGreaterThan(2);
-    const block = transports.decodeFrame(ws.frames[0]);
+    const block = control.decodeFrame(ws.frames[0]);
     expect(block).toMatchObject({ stream: "audio", sampleRate: 44100, frames: 2048, channels: 1 });
     expect(block.data.length).toBe(2048);
     const blobs = oscInbox.slice(start).filter((m) => m.address === "/tfbend/audio");
@@ -144,7 +144,7 @@ describe("transports", () => {
     const ws = await wsClient();
     expect((await wsCommand(ws, "bend net_2_conv mask prob @gate=0.5 dim -2")).ok).toBe(true);
     expect((await wsCommand(ws, "get gate")).values).toEqual(["gate", 0.5]); // the controls reached the main thread
-    engine.busyForTest(1500); // as if a block took 1.5 s to render
+    plugin.threads.busy(1500); // as if a block took 1.5 s to render
     await new Promise((r) => setTimeout(r, 20));
     const t0 = performance.now();
     expect(await wsCommand(ws, "set gate 0.25")).toMatchObject({ ok: true, values: ["gate", 0.25] });
@@ -158,7 +158,7 @@ describe("transports", () => {
     expect(values[values.indexOf("gate") + 1]).toBe(0.25); // the set reached the session
     expect(await wsCommand(ws, "set gate nope")).toMatchObject({ ok: false, values: [expect.stringMatching(/must be a number/)] });
     // a command that may change controls is answered by the inference thread, and so is what follows it
-    engine.busyForTest(300);
+    plugin.threads.busy(300);
     const bend = engine.execute(["bend", "net_3_conv1", "scale", "scale", "@gate=0.9"]);
     const get = await engine.execute(["get", "gate"]);
     expect((await bend).ok).toBe(true);
@@ -203,7 +203,7 @@ describe("transports", () => {
   });
 
   it("restarts the inference thread if it dies, and keeps serving", async () => {
-    await engine.crashForTest();
+    await plugin.threads.crash();
     const reply = await engine.execute(["weights"]);
     expect(reply.ok).toBe(true);
     expect(reply.values[0]).toBe("net.0.weight");

@@ -1,57 +1,25 @@
 // The panel's WebSocket client: commands as JSON {cmd, args, id} with replies matched by
 // id, events (state changes from any transport) and binary output blocks.
-export type Atom = string | number;
+import { decodeFrame, FrameError, isQuery, type Atom, type EventMessage, type OutputBlock, type ReplyMessage } from "../../src/protocol/index.js";
 
-export interface Reply {
-  type: "reply";
-  id?: number;
-  ok: boolean;
-  command: string;
-  values: Atom[];
-  dict?: unknown;
-}
+export type { Atom } from "../../src/protocol/index.js";
+export type Reply = ReplyMessage;
+/** A change made by any client (ok true), or an error nobody asked for (ok false: the stream stopped). */
+export type ChangeEvent = EventMessage;
+export type Block = OutputBlock;
 
-export interface ChangeEvent {
-  type: "event";
-  /** false: an error nobody asked for (the stream stopped); absent or true: a change. */
-  ok?: boolean;
-  command: string;
-  values: Atom[];
-}
-
-export interface Block {
-  stream: "audio" | "image";
-  seq: number;
-  sampleRate: number;
-  frames: number;
-  channels: number;
-  width: number;
-  height: number;
-  data: Float32Array;
-}
-
-const HEADER = 32;
-
-/** A binary frame: "TFB1", stream u8, 3 reserved, then seq, rate, frames, channels, width, height (u32 LE), float32 LE data. */
-export function decodeFrame(buffer: ArrayBuffer): Block | null {
-  if (buffer.byteLength < HEADER) return null;
-  const view = new DataView(buffer);
-  const magic = String.fromCharCode(view.getUint8(0), view.getUint8(1), view.getUint8(2), view.getUint8(3));
-  if (magic !== "TFB1") return null;
-  const count = (buffer.byteLength - HEADER) >> 2;
-  const data = new Float32Array(count);
-  for (let i = 0; i < count; i++) data[i] = view.getFloat32(HEADER + i * 4, true);
-  return {
-    stream: view.getUint8(4) === 0 ? "audio" : "image",
-    seq: view.getUint32(8, true), sampleRate: view.getUint32(12, true), frames: view.getUint32(16, true),
-    channels: view.getUint32(20, true), width: view.getUint32(24, true), height: view.getUint32(28, true), data,
-  };
+/** A binary frame from the plugin as an output block (the protocol's decoder); null for anything else. */
+export function decodeBlock(buffer: ArrayBuffer): Block | null {
+  try {
+    const frame = decodeFrame(buffer);
+    return frame.stream === "input" ? null : { ...frame, stream: frame.stream };
+  } catch (e) {
+    if (e instanceof FrameError) return null;
+    throw e;
+  }
 }
 
 type Listener<T> = (value: T) => void;
-
-/** Commands the panel sends on its own (polling); not logged. */
-const QUIET = new Set(["status", "peek", "state", "graph", "weights", "weightstats", "histogram", "bendings", "controls", "versions", "callbacks", "models", "get"]);
 
 export class Client {
   private ws: WebSocket | null = null;
@@ -87,7 +55,7 @@ export class Client {
     };
     ws.onmessage = (e: MessageEvent) => {
       if (e.data instanceof ArrayBuffer) {
-        const block = decodeFrame(e.data);
+        const block = decodeBlock(e.data);
         if (block) for (const l of this.listeners.block) l(block);
         return;
       }
@@ -102,9 +70,10 @@ export class Client {
         return;
       }
       if (message.type === "reply") {
-        const resolve = message.id === undefined ? undefined : this.pending.get(message.id);
-        if (resolve && message.id !== undefined) {
-          this.pending.delete(message.id);
+        const id = typeof message.id === "number" ? message.id : undefined;
+        const resolve = id === undefined ? undefined : this.pending.get(id);
+        if (resolve && id !== undefined) {
+          this.pending.delete(id);
           resolve(message);
         }
       }
@@ -135,10 +104,12 @@ export class Client {
       return Promise.resolve({ type: "reply", ok: false, command: cmd, values: ["not connected"] });
     }
     const id = this.nextId++;
-    if (!QUIET.has(cmd)) for (const l of this.listeners.sent) l({ atoms: [cmd, ...args] });
+    // Queries (the panel's polling among them) are not logged; what changes something is.
+    const quiet = isQuery(cmd);
+    if (!quiet) for (const l of this.listeners.sent) l({ atoms: [cmd, ...args] });
     return new Promise((resolve) => {
       this.pending.set(id, (reply) => {
-        if (!reply.ok && reply.values[0] !== "connection closed") for (const l of this.listeners.failed) l({ reply, quiet: QUIET.has(cmd) });
+        if (!reply.ok && reply.values[0] !== "connection closed") for (const l of this.listeners.failed) l({ reply, quiet });
         resolve(reply);
       });
       ws.send(JSON.stringify({ cmd, args, id }));

@@ -4,23 +4,14 @@
 // so the browser, not tfbend, converts the microphone's rate.
 import type { App } from "./app.js";
 import { $, h } from "./dom.js";
+import { encodeFrame } from "../../src/protocol/index.js";
 
-const HEADER_BYTES = 32;
-const STREAM_INPUT = 3;
 const CHUNK = 1024;
 
-/** "TFB1" | stream 3 | 3 reserved | seq | sampleRate | frames | channels 1 | 0 | 0 (u32 LE) | float32 LE samples. */
+/** A mono chunk as an input frame (the protocol's frame, stream "input"). */
 export function encodeInputFrame(seq: number, sampleRate: number, samples: Float32Array): ArrayBuffer {
-  const buffer = new ArrayBuffer(HEADER_BYTES + samples.length * 4);
-  const view = new DataView(buffer);
-  [0x54, 0x46, 0x42, 0x31].forEach((b, i) => view.setUint8(i, b));
-  view.setUint8(4, STREAM_INPUT);
-  view.setUint32(8, seq >>> 0, true);
-  view.setUint32(12, sampleRate, true);
-  view.setUint32(16, samples.length, true);
-  view.setUint32(20, 1, true);
-  for (let i = 0; i < samples.length; i++) view.setFloat32(HEADER_BYTES + i * 4, samples[i], true);
-  return buffer;
+  const frame = encodeFrame({ stream: "input", seq, sampleRate, frames: samples.length, channels: 1, width: 0, height: 0, data: samples });
+  return frame.buffer as ArrayBuffer;
 }
 
 export class InputView {

@@ -110,7 +110,8 @@ export class OutputView implements View {
       this.plot = new Plot($("#out-wave"), { height: 200, legend: false, yRange: [-1, 1], xLabel: "ms", series: [{ label: "output", stroke: COLORS.bended, width: 1 }] });
     }
     const ms = 1000 / b.sampleRate;
-    this.plot.setData(Array.from({ length: b.frames }, (_, i) => i * ms), [b.data]);
+    // Audio: the samples of the first channel; latent (encode): the first latent channel.
+    this.plot.setData(Array.from({ length: b.frames }, (_, i) => i * ms), [b.data.subarray(0, b.frames)]);
   }
 
   render(app: App): void {
@@ -127,7 +128,7 @@ export class OutputView implements View {
     $("#out-hint").textContent = kind === "generic"
       ? `Model '${s?.model ?? "none"}' is neither an audio nor an image model: it does not stream.`
       : streaming ? "" : "Start the stream to see (and hear) the output.";
-    if (this.latest && this.latest.stream !== (kind === "image" ? "image" : "audio")) this.latest = null;
+    if (this.latest && (this.latest.stream === "image") !== (kind === "image")) this.latest = null;
     const latent = s?.latent ?? [];
     const key = `${s?.model}:${latent.length}`;
     const box = $("#latent");

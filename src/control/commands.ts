@@ -1,175 +1,19 @@
 // THE command table: the one language every transport speaks. A command is a word and
-// atoms; each entry checks its atoms, acts on the session, and returns the reply's
-// values (and a dict of metadata for Max and JSON clients).
+// atoms; each entry checks its atoms, acts on the session through CommandContext, and
+// returns the reply's values (and a dict of metadata for Max and JSON clients). What each
+// command changes is declared in protocol/commands.ts.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BendingError } from "../errors.js";
-import {
-  callbackArguments,
-  callbackFromJSON,
-  checkArgumentNames,
-  checkDomain,
-  registeredCallbacks,
-  type ArgJSON,
-  type ArgumentSpec,
-  type CallbackJSON,
-} from "../bending/callback.js";
-import { BendingParameter } from "../bending/parameter.js";
-import type { BendedModule } from "../bended/bended-module.js";
 import { formatRecordedShape } from "../graph/graph.js";
-import { numericAtom, quoted, type Atom } from "./atoms.js";
+import type { Atom, BendingInfo, ControlInfo, GraphDict, GraphNode } from "../protocol/index.js";
 import { writeFileNoFollow } from "../formats/paths.js";
 import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
-import type { ModelKind, Session } from "./session.js";
+import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
+import { callbackFromAtoms } from "./callback-atoms.js";
+import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
 
-/** What commands need from a session (Session implements it). */
-export type CommandContext = Session;
-
-export interface CommandResult {
-  values?: Atom[];
-  dict?: unknown;
-}
-
-export interface CommandSpec {
-  name: string;
-  usage: string;
-  help: string;
-  run(session: CommandContext, args: Atom[]): CommandResult | Promise<CommandResult>;
-}
-
-// --- atom checks -----------------------------------------------------------------
-
-export function symbol(args: Atom[], i: number, name: string): string {
-  const v = args[i];
-  if (v === undefined) throw new BendingError(`missing ${name}`);
-  if (typeof v !== "string") throw new BendingError(`${name} must be a word, got ${v}`);
-  return v;
-}
-
-function optionalSymbol(args: Atom[], i: number, name: string): string | undefined {
-  return args[i] === undefined ? undefined : symbol(args, i, name);
-}
-
-function number(args: Atom[], i: number, name: string): number {
-  const v = args[i];
-  if (v === undefined) throw new BendingError(`missing ${name}`);
-  const n = numericAtom(v);
-  if (n === undefined) throw new BendingError(`${name} must be a number, got ${describeAtom(v)}`);
-  if (!Number.isFinite(n)) throw new BendingError(`${name} must be a finite number, got ${n}`);
-  return n;
-}
-
-/** An atom as an error message names it: the word 'abc', the number 3. */
-function describeAtom(v: Atom): string {
-  return typeof v === "number" ? `the number ${v}` : `the word '${quoted(v, 40)}'`;
-}
-
-/** Longest preset or version name (a preset's becomes a file name). */
-const MAX_NAME = 64;
-
-/** A preset or version name that is a plain file name: letters, digits, _ . -, not starting with a dot. */
-function plainName(name: string, what: "config" | "version"): string {
-  if (!/^[\w-][\w.-]*$/.test(name) || name.length > MAX_NAME) {
-    throw new BendingError(`${what} names are 1 to ${MAX_NAME} letters, digits, _ . - and do not start with a dot; got '${quoted(name)}'`);
-  }
-  return name;
-}
-
-function noMore(args: Atom[], count: number, usage: string): void {
-  if (args.length > count) throw new BendingError(`too many arguments; usage: ${usage}`);
-}
-
-/** A name as a patch may write it (case-insensitive, underscores optional): "mask" → "Mask". */
-function callbackType(word: string): string {
-  const wanted = word.toLowerCase().replace(/_/g, "");
-  const found = registeredCallbacks().find((t) => t.toLowerCase() === wanted);
-  if (!found || found === "Lambda") {
-    const known = registeredCallbacks().filter((t) => t !== "Lambda").map((t) => t.toLowerCase());
-    throw new BendingError(`unknown callback '${word}' (callbacks: ${known.join(", ")})`);
-  }
-  return found;
-}
-
-/**
- * A callback from `<type> [arg value]...`. A value `@name` binds the argument to the live
- * control `name` (created with the argument's value if it does not exist: `@keep=0.3`, and
- * with the argument's domain as its range). Every value is checked against the callback's
- * declared arguments here, where it enters, so the reply says what to send.
- */
-function callbackFromAtoms(bended: BendedModule, atoms: Atom[]): ReturnType<typeof callbackFromJSON> {
-  const type = callbackType(symbol(atoms, 0, "callback"));
-  if ((atoms.length - 1) % 2 !== 0) throw new BendingError(`callback arguments come in pairs: <name> <value>`);
-  const specs = callbackArguments(type);
-  const keys = atoms.filter((_, i) => i % 2 === 1).map((_, k) => symbol(atoms, 1 + 2 * k, "argument name"));
-  checkArgumentNames(type, keys, ["seed"]);
-  const args: Record<string, ArgJSON> = {};
-  const lists: Record<string, number[]> = {};
-  let seed: number | undefined;
-  for (let i = 1; i < atoms.length; i += 2) {
-    const key = atoms[i] as string;
-    const value = atoms[i + 1];
-    if (key === "seed") {
-      seed = number(atoms, i + 1, "seed");
-      if (!Number.isInteger(seed) || seed < 0) throw new BendingError(`seed must be a non-negative integer, got ${seed}`);
-      continue;
-    }
-    const spec = specs[key];
-    const label = `${type} ${key}`;
-    if (spec.kind === "dim" || spec.kind === "numbers") {
-      const n = numericAtom(value);
-      const what = spec.kind === "dim" ? "an integer axis (e.g. dim -2; repeat dim for several axes)" : "a number (repeat it for a list)";
-      if (n === undefined || !Number.isFinite(n) || (spec.kind === "dim" && !Number.isInteger(n))) {
-        throw new BendingError(`${label} must be ${what}, got ${describeAtom(value)}`);
-      }
-      (lists[key] ??= []).push(n);
-      continue;
-    }
-    if (spec.kind === "word") {
-      if (typeof value !== "string" || !spec.words!.includes(value)) {
-        throw new BendingError(`${label} must be one of ${spec.words!.join(", ")}, got ${describeAtom(value)}`);
-      }
-      args[key] = value;
-      continue;
-    }
-    if (typeof value === "string" && value.startsWith("@")) {
-      args[key] = boundControl(bended, type, key, spec, value);
-      continue;
-    }
-    const n = numericAtom(value);
-    if (n === undefined) throw new BendingError(`${label} must be a number or @control, got ${describeAtom(value)}`);
-    if (!Number.isFinite(n)) throw new BendingError(`${label} must be a finite number, got ${n}`);
-    if (spec.kind === "integer" && !Number.isInteger(n)) throw new BendingError(`${label} must be an integer, got ${n}`);
-    checkDomain(type, key, spec, n);
-    args[key] = n;
-  }
-  for (const [key, list] of Object.entries(lists)) args[key] = specs[key].kind === "dim" && list.length === 1 ? list[0] : list;
-  const json: CallbackJSON = { type, args, seed: seed ?? Math.floor(Math.random() * 2 ** 31) };
-  // Controls named in the message are the module's own when they exist already.
-  return callbackFromJSON(json, (p) => bended.controlFor(p.control, p.value, { range: p.range ?? undefined, clamp: p.clamp }));
-}
-
-/** `@name` or `@name=value`: the existing control, or a new one ranged over the argument's domain. */
-function boundControl(bended: BendedModule, type: string, key: string, spec: ArgumentSpec, word: string): ArgJSON {
-  const [name, initial, ...rest] = word.slice(1).split("=");
-  const start = initial === undefined ? undefined : numericAtom(initial);
-  if (rest.length > 0 || (initial !== undefined && (start === undefined || !Number.isFinite(start)))) {
-    throw new BendingError(`control value in '${word}' is not a number (write @name or @name=0.3)`);
-  }
-  const existing = bended.controls().find((c) => c.name === name);
-  if (existing) return existing.toJSON();
-  const lo = spec.min ?? -Infinity;
-  const hi = spec.max ?? Infinity;
-  // without a value, the default 0.5 moved into the domain
-  const value = start ?? Math.min(hi, Math.max(lo, 0.5));
-  checkDomain(type, key, spec, value, `control '${name}' =`);
-  const range: [number, number] | undefined = spec.min !== undefined || spec.max !== undefined ? [lo, hi] : undefined;
-  return new BendingParameter(name, value, { range }).toJSON();
-}
-
-/** A range end for a reply: the number, or `open` for none or an infinite end. */
-export function finiteOr<T>(v: number | undefined, open: T): number | T {
-  return v !== undefined && Number.isFinite(v) ? v : open;
-}
+export type { CommandContext, CommandSpec, CommandResult } from "./command-table.js";
 
 /**
  * What `set`/`get` address: a live control or an nn~ attribute. A name that is both is an
@@ -197,14 +41,14 @@ function shapeAtoms(shape: number[] | number[][] | null): string {
 
 // --- the table ---------------------------------------------------------------------
 
-const specs: CommandSpec[] = [
+export const CORE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "help",
     usage: "help",
     help: "list the commands",
-    run: (_s, a) => {
+    run: (s, a) => {
       noMore(a, 0, "help");
-      return { values: [...COMMANDS.keys()], dict: [...COMMANDS.values()].map((c) => ({ command: c.name, usage: c.usage, help: c.help })) };
+      return { values: [...s.commands.keys()], dict: [...s.commands.values()].map((c) => ({ command: c.name, usage: c.usage, help: c.help })) };
     },
   },
   {
@@ -292,10 +136,11 @@ const specs: CommandSpec[] = [
       noMore(a, 1, "graph [fn]");
       const model = s.requireModel();
       const bent = new Set(model.bendGraph(fn).nodes.filter((n) => n.name.includes("_bended")).map((n) => n.inputNodes()[0]?.name));
-      const nodes = model.graph(fn).nodes.map((n) => ({
+      const nodes = model.graph(fn).nodes.map((n): GraphNode => ({
         name: n.name, op: n.op, target: n.target, inputs: n.inputNodes().map((i) => i.name), shape: shapeAtoms(n.shape), bended: bent.has(n.name),
       }));
-      return { values: [fn, nodes.length], dict: { method: fn, nodes } };
+      const dict: GraphDict = { method: fn, nodes };
+      return { values: [fn, nodes.length], dict };
     },
   },
   {
@@ -343,7 +188,7 @@ const specs: CommandSpec[] = [
     run: (s, a) => {
       noMore(a, 0, "bendings");
       const config = s.requireModel().bendingConfig();
-      const dict = config.callbacks().map((cb) => ({
+      const dict = config.callbacks().map((cb): BendingInfo => ({
         callback: String(cb),
         patterns: config.entries.filter((e) => e.callback === cb).map((e) => e.pattern),
       }));
@@ -359,7 +204,7 @@ const specs: CommandSpec[] = [
       const controls = s.requireModel().controls();
       return {
         values: controls.flatMap((c) => [c.name, c.value, finiteOr(c.range?.[0], "-inf"), finiteOr(c.range?.[1], "inf")]),
-        dict: controls.map((c) => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
+        dict: controls.map((c): ControlInfo => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
       };
     },
   },
@@ -590,6 +435,5 @@ const specs: CommandSpec[] = [
   },
 ];
 
-export const COMMANDS = new Map<string, CommandSpec>(specs.map((s) => [s.name, s]));
-
-export type { ModelKind };
+/** The core table (every transport's commands; sessions add the panel's, see command-tables.ts). */
+export const COMMANDS: CommandTable = new CommandTable().register(...CORE_COMMANDS);

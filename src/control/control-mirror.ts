@@ -6,8 +6,7 @@
 // anything unknown) is on its way, the inference thread answers everything itself.
 import { BendingError } from "../errors.js";
 import { BendingParameter } from "../bending/parameter.js";
-import type { Atom } from "./atoms.js";
-import type { Reply } from "./session.js";
+import type { Atom, Reply } from "../protocol/index.js";
 
 /** One live control as the inference thread reports it. */
 export interface ControlState {

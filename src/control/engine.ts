@@ -3,8 +3,8 @@
 // Engine and only translates its messages into Engine.execute(atoms).
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import type { Atom } from "./atoms.js";
-import type { OutputBlock, Reply, SessionOptions } from "./session.js";
+import { announces, type Atom, type OutputBlock, type Reply } from "../protocol/index.js";
+import type { SessionOptions } from "./session.js";
 import { ControlMirror, type ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
 
@@ -12,6 +12,12 @@ export interface EngineOptions extends SessionOptions {
   /** Model to load at start (a name in models/ or a workspace path). */
   model?: string;
 }
+
+/** Starts the thread that hosts the session, with `workerData` (the shipped worker unless a test wraps it). */
+export type StartThread = (workerData: EngineOptions) => Worker;
+
+/** The shipped inference thread (worker.ts). */
+export const startWorker: StartThread = (workerData) => new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData });
 
 /** More deaths than this in a minute: the engine stops restarting and reports errors. */
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -24,9 +30,6 @@ type FromWorker = { status: Record<string, Atom>; controls?: ControlState[] } & 
   | { block: OutputBlock }
   | { event: Reply }
 );
-
-/** Commands that change what the model outputs or lists: announced to every client. */
-const CHANGES = new Set(["load", "method", "trace", "bend", "unbend", "reset", "set", "write", "version", "interpolate", "config", "input", "stream", "enable"]);
 
 export class Engine {
   private worker!: Worker;
@@ -46,7 +49,7 @@ export class Engine {
   private restarting: Promise<void> | null = null;
   readonly ready: Promise<Reply | null>;
 
-  private constructor(private readonly options: EngineOptions) {
+  private constructor(private readonly options: EngineOptions, private readonly startThread: StartThread) {
     this.ready = this.spawn(options);
   }
 
@@ -56,7 +59,7 @@ export class Engine {
    * keeps serving instead of hanging.
    */
   private spawn(options: EngineOptions): Promise<Reply | null> {
-    const worker = new Worker(fileURLToPath(new URL("./worker.js", import.meta.url)), { workerData: options });
+    const worker = this.startThread(options);
     this.worker = worker;
     let booted = false;
     const ready = new Promise<Reply | null>((resolveReady, rejectReady) => {
@@ -79,7 +82,7 @@ export class Engine {
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
           // A quiet reply (a `set` answered from the mirror) was announced already.
-          if (!message.quiet && message.reply.ok && CHANGES.has(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
+          if (!message.quiet && message.reply.ok && announces(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
         }
       });
     });
@@ -121,14 +124,9 @@ export class Engine {
     return ready;
   }
 
-  /** Stops the inference thread as a crash would (for tests of the restart). */
-  async crashForTest(): Promise<void> {
-    await this.worker.terminate();
-  }
-
   /** Starts the inference thread (and loads `options.model`). */
-  static async start(options: EngineOptions): Promise<Engine> {
-    const engine = new Engine(options);
+  static async start(options: EngineOptions, startThread: StartThread = startWorker): Promise<Engine> {
+    const engine = new Engine(options, startThread);
     await engine.ready;
     return engine;
   }
@@ -145,7 +143,7 @@ export class Engine {
     const fast = this.restarting ? null : this.mirror.answer(atoms);
     if (fast) {
       if (fast.apply) this.applySet(atoms);
-      if (fast.reply.ok && CHANGES.has(fast.reply.command)) for (const l of this.changeListeners) l(fast.reply);
+      if (fast.reply.ok && announces(fast.reply.command)) for (const l of this.changeListeners) l(fast.reply);
       return Promise.resolve(fast.reply);
     }
     const id = this.nextId++;
@@ -188,11 +186,6 @@ export class Engine {
       if (current.next) this.applySet(current.next);
     });
     this.worker.postMessage({ id, atoms, quiet: true });
-  }
-
-  /** Keeps the inference thread busy for `ms` (for tests that controls are answered meanwhile). */
-  busyForTest(ms: number): void {
-    this.worker.postMessage({ busyForTest: ms });
   }
 
   /**

@@ -1,7 +1,14 @@
-export { Session, declick, crossfade, DECLICK_SAMPLES, type Reply, type OutputBlock, type SessionOptions, type ModelKind } from "./session.js";
-export { COMMANDS, type CommandSpec } from "./commands.js";
-export { parseLine, formatLine, toAtom, atomsProblem, LIMITS, type Atom } from "./atoms.js";
+export { Session, sessionCommands, declick, crossfade, DECLICK_SAMPLES, type SessionOptions } from "./session.js";
+export { COMMANDS, CORE_COMMANDS, type CommandSpec } from "./commands.js";
+export { CommandTable, type CommandContext, type CommandResult } from "./command-table.js";
+export { PANEL_COMMANDS, registerPanelCommands } from "./panel-commands.js";
+export {
+  parseLine, formatLine, toAtom, atomsProblem, LIMITS, type Atom,
+  type Reply, type ReplyMessage, type EventMessage, type ModelKind, type SessionState,
+  COMMAND_EFFECTS, commandEffect, announces, changesOutput, isQuery, type CommandEffect, type CommandName,
+  encodeFrame, decodeFrame, FrameError, FRAME_MAGIC, FRAME_HEADER_BYTES, STREAM_IDS, type Frame, type FrameStream, type OutputBlock, type OutputStream,
+} from "../protocol/index.js";
 export { SafetyStage } from "./safety.js";
-export { Engine, type EngineOptions } from "./engine.js";
 export { AudioInput, wallClockMs, type AudioChunk, type AudioInputOptions } from "./audio-input.js";
 export { BlockFirstQueue, type BlockFirstQueueOptions } from "./block-first-queue.js";
+export { Engine, startWorker, type EngineOptions, type StartThread } from "./engine.js";

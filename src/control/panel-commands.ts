@@ -2,16 +2,16 @@
 // histograms (original vs. as the next pass uses them), activation values for the
 // current input (original vs. bended), the callbacks with their arguments, and the
 // session state. All are queries: they change nothing, so no client is told about them.
-// Importing this module registers them into COMMANDS (the inference thread must import
-// it too, since that is where commands run).
+// A session's table holds them (registerPanelCommands).
 import { BendingError } from "../errors.js";
 import { tf, type Tensor } from "../tf.js";
 import { withFrozenState } from "../nn/module.js";
 import { callbackArguments, callbackFromJSON, registeredCallbacks, type CallbackJSON } from "../bending/callback.js";
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
-import type { Atom } from "./atoms.js";
-import { COMMANDS, finiteOr, symbol, type CommandContext, type CommandSpec } from "./commands.js";
+import type { ActivationLayout, ActivationView, CallbackInfo, HistogramDict, PeekItem, SessionState, WeightRow, WeightStatsDict } from "../protocol/index.js";
+import { finiteOr, symbol } from "./command-args.js";
+import type { CommandContext, CommandSpec, CommandTable } from "./command-table.js";
 import { statistics, type Stats } from "../util/stats.js";
 
 /** Counts of `values` in `bins` equal bins over [lo, hi] (the last bin includes hi). */
@@ -68,19 +68,6 @@ function weightPair(model: BendedModule, name: string, original: Record<string, 
 }
 
 // --- activations ------------------------------------------------------------------------
-
-export type ActivationLayout = "wave" | "heat" | "image";
-
-export interface ActivationView {
-  layout: ActivationLayout;
-  /** wave: [length]; heat: [rows, cols]; image: [channels, height, width] (as sent, after reduction). */
-  dims: number[];
-  /** How the traced tensor was reduced to `dims` (e.g. "channels 0-15 of 64"). */
-  note: string;
-  data: number[];
-  min: number;
-  max: number;
-}
 
 const MAX_WAVE = 2048;
 const MAX_ROWS = 128;
@@ -174,7 +161,7 @@ function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
 
 // --- the commands -----------------------------------------------------------------------
 
-const specs: CommandSpec[] = [
+export const PANEL_COMMANDS: readonly CommandSpec[] = [
   {
     name: "weightstats",
     usage: "weightstats",
@@ -190,14 +177,15 @@ const specs: CommandSpec[] = [
         const va = (await a.data()) as Float32Array;
         return [va, a === b ? va : ((await b.data()) as Float32Array)] as const;
       }));
-      const rows = pairs.map(([name, a], i) => {
+      const rows = pairs.map(([name, a], i): WeightRow => {
         const [va, vb] = values[i];
         const before = roundStats(statistics(va));
         const changed = differ(va, vb);
         const after = changed ? roundStats(statistics(vb)) : before;
         return { name, shape: a.shape, size: a.size, bended: bent.has(name), changed, original: before, current: after };
       });
-      return { values: [rows.length], dict: { version: model.version, interpolation: model.interpolationWeights, weights: rows } };
+      const dict: WeightStatsDict = { version: model.version, interpolation: model.interpolationWeights, weights: rows };
+      return { values: [rows.length], dict };
     },
   },
   {
@@ -220,14 +208,12 @@ const specs: CommandSpec[] = [
         lo -= 0.5;
         hi += 0.5;
       }
-      return {
-        values: [name, bins, round(lo), round(hi)],
-        dict: {
-          name, shape: ta.shape, bins, lo, hi, changed,
-          original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
-          stats: { original: roundStats(sa), current: roundStats(sb) },
-        },
+      const dict: HistogramDict = {
+        name, shape: ta.shape, bins, lo, hi, changed,
+        original: histogram(va, bins, lo, hi), current: histogram(vb, bins, lo, hi),
+        stats: { original: roundStats(sa), current: roundStats(sb) },
       };
+      return { values: [name, bins, round(lo), round(hi)], dict };
     },
   },
   {
@@ -249,7 +235,7 @@ const specs: CommandSpec[] = [
           model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
         ]);
         try {
-          const items = await Promise.all(names.map(async (name) => {
+          const items = await Promise.all(names.map(async (name): Promise<PeekItem> => {
             const o = orig[name], b = bent[`${name}_bended`];
             return {
               name, shape: o.shape,
@@ -272,8 +258,8 @@ const specs: CommandSpec[] = [
     help: "the bending callbacks 'bend' accepts, with their arguments and defaults (dict)",
     run: () => {
       const resolver = (p: { control: string; value: number }) => new BendingParameter(p.control, p.value);
-      type ArgInfo = { name: string; value: Atom; min: number | null; max: number | null };
-      const out: { type: string; weight: boolean; activation: boolean; args: ArgInfo[] }[] = [];
+      type ArgInfo = CallbackInfo["args"][number];
+      const out: CallbackInfo[] = [];
       for (const type of registeredCallbacks()) {
         if (type === "Lambda" || type === "Chain") continue;
         const make = (args: Record<string, number>) => callbackFromJSON({ type, args, seed: 0 } as CallbackJSON, resolver);
@@ -309,29 +295,25 @@ const specs: CommandSpec[] = [
     help: "the session as the panel shows it: model, kind, method, traced methods, latent, version, interpolation, streaming",
     run: (s) => {
       const model = s.bended;
-      return {
-        values: [s.modelName || "none"],
-        dict: {
-          model: s.modelName || null,
-          kind: s.kind,
-          method: s.method,
-          methods: model?.tracedMethods() ?? [],
-          latent: s.latent,
-          blockFrames: s.blockFrames,
-          version: model?.version ?? null,
-          versions: model?.versionNames() ?? [],
-          interpolation: model?.interpolationWeights ?? null,
-          streaming: s.streaming,
-          configs: model?.configNames() ?? [],
-        },
+      const dict: SessionState = {
+        model: s.modelName || null,
+        kind: s.kind,
+        method: s.method,
+        methods: model?.tracedMethods() ?? [],
+        latent: s.latent,
+        blockFrames: s.blockFrames,
+        version: model?.version ?? null,
+        versions: model?.versionNames() ?? [],
+        interpolation: model?.interpolationWeights ?? null,
+        streaming: s.streaming,
+        configs: model?.configNames() ?? [],
       };
+      return { values: [s.modelName || "none"], dict };
     },
   },
 ];
 
-/** Adds the panel's commands to the table (idempotent). */
-export function registerPanelCommands(): void {
-  for (const spec of specs) if (!COMMANDS.has(spec.name)) COMMANDS.set(spec.name, spec);
+/** Adds the panel's commands to `table` (which refuses them if it has them already); returns the table. */
+export function registerPanelCommands(table: CommandTable): CommandTable {
+  return table.register(...PANEL_COMMANDS);
 }
-
-registerPanelCommands();

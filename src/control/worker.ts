@@ -4,15 +4,14 @@
 import { parentPort, workerData } from "node:worker_threads";
 // The whole library: selects the backend and registers every architecture and callback.
 import "../index.js";
-import "./panel-commands.js";
 import { Session, type SessionOptions } from "./session.js";
 import { BlockFirstQueue } from "./block-first-queue.js";
-import type { Atom } from "./atoms.js";
+import type { Atom } from "../protocol/atoms.js";
 import type { ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
 
 /** `quiet`: a `set` the main thread answered already (see ControlMirror). */
-export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { id: number; audio: AudioChunk } | { close: true } | { busyForTest: number };
+export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { id: number; audio: AudioChunk } | { close: true };
 
 if (parentPort) {
   const port = parentPort;
@@ -48,7 +47,7 @@ if (parentPort) {
   session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));
   const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
   boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes() }));
-  const queue = new BlockFirstQueue<Exclude<ToWorker, { close: true } | { busyForTest: number }>>({
+  const queue = new BlockFirstQueue<Exclude<ToWorker, { close: true }>>({
     msUntilNextBlock: () => session.msUntilNextBlock(),
     blockMs: () => session.blockMs,
     urgent: (message) => "audio" in message,
@@ -71,11 +70,7 @@ if (parentPort) {
       port.close();
       return;
     }
-    if ("busyForTest" in message) {
-      const until = performance.now() + message.busyForTest;
-      while (performance.now() < until); // a block render that takes this long
-      return;
-    }
-    queue.push(message);
+    // Anything else is not for the session (a host wrapping this thread may listen too).
+    if ("id" in message && ("atoms" in message || "audio" in message)) queue.push(message);
   });
 }

@@ -8,7 +8,7 @@ export { OSC_PREFIX, toOscArgs, fromOscArgs, type OscArg, type OscMessage } from
 export { parseOscAudioIn } from "./osc/audio-in.js";
 export { ChunkSequencer } from "./osc/sequencer.js";
 export { WsServer, type WsOptions } from "./ws/server.js";
-export { encodeFrame, decodeFrame, parseInputFrame, FRAME_MAGIC, FRAME_HEADER_BYTES, STREAM_IDS } from "./ws/frame.js";
+export { parseInputFrame } from "./ws/frame.js";
 export { parseTextFrame, originAllowed, type ParsedRequest } from "./ws/requests.js";
 export { encodeMatrixPacket, decodeMatrixPacket, encodeLatencyPacket, rgbToArgb, transposePlanar, planarFromInterleaved, CHUNK_HEADER_BYTES, MATRIX_HEADER_BYTES, JIT_TYPE, type DecodedMatrix } from "./jitter/matrix.js";
 export { JitterSender, attachJitter, type JitterSenderOptions, type JitterSenderStats, type JitterOutputOptions } from "./jitter/sender.js";

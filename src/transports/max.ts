@@ -3,7 +3,7 @@
 // metadata (weights, graph, controls) also as a Max dict named tfbend_<command>, announced
 // as `dict <command> <name>`. max-api is injected by Max at run time, so the entry takes
 // it as an argument (tests pass a stand-in with the same interface).
-import type { Atom } from "../control/atoms.js";
+import type { Atom } from "../protocol/index.js";
 import { COMMANDS } from "../control/commands.js";
 import { Engine, type EngineOptions } from "../control/engine.js";
 import { reportHandlerFailure } from "./guard.js";

@@ -7,7 +7,6 @@ import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
 // The panel's query commands (weight statistics, histograms, activation values, ...) join
 // the command table where the page is served. (Until the table registers them itself.)
-import "../control/panel-commands.js";
 
 export interface PanelOptions {
   /** Folder of the built panel (default: dist/panel next to this file's folder). */

@@ -3,9 +3,9 @@
 // live audio checked, made into a chunk and handed to the engine, and errors reported at
 // most once a second per sender. A transport only translates: commands go to the one
 // command table through the engine; it decides nothing about what they do.
-import type { Atom } from "../control/atoms.js";
+import type { Atom } from "../protocol/index.js";
 import { wallClockMs, type AudioChunk } from "../control/audio-input.js";
-import type { OutputBlock, Reply } from "../control/session.js";
+import type { OutputBlock, Reply } from "../protocol/index.js";
 import { ErrorThrottle } from "./throttle.js";
 import { Subscribers, type SubscribersOptions } from "./subscribers.js";
 

@@ -8,6 +8,7 @@ import { Module, stateIsFrozen } from "../nn/module.js";
 import * as F from "../nn/functional.js";
 import { Conv1d, LeakyReLU, Sequential, Tanh, convActivation, type ConvArgs } from "../nn/layers.js";
 import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
+import type { StreamingState } from "../nn/streaming-state.js";
 import { BendingError } from "../errors.js";
 import { registerArchitecture } from "./registry.js";
 
@@ -105,8 +106,11 @@ export class ResidualBlock extends Module {
   }
 }
 
-/** Latent (N, 8, T) → audio (N, 1, 256·T). */
-export class AudioDecoder extends Module {
+/**
+ * Latent (N, 8, T) → audio (N, 1, 256·T). Whole signals by default; after resetState()
+ * it streams block by block (see StreamingState).
+ */
+export class AudioDecoder extends Module implements StreamingState {
   static override inputNames = { forward: ["z"] };
   net: Sequential;
   constructor() {
@@ -120,6 +124,16 @@ export class AudioDecoder extends Module {
   }
   override forward(z: Tensor): Tensor {
     return this.net.call(z) as Tensor;
+  }
+  /** Streams from silence: every causal convolution keeps its past from here on, starting with none. */
+  resetState(): void {
+    setStreaming(this, true);
+  }
+  snapshotState(): StreamSnapshot {
+    return snapshotStream(this);
+  }
+  restoreState(snapshot: unknown): void {
+    restoreStream(snapshot as StreamSnapshot);
   }
 }
 
@@ -195,10 +209,6 @@ export class AudioAutoencoder extends AudioDecoder implements NnTildeInterface {
   }
   setAttribute(name: string): void {
     throw new BendingError(`the shipped audio model has no attribute '${name}'`);
-  }
-  resetState(): void {
-    // Streaming stays on; the past of every causal convolution is forgotten.
-    for (const [, m] of this.namedModules()) if (m instanceof CausalConv1d) m.resetStream();
   }
 }
 

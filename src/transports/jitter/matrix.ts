@@ -3,7 +3,7 @@
 // latency replies, and how tfbend's blocks lay out as matrices. Byte order and the
 // sources for each fact: docs/jitter-protocol.md.
 import { endianness } from "node:os";
-import type { OutputBlock } from "../../control/session.js";
+import type { OutputBlock } from "../../protocol/index.js";
 
 /** Chunk header: 4-char id + int32 size of the chunk that follows. */
 export const CHUNK_HEADER_BYTES = 8;

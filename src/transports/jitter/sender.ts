@@ -4,7 +4,7 @@
 // until it is there. Protocol notes and sources: docs/jitter-protocol.md.
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { OutputBlock } from "../../control/session.js";
+import type { OutputBlock } from "../../protocol/index.js";
 import { CHUNK_HEADER_BYTES, encodeMatrixPacket, MATRIX_HEADER_BYTES, matrixShape } from "./matrix.js";
 
 export interface JitterSenderOptions {

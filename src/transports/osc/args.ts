@@ -1,6 +1,6 @@
 // tfbend's atoms as OSC arguments and back. Numbers go out as OSC floats ('f'), never
 // silently as ints; coming in, every numeric type, strings and booleans are atoms.
-import type { Atom } from "../../control/atoms.js";
+import type { Atom } from "../../protocol/index.js";
 
 export interface OscArg {
   type: string;

@@ -5,8 +5,8 @@
 // by "stream stop" / "enable 0" / "unsubscribe" from that destination, or once it has
 // been silent for the timeout. Audio goes out as blobs under the UDP datagram limit.
 import osc from "osc";
-import { quoted, type Atom } from "../../control/atoms.js";
-import type { OutputBlock, Reply } from "../../control/session.js";
+import { quoted, type Atom } from "../../protocol/index.js";
+import type { OutputBlock, Reply } from "../../protocol/index.js";
 import { reportHandlerFailure } from "../guard.js";
 import { Transport, type CommandEngine } from "../transport.js";
 import { fromOscArgs, OSC_PREFIX, toOscArgs, type OscArg, type OscMessage } from "./args.js";

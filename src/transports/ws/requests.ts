@@ -1,6 +1,6 @@
 // What a WebSocket client sends as text (a command line or JSON {"cmd", "args", "id"}),
 // checked against the limits before it is parsed, and which browser pages may connect.
-import { atomsProblem, LIMITS, parseLine, type Atom } from "../../control/atoms.js";
+import { atomsProblem, LIMITS, parseLine, type Atom } from "../../protocol/index.js";
 
 export interface ParsedRequest {
   atoms: Atom[];

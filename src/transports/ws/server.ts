@@ -6,10 +6,11 @@
 // "subscribe"); binary frames it sends are live audio input.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
-import type { OutputBlock, Reply } from "../../control/session.js";
+import type { OutputBlock, Reply } from "../../protocol/index.js";
 import { reportHandlerFailure } from "../guard.js";
 import { Transport, type CommandEngine } from "../transport.js";
-import { encodeFrame, parseInputFrame } from "./frame.js";
+import { encodeFrame } from "../../protocol/index.js";
+import { parseInputFrame } from "./frame.js";
 import { originAllowed, parseTextFrame, type ParsedRequest } from "./requests.js";
 
 /** A client further behind than this skips blocks instead of buffering them. */

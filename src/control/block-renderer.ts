@@ -1,0 +1,209 @@
+// Rendering: one block of output from the next input (live audio or the latent's ramp)
+// with the current bendings, controls and version, crossfaded from the state before a
+// change and declicked at the join; and renders of many blocks into a workspace file.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { writePng, writeWav } from "../formats/media.js";
+import type { OutputBlock } from "../protocol/frame.js";
+import { SafetyStage } from "./safety.js";
+import { crossfade, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import type { SessionModel } from "./session-model.js";
+import type { LatentInput } from "./latent-input.js";
+import type { LiveInput } from "./live-input.js";
+
+/** The parts of the session a block is rendered from. */
+export interface RenderSources {
+  model: SessionModel;
+  latent: LatentInput;
+  input: LiveInput;
+  /** Whether the stream runs (blocks then carry on from the last one: live input, crossfade, declick). */
+  streaming(): boolean;
+  /** Whether audio goes through the safety stage. */
+  safetyEnabled(): boolean;
+}
+
+export class BlockRenderer {
+  /** The stream's safety stage (a render to a file has its own). */
+  private readonly safety = new SafetyStage();
+  private readonly pending = new PendingCrossfade();
+  /** Set by changes of the output; the next streamed block is declicked. */
+  private outputChanged = false;
+  private lastSample: number | null = null;
+  private seq = 0;
+  /** True while a render to a file runs. */
+  rendering = false;
+
+  constructor(private readonly sources: RenderSources) {}
+
+  /** The stream's output starts over: the limiter and the declick forget the last block. */
+  resetOutput(): void {
+    this.safety.reset();
+    this.lastSample = null;
+  }
+
+  /** The output jumps (a command changed it, a sender came or went): the next streamed block is declicked. */
+  markOutputChanged(): void {
+    this.outputChanged = true;
+  }
+
+  /**
+   * Applies a change the stream crossfades (a control, an attribute, a version, an
+   * interpolation): the next block is rendered under the old state too and mixed into the
+   * new one (see PendingCrossfade). Without an audio stream the change is simply applied.
+   */
+  changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void {
+    const { model } = this.sources;
+    if (!this.sources.streaming() || model.kind !== "audio" || !model.bended) {
+      apply();
+      return;
+    }
+    this.pending.change(model.bended, apply, undo);
+  }
+
+  dropCrossfade(): void {
+    this.pending.drop();
+  }
+
+  /** The next block's model input: audio for methods at ratio 1, else the latent ramped from where it was to the target. */
+  private nextInput(): Tensor {
+    const { model, latent, input } = this.sources;
+    const spec = model.methodSpec();
+    const takesAudio = spec !== null && spec.inRatio === 1;
+    if (!takesAudio) latent.advance(model.blockMs / 1000);
+    if (takesAudio) {
+      const samples = model.blockSamples;
+      return tf.tensor(input.takeBlock(spec.inChannels, samples, this.sources.streaming()), [1, spec.inChannels, samples]);
+    }
+    const z = latent.target.length;
+    if (model.kind === "audio") {
+      const frames = model.blockFrames;
+      return tf.tensor(latent.ramp(frames), [1, z, frames]);
+    }
+    return tf.tensor([latent.jump()], [1, z]);
+  }
+
+  /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
+  async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
+    const { model: session } = this.sources;
+    const model = session.require();
+    if (session.kind === "generic") throw new BendingError(`model '${session.name}' is not an audio or image model; it cannot stream`);
+    const streaming = this.sources.streaming();
+    const input = this.nextInput();
+    let data: Float32Array;
+    let shape: number[];
+    let before: Float32Array | null = null;
+    const pending = this.pending.take();
+    const from = session.kind === "audio" && streaming ? pending : null;
+    if (from === null) pending?.weights.dispose();
+    try {
+      if (from) {
+        // The same block under the state before the change, from the same streamed past.
+        const state = session.streamingState;
+        const snapshot = state?.snapshotState?.();
+        let old: Tensor;
+        try {
+          const compute = () => model.call(session.method, input) as Tensor;
+          old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
+        } finally {
+          if (snapshot !== undefined) state!.restoreState!(snapshot);
+        }
+        try {
+          before = Float32Array.from((await old.data()) as Float32Array);
+        } finally {
+          old.dispose();
+        }
+      }
+      const out = model.call(session.method, input) as Tensor;
+      shape = out.shape;
+      // Read back asynchronously: GPU backends cannot read synchronously in Node.
+      const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
+      try {
+        data = Float32Array.from((await readable.data()) as Float32Array);
+      } finally {
+        readable.dispose();
+        out.dispose();
+      }
+    } finally {
+      input.dispose();
+      from?.weights.dispose();
+    }
+    if (before !== null) crossfade(before, data);
+    const spec = session.methodSpec();
+    if (spec && spec.outRatio > 1) {
+      const [, channels, frames] = shape;
+      return { stream: "latent", seq: this.seq++, sampleRate: session.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
+    }
+    if (session.kind === "audio") {
+      if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
+      if (this.sources.streaming()) {
+        // Declick before the safety stage, on the raw signal the previous block ended with.
+        if (this.outputChanged && this.lastSample !== null) declick(data, this.lastSample);
+        this.outputChanged = false;
+        this.lastSample = data[data.length - 1];
+      }
+      const channels = shape[1] ?? 1;
+      if (this.sources.safetyEnabled()) safety.process(data);
+      return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
+    }
+    const [, , height, width] = shape;
+    return { stream: "image", seq: this.seq++, sampleRate: 0, frames: 1, channels: 3, width, height, data };
+  }
+
+  /** A block of silence in place of live input that came too late (an underrun); the next block is declicked. */
+  silenceBlock(): OutputBlock {
+    const { model } = this.sources;
+    const spec = model.methodSpec()!;
+    const frames = model.blockSamples / spec.outRatio;
+    const data = new Float32Array(spec.outChannels * frames);
+    this.lastSample = 0;
+    this.outputChanged = true;
+    if (spec.outRatio === 1) {
+      if (this.sources.safetyEnabled()) this.safety.process(data);
+      return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data };
+    }
+    return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data };
+  }
+
+  /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */
+  async renderFile(file: string, seconds: number): Promise<string> {
+    const { model: session, latent } = this.sources;
+    session.require();
+    const path = session.resolvePath(file);
+    if (session.kind === "image") {
+      if (!path.endsWith(".png")) throw new BendingError("the image model renders PNG files: render <file.png>");
+      const block = await this.renderBlock();
+      await writePng(path, block.data, block.width, block.height);
+      return path;
+    }
+    if (session.kind !== "audio") throw new BendingError(`model '${session.name}' cannot render`);
+    if (!path.endsWith(".wav")) throw new BendingError("render writes WAV files: render <file.wav> <seconds>");
+    const spec = session.methodSpec();
+    if (spec && (spec.outRatio !== 1 || spec.outChannels !== 1)) {
+      throw new BendingError(`method '${spec.name}' does not output mono audio; render runs a method with one audio output (e.g. 'method decode')`);
+    }
+    if (!(seconds > 0 && seconds <= 600)) throw new BendingError("render length must be between 0 and 600 seconds");
+    const blockSamples = session.blockSamples;
+    const blocks = Math.ceil((seconds * session.sampleRate) / blockSamples);
+    const out = new Float32Array(blocks * blockSamples);
+    // A render uses the model's stream state, so it cannot run beside a live stream.
+    if (this.sources.streaming()) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
+    const state = session.streamingState;
+    state?.resetState();
+    const safety = new SafetyStage();
+    await latent.forRender(async () => {
+      this.rendering = true;
+      try {
+        for (let b = 0; b < blocks; b++) {
+          out.set((await this.renderBlock(safety)).data, b * blockSamples);
+          // Let other commands (set, status, stop) be answered between blocks of a long render.
+          await new Promise((resolveTurn) => setImmediate(resolveTurn));
+        }
+      } finally {
+        this.rendering = false;
+        state?.resetState();
+      }
+    });
+    await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);
+    return path;
+  }
+}

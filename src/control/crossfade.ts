@@ -1,0 +1,79 @@
+// Changes while audio streams do not click: a change of state (a control, an attribute,
+// a version, an interpolation) is crossfaded across the next block, rendered under the old
+// state too and mixed; any other jump at a block join is declicked.
+import type { Tensor } from "../tf.js";
+import type { BendedModule, WeightPin } from "../bended/bended-module.js";
+
+/** Runs a model computation under the state the output had before a change (what the weights do not hold: a control's old value, an attribute). */
+export type PreviousState = (compute: () => Tensor) => Tensor;
+
+/** What the next streamed block crossfades from: the weights the last block used, and how to undo the rest. */
+export interface CrossfadeSource {
+  weights: WeightPin;
+  undo: PreviousState | null;
+}
+
+/** Mixes `from` into `to` in place, fading from all `from` to all `to` across the block. */
+export function crossfade(from: Float32Array, to: Float32Array): void {
+  const n = to.length;
+  for (let i = 0; i < n; i++) {
+    const a = n > 1 ? i / (n - 1) : 1;
+    to[i] = from[i] * (1 - a) + to[i] * a;
+  }
+}
+
+/** Samples over which a jump at a block join is faded out. */
+export const DECLICK_SAMPLES = 128;
+
+/**
+ * Removes the step between the previous block's last sample and this block's start by
+ * fading an offset out over the first samples, so a change of bending never clicks.
+ */
+export function declick(block: Float32Array, previous: number): void {
+  const step = previous - block[0];
+  const n = Math.min(DECLICK_SAMPLES, block.length);
+  for (let i = 0; i < n; i++) block[i] += step * (1 - i / n);
+}
+
+/** The state the next block crossfades from, gathered over the changes since the last block. */
+export class PendingCrossfade {
+  private source: CrossfadeSource | null = null;
+
+  /**
+   * Applies a change: the old weights are pinned as the last block used them (no
+   * recomputation); `undo` restores for the old render what weights do not hold. Several
+   * changes between two blocks compose, so "old" is always the state of the last block.
+   * `apply` returns whether anything changed; if it throws, nothing did.
+   */
+  change(model: BendedModule, apply: () => boolean, undo?: PreviousState): void {
+    const pending = this.source;
+    const weights = pending?.weights ?? model.pinWeights();
+    let changed: boolean;
+    try {
+      changed = apply();
+    } catch (e) {
+      if (!pending) weights.dispose();
+      throw e;
+    }
+    if (!changed) {
+      if (!pending) weights.dispose();
+      return;
+    }
+    // Undo the newest change first, then the older ones.
+    const older = pending?.undo ?? null;
+    const newest = undo ?? null;
+    this.source = { weights, undo: newest && older ? (compute) => newest(() => older(compute)) : (newest ?? older) };
+  }
+
+  /** The pending source, which the caller now owns (null: no change since the last block). */
+  take(): CrossfadeSource | null {
+    const source = this.source;
+    this.source = null;
+    return source;
+  }
+
+  drop(): void {
+    this.source?.weights.dispose();
+    this.source = null;
+  }
+}
