@@ -55,11 +55,29 @@ describe("source layout", () => {
   });
 
   it("has no import cycle", () => {
-    // The command table and the session import each other until the control split (issue 18)
-    // lands; this is the only cycle allowed, and only until then.
-    const known = new Set(["control/session.ts -> control/commands.ts", "control/commands.ts -> control/session.ts"]);
-    const unexpected = cycles(graph).map((c) => c.join(" -> ")).filter((c) => !known.has(c));
-    expect(unexpected).toEqual([]);
+    expect(cycles(graph).map((c) => c.join(" -> "))).toEqual([]);
+  });
+
+  it("folders import one way: transports -> control -> bended -> bending/graph -> nn; protocol stands alone", () => {
+    // Each folder, and the folders it must never import (directly).
+    const never: Record<string, string[]> = {
+      "protocol/": ["*"],
+      "control/": ["transports/", "zoo/", "native/"],
+      "bended/": ["control/", "transports/", "load/", "torchscript/", "zoo/", "native/"],
+      "bending/": ["bended/", "control/", "transports/", "load/", "torchscript/", "native/"],
+      "graph/": ["bended/", "bending/", "control/", "transports/", "load/", "torchscript/", "native/"],
+      "nn/": ["graph/", "bended/", "bending/", "control/", "transports/", "load/", "torchscript/", "native/"],
+      "torchscript/": ["bended/", "control/", "transports/", "load/", "native/"],
+      "zoo/": ["bended/", "control/", "transports/", "load/", "native/"],
+      "native/": ["control/", "transports/", "load/"],
+    };
+    const wrong = [...graph].flatMap(([file, targets]) => {
+      const folder = Object.keys(never).find((f) => file.startsWith(f));
+      if (!folder) return [];
+      const banned = never[folder];
+      return targets.filter((t) => !t.startsWith(folder) && (banned.includes("*") || banned.some((b) => t.startsWith(b)))).map((t) => `${file} -> ${t}`);
+    });
+    expect(wrong).toEqual([]);
   });
 
   it("src/formats imports only tf, errors, util and itself", () => {
