@@ -95,7 +95,7 @@ describe("frames over the WebSocket, decoded by the panel's code", () => {
 
   beforeAll(async () => {
     engine = await control.Engine.start({ workspace: mkdtempSync(join(tmpdir(), "tfbend-protocol-")), modelsDir: MODELS, model: "audio" });
-    server = new control.WsServer(engine, { host: "127.0.0.1", port: 0 });
+    server = new tb.transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
     await server.ready;
     socket = new WebSocket(`ws://127.0.0.1:${server.port}`);
     socket.binaryType = "arraybuffer";
