@@ -110,6 +110,10 @@ describe("time bendings: neutral settings, selection, JSON, controls, memory", (
     const bended = new tb.BendedModule(new Frames().eval());
     bended.trace({ x: tf.zeros([1, 2, 4, 4]) });
     expect(() => bended.bend(new tb.Smear(0.5), "frames")).toThrow(/\(N, C, L\)/);
+    // the matrix callbacks refuse, at bend time, blocks longer than their matrix allows
+    bended.trace({ x: tf.zeros([1, 2, tb.MAX_MATRIX_LENGTH + 1]) });
+    expect(() => bended.bend(new tb.Filter("lowpass", 0.5, 1), "frames")).toThrow(/at most 2048 frames/);
+    expect(bended.bend(new tb.TimeShift(3), "frames").targets).toEqual(["frames"]);
   });
 
   it("round-trips through JSON, follows a live control on the next pass, and keeps memory flat", () => {

@@ -24,6 +24,14 @@ abstract class TemporalCallback extends ChannelCallback {
   protected readonly rank = 3;
 }
 
+/** A time callback computed as an L×L matrix: too long an activation fails at bend time. */
+abstract class MatrixCallback extends TemporalCallback {
+  protected override initTransform(target: BendingTarget): TargetState {
+    if (target.shape.length === 3) checkMatrixLength(this, target.shape[2], target);
+    return {};
+  }
+}
+
 /** x (N, C, L) times an L×L matrix along L. */
 function alongTime(x: Tensor, matrix: Tensor): Tensor {
   const [n, c, l] = x.shape as number[];
@@ -171,7 +179,7 @@ export class Stretch extends TemporalCallback {
  * A one-pole smoothing along time: y[t] = (1 − amount)·x[t] + amount·y[t − 1], starting from
  * y[0] = x[0] (a constant stays constant). amount in [0, 1); Smear(0) is the identity.
  */
-export class Smear extends TemporalCallback {
+export class Smear extends MatrixCallback {
   readonly type = "Smear";
   constructor(readonly amount: Controllable = 0.5, options: ChannelOptions = {}) {
     super("Smear", options);
@@ -226,7 +234,7 @@ export function filterGain(kind: FilterKind, r: number, q: number): number {
  * given `cutoff` (a fraction of the Nyquist frequency, in (0, 1]) and resonance `q`,
  * applied to each DFT bin without phase change. Filter(..., { mix: 0 }) is the identity.
  */
-export class Filter extends TemporalCallback {
+export class Filter extends MatrixCallback {
   readonly type = "Filter";
   readonly mix: Controllable;
   constructor(readonly kind: FilterKind = "lowpass", readonly cutoff: Controllable = 0.5, readonly q: Controllable = Math.SQRT1_2, options: FilterOptions = {}) {
@@ -267,7 +275,7 @@ export class Filter extends TemporalCallback {
  * turns by amount·θ[k], θ drawn uniformly in [−π, π) once per target (from its seed) and
  * block length. Unphase(0) is the identity; Unphase(1) fully random phases.
  */
-export class Unphase extends TemporalCallback {
+export class Unphase extends MatrixCallback {
   readonly type = "Unphase";
   constructor(readonly amount: Controllable = 1, options: ChannelOptions = {}) {
     super("Unphase", options, false);
