@@ -19,7 +19,7 @@ export { OrderedMask, Scale, Bias, Affine, Normal, Uniform, Permute, Reverse, Cl
 export { ChannelCallback, type ChannelOptions } from "./bending/channels.js";
 export { Translate, Rotate, Zoom, Flip, Erode, Dilate, Blur, Sharpen, Invert, Warp, MAX_RADIUS, type TranslateOptions, type SharpenOptions, type FlipAxis } from "./bending/spatial.js";
 export { TimeShift, Stretch, Smear, Filter, Unphase, filterGain, MAX_MATRIX_LENGTH, type TimeShiftOptions, type StretchOptions, type FilterOptions, type FilterKind } from "./bending/temporal.js";
-export { type ChannelCluster, type ClusterOptions } from "./bended/clusters.js";
+export { clusterMeans, type ChannelCluster, type ClusterOptions } from "./bended/clusters.js";
 export { kmeans, type KMeansOptions, type KMeansResult } from "./util/kmeans.js";
 export { BendedModule, type BendingHandle, type WeightPin } from "./bended/bended-module.js";
 export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";

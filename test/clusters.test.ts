@@ -94,6 +94,20 @@ describe("bended.clusterChannels", () => {
     tf.dispose([x, ...Object.values(acts)]);
   });
 
+  it("gives each cluster's mean channel, for a panel to show", () => {
+    const bended = plantedModule();
+    const clusters = bended.clusterChannels("mix", { k: 3, samples: 6, seed: 4 });
+    const x = tf.randomNormal([1, 3, 8, 8], 0, 1, "float32", 6);
+    const { mix } = bended.getActivations("mix", { x });
+    const means = tb.clusterMeans(mix, clusters);
+    expect(means.shape).toEqual([1, 3, 8, 8]);
+    const values = mix.arraySync() as number[][][][];
+    const expected = PLANTED[2].map((c) => values[0][c][5][1]).reduce((a, b) => a + b, 0) / 4;
+    expect((means.arraySync() as number[][][][])[0][2][5][1]).toBeCloseTo(expected, 5);
+    expect(() => tb.clusterMeans(mix, [{ name: "big", channels: [12] }])).toThrow(/does not fit/);
+    tf.dispose([x, mix, means]);
+  });
+
   it("refuses bad options and unknown activations", () => {
     const bended = plantedModule();
     expect(() => bended.clusterChannels("mix", { k: 0 })).toThrow(/k must be a positive integer/);

@@ -119,3 +119,17 @@ export function randomInputs(shapes: readonly number[][], samples: number, seed:
   return Array.from({ length: samples }, (_, i) =>
     shapes.map((shape, j) => tf.randomNormal(shape, 0, 1, "float32", (seed * 1_000_003 + i * shapes.length + j) % 2 ** 31)));
 }
+
+/**
+ * Each cluster's mean channel: (N, C, ...) → (N, clusters.length, ...), e.g. the feature map a
+ * cluster draws, for a panel to show. Runs in the caller's tidy (or the caller disposes it).
+ */
+export function clusterMeans(activation: Tensor, clusters: readonly ChannelCluster[]): Tensor {
+  const c = activation.shape[1] as number;
+  return tf.tidy(() => tf.stack(clusters.map(({ name, channels }) => {
+    if (channels.length === 0 || channels.some((i) => !Number.isInteger(i) || i < 0 || i >= c)) {
+      throw new BendingError(`cluster '${name}' does not fit an activation of ${c} channels`);
+    }
+    return tf.mean(tf.gather(activation, channels, 1), 1);
+  }), 1));
+}
