@@ -225,6 +225,23 @@ describe("spatial bendings in a bended module", () => {
     tf.dispose([turned, expected]);
   });
 
+  it("a live fraction control changes how many channels the next pass bends", () => {
+    const { bended, x } = bendedMaps([1, 8, 4, 4]);
+    const share = new tb.BendingParameter("share", 0.25, { range: [0, 1] });
+    bended.bend(new tb.Invert(1, { fraction: share, seed: 6 }), "maps");
+    const bentChannels = (): number => {
+      const out = bended.forward(x);
+      const [a, b] = [out.arraySync(), x.arraySync()] as number[][][][][];
+      if (out !== x) out.dispose();
+      return a[0].filter((m, c) => JSON.stringify(m) !== JSON.stringify(b[0][c])).length;
+    };
+    expect(bentChannels()).toBe(2);
+    bended.update("share", 0.75);
+    expect(bentChannels()).toBe(6);
+    bended.update("share", 0);
+    expect(bentChannels()).toBe(0);
+  });
+
   it("keeps tf.memory().numTensors flat over 1,000 passes while controls move", () => {
     const { bended, x } = bendedMaps([1, 4, 16, 16]);
     const move = new tb.BendingParameter("move", 0.1);

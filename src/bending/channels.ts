@@ -34,6 +34,11 @@ export function describeTarget(target: BendingTarget): string {
   return target.kind === "activation" ? `activation '${target.name}' of ${target.fn}` : `weight '${target.name}'`;
 }
 
+/** A BendingError for a number argument that is not finite (a control is checked when read). */
+export function requireFinite(name: string, value: Controllable): void {
+  if (typeof value === "number" && !Number.isFinite(value)) throw new BendingError(`${name} needs a finite number, got ${value}`);
+}
+
 /** A numeric argument's current value, a BendingError when it is not finite. */
 export function finiteValue(name: string, value: Controllable): number {
   const v = resolveControl(value);

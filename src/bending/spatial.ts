@@ -10,7 +10,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { registerCallback, type BendingTarget, type TargetState } from "./callback.js";
 import { slot } from "./catalogue.js";
-import { CHANNEL_ARGUMENTS, ChannelCallback, channelOptions, finiteValue, numberOr, wordOr, type ChannelOptions } from "./channels.js";
+import { CHANNEL_ARGUMENTS, ChannelCallback, channelOptions, finiteValue, numberOr, requireFinite, wordOr, type ChannelOptions } from "./channels.js";
 import { type Controllable } from "./parameter.js";
 
 /** Largest morphology radius, so a message cannot ask for an enormous pooling window. */
@@ -20,10 +20,6 @@ export const MAX_RADIUS = 32;
 function asImages(x: Tensor): tf.Tensor4D {
   const [n, c, h, w] = x.shape as number[];
   return tf.reshape(x, [n * c, h, w, 1]);
-}
-
-function requireFinite(name: string, value: Controllable): void {
-  if (typeof value === "number" && !Number.isFinite(value)) throw new BendingError(`${name} needs a finite number, got ${value}`);
 }
 
 function requireAtLeast(name: string, value: Controllable, min: number): void {

@@ -10,15 +10,11 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { registerCallback, type BendingTarget, type TargetState } from "./callback.js";
 import { slot } from "./catalogue.js";
-import { CHANNEL_ARGUMENTS, ChannelCallback, channelOptions, describeTarget, finiteValue, numberOr, wordOr, type ChannelOptions } from "./channels.js";
+import { CHANNEL_ARGUMENTS, ChannelCallback, channelOptions, describeTarget, finiteValue, numberOr, requireFinite, wordOr, type ChannelOptions } from "./channels.js";
 import { type Controllable } from "./parameter.js";
 
 /** Longest L for the matrix callbacks (an L×L float32 matrix: 16 MiB at 2048). */
 export const MAX_MATRIX_LENGTH = 2048;
-
-function requireFinite(name: string, value: Controllable): void {
-  if (typeof value === "number" && !Number.isFinite(value)) throw new BendingError(`${name} needs a finite number, got ${value}`);
-}
 
 abstract class TemporalCallback extends ChannelCallback {
   protected readonly rank = 3;
