@@ -16,6 +16,11 @@ export { BendingParameter, DerivedParameter, type Controllable, type ParameterJS
 export { BendingConfig } from "./bending/config.js";
 export { Mask } from "./bending/mask.js";
 export { OrderedMask, Scale, Bias, Affine, Normal, Uniform, Permute, Reverse, Clamp, ThresholdActivation, Capture, InterpolateActivation, Lambda, CatalogueCallback, type Dim, type DimOptions, type NoiseOp, type NoiseOptions, type NormalOptions, type ThresholdOptions, type CaptureOptions, type LambdaOptions } from "./bending/catalogue.js";
+export { ChannelCallback, type ChannelOptions } from "./bending/channels.js";
+export { Translate, Rotate, Zoom, Flip, Erode, Dilate, Blur, Sharpen, Invert, Warp, MAX_RADIUS, type TranslateOptions, type SharpenOptions, type FlipAxis } from "./bending/spatial.js";
+export { TimeShift, Stretch, Smear, Filter, Unphase, filterGain, MAX_MATRIX_LENGTH, type TimeShiftOptions, type StretchOptions, type FilterOptions, type FilterKind } from "./bending/temporal.js";
+export { clusterMeans, type ChannelCluster, type ClusterOptions } from "./bended/clusters.js";
+export { kmeans, type KMeansOptions, type KMeansResult } from "./util/kmeans.js";
 export { BendedModule, type BendingHandle, type WeightPin } from "./bended/bended-module.js";
 export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 export { WindowedQuantiles, statistics, type Stats } from "./util/stats.js";

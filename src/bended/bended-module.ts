@@ -16,6 +16,7 @@ import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
 import { replaceFileSync } from "../formats/replace-file.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
+import { channelDescriptions, clusterDescriptions, clusterSettings, randomInputs, type ChannelCluster, type ClusterOptions } from "./clusters.js";
 
 export const DEFAULT_FN = "forward";
 
@@ -98,6 +99,8 @@ export class BendedModule implements PatternResolver {
   private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
   private readonly savedConfigs = new Map<string, BendingConfig>();
   private readonly knownControls = new Map<string, BendingParameter>();
+  /** Channel clusters by name (`<activation>:c0`), see clusterChannels. */
+  private readonly channelClusters = new Map<string, number[]>();
 
   constructor(readonly module: Module) {
     if (!(module instanceof Module)) throw new BendingError("BendedModule wraps a tb.nn.Module");
@@ -317,7 +320,8 @@ export class BendedModule implements PatternResolver {
       shape = recorded as number[];
     }
     const key = kind === "weight" ? name : this.activationKey(fn!, name);
-    const target: BendingTarget = { kind, name, fn, shape, seed: hashSeed(callback.seed, key) };
+    const clusters = (cluster: string) => this.channelClusters.get(cluster);
+    const target: BendingTarget = { kind, name, fn, shape, seed: hashSeed(callback.seed, key), clusters };
     return { target, state: callback.init(target) };
   }
 
@@ -518,6 +522,39 @@ export class BendedModule implements PatternResolver {
       throw new BendingError(`unknown control '${name}' (controls: ${this.controls().map((c) => c.name).join(", ") || "none"})`);
     }
     control.value = value;
+  }
+
+  // --- channel clusters --------------------------------------------------------------
+
+  /**
+   * Groups the channels of `activation` that respond alike: runs `fn` (unbent) on `samples`
+   * random inputs drawn from `seed` (or on `inputs`), describes each channel by its pooled,
+   * normalised response and clusters them with k-means. Stores the clusters as
+   * `<activation>:c0`… (replacing that activation's earlier ones) for bendings' `cluster`
+   * option, and returns them. The same seed gives the same clusters.
+   */
+  clusterChannels(activation: string, options: ClusterOptions): ChannelCluster[] {
+    const { k, samples, fn = DEFAULT_FN, seed } = clusterSettings(options);
+    this.activationNode(activation, fn);
+    const shapes = this.exampleShapes.get(fn);
+    if (options.inputs === undefined && shapes === undefined) throw new BendingError(`clusterChannels needs inputs: '${fn}' has no example shapes to draw random ones`);
+    const inputs = options.inputs ?? randomInputs(shapes!, samples, seed);
+    const activations: Tensor[] = [];
+    try {
+      for (const args of inputs) activations.push(this.getActivations(activation, args, { fn, bended: false })[activation]);
+      const groups = clusterDescriptions(channelDescriptions(activations), k, seed);
+      for (const name of [...this.channelClusters.keys()]) if (name.startsWith(`${activation}:c`)) this.channelClusters.delete(name);
+      groups.forEach((channels, i) => this.channelClusters.set(`${activation}:c${i}`, channels));
+      return groups.map((channels, i) => ({ name: `${activation}:c${i}`, channels: [...channels] }));
+    } finally {
+      tf.dispose(activations);
+      if (options.inputs === undefined) tf.dispose(inputs.flat());
+    }
+  }
+
+  /** The stored channel clusters. */
+  clusters(): ChannelCluster[] {
+    return [...this.channelClusters].map(([name, channels]) => ({ name, channels: [...channels] }));
   }
 
   // --- versions --------------------------------------------------------------------

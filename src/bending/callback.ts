@@ -17,6 +17,8 @@ export interface BendingTarget {
   shape: number[];
   /** Seed of this target's random state. */
   seed: number;
+  /** The channels of a stored channel cluster (`bended.clusterChannels`), undefined for an unknown name. */
+  clusters?: (name: string) => readonly number[] | undefined;
 }
 
 export type JSONValue = number | string | boolean | null | JSONValue[] | { [key: string]: JSONValue };
@@ -193,7 +195,8 @@ export type ControlResolver = (json: ParameterJSON) => BendingParameter;
  * of numbers. A control created by binding the argument takes [min, max] as its range.
  */
 export interface ArgumentSpec {
-  kind: "number" | "integer" | "dim" | "word" | "numbers";
+  /** "text": any word (a cluster's name), where "word" takes one of `words`. */
+  kind: "number" | "integer" | "dim" | "word" | "numbers" | "text";
   min?: number;
   max?: number;
   words?: readonly string[];

@@ -54,7 +54,7 @@ const slotSignatures = new WeakMap<Tensor, string>();
  * `state[key]`, a kept tensor made by `make()` for the control values in `signature`;
  * remade (and the old one disposed) only when the signature changes.
  */
-function slot(state: TargetState, key: string, signature: string, make: () => Tensor): Tensor {
+export function slot(state: TargetState, key: string, signature: string, make: () => Tensor): Tensor {
   const cached = state[key];
   if (cached instanceof tf.Tensor && slotSignatures.get(cached) === signature) return cached;
   if (cached instanceof tf.Tensor) cached.dispose();
@@ -69,7 +69,7 @@ function scalarSlot(state: TargetState, key: string, value: number): Tensor {
 }
 
 /** A random order of 0..n-1 drawn from `seed` (tf's seeded uniform, argsorted once at bend time). */
-function randomOrder(n: number, seed: number): Int32Array {
+export function randomOrder(n: number, seed: number): Int32Array {
   const field = tf.tidy(() => tf.randomUniform([n], 0, 1, "float32", seed).dataSync());
   // Array.sort is stable, so ties (rare in float32) still give a reproducible order.
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => field[a] - field[b]);
