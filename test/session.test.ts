@@ -173,4 +173,22 @@ describe("renders are not disturbed by commands arriving meanwhile", () => {
     expect(Array.from(b.samples)).toEqual(Array.from(a.samples));
     s.dispose();
   });
+
+  it("clusters an activation's channels and bends one cluster through the command table", async () => {
+    await run("load image");
+    // The first feature map (N, C, H, W) with a few channels.
+    const shapes = ((await run("activations")).dict as { name: string; shape: string }[]).map((a) => ({ name: a.name, shape: JSON.parse(a.shape) as number[] }));
+    const act = shapes.find((a) => a.shape.length === 4 && a.shape[1] >= 6 && a.name !== "reshape")!.name;
+    const found = await run(`cluster ${act} 3 samples 6 seed 2`);
+    expect(found.ok).toBe(true);
+    const clusters = found.dict as { name: string; channels: number[] }[];
+    expect(clusters.map((c) => c.name)).toEqual([`${act}:c0`, `${act}:c1`, `${act}:c2`]);
+    expect(clusters.flatMap((c) => c.channels).sort((x, y) => x - y)).toEqual([...Array(clusters.flatMap((c) => c.channels).length).keys()]);
+    expect((await run("clusters")).values).toEqual(clusters.map((c) => c.name));
+    expect((await run(`cluster ${act} 3 seed 2 samples 6`)).dict).toEqual(clusters); // deterministic from its seed
+    const bend = await run(`bend ${act} zoom factor 2 cluster ${act}:c1`);
+    expect(bend).toMatchObject({ ok: true });
+    expect(await run(`cluster ${act} 3 colour 2`)).toMatchObject({ ok: false, values: [expect.stringMatching(/samples.*seed/)] });
+    await run("reset");
+  });
 });

@@ -206,6 +206,7 @@ export type ArgumentSpecs = Readonly<Record<string, ArgumentSpec>>;
 const registry = new Map<string, { factory: Factory; args: ArgumentSpecs }>();
 
 export function registerCallback(type: string, factory: Factory, args: ArgumentSpecs = {}): void {
+  if (registry.has(type)) throw new BendingError(`the callback type '${type}' is registered twice`);
   registry.set(type, { factory, args });
 }
 

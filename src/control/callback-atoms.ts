@@ -68,6 +68,11 @@ export function callbackFromAtoms(bended: BendedModule, atoms: Atom[]): ReturnTy
       args[key] = value;
       continue;
     }
+    if (spec.kind === "text") {
+      if (typeof value !== "string" || value.length === 0) throw new BendingError(`${label} must be a name (e.g. a cluster: net_6:c0), got ${describeAtom(value)}`);
+      args[key] = value;
+      continue;
+    }
     if (typeof value === "string" && value.startsWith("@")) {
       args[key] = boundControl(bended, type, key, spec, value);
       continue;

@@ -182,6 +182,33 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: "cluster",
+    usage: "cluster <activation> <k> [samples <n>] [seed <s>]",
+    help: "group an activation's channels by what they draw (k-means over random inputs); bend one with 'cluster <activation>:c0'",
+    run: (s, a) => {
+      const activation = symbol(a, 0, "activation");
+      const k = number(a, 1, "k");
+      const options: { samples?: number; seed?: number } = {};
+      for (let i = 2; i < a.length; i += 2) {
+        const key = symbol(a, i, "'samples' or 'seed'");
+        if (key !== "samples" && key !== "seed") throw new BendingError(`cluster takes 'samples <n>' and 'seed <s>', got '${key}'`);
+        options[key] = number(a, i + 1, key);
+      }
+      const clusters = s.requireModel().clusterChannels(activation, { k, ...options, fn: s.method });
+      return { values: clusters.map((c) => `${c.name}:${c.channels.length}`), dict: clusters };
+    },
+  },
+  {
+    name: "clusters",
+    usage: "clusters",
+    help: "the channel clusters found so far (dict: name and channels)",
+    run: (s, a) => {
+      noMore(a, 0, "clusters");
+      const clusters = s.requireModel().clusters();
+      return { values: clusters.map((c) => c.name), dict: clusters };
+    },
+  },
+  {
     name: "bendings",
     usage: "bendings",
     help: "the current bendings (dict: callback and targets)",

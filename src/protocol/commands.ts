@@ -23,6 +23,8 @@ export const COMMAND_EFFECTS = {
   unbend: "output",
   reset: "output",
   bendings: "query",
+  cluster: "output",
+  clusters: "query",
   controls: "query",
   set: "output",
   get: "query",
