@@ -3,6 +3,7 @@
 // the state to fetch again (queries only, so refreshing never causes another event).
 import { Client, type Atom, type ChangeEvent, type Reply } from "./client.js";
 import { h, $ } from "./dom.js";
+import type { MethodSpec } from "./methodio.js";
 import type { BendingInfo, CallbackInfo, ControlInfo, GraphDict, SessionState, Status, WeightStatsDict } from "./types.js";
 
 /** Shortest interval between two weight-statistics or peek requests of one panel. */
@@ -47,6 +48,8 @@ export class App {
   versions: string[] = [];
   models: string[] = [];
   callbacks: CallbackInfo[] = [];
+  /** The model's methods with what each takes and gives (fetched with the state). */
+  methods: MethodSpec[] = [];
   selectedNode: string | null = null;
   selectedWeight: string | null = null;
   watched: string[] = [];
@@ -76,7 +79,11 @@ export class App {
       for (const v of this.views) v.event?.(this, e);
       this.invalidate(...(AFFECTS[e.command] ?? []));
     });
-    this.client.on("sent", ({ atoms }) => this.log("sent", atoms.join(" ")));
+    this.client.on("sent", ({ atoms }) => {
+      // `method` with no argument is the panel's own query (with the state), not a change
+      if (atoms.length === 1 && atoms[0] === "method") return;
+      this.log("sent", atoms.join(" "));
+    });
     this.client.on("failed", ({ reply, quiet }) => {
       this.log("error", `${reply.command}: ${reply.values.join(" ")}`);
       if (!quiet) this.toast(`${reply.command}: ${reply.values.join(" ")}`);
@@ -133,7 +140,14 @@ export class App {
       const r = await c.command(cmd, ...args);
       if (r.ok) apply(r);
     };
-    if (parts.has("state")) jobs.push(get("state", (r) => (this.state = r.dict as SessionState)));
+    if (parts.has("state")) {
+      jobs.push((async () => {
+        await get("state", (r) => (this.state = r.dict as SessionState));
+        // (asked only with a model loaded: without one `method` is an error to show)
+        const r = this.state?.model ? await c.command("method") : null;
+        this.methods = r?.ok ? ((r.dict as { methods?: MethodSpec[] } | undefined)?.methods ?? []) : [];
+      })());
+    }
     if (parts.has("models")) jobs.push(get("models", (r) => (this.models = r.values.map(String))));
     if (parts.has("callbacks")) jobs.push(get("callbacks", (r) => (this.callbacks = r.dict as CallbackInfo[])));
     if (parts.has("graph")) {

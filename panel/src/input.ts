@@ -2,8 +2,9 @@
 // binary frames (the output's 32-byte header, stream id 3 "input"), so a person can try
 // forward / encode on live sound from the browser. Web Audio runs at the model's rate,
 // so the browser, not tfbend, converts the microphone's rate.
-import type { App } from "./app.js";
-import { $, h } from "./dom.js";
+import type { App, View } from "./app.js";
+import { $, fill, h } from "./dom.js";
+import { audioMethods, methodIO } from "./methodio.js";
 
 const HEADER_BYTES = 32;
 const STREAM_INPUT = 3;
@@ -23,7 +24,8 @@ export function encodeInputFrame(seq: number, sampleRate: number, samples: Float
   return buffer;
 }
 
-export class InputView {
+export class InputView implements View {
+  parts = ["state" as const];
   private ctx: AudioContext | null = null;
   private media: MediaStream | null = null;
   private seq = 0;
@@ -32,8 +34,8 @@ export class InputView {
 
   constructor(private readonly app: App) {
     const file = h("input", { type: "file", id: "in-file", accept: "audio/*", onchange: () => void this.fromFile(file.files?.[0]) });
-    const box = h("section", { class: "box" },
-      h("div", { class: "box-head" }, h("h3", {}, "Input ", h("span", { class: "muted" }, "(audio into forward or encode)")), h("span", { id: "in-stats", class: "muted small mono" })),
+    const box = h("section", { class: "box", id: "audio-in-box", hidden: true },
+      h("div", { class: "box-head" }, h("h3", { id: "in-title" }, "Input"), h("span", { id: "in-stats", class: "muted small mono" })),
       h("div", { class: "row" },
         h("button", { id: "in-mic", onclick: () => void this.fromMicrophone() }, "Microphone"),
         h("label", { class: "muted" }, "file ", file),
@@ -45,6 +47,19 @@ export class InputView {
       void this.fromFile(e.dataTransfer?.files[0]);
     });
     $("#tab-output").append(box);
+    app.register(this);
+  }
+
+  /** Shown only for models with a method that takes audio (not the image model). */
+  render(app: App): void {
+    const methods = audioMethods(app.methods);
+    const box = $("#audio-in-box");
+    box.hidden = app.state?.kind !== "audio" || methods.length === 0;
+    const io = methodIO(app.state, app.methods);
+    fill($("#in-title"), "Input ", h("span", { class: "muted" }, `(audio into ${methods.join(" or ")})`));
+    $("#in-hint").textContent = io.input === "audio"
+      ? `Sends the sound to the plugin, into ${io.method}.`
+      : `Sends the sound to the plugin; ${io.method} takes ${io.input === "latent" ? "latents" : "no input"}, so the method switches to ${methods.includes("forward") ? "forward" : methods[0]}.`;
   }
 
   /** The model's rate, and a method that takes audio, streaming. */
@@ -56,7 +71,8 @@ export class InputView {
       for (let i = 0; i + 4 < v.length; i += 5) if (v[i] === name) return v[i + 2] === 1;
       return false;
     };
-    if (!takesAudio(this.app.state?.method ?? "")) await this.app.run("method", "forward");
+    const audio = audioMethods(this.app.methods);
+    if (!takesAudio(this.app.state?.method ?? "")) await this.app.run("method", audio.includes("forward") ? "forward" : audio[0] ?? "forward");
     if (Number(this.app.status.streaming ?? 0) !== 1) await this.app.run("stream", "start");
     this.app.invalidate("state");
     return Number(this.app.status.sample_rate) || 44100;
