@@ -3,7 +3,6 @@
 // the state to fetch again (queries only, so refreshing never causes another event).
 import { Client, type Atom, type ChangeEvent, type Reply } from "./client.js";
 import { h, $ } from "./dom.js";
-import type { MethodSpec } from "./methodio.js";
 import type { BendingInfo, CallbackInfo, ControlInfo, GraphDict, SessionState, Status, WeightStatsDict } from "./types.js";
 
 /** Shortest interval between two weight-statistics or peek requests of one panel. */
@@ -35,6 +34,8 @@ export interface View {
   render(app: App): void;
   /** A change event, before the refresh (e.g. to move a slider at once). */
   event?(app: App, e: ChangeEvent): void;
+  /** A new `status` arrived (a few times a second). */
+  onStatus?(app: App): void;
 }
 
 export class App {
@@ -48,8 +49,6 @@ export class App {
   versions: string[] = [];
   models: string[] = [];
   callbacks: CallbackInfo[] = [];
-  /** The model's methods with what each takes and gives (fetched with the state). */
-  methods: MethodSpec[] = [];
   selectedNode: string | null = null;
   selectedWeight: string | null = null;
   watched: string[] = [];
@@ -79,11 +78,7 @@ export class App {
       for (const v of this.views) v.event?.(this, e);
       this.invalidate(...(AFFECTS[e.command] ?? []));
     });
-    this.client.on("sent", ({ atoms }) => {
-      // `method` with no argument is the panel's own query (with the state), not a change
-      if (atoms.length === 1 && atoms[0] === "method") return;
-      this.log("sent", atoms.join(" "));
-    });
+    this.client.on("sent", ({ atoms }) => this.log("sent", atoms.join(" ")));
     this.client.on("failed", ({ reply, quiet }) => {
       this.log("error", `${reply.command}: ${reply.values.join(" ")}`);
       if (!quiet) this.toast(`${reply.command}: ${reply.values.join(" ")}`);
@@ -91,6 +86,12 @@ export class App {
     this.client.on("open", () => {
       this.invalidate("state", "graph", "weights", "bendings", "controls", "versions", "models", "callbacks", "peek");
     });
+  }
+
+  /** A new `status` (polled): views that show part of it redraw. */
+  setStatus(status: Status): void {
+    this.status = status;
+    for (const v of this.views) v.onStatus?.(this);
   }
 
   register(view: View): void {
@@ -141,12 +142,7 @@ export class App {
       if (r.ok) apply(r);
     };
     if (parts.has("state")) {
-      jobs.push((async () => {
-        await get("state", (r) => (this.state = r.dict as SessionState));
-        // (asked only with a model loaded: without one `method` is an error to show)
-        const r = this.state?.model ? await c.command("method") : null;
-        this.methods = r?.ok ? ((r.dict as { methods?: MethodSpec[] } | undefined)?.methods ?? []) : [];
-      })());
+      jobs.push(get("state", (r) => (this.state = r.dict as SessionState)));
     }
     if (parts.has("models")) jobs.push(get("models", (r) => (this.models = r.values.map(String))));
     if (parts.has("callbacks")) jobs.push(get("callbacks", (r) => (this.callbacks = r.dict as CallbackInfo[])));

@@ -4,7 +4,7 @@
 // so the browser, not tfbend, converts the microphone's rate.
 import type { App, View } from "./app.js";
 import { $, fill, h } from "./dom.js";
-import { audioMethods, methodIO } from "./methodio.js";
+import { methodIO } from "./methodio.js";
 
 const HEADER_BYTES = 32;
 const STREAM_INPUT = 3;
@@ -50,16 +50,23 @@ export class InputView implements View {
     app.register(this);
   }
 
-  /** Shown only for models with a method that takes audio (not the image model). */
+  private key = "";
+
+  /** Shown only for audio models (not the image model), saying where the sound goes. */
   render(app: App): void {
-    const methods = audioMethods(app.methods);
-    const box = $("#audio-in-box");
-    box.hidden = app.state?.kind !== "audio" || methods.length === 0;
-    const io = methodIO(app.state, app.methods);
-    fill($("#in-title"), "Input ", h("span", { class: "muted" }, `(audio into ${methods.join(" or ")})`));
+    const io = methodIO(app.state, app.status);
+    const key = JSON.stringify([app.state?.kind, io]);
+    if (key === this.key) return;
+    this.key = key;
+    $("#audio-in-box").hidden = app.state?.kind !== "audio";
+    fill($("#in-title"), "Input ", h("span", { class: "muted" }, `(audio into ${io.input === "audio" ? io.method : "forward"})`));
     $("#in-hint").textContent = io.input === "audio"
       ? `Sends the sound to the plugin, into ${io.method}.`
-      : `Sends the sound to the plugin; ${io.method} takes ${io.input === "latent" ? "latents" : "no input"}, so the method switches to ${methods.includes("forward") ? "forward" : methods[0]}.`;
+      : `Sends the sound to the plugin; ${io.method} takes ${io.input === "latent" ? "latents" : "no input"}, so the method switches to forward.`;
+  }
+
+  onStatus(app: App): void {
+    this.render(app);
   }
 
   /** The model's rate, and a method that takes audio, streaming. */
@@ -71,8 +78,7 @@ export class InputView implements View {
       for (let i = 0; i + 4 < v.length; i += 5) if (v[i] === name) return v[i + 2] === 1;
       return false;
     };
-    const audio = audioMethods(this.app.methods);
-    if (!takesAudio(this.app.state?.method ?? "")) await this.app.run("method", audio.includes("forward") ? "forward" : audio[0] ?? "forward");
+    if (!takesAudio(this.app.state?.method ?? "")) await this.app.run("method", "forward");
     if (Number(this.app.status.streaming ?? 0) !== 1) await this.app.run("stream", "start");
     this.app.invalidate("state");
     return Number(this.app.status.sample_rate) || 44100;

@@ -1,18 +1,8 @@
-// What the current method takes and gives, from its nn~ spec (the `method` query): a
-// method at input ratio 1 takes audio, above 1 latent frames; an output ratio above 1 is
-// a latent stream. The image model decodes a latent to a picture; a generic model streams nothing.
-import type { SessionState } from "./types.js";
-
-/** One method as `method` (no argument) lists it. */
-export interface MethodSpec {
-  name: string;
-  inChannels: number;
-  inRatio: number;
-  outChannels: number;
-  outRatio: number;
-  inputLabels: string[];
-  outputLabels: string[];
-}
+// What the current method takes and gives, from the figures `status` reports for it
+// (in_channels, in_ratio, out_channels, out_ratio: nn~'s method spec): a method at input
+// ratio 1 takes audio, above 1 latent frames; an output ratio above 1 is a latent stream.
+// The image model decodes a latent to a picture; a generic model streams nothing.
+import type { SessionState, Status } from "./types.js";
 
 export type MethodInput = "latent" | "audio" | "none";
 export type MethodOutput = "audio" | "latent" | "image" | "none";
@@ -21,25 +11,23 @@ export interface MethodIO {
   method: string;
   input: MethodInput;
   output: MethodOutput;
-  /** Latent dimensions in, audio channels in, or latent channels out. */
+  /** Latent dimensions or audio channels in. */
   inChannels: number;
+  /** Audio or latent channels out. */
   outChannels: number;
-  /** Output frames per audio sample (1/outRatio) for a latent output. */
-  outRatio: number;
 }
 
-export function methodIO(state: SessionState | null, specs: readonly MethodSpec[]): MethodIO {
+export function methodIO(state: SessionState | null, status: Status): MethodIO {
   const method = state?.method ?? "";
   const latent = state?.latent.length ?? 0;
-  if (!state || state.kind === "generic") return { method, input: latent ? "latent" : "none", output: "none", inChannels: latent, outChannels: 0, outRatio: 1 };
-  if (state.kind === "image") return { method, input: latent ? "latent" : "none", output: "image", inChannels: latent, outChannels: 3, outRatio: 1 };
-  const spec = specs.find((m) => m.name === method);
-  if (!spec) return { method, input: latent ? "latent" : "none", output: "audio", inChannels: latent, outChannels: 1, outRatio: 1 };
-  const input: MethodInput = spec.inChannels === 0 ? "none" : spec.inRatio > 1 ? "latent" : "audio";
-  return { method, input, output: spec.outRatio > 1 ? "latent" : "audio", inChannels: spec.inChannels, outChannels: spec.outChannels, outRatio: spec.outRatio };
-}
-
-/** Methods of the model that take audio (for the Input box). */
-export function audioMethods(specs: readonly MethodSpec[]): string[] {
-  return specs.filter((m) => m.inChannels > 0 && m.inRatio === 1).map((m) => m.name);
+  if (!state || state.kind === "generic") return { method, input: latent ? "latent" : "none", output: "none", inChannels: latent, outChannels: 0 };
+  if (state.kind === "image") return { method, input: latent ? "latent" : "none", output: "image", inChannels: latent, outChannels: 3 };
+  if (status.method !== method || status.model !== state.model) {
+    // status not polled since the change yet: a method without latents takes audio
+    return { method, input: latent ? "latent" : "audio", output: "audio", inChannels: latent || 1, outChannels: 1 };
+  }
+  const num = (k: string) => Number(status[k] ?? 0);
+  const inChannels = num("in_channels"), inRatio = num("in_ratio");
+  const input: MethodInput = inChannels === 0 ? "none" : inRatio > 1 ? "latent" : "audio";
+  return { method, input, output: num("out_ratio") > 1 ? "latent" : "audio", inChannels, outChannels: num("out_channels") };
 }

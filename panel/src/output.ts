@@ -71,6 +71,12 @@ export class OutputView implements View {
     window.setInterval(() => this.stats(), 500);
   }
 
+  /** The method's figures come with `status`: redraw the panes when they change. */
+  onStatus(app: App): void {
+    const io = methodIO(app.state, app.status);
+    if (JSON.stringify(io) !== JSON.stringify(this.io)) this.render(app);
+  }
+
   /** A new model: nothing of the old one's output stays on screen. */
   event(_app: App, e: ChangeEvent): void {
     if (e.command !== "load" && e.command !== "method") return;
@@ -210,7 +216,7 @@ export class OutputView implements View {
 
   render(app: App): void {
     const s = app.state;
-    const io = methodIO(s, app.methods);
+    const io = methodIO(s, app.status);
     this.io = io;
     const streaming = s?.streaming ?? false;
     const button = $("#out-stream");

@@ -93,7 +93,7 @@ export class StatusView implements View {
     const r = await this.app.client.command("status");
     if (!r.ok) return;
     const s = r.dict as Record<string, string | number>;
-    this.app.status = s;
+    this.app.setStatus(s);
     if (Number(s.streaming ?? 0) === 1) this.sinceLoad = false;
     const stale = new Set(this.sinceLoad ? ["rtf_p50", "rtf_p95", "blocks", "dropped"] : []);
     const num = (k: string) => (stale.has(k) ? 0 : Number(s[k] ?? 0));
