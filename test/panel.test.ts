@@ -185,6 +185,11 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     expect(node).toContain("[1,64,32]");
     expect(await page.locator("#graph-count").textContent()).toContain(`${count} nodes`);
     await until("the status strip", async () => (await page.locator("#st-backend").textContent()) === "wasm");
+    // the header stays on one line at 1400 px
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const rows = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>("#bar > *")].map((el) => Math.round(el.getBoundingClientRect().top + el.getBoundingClientRect().height / 2)));
+    expect(Math.max(...rows) - Math.min(...rows)).toBeLessThan(6);
+    await page.setViewportSize({ width: 1440, height: 900 });
     await clickNode("net_0");
     await until("the node card", async () => (await page.locator("#node-card strong").textContent()) === "net_0");
     await shot("graph");
@@ -397,6 +402,9 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await page.waitForTimeout(300); // the centring animation
     await shot("graph-grouped");
     await page.fill("#graph-search", "");
+    await page.click("#graph-collapse");
+    await until("every group closed", () => page.evaluate(() => window.tfbend.graph.expanded.size === 0 && window.tfbend.graph.visibleCount === window.tfbend.graph.grouping.top.groups.length + window.tfbend.graph.grouping.top.members.length));
+    await page.click("#graph-fit");
   });
 
   it("draws a latent stream (encode) as a scrolling heat map, and says what the method takes", async () => {
