@@ -15,6 +15,7 @@ import WebSocket from "ws";
 import { chromium, type Browser, type Page } from "playwright-core";
 import * as tb from "tfbend";
 import { panelRoute } from "../dist/transports/panel-files.js";
+import { ancestors, groupByModule, initialExpansion, visibleGraph } from "../panel/src/graphgroups.js";
 
 const CHROMIUM = process.env.TFBEND_CHROMIUM ?? "/usr/bin/chromium";
 const MODELS = join(import.meta.dirname, "../models");
@@ -405,6 +406,8 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await page.click("#graph-collapse");
     await until("every group closed", () => page.evaluate(() => window.tfbend.graph.expanded.size === 0 && window.tfbend.graph.visibleCount === window.tfbend.graph.grouping.top.groups.length + window.tfbend.graph.grouping.top.members.length));
     await page.click("#graph-fit");
+    await page.evaluate(() => window.tfbend.app.selectNode(null));
+    await shot("graph-closed");
   });
 
   it("draws a latent stream (encode) as a scrolling heat map, and says what the method takes", async () => {
@@ -516,5 +519,38 @@ describe("panel commands (query-only: nothing changes, nothing is announced)", (
     const latentMean = JSON.parse(s.bended!.metadata.latent_mean) as number[];
     expect((await s.execute(["state"])).dict).toMatchObject({ model: "audio", kind: "audio", method: "decode", latent: latentMean, version: "_default" });
     s.dispose();
+  });
+
+  it("groups a RAVE v1-like graph by module path: every node once, no one-node groups, closed within the budget", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    copyFileSync(join(import.meta.dirname, "fixtures/torchscript/rave_v1_like.ts"), join(workspace, "rave_v1_like.ts"));
+    const s = new tb.control.Session({ workspace, modelsDir: MODELS });
+    expect((await s.execute(["load", "rave_v1_like.ts"])).ok).toBe(true);
+    const nodes = ((await s.execute(["graph"])).dict as { nodes: { name: string; op: string; target: string; inputs: string[]; shape: string; bended: boolean }[] }).nodes;
+    s.dispose();
+    expect(nodes.length).toBeGreaterThan(200);
+    const g = groupByModule(nodes);
+    const paths = [...g.groups.values()].map((x) => x.path);
+    expect(paths).toEqual(expect.arrayContaining(["encoder.net", "decoder"]));
+    // each node sits in one group (or the top level), and a group's size counts what is inside
+    const placed = [...g.top.members, ...[...g.groups.values()].flatMap((x) => x.members)];
+    expect(placed.sort()).toEqual(nodes.map((n) => n.name).sort());
+    for (const x of g.groups.values()) {
+      expect(x.size).toBeGreaterThanOrEqual(2);
+      expect(x.size).toBe(x.members.length + x.children.reduce((a, c) => a + g.groups.get(c)!.size, 0));
+    }
+    // a module call sits inside its module path's group
+    const conv = nodes.find((n) => n.op === "call_module" && n.target.startsWith("decoder."))!;
+    expect(ancestors(g, conv.name).map((id) => g.groups.get(id)!.path).every((p) => conv.target.startsWith(`${p}.`))).toBe(true);
+    const opened = initialExpansion(g, 30);
+    const first = visibleGraph(nodes, g, opened);
+    expect(first.nodes.length + first.collapsed.length).toBeLessThanOrEqual(30);
+    expect(first.collapsed.length).toBeGreaterThan(0);
+    // fully open: every node drawn, every edge between two nodes drawn once
+    const all = visibleGraph(nodes, g, new Set(g.groups.keys()));
+    expect(all.nodes.length).toBe(nodes.length);
+    const names = new Set(nodes.map((n) => n.name));
+    const edges = new Set(nodes.flatMap((n) => n.inputs.filter((i) => names.has(i) && i !== n.name).map((i) => `${i}->${n.name}`)));
+    expect(all.edges.length).toBe(edges.size);
   });
 });
