@@ -391,6 +391,16 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     const p = await page.evaluate(() => window.tfbend.graph.clientPoint("group:encoder.net"));
     await page.mouse.click(p!.x, p!.y);
     await until("encoder.net open", () => page.evaluate(() => window.tfbend.graph.expanded.has("group:encoder.net") && !window.tfbend.graph.cy.getElementById("encoder_net_0").empty()));
+    // a double tap on an open group's box (its margin, where no node is) closes it
+    await page.click("#graph-fit");
+    const corner = await page.evaluate(() => {
+      const cy = window.tfbend.graph.cy;
+      const b = cy.getElementById("group:encoder.net").renderedBoundingBox({ includeLabels: false });
+      const box = cy.container()!.getBoundingClientRect();
+      return { x: box.left + b.x1 + Math.min(2, 7 * cy.zoom()), y: box.top + (b.y1 + b.y2) / 2 }; // inside the 14-px padding
+    });
+    await page.mouse.dblclick(corner.x, corner.y);
+    await until("encoder.net closed again", () => page.evaluate(() => !window.tfbend.graph.expanded.has("group:encoder.net") && window.tfbend.graph.cy.getElementById("encoder_net_0").empty()));
     // a search finds a node inside closed groups, opens them and selects it
     await page.fill("#graph-search", "decoder_stacks_1_units_0_conv");
     await until("one match", async () => (await page.textContent("#graph-hits")) === "1 match");
