@@ -5,7 +5,7 @@
 // the page. Screenshots of each view go to $TFBEND_SCREENSHOTS (default: a temporary
 // folder); UPDATE_SCREENSHOTS=1 writes them to docs/screenshots for the README.
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,9 +15,11 @@ import WebSocket from "ws";
 import { chromium, type Browser, type Page } from "playwright-core";
 import * as tb from "tfbend";
 import { panelRoute } from "../dist/transports/panel-files.js";
+import { ancestors, groupByModule, initialExpansion, visibleGraph } from "../panel/src/graphgroups.js";
 
 const CHROMIUM = process.env.TFBEND_CHROMIUM ?? "/usr/bin/chromium";
 const MODELS = join(import.meta.dirname, "../models");
+const RAVE_LIKE = join(import.meta.dirname, "fixtures/torchscript/rave_like.ts");
 const SHOTS = process.env.UPDATE_SCREENSHOTS
   ? join(import.meta.dirname, "../docs/screenshots")
   : (process.env.TFBEND_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), "tfbend-panel-shots-")));
@@ -25,6 +27,7 @@ const SHOTS = process.env.UPDATE_SCREENSHOTS
 type OscMessage = { address: string; args: { type: string; value: unknown }[] };
 
 let engine: tb.control.Engine;
+let workspace: string;
 let oscServer: tb.transports.OscServer;
 let wsServer: tb.transports.WsServer;
 let udp: Socket;
@@ -85,9 +88,10 @@ async function tab(name: string): Promise<void> {
   await page.click(`#tabs button[data-tab=${name}]`);
 }
 
-/** Clicks a node of the diagram where it is drawn (after centring it), as a user would. */
+/** Clicks a node of the diagram where it is drawn (after opening its group and centring it), as a user would. */
 async function clickNode(name: string): Promise<void> {
   await page.evaluate((n) => {
+    window.tfbend.graph.reveal(n);
     const cy = window.tfbend.graph.cy;
     const p = cy.getElementById(n).renderedPosition();
     if (p.x < 40 || p.y < 40 || p.x > cy.width() - 40 || p.y > cy.height() - 40) cy.center(cy.getElementById(n));
@@ -110,7 +114,8 @@ if (!hasChromium) console.warn(`panel.test: no Chromium at ${CHROMIUM} (apt-get 
 describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plugin)", () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    copyFileSync(RAVE_LIKE, join(workspace, "rave_like.ts"));
     const [started, launched] = await Promise.all([
       tb.control.Engine.start({ modelsDir: MODELS, workspace, model: "audio" }),
       chromium.launch({
@@ -172,12 +177,20 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     const graph = await oscCommand("graph");
     const count = Number(oscValues(graph)[1]);
     expect(count).toBeGreaterThan(40);
-    await until("the graph in the page", () => page.evaluate((n) => window.tfbend?.graph.cy.nodes().length === n, count));
+    await until("the graph in the page", () => page.evaluate((n) => window.tfbend?.graph.nodes.length === n, count));
+    // a small model opens fully grouped: every node drawn, inside its module's box
+    expect(await page.evaluate(() => window.tfbend.graph.visible!.nodes.length)).toBe(count);
+    expect(await page.evaluate(() => window.tfbend.graph.cy.getElementById("net_3_conv1").parent().id())).toBe("group:net.3");
     const node = await page.evaluate(() => window.tfbend.graph.cy.getElementById("net_3_conv1").data("label") as string);
     expect(node).toContain("net_3_conv1");
     expect(node).toContain("[1,64,32]");
     expect(await page.locator("#graph-count").textContent()).toContain(`${count} nodes`);
     await until("the status strip", async () => (await page.locator("#st-backend").textContent()) === "wasm");
+    // the header stays on one line at 1400 px
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const rows = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>("#bar > *")].map((el) => Math.round(el.getBoundingClientRect().top + el.getBoundingClientRect().height / 2)));
+    expect(Math.max(...rows) - Math.min(...rows)).toBeLessThan(6);
+    await page.setViewportSize({ width: 1440, height: 900 });
     await clickNode("net_0");
     await until("the node card", async () => (await page.locator("#node-card strong").textContent()) === "net_0");
     await shot("graph");
@@ -199,7 +212,7 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     expect(bendings.address).toBe("/tfbend/ok");
     expect(observed).toContainEqual(expect.objectContaining({ type: "event", command: "bend" }));
     await until("the bending listed and marked", () => page.evaluate(() =>
-      window.tfbend.graph.cy.getElementById("net_3_conv1").hasClass("bended") && document.querySelector("#bendings")!.textContent!.includes("Mask(prob=keep(0.500))")));
+      window.tfbend.graph.marked("net_3_conv1", "bended") && document.querySelector("#bendings")!.textContent!.includes("Mask(prob=keep(0.500))")));
   });
 
   it("moves a control slider; get returns the new value", async () => {
@@ -281,6 +294,11 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await page.click("tr[data-weight='net.2.conv.weight']");
     await until("the histogram, before and after", async () => (await page.textContent("#hist-stats"))!.includes("→ as used"));
     await shot("weights");
+    // the pad follows the version in use, set from elsewhere: all weight on it
+    await wsCommand("version", "quiet");
+    await tab("versions");
+    await until("the pad on quiet", async () => (await page.textContent("#version-playing")) === "Playing: quiet" && (await page.textContent("#interp-weights"))!.includes("quiet 1.00"));
+    expect(await page.textContent("#interp-weights")).toContain("_default 0.00");
     await page.evaluate(() => window.tfbend.app.run("version", "default"));
   });
 
@@ -289,7 +307,7 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     const r = await oscCommand("bend", ["net_4_conv1", "scale", "scale", 0.25]);
     expect(r.address).toBe("/tfbend/ok");
     await until("the OSC bending in the page", () => page.evaluate(() =>
-      document.querySelector("#bendings")!.textContent!.includes("Scale(scale=0.250)") && window.tfbend.graph.cy.getElementById("net_4_conv1").hasClass("bended")));
+      document.querySelector("#bendings")!.textContent!.includes("Scale(scale=0.250)") && window.tfbend.graph.marked("net_4_conv1", "bended")));
     await oscCommand("set", ["keep", 0.8]);
     await until("the slider moved", async () => Number(await page.inputValue(".control[data-control=keep] input.slider")) === 0.8);
     // remove one from the panel, then reset
@@ -318,9 +336,15 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
   });
 
   it("loads the image model from the panel and shows its frames", async () => {
+    expect(Number(await page.textContent("#st2-blocks"))).toBeGreaterThan(0); // the audio model's stream
     await page.selectOption("#model", "image");
     await until("the image model's graph", () => page.evaluate(() => !window.tfbend.graph.cy.getElementById("fc").empty()));
+    // the previous model's figures are gone at once
+    await until("status reset", async () => (await page.textContent("#st2-blocks")) === "0" && (await page.textContent("#st-p50 .meter-value")) === "–");
     await tab("output");
+    // an image model: no volume, no Listen, no audio input box
+    await until("image output controls", async () => (await page.textContent("#out-title")) === "Image output");
+    for (const hidden of ["#out-volume", "#out-listen", "#listen", "#audio-in-box"]) expect(await page.locator(hidden).isHidden(), hidden).toBe(true);
     await page.click("#tab-output button:has-text('Random')");
     const before = await page.evaluate(() => window.tfbend.output.received);
     await page.click("#out-stream");
@@ -346,6 +370,87 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await until("the stream stopped", async () => ((await wsCommand("status")).dict as { streaming: number }).streaming === 0);
   });
 
+  it("groups a RAVE-like graph by module: closed at first, opened by a tap or a search, with a minimap", async () => {
+    await tab("bend");
+    expect((await wsCommand("load", "rave_like.ts")).ok).toBe(true);
+    const count = Number(oscValues(await oscCommand("graph"))[1]);
+    expect(count).toBeGreaterThan(100);
+    await until("the RAVE-like graph", () => page.evaluate((n) => window.tfbend.graph.nodes.length === n, count));
+    const first = await page.evaluate(() => {
+      const g = window.tfbend.graph;
+      return { visible: g.visibleCount, closed: g.visible!.collapsed.map((x) => x.path), groups: g.grouping.groups.size };
+    });
+    expect(first.visible).toBeLessThan(count / 3);
+    expect(first.closed).toEqual(expect.arrayContaining(["encoder.net", "decoder"]));
+    expect(await page.textContent("#graph-count")).toContain(`${count} nodes · ${first.groups} groups, ${first.closed.length} closed`);
+    // Fit fits what is drawn: readable, not a column of slivers
+    await page.click("#graph-fit");
+    expect(await page.evaluate(() => window.tfbend.graph.cy.zoom())).toBeGreaterThan(0.4);
+    expect(await page.locator(".minimap").isVisible()).toBe(true);
+    // a tap on a closed group opens it
+    const p = await page.evaluate(() => window.tfbend.graph.clientPoint("group:encoder.net"));
+    await page.mouse.click(p!.x, p!.y);
+    await until("encoder.net open", () => page.evaluate(() => window.tfbend.graph.expanded.has("group:encoder.net") && !window.tfbend.graph.cy.getElementById("encoder_net_0").empty()));
+    // a double tap on an open group's box (its margin, where no node is) closes it
+    await page.click("#graph-fit");
+    const corner = await page.evaluate(() => {
+      const cy = window.tfbend.graph.cy;
+      const b = cy.getElementById("group:encoder.net").renderedBoundingBox({ includeLabels: false });
+      const box = cy.container()!.getBoundingClientRect();
+      return { x: box.left + b.x1 + Math.min(2, 7 * cy.zoom()), y: box.top + (b.y1 + b.y2) / 2 }; // inside the 14-px padding
+    });
+    await page.mouse.dblclick(corner.x, corner.y);
+    await until("encoder.net closed again", () => page.evaluate(() => !window.tfbend.graph.expanded.has("group:encoder.net") && window.tfbend.graph.cy.getElementById("encoder_net_0").empty()));
+    // a search finds a node inside closed groups, opens them and selects it
+    await page.fill("#graph-search", "decoder_stacks_1_units_0_conv");
+    await until("one match", async () => (await page.textContent("#graph-hits")) === "1 match");
+    expect(await page.evaluate(() => window.tfbend.graph.marked("decoder_stacks_1_units_0_conv", "match"))).toBe(true);
+    await page.press("#graph-search", "Enter");
+    await until("the node drawn and selected", async () => (await page.locator("#node-card strong").textContent()) === "decoder_stacks_1_units_0_conv"
+      && (await page.evaluate(() => window.tfbend.graph.cy.getElementById("decoder_stacks_1_units_0_conv").selected())));
+    const label = await page.evaluate(() => window.tfbend.graph.cy.getElementById("decoder_stacks_1_units_0_conv").data("label") as string);
+    expect(label.split("\n")[0]).toBe("decoder_stacks_1_units_0_conv"); // the whole name, not "…0"
+    await page.waitForTimeout(300); // the centring animation
+    await shot("graph-grouped");
+    await page.fill("#graph-search", "");
+    await page.click("#graph-collapse");
+    await until("every group closed", () => page.evaluate(() => window.tfbend.graph.expanded.size === 0 && window.tfbend.graph.visibleCount === window.tfbend.graph.grouping.top.groups.length + window.tfbend.graph.grouping.top.members.length));
+    await page.click("#graph-fit");
+    await page.evaluate(() => window.tfbend.app.selectNode(null));
+    await shot("graph-closed");
+  });
+
+  it("draws a latent stream (encode) as a scrolling heat map, and says what the method takes", async () => {
+    await tab("output");
+    await wsCommand("method", "encode");
+    await until("the encode panes", async () => (await page.textContent("#out-title"))!.startsWith("Latent output · encode"));
+    expect(await page.textContent("#latent-note")).toContain("encode takes audio");
+    expect(await page.textContent("#latent")).not.toContain("takes no latent input");
+    expect(await page.locator("#audio-in-box").isVisible()).toBe(true);
+    expect(await page.textContent("#in-title")).toContain("encode");
+    await page.click("#out-stream");
+    await until("the no-input hint", async () => (await page.textContent("#out-hint"))!.includes("encode takes audio and none is arriving"));
+    const wav = join(workspace, "tone.wav");
+    const tone = Float32Array.from({ length: 44100 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * i) / 44100) * (1 + Math.sin(i / 3000)));
+    await tb.io.writeWav(wav, tone, 44100);
+    await page.setInputFiles("#in-file", wav);
+    await until("latent frames drawn", () => page.evaluate(() => window.tfbend.output.latentReceived > 64 && !document.querySelector<HTMLElement>("#out-latent-wrap")!.hidden), 20_000);
+    await until("blocks/s counted", async () => /· [1-9][\d.]* blocks\/s|· 0\.[1-9]\d* blocks\/s/.test((await page.textContent("#out-stats"))!));
+    const heat = await page.evaluate(() => {
+      const c = document.querySelector<HTMLCanvasElement>("#out-latent")!;
+      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      return { rows: c.height, cols: c.width, colours: new Set(Array.from({ length: d.length / 4 }, (_, i) => `${d[i * 4]},${d[i * 4 + 1]},${d[i * 4 + 2]}`)).size };
+    });
+    expect(heat.rows).toBe(3); // rave_like's latent channels
+    expect(heat.cols).toBeGreaterThan(64);
+    expect(heat.colours).toBeGreaterThan(10);
+    expect(await page.textContent("#out-latent-wrap .heat-legend")).toMatch(/^-?[\d.e+-]+-?[\d.e+-]+$/); // −m … +m
+    expect(await page.textContent("#out-hint")).toBe("");
+    await shot("output-latent");
+    await page.click("#in-stop");
+    await wsCommand("stream", "stop");
+  });
+
   it("lays out a graph of hundreds of nodes quickly", async () => {
     // one evaluation: a refresh from the plugin cannot redraw the real graph in between
     const ms = await page.evaluate(() => {
@@ -355,10 +460,16 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
         if (i % 7 === 3) inputs.push(nodes[nodes.length - 4]?.name ?? "x");
         nodes.push({ name: `block_${Math.floor(i / 6)}_op_${i % 6}`, op: i % 3 ? "call_module" : "call_function", target: `block.${i}`, inputs, shape: "[1,64,56,56]", bended: i % 40 === 0 });
       }
-      const took = window.tfbend.renderGraph(nodes);
-      return { took, count: window.tfbend.graph.cy.nodes().length, bended: window.tfbend.graph.cy.nodes(".bended").length };
+      const g = window.tfbend.graph;
+      const t0 = performance.now();
+      window.tfbend.renderGraph(nodes);
+      const closed = g.visibleCount;
+      g.expandAll(); // the worst case: every node drawn
+      const took = performance.now() - t0;
+      return { took, closed, count: g.visible!.nodes.length, bended: g.cy.nodes(".bended").length };
     });
     expect(ms).toMatchObject({ count: 601, bended: 15 });
+    expect(ms.closed).toBeLessThan(10); // one group "block", closed
     expect(ms.took).toBeLessThan(5000);
     console.log(`panel.test: 601-node graph laid out and drawn in ${Math.round(ms.took)} ms`);
     expect(pageErrors).toEqual([]);
@@ -418,5 +529,38 @@ describe("panel commands (query-only: nothing changes, nothing is announced)", (
     const latentMean = JSON.parse(s.bended!.metadata.latent_mean) as number[];
     expect((await s.execute(["state"])).dict).toMatchObject({ model: "audio", kind: "audio", method: "decode", latent: latentMean, version: "_default" });
     s.dispose();
+  });
+
+  it("groups a RAVE v1-like graph by module path: every node once, no one-node groups, closed within the budget", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-panel-"));
+    copyFileSync(join(import.meta.dirname, "fixtures/torchscript/rave_v1_like.ts"), join(workspace, "rave_v1_like.ts"));
+    const s = new tb.control.Session({ workspace, modelsDir: MODELS });
+    expect((await s.execute(["load", "rave_v1_like.ts"])).ok).toBe(true);
+    const nodes = ((await s.execute(["graph"])).dict as { nodes: { name: string; op: string; target: string; inputs: string[]; shape: string; bended: boolean }[] }).nodes;
+    s.dispose();
+    expect(nodes.length).toBeGreaterThan(200);
+    const g = groupByModule(nodes);
+    const paths = [...g.groups.values()].map((x) => x.path);
+    expect(paths).toEqual(expect.arrayContaining(["encoder.net", "decoder"]));
+    // each node sits in one group (or the top level), and a group's size counts what is inside
+    const placed = [...g.top.members, ...[...g.groups.values()].flatMap((x) => x.members)];
+    expect(placed.sort()).toEqual(nodes.map((n) => n.name).sort());
+    for (const x of g.groups.values()) {
+      expect(x.size).toBeGreaterThanOrEqual(2);
+      expect(x.size).toBe(x.members.length + x.children.reduce((a, c) => a + g.groups.get(c)!.size, 0));
+    }
+    // a module call sits inside its module path's group
+    const conv = nodes.find((n) => n.op === "call_module" && n.target.startsWith("decoder."))!;
+    expect(ancestors(g, conv.name).map((id) => g.groups.get(id)!.path).every((p) => conv.target.startsWith(`${p}.`))).toBe(true);
+    const opened = initialExpansion(g, 30);
+    const first = visibleGraph(nodes, g, opened);
+    expect(first.nodes.length + first.collapsed.length).toBeLessThanOrEqual(30);
+    expect(first.collapsed.length).toBeGreaterThan(0);
+    // fully open: every node drawn, every edge between two nodes drawn once
+    const all = visibleGraph(nodes, g, new Set(g.groups.keys()));
+    expect(all.nodes.length).toBe(nodes.length);
+    const names = new Set(nodes.map((n) => n.name));
+    const edges = new Set(nodes.flatMap((n) => n.inputs.filter((i) => names.has(i) && i !== n.name).map((i) => `${i}->${n.name}`)));
+    expect(all.edges.length).toBe(edges.size);
   });
 });

@@ -4,7 +4,7 @@
 // second while streaming, and after every change otherwise.
 import type { App, View } from "./app.js";
 import { $, fill, fmt, h } from "./dom.js";
-import { COLORS, Plot, drawHeat, drawTiles } from "./plots.js";
+import { COLORS, Plot, drawHeat, drawTiles, heatLegend, setLegend } from "./plots.js";
 import type { ActivationView, PeekItem } from "./types.js";
 
 interface Card {
@@ -13,6 +13,8 @@ interface Card {
   plots: Plot[];
   canvases: HTMLCanvasElement[];
   info: HTMLElement;
+  /** The colour scale of heat maps and tiles (shared by both panes). */
+  legend: HTMLElement | null;
 }
 
 function rms(a: ActivationView, b: ActivationView): number {
@@ -125,9 +127,11 @@ export class ActivationsView implements View {
         p.setData(x, [(i === 0 ? o : b).data]);
       });
     } else if (o.layout === "heat") {
+      if (card.legend) setLegend(card.legend, m || 1);
       drawHeat(card.canvases[0], o.data, o.dims[0], o.dims[1], m);
       drawHeat(card.canvases[1], b.data, b.dims[0], b.dims[1], m);
     } else {
+      if (card.legend) setLegend(card.legend, m || 1);
       drawTiles(card.canvases[0], o.data, o.dims[0], o.dims[1], o.dims[2], m);
       drawTiles(card.canvases[1], b.data, b.dims[0], b.dims[1], b.dims[2], m);
     }
@@ -143,7 +147,9 @@ export class ActivationsView implements View {
         h("div", {}, h("div", { class: "pane-title", style: `color:${COLORS.original}` }, "original"), panes[0]),
         h("div", {}, h("div", { class: "pane-title", style: `color:${COLORS.bended}` }, "bended"), panes[1])));
     $("#act-cards").append(el);
-    const card: Card = { key, el, plots: [], canvases: [], info };
+    const legend = item.original.layout === "wave" ? null : heatLegend();
+    if (legend) el.append(legend);
+    const card: Card = { key, el, plots: [], canvases: [], info, legend };
     if (item.original.layout === "wave") {
       card.plots = panes.map((p, i) => new Plot(p, { height: 150, legend: false, series: [{ label: i ? "bended" : "original", stroke: i ? COLORS.bended : COLORS.original }] }));
     } else {

@@ -34,6 +34,8 @@ export interface View {
   render(app: App): void;
   /** A change event, before the refresh (e.g. to move a slider at once). */
   event?(app: App, e: ChangeEvent): void;
+  /** A new `status` arrived (a few times a second). */
+  onStatus?(app: App): void;
 }
 
 export class App {
@@ -86,6 +88,12 @@ export class App {
     });
   }
 
+  /** A new `status` (polled): views that show part of it redraw. */
+  setStatus(status: Status): void {
+    this.status = status;
+    for (const v of this.views) v.onStatus?.(this);
+  }
+
   register(view: View): void {
     this.views.push(view);
   }
@@ -133,7 +141,9 @@ export class App {
       const r = await c.command(cmd, ...args);
       if (r.ok) apply(r);
     };
-    if (parts.has("state")) jobs.push(get("state", (r) => (this.state = r.dict as SessionState)));
+    if (parts.has("state")) {
+      jobs.push(get("state", (r) => (this.state = r.dict as SessionState)));
+    }
     if (parts.has("models")) jobs.push(get("models", (r) => (this.models = r.values.map(String))));
     if (parts.has("callbacks")) jobs.push(get("callbacks", (r) => (this.callbacks = r.dict as CallbackInfo[])));
     if (parts.has("graph")) {

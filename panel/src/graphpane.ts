@@ -1,5 +1,6 @@
-// The graph pane: the diagram, a search box, and a card for the selected node with its
-// weights and what to do with it (watch its activation, bend it or its weights).
+// The graph pane: the diagram (grouped by module, with a minimap), a search box that finds
+// a node inside closed groups, and a card for the selected node with its weights and what
+// to do with it (watch its activation, bend it or its weights).
 import type { App, View } from "./app.js";
 import { $, fill, h } from "./dom.js";
 import { GraphView, ownWeights } from "./graph.js";
@@ -13,6 +14,7 @@ export class GraphPane implements View {
   constructor(private readonly app: App) {
     this.view = new GraphView($("#cy"));
     this.view.onSelect = (name) => app.selectNode(name);
+    this.view.onChange = () => this.count(app);
     const search = $("#graph-search") as HTMLInputElement;
     search.addEventListener("input", () => {
       const hits = this.view.highlight(search.value);
@@ -22,12 +24,16 @@ export class GraphPane implements View {
       if (e.key !== "Enter") return;
       const hits = this.view.highlight(search.value);
       if (hits.length) {
-        app.selectNode(hits[0]);
-        this.view.select(hits[0], true);
+        // Enter again steps to the next match
+        const next = hits[(hits.indexOf(app.selectedNode ?? "") + 1) % hits.length];
+        app.selectNode(next);
+        this.view.select(next, true);
       }
     });
     $("#graph-fit").addEventListener("click", () => this.view.fit());
     $("#graph-dir").addEventListener("click", () => this.view.toggleDirection());
+    $("#graph-expand").addEventListener("click", () => this.view.expandAll());
+    $("#graph-collapse").addEventListener("click", () => this.view.collapseAll());
   }
 
   render(app: App): void {
@@ -36,11 +42,21 @@ export class GraphPane implements View {
     else this.view.clear();
     this.view.setWatched(app.watched);
     this.view.select(app.selectedNode);
-    const nodes = g?.nodes ?? [];
-    const bent = this.view.cy.nodes(".bended").length;
-    const wbent = this.view.cy.nodes(".wbent").length;
-    $("#graph-count").textContent = g ? `${g.method}: ${nodes.length} nodes · ${bent} bended · ${wbent} with bent weights` : "no graph";
+    this.count(app);
     this.card(app);
+  }
+
+  private count(app: App): void {
+    const g = app.graph;
+    const v = this.view;
+    const nodes = g?.nodes ?? [];
+    const bent = nodes.filter((n) => n.bended).length;
+    const weights = app.weightNames, bentWeights = app.bentWeights;
+    const wbent = nodes.filter((n) => ownWeights(n, weights).some((w) => bentWeights.has(w))).length;
+    const closed = v.visible?.collapsed.length ?? 0;
+    const groups = v.grouping.groups.size;
+    const grouping = groups ? ` · ${groups} groups, ${closed} closed` : "";
+    $("#graph-count").textContent = g ? `${g.method}: ${nodes.length} nodes${grouping} · ${bent} bended · ${wbent} with bent weights` : "no graph";
   }
 
   private card(app: App): void {

@@ -2,8 +2,9 @@
 // binary frames (the output's 32-byte header, stream id 3 "input"), so a person can try
 // forward / encode on live sound from the browser. Web Audio runs at the model's rate,
 // so the browser, not tfbend, converts the microphone's rate.
-import type { App } from "./app.js";
-import { $, h } from "./dom.js";
+import type { App, View } from "./app.js";
+import { $, fill, h } from "./dom.js";
+import { methodIO } from "./methodio.js";
 import { encodeFrame } from "../../src/protocol/index.js";
 
 const CHUNK = 1024;
@@ -14,7 +15,8 @@ export function encodeInputFrame(seq: number, sampleRate: number, samples: Float
   return frame.buffer as ArrayBuffer;
 }
 
-export class InputView {
+export class InputView implements View {
+  parts = ["state" as const];
   private ctx: AudioContext | null = null;
   private media: MediaStream | null = null;
   private seq = 0;
@@ -23,8 +25,8 @@ export class InputView {
 
   constructor(private readonly app: App) {
     const file = h("input", { type: "file", id: "in-file", accept: "audio/*", onchange: () => void this.fromFile(file.files?.[0]) });
-    const box = h("section", { class: "box" },
-      h("div", { class: "box-head" }, h("h3", {}, "Input ", h("span", { class: "muted" }, "(audio into forward or encode)")), h("span", { id: "in-stats", class: "muted small mono" })),
+    const box = h("section", { class: "box", id: "audio-in-box", hidden: true },
+      h("div", { class: "box-head" }, h("h3", { id: "in-title" }, "Input"), h("span", { id: "in-stats", class: "muted small mono" })),
       h("div", { class: "row" },
         h("button", { id: "in-mic", onclick: () => void this.fromMicrophone() }, "Microphone"),
         h("label", { class: "muted" }, "file ", file),
@@ -36,6 +38,26 @@ export class InputView {
       void this.fromFile(e.dataTransfer?.files[0]);
     });
     $("#tab-output").append(box);
+    app.register(this);
+  }
+
+  private key = "";
+
+  /** Shown only for audio models (not the image model), saying where the sound goes. */
+  render(app: App): void {
+    const io = methodIO(app.state, app.status);
+    const key = JSON.stringify([app.state?.kind, io]);
+    if (key === this.key) return;
+    this.key = key;
+    $("#audio-in-box").hidden = app.state?.kind !== "audio";
+    fill($("#in-title"), "Input ", h("span", { class: "muted" }, `(audio into ${io.input === "audio" ? io.method : "forward"})`));
+    $("#in-hint").textContent = io.input === "audio"
+      ? `Sends the sound to the plugin, into ${io.method}.`
+      : `Sends the sound to the plugin; ${io.method} takes ${io.input === "latent" ? "latents" : "no input"}, so the method switches to forward.`;
+  }
+
+  onStatus(app: App): void {
+    this.render(app);
   }
 
   /** The model's rate, and a method that takes audio, streaming. */

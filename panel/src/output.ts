@@ -1,10 +1,22 @@
 // The Output tab: the streamed output as the page receives it (binary WebSocket frames):
-// audio played through Web Audio and drawn as a waveform, or the image model's frames;
-// plus the latent the stream decodes ('input') and stream start/stop.
+// audio played through Web Audio and drawn as a waveform, a latent stream (encode) as a
+// scrolling heat map, or the image model's frames; plus what the method takes as input
+// (latent sliders, or a note that it takes audio or nothing) and stream start/stop.
 import type { App, View } from "./app.js";
-import type { Block } from "./client.js";
+import type { Block, ChangeEvent } from "./client.js";
 import { $, fill, fmt, h, throttle } from "./dom.js";
-import { COLORS, Plot, drawRGB } from "./plots.js";
+import { methodIO, type MethodIO } from "./methodio.js";
+import { COLORS, Plot, drawHeat, drawRGB, heatLegend, setLegend } from "./plots.js";
+
+/** Latent frames kept for the scrolling heat map. */
+const LATENT_HISTORY = 256;
+/** Seconds over which blocks/s is counted. */
+const RATE_WINDOW_MS = 2000;
+
+/** The block's stream kind, as the shared protocol decodes it. */
+export function blockKind(b: Block): Block["stream"] {
+  return b.stream;
+}
 
 export class OutputView implements View {
   parts = ["state" as const];
@@ -15,10 +27,16 @@ export class OutputView implements View {
   private drawn = -1;
   private plot: Plot | null = null;
   private latentKey = "";
+  /** Latent frames, oldest first, each `channels` values. */
+  private latentFrames: Float32Array[] = [];
+  private readonly legend = heatLegend();
   received = 0;
+  /** Latent frames received (for tests). */
+  latentReceived = 0;
   /** Audio blocks scheduled for playback in this page. */
   scheduled = 0;
   private readonly times: number[] = [];
+  private io: MethodIO | null = null;
   private readonly sendLatent = throttle((values: number[]) => void this.app.run("input", ...values.map((v) => Number(v.toFixed(3)))), 50);
 
   constructor(private readonly app: App) {
@@ -30,13 +48,16 @@ export class OutputView implements View {
         h("div", { class: "row" },
           h("button", { id: "out-stream", onclick: () => this.toggleStream() }, "Start stream"),
           h("button", { id: "out-listen", onclick: () => void this.toggleListen() }, "Listen"),
-          h("label", { class: "muted" }, "volume ", volume)),
+          h("label", { id: "out-volume", class: "muted" }, "volume ", volume)),
         h("div", { id: "out-wave", class: "plot" }),
+        h("div", { id: "out-latent-wrap", hidden: true },
+          h("canvas", { id: "out-latent", class: "latent-heat" }),
+          h("div", { class: "row nowrap small muted" }, h("span", { id: "out-latent-axes" }, "channels ↓ · time →"), this.legend)),
         h("div", { id: "out-image-wrap", class: "image-wrap", hidden: true }, h("canvas", { id: "out-image", width: 64, height: 64 })),
         h("p", { id: "out-hint", class: "muted small" })),
-      h("section", { class: "box" },
-        h("div", { class: "box-head" }, h("h3", {}, "Latent input ", h("span", { class: "muted" }, "(input)")),
-          h("span", {}, h("button", { onclick: () => this.setLatent("random") }, "Random"), " ", h("button", { onclick: () => this.setLatent("zero") }, "Zero"))),
+      h("section", { class: "box", id: "in-box" },
+        h("div", { class: "box-head" }, h("h3", { id: "latent-title" }, "Latent input ", h("span", { class: "muted" }, "(input)")),
+          h("span", { id: "latent-buttons" }, h("button", { onclick: () => this.setLatent("random") }, "Random"), " ", h("button", { onclick: () => this.setLatent("zero") }, "Zero"))),
         h("div", { id: "latent", class: "latent" })));
     $("#listen").addEventListener("click", () => void this.toggleListen());
     $("#stream").addEventListener("click", () => this.toggleStream());
@@ -46,6 +67,25 @@ export class OutputView implements View {
       requestAnimationFrame(frame);
     };
     requestAnimationFrame(frame);
+    window.setInterval(() => this.stats(), 500);
+  }
+
+  /** The method's figures come with `status`: redraw the panes when they change. */
+  onStatus(app: App): void {
+    const io = methodIO(app.state, app.status);
+    if (JSON.stringify(io) !== JSON.stringify(this.io)) this.render(app);
+  }
+
+  /** A new model: nothing of the old one's output stays on screen. */
+  event(_app: App, e: ChangeEvent): void {
+    if (e.command !== "load" && e.command !== "method") return;
+    this.latest = null;
+    this.latentFrames = [];
+    this.times.length = 0;
+    this.received = 0;
+    this.drawn = -1;
+    this.plot?.setData([], [[]]);
+    this.stats();
   }
 
   private toggleStream(): void {
@@ -77,8 +117,19 @@ export class OutputView implements View {
     this.latest = block;
     const now = performance.now();
     this.times.push(now);
-    while (this.times.length && now - this.times[0] > 2000) this.times.shift();
-    if (block.stream === "audio" && this.ctx && this.gain) {
+    while (this.times.length && now - this.times[0] > RATE_WINDOW_MS) this.times.shift();
+    const kind = blockKind(block);
+    if (kind === "latent") {
+      // channel after channel: frame f of channel c at c * frames + f
+      for (let f = 0; f < block.frames; f++) {
+        const col = new Float32Array(block.channels);
+        for (let c = 0; c < block.channels; c++) col[c] = block.data[c * block.frames + f];
+        this.latentFrames.push(col);
+      }
+      this.latentReceived += block.frames;
+      if (this.latentFrames.length > LATENT_HISTORY) this.latentFrames.splice(0, this.latentFrames.length - LATENT_HISTORY);
+    }
+    if (kind === "audio" && this.ctx && this.gain) {
       const ctx = this.ctx;
       const buffer = ctx.createBuffer(1, block.frames, block.sampleRate);
       buffer.copyToChannel(block.data as Float32Array<ArrayBuffer>, 0);
@@ -93,17 +144,36 @@ export class OutputView implements View {
     }
   }
 
+  /** Blocks per second over the last two seconds (0 once they stop coming). */
+  get rate(): number {
+    const now = performance.now();
+    const recent = this.times.filter((t) => now - t <= RATE_WINDOW_MS);
+    if (recent.length < 2) return 0;
+    return ((recent.length - 1) * 1000) / Math.max(now - recent[0], recent[recent.length - 1] - recent[0]);
+  }
+
+  private stats(): void {
+    const b = this.latest;
+    const rate = this.rate;
+    const el = document.getElementById("out-stats");
+    if (el) el.textContent = b ? `block ${b.seq} · ${this.received} received · ${rate.toFixed(1)} blocks/s` : "";
+    if (this.io) this.hint(this.io, rate);
+  }
+
   private draw(): void {
     const b = this.latest;
     if (!b || b.seq === this.drawn || this.app.activeTab !== "output") return;
     this.drawn = b.seq;
-    const rate = this.times.length > 1 ? ((this.times.length - 1) * 1000) / (this.times[this.times.length - 1] - this.times[0]) : 0;
-    $("#out-stats").textContent = `block ${b.seq} · ${this.received} received · ${rate.toFixed(1)} blocks/s`;
-    const image = b.stream === "image";
-    $("#out-wave").hidden = image;
-    $("#out-image-wrap").hidden = !image;
-    if (image) {
+    const kind = blockKind(b);
+    $("#out-wave").hidden = kind !== "audio";
+    $("#out-image-wrap").hidden = kind !== "image";
+    $("#out-latent-wrap").hidden = kind !== "latent";
+    if (kind === "image") {
       drawRGB($("#out-image") as HTMLCanvasElement, b.data, b.width, b.height);
+      return;
+    }
+    if (kind === "latent") {
+      this.drawLatent(b);
       return;
     }
     if (!this.plot) {
@@ -114,30 +184,82 @@ export class OutputView implements View {
     this.plot.setData(Array.from({ length: b.frames }, (_, i) => i * ms), [b.data.subarray(0, b.frames)]);
   }
 
+  /** The latent history as channels × time, newest on the right, scaled to its largest magnitude. */
+  private drawLatent(b: Block): void {
+    const frames = this.latentFrames;
+    const rows = b.channels, cols = Math.max(1, frames.length);
+    const grid = new Float32Array(rows * cols);
+    let m = 0;
+    frames.forEach((col, t) => {
+      for (let c = 0; c < rows; c++) {
+        const v = col[c] ?? 0;
+        grid[c * cols + t] = v;
+        if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+      }
+    });
+    drawHeat($("#out-latent") as HTMLCanvasElement, grid, rows, cols, m || 1);
+    setLegend(this.legend, m || 1);
+    const seconds = (cols / (b.sampleRate || 1)).toFixed(1);
+    $("#out-latent-axes").textContent = `${rows} channels ↓ · last ${cols} frames (${seconds} s) →`;
+  }
+
+  private hint(io: MethodIO, rate: number): void {
+    const s = this.app.state;
+    const streaming = s?.streaming ?? false;
+    const noInput = io.input === "audio" && String(this.app.status.audio_in ?? "none") === "none";
+    $("#out-hint").textContent = io.output === "none"
+      ? `Model '${s?.model ?? "none"}' is neither an audio nor an image model: it does not stream.`
+      : !streaming ? `Start the stream to see${io.output === "audio" ? " (and hear)" : ""} the output.`
+        : noInput && rate === 0 ? `${io.method} takes audio and none is arriving, so it gives nothing: send sound with Input below (microphone or a file), or from a patch.`
+          : "";
+  }
+
   render(app: App): void {
     const s = app.state;
+    const io = methodIO(s, app.status);
+    this.io = io;
     const streaming = s?.streaming ?? false;
     const button = $("#out-stream");
     button.textContent = streaming ? "Stop stream" : "Start stream";
     button.classList.toggle("on", streaming);
-    const kind = s?.kind ?? "generic";
-    $("#out-title").textContent = kind === "audio" ? "Audio output" : kind === "image" ? "Image output" : "Output";
-    ($("#out-listen") as HTMLButtonElement).disabled = kind !== "audio";
-    ($("#listen") as HTMLButtonElement).disabled = kind !== "audio";
-    ($("#out-stream") as HTMLButtonElement).disabled = kind === "generic";
-    $("#out-hint").textContent = kind === "generic"
-      ? `Model '${s?.model ?? "none"}' is neither an audio nor an image model: it does not stream.`
-      : streaming ? "" : "Start the stream to see (and hear) the output.";
-    if (this.latest && (this.latest.stream === "image") !== (kind === "image")) this.latest = null;
-    const latent = s?.latent ?? [];
-    const key = `${s?.model}:${latent.length}`;
+    $("#out-title").textContent = io.output === "audio" ? `Audio output · ${io.method}`
+      : io.output === "latent" ? `Latent output · ${io.method} (${io.outChannels} channels)`
+        : io.output === "image" ? "Image output" : "Output";
+    const audible = io.output === "audio";
+    $("#out-listen").hidden = !audible;
+    $("#out-volume").hidden = !audible;
+    ($("#out-listen") as HTMLButtonElement).disabled = !audible;
+    ($("#listen") as HTMLButtonElement).disabled = !audible;
+    $("#listen").hidden = s?.kind !== "audio";
+    ($("#out-stream") as HTMLButtonElement).disabled = io.output === "none";
+    this.hint(io, this.rate);
+    if (this.latest && blockKind(this.latest) !== io.output) {
+      this.latest = null;
+      this.drawn = -1;
+    }
+    $("#out-wave").hidden = io.output !== "audio";
+    $("#out-image-wrap").hidden = io.output !== "image" || !this.latest;
+    $("#out-latent-wrap").hidden = io.output !== "latent";
+    this.inputPane(io, s?.latent ?? []);
+  }
+
+  /** What the method takes: latent sliders, or a note that it takes audio or nothing. */
+  private inputPane(io: MethodIO, latent: number[]): void {
+    const key = `${this.app.state?.model}:${io.method}:${io.input}:${latent.length}`;
     const box = $("#latent");
+    $("#latent-buttons").hidden = io.input !== "latent";
     if (key !== this.latentKey) {
       this.latentKey = key;
-      if (latent.length === 0) fill(box, h("p", { class: "muted" }, "This model takes no latent input."));
-      else fill(box, ...latent.map((v, i) => h("label", { class: "latent-row" }, h("span", { class: "mono" }, `z${i}`),
-        h("input", { type: "range", class: "slider", min: "-3", max: "3", step: "0.01", value: String(v), dataset: { i: String(i) }, oninput: () => this.sendLatent(this.latentValues()) }),
-        h("span", { class: "mono latent-value" }, fmt(v)))));
+      fill($("#latent-title"), io.input === "latent" ? "Latent input " : `Input of ${io.method} `, h("span", { class: "muted" }, io.input === "latent" ? `(input · ${io.method})` : `(${io.input === "audio" ? "audio" : "none"})`));
+      if (io.input === "audio") {
+        fill(box, h("p", { class: "muted", id: "latent-note" }, `${io.method} takes audio (${io.inChannels} channel${io.inChannels === 1 ? "" : "s"}), not latents: send sound with Input below — the microphone or a sound file — or from a patch.`));
+      } else if (io.input === "none" || latent.length === 0) {
+        fill(box, h("p", { class: "muted", id: "latent-note" }, `${io.method || "This method"} takes no input.`));
+      } else {
+        fill(box, ...latent.map((v, i) => h("label", { class: "latent-row" }, h("span", { class: "mono" }, `z${i}`),
+          h("input", { type: "range", class: "slider", min: "-3", max: "3", step: "0.01", value: String(v), dataset: { i: String(i) }, oninput: () => this.sendLatent(this.latentValues()) }),
+          h("span", { class: "mono latent-value" }, fmt(v)))));
+      }
     }
     box.querySelectorAll<HTMLInputElement>("input").forEach((el, i) => {
       if (document.activeElement !== el && latent[i] !== undefined) el.value = String(latent[i]);

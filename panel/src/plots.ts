@@ -146,3 +146,34 @@ export function drawRGB(canvas: HTMLCanvasElement, data: Float32Array, width: nu
   }
   ctx.putImageData(img, 0, 0);
 }
+
+/** A colour legend for heat maps: the diverging scale from −m to +m; update it with setLegend. */
+export function heatLegend(): HTMLElement {
+  const bar = document.createElement("canvas");
+  bar.width = 128;
+  bar.height = 1;
+  const ctx = bar.getContext("2d")!;
+  const img = ctx.createImageData(128, 1);
+  for (let i = 0; i < 128; i++) {
+    const [r, g, b] = diverging((i / 127) * 2 - 1);
+    img.data.set([r, g, b, 255], i * 4);
+  }
+  ctx.putImageData(img, 0, 0);
+  const el = document.createElement("div");
+  el.className = "heat-legend";
+  const label = (cls: string) => {
+    const s = document.createElement("span");
+    s.className = `mono ${cls}`;
+    return s;
+  };
+  el.append(label("lo"), bar, label("hi"));
+  setLegend(el, 1);
+  return el;
+}
+
+export function setLegend(el: HTMLElement, m: number): void {
+  const text = (v: number) => (Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : String(Number(v.toPrecision(3))));
+  el.querySelector(".lo")!.textContent = text(-m);
+  el.querySelector(".hi")!.textContent = text(m);
+  el.title = `colour scale: blue −${text(m)} · dark 0 · orange +${text(m)}`;
+}

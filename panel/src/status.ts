@@ -3,6 +3,7 @@
 // arrive. `status` is answered by the plugin without waiting for the inference thread,
 // so polling it is cheap.
 import type { App, View } from "./app.js";
+import type { ChangeEvent } from "./client.js";
 import { $, fill, fmt, h } from "./dom.js";
 import { COLORS, Plot } from "./plots.js";
 
@@ -26,6 +27,11 @@ export class StatusView implements View {
   private plot: Plot | null = null;
   private lastDropped = 0;
   private lastStreaming = false;
+  /**
+   * Since the last `load`, until its stream starts: the figures polled may still be the
+   * previous model's (RTF, blocks, dropped), so they are shown as none yet.
+   */
+  private sinceLoad = false;
 
   constructor(private readonly app: App) {
     const strip = $("#meters");
@@ -54,6 +60,20 @@ export class StatusView implements View {
     window.setInterval(() => void this.poll(), 500);
   }
 
+  /** A new model: clear the previous one's figures and history at once. */
+  event(_app: App, e: ChangeEvent): void {
+    if (e.command !== "load") return;
+    this.sinceLoad = true;
+    this.lastDropped = 0;
+    for (const a of [this.history.t, this.history.p50, this.history.p95]) a.length = 0;
+    for (const id of ["#st-p50", "#st-p95", "#st2-p50", "#st2-p95"]) setMeter($(id), 0);
+    $("#st-dropped").textContent = "dropped 0";
+    $("#st-dropped").classList.remove("bad");
+    $("#st2-blocks").textContent = "0";
+    $("#st2-dropped").textContent = "0";
+    if (this.app.activeTab === "status") this.drawHistory();
+  }
+
   private addLog(entry: { kind: string; text: string; time: Date }): void {
     const list = document.getElementById("log");
     if (!list) return;
@@ -73,8 +93,10 @@ export class StatusView implements View {
     const r = await this.app.client.command("status");
     if (!r.ok) return;
     const s = r.dict as Record<string, string | number>;
-    this.app.status = s;
-    const num = (k: string) => Number(s[k] ?? 0);
+    this.app.setStatus(s);
+    if (Number(s.streaming ?? 0) === 1) this.sinceLoad = false;
+    const stale = new Set(this.sinceLoad ? ["rtf_p50", "rtf_p95", "blocks", "dropped"] : []);
+    const num = (k: string) => (stale.has(k) ? 0 : Number(s[k] ?? 0));
     const kind = String(s.kind ?? "");
     const block = kind === "audio" ? `block ${num("block")}` : kind === "image" ? "block 1 frame" : "no stream";
     $("#st-backend").textContent = String(s.backend ?? "–");

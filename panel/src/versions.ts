@@ -60,6 +60,7 @@ export class VersionsView implements View {
         h("p", { class: "muted small" }, "Write stores the weights as the next pass uses them (weight bendings baked in) and switches to the new version; activation bendings stay.")),
       h("section", { class: "box" },
         h("div", { class: "box-head" }, h("h3", {}, "Interpolate"), h("span", { id: "interp-weights", class: "mono muted small" })),
+        h("p", { id: "version-playing", class: "small" }),
         h("div", { id: "interp-pick", class: "chips" }),
         h("div", { id: "interp-slider-row", class: "row nowrap" }, h("span", { id: "interp-a", class: "mono" }), this.slider, h("span", { id: "interp-b", class: "mono" })),
         h("div", { id: "pad-wrap", class: "pad-wrap" }, this.canvas),
@@ -126,7 +127,28 @@ export class VersionsView implements View {
     for (const v of app.versions) this.seen.add(v);
     this.selection = this.selection.filter((v) => app.versions.includes(v));
     for (const v of fresh) if (this.selection.length < 4 && !this.selection.includes(v)) this.selection.push(v);
+    this.followState();
     this.renderPicker();
+  }
+
+  /** The weights in use, per version of the pad: the interpolation's, else 1 for the version that plays. */
+  private usedWeights(): number[] {
+    const interp = this.app.state?.interpolation;
+    const current = this.app.state?.version ?? null;
+    return this.selection.map((v) => (interp ? interp[v] ?? 0 : v === current ? 1 : 0));
+  }
+
+  /** Puts the pad's point where the weights in use are (unless a person is dragging it). */
+  private followState(): void {
+    const n = this.selection.length;
+    const w = this.usedWeights();
+    if (!this.dragging && n >= 2 && w.some((x) => x > 0)) this.point = padPoint(n, w);
+    const interp = this.app.state?.interpolation;
+    const current = this.app.state?.version ?? null;
+    const playing = interp
+      ? `Playing: an interpolation of ${Object.entries(interp).map(([v, x]) => `${v} ${fmt(x, 3)}`).join(" · ")}`
+      : current ? `Playing: ${current}${this.selection.includes(current) ? "" : " (not on the pad)"}` : "No model.";
+    $("#version-playing").textContent = playing;
   }
 
   private renderPicker(): void {
@@ -156,6 +178,12 @@ export class VersionsView implements View {
   private draw(): void {
     const n = this.selection.length;
     const w = n >= 2 ? padWeights(n, this.point) : [];
+    if (n >= 2 && n !== 3 && !this.dragging) {
+      // the square and the slider place any weights exactly: show them as used
+      const used = this.usedWeights();
+      const sum = used.reduce((a, b) => a + b, 0);
+      if (sum > 0) used.forEach((x, i) => (w[i] = x / sum));
+    }
     $("#interp-weights").textContent = w.map((x, i) => `${this.selection[i]} ${x.toFixed(2)}`).join("  ");
     if (n < 3) return;
     const c = this.canvas;
