@@ -851,5 +851,5 @@ function flattenTensors(value: unknown): Tensor[] {
 }
 
 function resolveMethodName(module: Module, fn: string): boolean {
-  return typeof (module as unknown as Record<string, unknown>)[fn] === "function";
+  return module.findMethod(fn) !== null;
 }
