@@ -17,6 +17,7 @@ export { BendingConfig } from "./bending/config.js";
 export { Mask } from "./bending/mask.js";
 export { OrderedMask, Scale, Bias, Affine, Normal, Uniform, Permute, Reverse, Clamp, ThresholdActivation, Capture, InterpolateActivation, Lambda, CatalogueCallback, type Dim, type DimOptions, type NoiseOp, type NoiseOptions, type NormalOptions, type ThresholdOptions, type CaptureOptions, type LambdaOptions } from "./bending/catalogue.js";
 export { BendedModule, type BendingHandle, type WeightPin } from "./bended/bended-module.js";
+export { BENDING_LIMITS } from "./bended/limits.js";
 export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 export { WindowedQuantiles, statistics, type Stats } from "./util/stats.js";
 export * as io from "./io.js";

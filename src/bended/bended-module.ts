@@ -12,10 +12,12 @@ import { resolveMethod, type MethodInputs, type ModuleIndex } from "../graph/obs
 import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
 import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
 import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
+import { Lambda } from "../bending/catalogue.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
 import { replaceFileSync } from "../formats/replace-file.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
+import { BENDING_LIMITS } from "./limits.js";
 
 export const DEFAULT_FN = "forward";
 
@@ -331,6 +333,9 @@ export class BendedModule implements PatternResolver {
     const callback = callbackOrConfig;
     if (!(callback instanceof BendingCallback)) throw new BendingError("bend() takes a bending callback (e.g. new tb.Mask(0.4)) and patterns");
     if (patterns.length === 0) throw new BendingError(`bend(${callback}) needs at least one weight or activation pattern`);
+    if (this.bendings.length >= BENDING_LIMITS.bendingsPerModel) {
+      throw new BendingError(`this model has ${this.bendings.length} bendings, the most one model takes; remove some (unbend, reset) before adding ${callback}`);
+    }
     const targets: BoundTarget[] = [];
     const reached: string[] = [];
     const unmatched: string[] = [];
@@ -358,6 +363,16 @@ export class BendedModule implements PatternResolver {
       const traced = this.traces.size ? "" : " (activations are known after trace())";
       throw new BendingError(`no weight or activation matches ${patterns.map((p) => `'${p}'`).join(", ")}${traced}`);
     }
+    const duplicate = this.identicalBending(callback, reached);
+    if (duplicate !== null) {
+      for (const t of targets) callback.disposeState(t.state);
+      throw new BendingError(`${callback} is already bent on ${reached.join(", ")} (bending ${duplicate.id}: ${duplicate.callback} on ${duplicate.patterns.join(", ")}); an identical bending would stack on it. Unbend it first, or change an argument`);
+    }
+    const newControls = new Set(callback.controls().filter((c) => !this.knownControls.has(c.name)).map((c) => c.name));
+    if (this.knownControls.size + newControls.size > BENDING_LIMITS.controlsPerModel) {
+      for (const t of targets) callback.disposeState(t.state);
+      throw new BendingError(`this model has ${this.knownControls.size} controls, and ${callback} would add ${newControls.size}: at most ${BENDING_LIMITS.controlsPerModel} controls per model`);
+    }
     for (const c of callback.controls()) {
       const known = this.knownControls.get(c.name);
       if (known !== undefined && known !== c) {
@@ -375,6 +390,21 @@ export class BendedModule implements PatternResolver {
       unmatched,
       remove: () => this.removeBending(bending),
     };
+  }
+
+  /**
+   * A bending with the same callback (by its repr; a Lambda, whose repr cannot show its code,
+   * only by identity) on exactly the same targets, or null.
+   */
+  private identicalBending(callback: BendingCallback, keys: string[]): Bending | null {
+    const repr = String(callback);
+    const wanted = [...keys].sort().join("\n");
+    for (const b of this.bendings) {
+      if (String(b.callback) !== repr || (callback instanceof Lambda && b.callback !== callback)) continue;
+      const have = b.targets.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name))).sort().join("\n");
+      if (have === wanted) return b;
+    }
+    return null;
   }
 
   private bendConfig(config: BendingConfig): BendingHandle {

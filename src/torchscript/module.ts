@@ -12,6 +12,7 @@ import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from
 import { CallContext, type RandomSource, type StateOwner } from "./context.js";
 import { CALL_LIMITS, type CallLimits } from "./budget.js";
 import { checkExposedName } from "./exposed-names.js";
+import { checkMethodOutput, checkMethodParams } from "./output-check.js";
 import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
 
 /** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
@@ -49,6 +50,11 @@ export class Runtime {
   /** The most bytes and steps one call has used so far (to size CALL_LIMITS; see status). */
   peakBytes = 0;
   peakSteps = 0;
+
+  /** Whether a call is running (a method invoked now is nested in it). */
+  get busy(): boolean {
+    return this.current !== null;
+  }
   constructor(readonly program: Program, readonly random: RandomSource, readonly limits: Readonly<CallLimits> = CALL_LIMITS) {}
 
   run<T>(body: (ctx: CallContext) => T): T {
@@ -113,6 +119,10 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   }
 
   /** The most bytes and loop steps one call into this model's code has used so far. */
+  protected get tfbendRuntime(): Runtime {
+    return this.#runtime;
+  }
+
   get callPeak(): { bytes: number; steps: number } {
     return { bytes: this.#runtime.peakBytes, steps: this.#runtime.peakSteps };
   }
@@ -269,7 +279,9 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
         const given = this.attribute(`${name}_${kind}_labels`);
         return Array.isArray(given) && given.length === n ? given.map(String) : Array.from({ length: n }, (_, i) => `(signal) ${kind} ${i}`);
       };
-      return { name, inChannels, inRatio, outChannels, outRatio, inputLabels: labels("input", inChannels), outputLabels: labels("output", outChannels) };
+      const spec = { name, inChannels, inRatio, outChannels, outRatio, inputLabels: labels("input", inChannels), outputLabels: labels("output", outChannels) };
+      checkMethodParams(spec, this.file);
+      return spec;
     });
     let names: string[];
     if (cls.methods.has("get_attributes")) names = (this.invoke("get_attributes", []) as string[]).map(String);
@@ -278,6 +290,21 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     this.attributes = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({
       name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any", value: this.getAttribute(name),
     }));
+  }
+
+  /** Runs a method; a top-level call of an nn~ method has its output checked against its declaration. */
+  override invoke(name: string, args: unknown[]): unknown {
+    const spec = this.tfbendRuntime.busy ? undefined : this.methods.find((m) => m.name === name);
+    const output = super.invoke(name, args);
+    if (spec !== undefined) {
+      try {
+        checkMethodOutput(spec, args[0], output, this.file);
+      } catch (e) {
+        tf.dispose(output as tf.TensorContainer);
+        throw e;
+      }
+    }
+    return output;
   }
 
   getAttribute(name: string): AttributeValue {
