@@ -12,7 +12,6 @@ import { resolveMethod, type MethodInputs, type ModuleIndex } from "../graph/obs
 import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
 import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
 import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
-import { Lambda } from "../bending/catalogue.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
 import { replaceFileSync } from "../formats/replace-file.js";
@@ -393,14 +392,14 @@ export class BendedModule implements PatternResolver {
   }
 
   /**
-   * A bending with the same callback (by its repr; a Lambda, whose repr cannot show its code,
-   * only by identity) on exactly the same targets, or null.
+   * A bending with an equal callback (same type, arguments and seed: two Scale(2) are equal,
+   * two Masks drawn from different seeds are not, a Lambda only equals itself) on exactly the
+   * same targets, or null.
    */
   private identicalBending(callback: BendingCallback, keys: string[]): Bending | null {
-    const repr = String(callback);
     const wanted = [...keys].sort().join("\n");
     for (const b of this.bendings) {
-      if (String(b.callback) !== repr || (callback instanceof Lambda && b.callback !== callback)) continue;
+      if (b.callback !== callback && !sameCallback(b.callback, callback)) continue;
       const have = b.targets.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name))).sort().join("\n");
       if (have === wanted) return b;
     }
@@ -878,6 +877,15 @@ function flattenTensors(value: unknown): Tensor[] {
   if (Array.isArray(value)) return value.flatMap(flattenTensors);
   if (value !== null && typeof value === "object") return Object.values(value).flatMap(flattenTensors);
   return [];
+}
+
+/** BendingCallback.equals, where code callbacks (a Lambda, a chain holding one) cannot be compared: not equal. */
+function sameCallback(a: BendingCallback, b: BendingCallback): boolean {
+  try {
+    return a.equals(b) && b.equals(a);
+  } catch {
+    return false;
+  }
 }
 
 function resolveMethodName(module: Module, fn: string): boolean {
