@@ -23,9 +23,11 @@ export interface CallLimits {
 }
 
 /**
- * Defaults: far above what the shipped and RAVE-like fixtures use per call (at most about
- * 60 MB allocated and 100 steps: test/torchscript-budget.test.ts measures them), far below
- * what takes a process down (V8 strings of 2^29 characters, a 4 GB wasm heap).
+ * Defaults: above what the test fixtures use per call (measured by test/torchscript-budget.test.ts:
+ * at 32,768-sample blocks conv24 allocates 386 MB in all, rave_like 38 MB, rave_v1_like 16 MB,
+ * ops_zoo 8 MB, with at most 180 steps), far below what takes a process down (V8 strings of
+ * 2^29 characters, arrays of 2^27 elements, a 4 GB wasm heap). Tensor bytes are counted as
+ * allocated, freed intermediates included, so the budget bounds a call's work as well as its memory.
  */
 export const CALL_LIMITS: Readonly<CallLimits> = Object.freeze({
   bytes: 1024 * 1024 * 1024,

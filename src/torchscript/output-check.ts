@@ -26,14 +26,15 @@ export function checkMethodOutput(spec: MethodSpec, input: unknown, output: unkn
     throw new BendingError(`${where} returned ${what}, not a tensor of shape [batch, ${spec.outChannels}, frames]`);
   }
   const shape = output.shape;
+  if (shape.length >= 2 && shape[1] === 0) throw new BendingError(`${where} returned 0 channels (shape ${shapeText(shape)}); ${spec.name}_params declares ${spec.outChannels}`);
+  // the rest holds for inputs as the method declares them (a patch may run it on others, as PyTorch would)
+  if (!(input instanceof tf.Tensor && input.rank === 3 && input.shape[1] === spec.inChannels)) return;
   if (shape.length !== 3) throw new BendingError(`${where} returned a tensor of shape ${shapeText(shape)}; nn~ methods return [batch, ${spec.outChannels}, frames]`);
   if (output.dtype !== "float32") throw new BendingError(`${where} returned a ${output.dtype} tensor; a stream needs float32 samples`);
   if (shape[1] !== spec.outChannels) {
     throw new BendingError(`${where} returned ${shape[1]} channels (shape ${shapeText(shape)}); ${spec.name}_params declares ${spec.outChannels}`);
   }
-  if (input instanceof tf.Tensor && input.rank === 3 && shape[0] !== input.shape[0]) {
-    throw new BendingError(`${where} returned a batch of ${shape[0]} for a batch of ${input.shape[0]}`);
-  }
+  if (shape[0] !== input.shape[0]) throw new BendingError(`${where} returned a batch of ${shape[0]} for a batch of ${input.shape[0]}`);
   // frames are not checked against the ratios: exports such as RAVE's prior resample on their own
   if (shape[2] === 0) throw new BendingError(`${where} returned no frames (shape ${shapeText(shape)})`);
 }
