@@ -592,9 +592,11 @@ op("arange", `start, end=None, step=1, ${FACTORY}`, ([s, e, st, d]) => {
   return F.arange(start, end, num(st), tfDtype(d, integral ? "int32" : "float32"));
 });
 op("linspace", `start, end, steps, ${FACTORY}`, ([s, e, n]) => F.linspace(num(s), num(e), num(n)));
-op("tensor", "data, dtype=None, device=None, requires_grad=False", ([data, d]) => {
+op("tensor", "data, dtype=None, device=None, requires_grad=False", ([data, d], ctx) => {
   const flat = (v: Value): number[] => (Array.isArray(v) ? v.flatMap(flat) : [num(v)]);
   const shape = (v: Value): number[] => (Array.isArray(v) ? [v.length, ...(v.length ? shape(v[0]) : [])] : []);
+  // a list may hold the same long list many times: refuse before flattening it
+  if (ctx) ctx.budget.plannedTensor(shape(data), "tensor()");
   const values = flat(data);
   const integral = values.every(Number.isInteger) && !(typeof data === "number" && !Number.isInteger(data));
   return tf.tensor(values, shape(data), tfDtype(d, typeof data === "boolean" ? "bool" : integral ? "int32" : "float32"));
