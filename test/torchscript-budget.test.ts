@@ -114,6 +114,14 @@ describe("a call into the model's code is bounded", () => {
     const long = tb.torchscript.moduleFromArchive(await withMethods(method("longer", "", ["l = torch.mul([0], 900000)", "return torch.len(torch.add(l, l))"])));
     expect(refused(() => long.invoke("longer", []))).toMatch(/list \+ would build a list of 1800000 elements \(at most 1,000,000\).*Effects\.longer/);
     long.dispose();
+    // a list holding the same long list a million times: neither a tensor nor its text is built
+    const nested = tb.torchscript.moduleFromArchive(await withMethods(
+      method("nested", ",\n    as_text: bool", ["l = torch.mul([0], 1000000)", "big = torch.mul([l], 1000000)", "if as_text:", "  return torch.len(str(big))", "return torch.numel(torch.tensor(big))"])));
+    const heap = process.memoryUsage().heapUsed;
+    expect(refused(() => nested.invoke("nested", [false]))).toMatch(/tensor\(\) \(a tensor of shape \[1000000, 1000000\]\) would take the call past/);
+    expect(refused(() => nested.invoke("nested", [true]))).toMatch(/str\(\) would build a string of 1,048,579 characters \(at most 1,048,576\)/);
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(128 << 20);
+    nested.dispose();
   });
 
   it("smaller limits can be given at load", async () => {
