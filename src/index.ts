@@ -22,6 +22,7 @@ export { TimeShift, Stretch, Smear, Filter, Unphase, filterGain, MAX_MATRIX_LENG
 export { clusterMeans, type ChannelCluster, type ClusterOptions } from "./bended/clusters.js";
 export { kmeans, type KMeansOptions, type KMeansResult } from "./util/kmeans.js";
 export { BendedModule, type BendingHandle, type WeightPin } from "./bended/bended-module.js";
+export { BENDING_LIMITS } from "./bended/limits.js";
 export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 export { WindowedQuantiles, statistics, type Stats } from "./util/stats.js";
 export * as io from "./io.js";

@@ -223,7 +223,10 @@ describe("catalogue: settings change values as expected", () => {
     const plain = bended.forward(x);
     bended.bend(new tb.Reverse(-1).then(new tb.Reverse(-1)), W1, "nnlin");
     bended.bend(new tb.Reverse([0, 2]), "conv_modules_0");
-    bended.bend(new tb.Reverse([0, 2]), "conv_modules_0");
+    // an identical bending does not stack (issue 22): twice is a chain
+    expect(() => bended.bend(new tb.Reverse([0, 2]), "conv_modules_0")).toThrow(/already bent on conv_modules_0/);
+    bended.unbend("conv_modules_0");
+    bended.bend(new tb.Reverse([0, 2]).then(new tb.Reverse([0, 2])), "conv_modules_0");
     expect(identical(bended.bendedStateDict()[W1], bended.stateDict()[W1])).toBe(true);
     expect(identical(bended.forward(x), plain)).toBe(true);
     expect(() => bended.bend(new tb.Permute(3), W1)).toThrow(/dim 3 is out of range for shape \[8, 4, 3\]/);

@@ -17,6 +17,7 @@ import { statistics } from "../util/stats.js";
 import { replaceFileSync } from "../formats/replace-file.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
 import { channelDescriptions, clusterDescriptions, clusterSettings, randomInputs, type ChannelCluster, type ClusterOptions } from "./clusters.js";
+import { BENDING_LIMITS } from "./limits.js";
 
 export const DEFAULT_FN = "forward";
 
@@ -335,6 +336,9 @@ export class BendedModule implements PatternResolver {
     const callback = callbackOrConfig;
     if (!(callback instanceof BendingCallback)) throw new BendingError("bend() takes a bending callback (e.g. new tb.Mask(0.4)) and patterns");
     if (patterns.length === 0) throw new BendingError(`bend(${callback}) needs at least one weight or activation pattern`);
+    if (this.bendings.length >= BENDING_LIMITS.bendingsPerModel) {
+      throw new BendingError(`this model has ${this.bendings.length} bendings, the most one model takes; remove some (unbend, reset) before adding ${callback}`);
+    }
     const targets: BoundTarget[] = [];
     const reached: string[] = [];
     const unmatched: string[] = [];
@@ -362,6 +366,16 @@ export class BendedModule implements PatternResolver {
       const traced = this.traces.size ? "" : " (activations are known after trace())";
       throw new BendingError(`no weight or activation matches ${patterns.map((p) => `'${p}'`).join(", ")}${traced}`);
     }
+    const duplicate = this.identicalBending(callback, reached);
+    if (duplicate !== null) {
+      for (const t of targets) callback.disposeState(t.state);
+      throw new BendingError(`${callback} is already bent on ${reached.join(", ")} (bending ${duplicate.id}: ${duplicate.callback} on ${duplicate.patterns.join(", ")}); an identical bending would stack on it. Unbend it first, or change an argument`);
+    }
+    const newControls = new Set(callback.controls().filter((c) => !this.knownControls.has(c.name)).map((c) => c.name));
+    if (this.knownControls.size + newControls.size > BENDING_LIMITS.controlsPerModel) {
+      for (const t of targets) callback.disposeState(t.state);
+      throw new BendingError(`this model has ${this.knownControls.size} controls, and ${callback} would add ${newControls.size}: at most ${BENDING_LIMITS.controlsPerModel} controls per model`);
+    }
     for (const c of callback.controls()) {
       const known = this.knownControls.get(c.name);
       if (known !== undefined && known !== c) {
@@ -379,6 +393,21 @@ export class BendedModule implements PatternResolver {
       unmatched,
       remove: () => this.removeBending(bending),
     };
+  }
+
+  /**
+   * A bending with an equal callback (same type, arguments and seed: two Scale(2) are equal,
+   * two Masks drawn from different seeds are not, a Lambda only equals itself) on exactly the
+   * same targets, or null.
+   */
+  private identicalBending(callback: BendingCallback, keys: string[]): Bending | null {
+    const wanted = [...keys].sort().join("\n");
+    for (const b of this.bendings) {
+      if (b.callback !== callback && !sameCallback(b.callback, callback)) continue;
+      const have = b.targets.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name))).sort().join("\n");
+      if (have === wanted) return b;
+    }
+    return null;
   }
 
   private bendConfig(config: BendingConfig): BendingHandle {
@@ -887,6 +916,15 @@ function flattenTensors(value: unknown): Tensor[] {
   return [];
 }
 
+/** BendingCallback.equals, where code callbacks (a Lambda, a chain holding one) cannot be compared: not equal. */
+function sameCallback(a: BendingCallback, b: BendingCallback): boolean {
+  try {
+    return a.equals(b) && b.equals(a);
+  } catch {
+    return false;
+  }
+}
+
 function resolveMethodName(module: Module, fn: string): boolean {
-  return typeof (module as unknown as Record<string, unknown>)[fn] === "function";
+  return module.findMethod(fn) !== null;
 }

@@ -83,14 +83,8 @@ type Method = (...args: unknown[]) => unknown;
 
 /** The method `fn` of `module`, or a clear error listing the methods there are. */
 export function resolveMethod(module: Module, fn: string): Method {
-  const method = (module as unknown as Record<string, unknown>)[fn];
-  if (typeof method !== "function") {
-    const names = new Set<string>();
-    for (let p = Object.getPrototypeOf(module); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-      for (const k of Object.getOwnPropertyNames(p)) if (k !== "constructor") names.add(k);
-    }
-    throw new BendingError(`${module.constructor.name} has no method '${fn}' (methods: ${[...names].join(", ")})`);
-  }
+  const method = module.findMethod(fn);
+  if (method === null) throw new BendingError(`${module.constructor.name} has no method '${fn}' (methods: ${module.methodNames().join(", ")})`);
   return method as Method;
 }
 

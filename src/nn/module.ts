@@ -105,6 +105,26 @@ export class Module {
   }
 
   /**
+   * The method callable by the name `fn` (trace("encode"), bended.call("encode")), or null.
+   * A plain module's methods are its functions; an interpreted module keeps its methods in a
+   * table (TorchScriptModule), so that names a file chooses never become properties of the
+   * object (`then` would make it look like a promise).
+   */
+  findMethod(fn: string): ((...args: unknown[]) => unknown) | null {
+    const member: unknown = (this as unknown as Record<string, unknown>)[fn];
+    return typeof member === "function" ? (member as (...args: unknown[]) => unknown) : null;
+  }
+
+  /** Names findMethod knows, for error messages. */
+  methodNames(): string[] {
+    const names = new Set<string>();
+    for (let p: object | null = Object.getPrototypeOf(this) as object | null; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+      for (const k of Object.getOwnPropertyNames(p)) if (k !== "constructor") names.add(k);
+    }
+    return [...names];
+  }
+
+  /**
    * The input names of methods, declared by the class (`static inputNames = { forward: ["x"] }`).
    * Keyword inputs (`trace({ x })`) bind by these: transpilers and minifiers rename parameters,
    * so the method's source text is only a fallback.

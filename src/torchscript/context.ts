@@ -6,6 +6,7 @@ import { tf, type Tensor } from "../tf.js";
 import { stateIsFrozen } from "../nn/module.js";
 import { dispatch } from "../nn/hooks.js";
 import { BendingError } from "../errors.js";
+import { CallBudget, CALL_LIMITS, type CallLimits } from "./budget.js";
 
 /** Draws random numbers for `randn`/`rand` and their `_like` forms. */
 export type RandomSource = (kind: "normal" | "uniform", shape: number[]) => Float32Array;
@@ -21,15 +22,25 @@ export interface StateOwner {
 }
 
 /** Loop iterations and calls one top-level call may make (the test fixtures need at most 100). */
-export const STEP_BUDGET = 1_000_000;
+export const STEP_BUDGET = CALL_LIMITS.steps;
 /** Nested interpreted calls (recursion) before a call is refused, well inside the JS stack. */
-export const MAX_CALL_DEPTH = 200;
+export const MAX_CALL_DEPTH = CALL_LIMITS.depth;
 /** Elements one list built by interpreted code (range(), list * n) may hold. */
-export const MAX_LIST_ELEMENTS = 1_000_000;
+export const MAX_LIST_ELEMENTS = CALL_LIMITS.listLength;
 
-/** Refuses a list longer than MAX_LIST_ELEMENTS before it is built (V8 aborts the process on huge arrays). */
-export function checkListLength(length: number, what: string): void {
-  if (!(length <= MAX_LIST_ELEMENTS)) throw new BendingError(`${what} would build a list of ${length} elements (at most ${MAX_LIST_ELEMENTS.toLocaleString("en")})`);
+/**
+ * Refuses a list longer than the limit before it is built (V8 aborts the process on huge
+ * arrays) and charges it to the call's byte budget when there is a call.
+ */
+export function checkListLength(length: number, what: string, ctx?: CallContext | null): void {
+  if (ctx) ctx.budget.list(length, what);
+  else if (!(length <= MAX_LIST_ELEMENTS)) throw new BendingError(`${what} would build a list of ${length} elements (at most ${MAX_LIST_ELEMENTS.toLocaleString("en")})`);
+}
+
+/** Refuses a string longer than the limit before it is built (charged like a list). */
+export function checkStringLength(length: number, what: string, ctx?: CallContext | null): void {
+  if (ctx) ctx.budget.string(length, what);
+  else if (!(length <= CALL_LIMITS.stringLength)) throw new BendingError(`${what} would build a string of ${length} characters (at most ${CALL_LIMITS.stringLength.toLocaleString("en")})`);
 }
 
 export class CallContext {
@@ -43,8 +54,12 @@ export class CallContext {
   /** Buffer tensors replaced during this call, freed when it ends. */
   readonly retired: Tensor[] = [];
   readonly frozen = stateIsFrozen();
+  /** What the call may still allocate (see budget.ts). */
+  readonly budget: CallBudget;
 
-  constructor(readonly random: RandomSource, readonly trackViews: boolean) {}
+  constructor(readonly random: RandomSource, readonly trackViews: boolean, limits: Readonly<CallLimits> = CALL_LIMITS) {
+    this.budget = new CallBudget(limits);
+  }
 
   /** Records that `view` is a view of `base`; `write` puts a new view value back into a base value. */
   view(base: Tensor, view: Tensor, write: (base: Tensor, view: Tensor) => Tensor): Tensor {

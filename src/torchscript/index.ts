@@ -7,3 +7,4 @@ export { TorchScriptModule, TorchScriptRoot, StateBuffer } from "./module.js";
 export { opNames } from "./ops.js";
 export { parseSource } from "./parser.js";
 export type { RandomSource } from "./context.js";
+export { CALL_LIMITS, type CallLimits } from "./budget.js";

@@ -7,7 +7,8 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./parser.js";
 import { bindDefaults, findOp, type OpDef } from "./ops.js";
-import { checkListLength, MAX_CALL_DEPTH, STEP_BUDGET, type CallContext } from "./context.js";
+import { checkListLength, type CallContext } from "./context.js";
+import { formatValue } from "./strings.js";
 
 export type Value = unknown;
 
@@ -69,7 +70,8 @@ export class CompiledFunction {
         s[p] = d(frame);
       }
     }
-    if (ctx.frames.length >= MAX_CALL_DEPTH) throw new BendingError(`${this.label}() nests more than ${MAX_CALL_DEPTH} calls deep (endless recursion?)`);
+    const depth = ctx.budget.limits.depth;
+    if (ctx.frames.length >= depth) throw new BendingError(`${this.label}() nests more than ${depth} calls deep (endless recursion?)`);
     countStep(ctx);
     ctx.frames.push(s);
     try {
@@ -119,8 +121,8 @@ const NAMESPACES = new Set(["torch", "ops", "__torch__", "CONSTANTS", "math", "b
 
 /** Counts one loop iteration or call against the top-level call's budget. */
 function countStep(ctx: CallContext): void {
-  if (++ctx.steps > STEP_BUDGET) {
-    throw new BendingError(`the model ran more than ${STEP_BUDGET.toLocaleString("en")} loop iterations and calls in one call (an endless loop?)`);
+  if (++ctx.steps > ctx.budget.limits.steps) {
+    throw new BendingError(`the model ran more than ${ctx.budget.limits.steps.toLocaleString("en")} loop iterations and calls in one call (an endless loop?)`);
   }
 }
 
@@ -242,14 +244,14 @@ export class Program {
       case "raise": {
         const e = s.value === null ? null : this.compileExpr(s.value, scope);
         return (f) => {
-          throw new RaisedError(`exception raised by the model: ${e === null ? "" : String(e(f))}`);
+          throw new RaisedError(`exception raised by the model: ${e === null ? "" : formatValue(e(f), 1000)}`);
         };
       }
       case "assert": {
         const test = this.compileExpr(s.test, scope);
         const msg = s.msg === null ? null : this.compileExpr(s.msg, scope);
         return (f) => {
-          if (!truthy(test(f))) throw new RaisedError(`assertion failed${msg === null ? "" : `: ${String(msg(f))}`}`);
+          if (!truthy(test(f))) throw new RaisedError(`assertion failed${msg === null ? "" : `: ${formatValue(msg(f), 1000)}`}`);
           return 0;
         };
       }
@@ -659,7 +661,7 @@ export class Program {
           const v = args.map((a) => a(f) as number);
           const [start, stop, step] = v.length === 1 ? [0, v[0], 1] : [v[0], v[1], v[2] ?? 1];
           if (step === 0) throw new BendingError("range() step must not be zero");
-          checkListLength(Math.max(0, Math.ceil((stop - start) / step)), "range()");
+          checkListLength(Math.max(0, Math.ceil((stop - start) / step)), "range()", f.ctx);
           const out: number[] = [];
           for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
           return out;
@@ -741,7 +743,9 @@ export class BoundOp {
   call(args: Value[], ctx: CallContext): Value {
     const def = this.def;
     if (def === null) throw new BendingError(`'${this.name}' is not supported`);
-    return def.fn(bindDefaults(def, args), ctx);
+    const out = def.fn(bindDefaults(def, args), ctx);
+    if (ctx) ctx.budget.check(this.name);
+    return out;
   }
 }
 

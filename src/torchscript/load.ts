@@ -10,12 +10,15 @@ import { parseSource } from "./parser.js";
 import { Program, type Value } from "./interpreter.js";
 import { Runtime, StateBuffer, TorchScriptModule, TorchScriptRoot } from "./module.js";
 import type { RandomSource } from "./context.js";
+import { CALL_LIMITS, type CallLimits } from "./budget.js";
 
 export interface TorchScriptOptions {
   /** Where randn/rand draw from (tests replay PyTorch's draws); default: tfjs's generator, seeded by `seed`. */
   random?: RandomSource;
   /** Seed of the default random source (reproducible noise). */
   seed?: number;
+  /** What one call into the model's code may spend (default CALL_LIMITS). */
+  limits?: Partial<CallLimits>;
 }
 
 /** tfjs's random generator as a RandomSource; each draw advances a seeded counter. */
@@ -131,7 +134,7 @@ export function moduleFromArchive(archive: TorchScriptArchive, options: TorchScr
     const program = compileArchive(archive, owned);
     const rootClass = program.classes.get(archive.root.className);
     if (rootClass === undefined) throw new BendingError(`${archive.file}: the root module's class ${archive.root.className} has no code in the archive`);
-    const runtime = new Runtime(program, options.random ?? seededRandom(options.seed));
+    const runtime = new Runtime(program, options.random ?? seededRandom(options.seed), { ...CALL_LIMITS, ...options.limits });
     const root = new TorchScriptRoot(rootClass, runtime);
     try {
       buildModule(archive.root, program, runtime, owned, "", root);

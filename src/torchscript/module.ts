@@ -10,6 +10,9 @@ import { Buffer, Module, Parameter } from "../nn/module.js";
 import { currentObserver } from "../nn/hooks.js";
 import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
 import { CallContext, type RandomSource, type StateOwner } from "./context.js";
+import { CALL_LIMITS, type CallLimits } from "./budget.js";
+import { checkExposedName } from "./exposed-names.js";
+import { checkMethodOutput, checkMethodParams } from "./output-check.js";
 import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
 
 /** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
@@ -44,18 +47,29 @@ export class StateBuffer extends Buffer {
 /** Runs interpreted calls: one CallContext per top-level call. */
 export class Runtime {
   private current: CallContext | null = null;
-  constructor(readonly program: Program, readonly random: RandomSource) {}
+  /** The most bytes and steps one call has used so far (to size CALL_LIMITS; see status). */
+  peakBytes = 0;
+  peakSteps = 0;
+
+  /** Whether a call is running (a method invoked now is nested in it). */
+  get busy(): boolean {
+    return this.current !== null;
+  }
+  constructor(readonly program: Program, readonly random: RandomSource, readonly limits: Readonly<CallLimits> = CALL_LIMITS) {}
 
   run<T>(body: (ctx: CallContext) => T): T {
     if (this.current !== null) return body(this.current);
-    const ctx = new CallContext(this.random, this.program.hasInPlace);
+    const ctx = new CallContext(this.random, this.program.hasInPlace, this.limits);
     this.current = ctx;
     let result: T | undefined;
     try {
-      result = tf.tidy(() => body(ctx) as unknown as tf.TensorContainer) as unknown as T;
+      // one tidy per call: a budget exceeded anywhere frees everything the call made
+      result = ctx.budget.metering(() => tf.tidy(() => body(ctx) as unknown as tf.TensorContainer)) as unknown as T;
       return result;
     } finally {
       this.current = null;
+      this.peakBytes = Math.max(this.peakBytes, ctx.budget.allocated);
+      this.peakSteps = Math.max(this.peakSteps, ctx.steps);
       ctx.finish(result);
     }
   }
@@ -63,9 +77,10 @@ export class Runtime {
 
 type FieldKind = "module" | "param" | "buffer" | "state" | "attr";
 
-// Names a file must not take over: Module fields and TorchScriptRoot's own fields (set after the
-// base constructor runs); members of the prototype chain, Object.prototype's included, are
-// checked with `in` on the instance (see isReserved).
+// Names a file's children, parameters and buffers (which are properties, so that Module walks
+// them) must not take over: Module fields and TorchScriptRoot's own fields (set after the base
+// constructor runs); members of the prototype chain, Object.prototype's included, are checked
+// with `in` on the instance (see isReserved). Script methods are not properties at all.
 const RESERVED = new Set<string>(["isLeaf", "training", "moduleId", "constructor", "__proto__", "methods", "attributes", "file", "unsupportedOps"]);
 for (let p: object | null = Module.prototype; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
   for (const k of Object.getOwnPropertyNames(p)) RESERVED.add(k);
@@ -77,23 +92,11 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   readonly #runtime: Runtime;
   readonly #kinds = new Map<string, FieldKind>();
   readonly #attrs = new Map<string, Value>();
-  /** Script methods whose names are tfbend members: not reachable by name from outside. */
-  readonly #hidden = new Set<string>();
 
   constructor(cls: ScriptClass, runtime: Runtime) {
     super();
     this.#cls = cls;
     this.#runtime = runtime;
-    // script methods become callable by name (bended.call("encode")), except those that would
-    // shadow a tfbend member: those run only from the model's own code
-    for (const name of cls.methods.keys()) {
-      if (name === "forward") continue;
-      if (this.isReserved(name)) {
-        this.#hidden.add(name);
-        continue;
-      }
-      Object.defineProperty(this, name, { value: (...args: unknown[]) => this.invoke(name, args), enumerable: false, configurable: true });
-    }
   }
 
   /** Whether `name` is a tfbend/JS member of this object, which a file's names must not replace. */
@@ -101,9 +104,27 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
     return RESERVED.has(name) || name in this;
   }
 
-  /** Whether the script method `name` shadows a tfbend member (so it runs only from the model's code). */
-  isHiddenMethod(name: string): boolean {
-    return this.#hidden.has(name);
+  /**
+   * Script methods by name (bended.call("encode"), trace("decode")), from the class's table:
+   * whatever a file names its methods (`then`, `toJSON`, `dispose`), they never become
+   * properties of this object, and tfbend's own members stay what they are.
+   */
+  override findMethod(fn: string): ((...args: unknown[]) => unknown) | null {
+    if (!this.#cls.methods.has(fn)) return null;
+    return fn === "forward" ? this.forward : (...args: unknown[]) => this.invoke(fn, args);
+  }
+
+  override methodNames(): string[] {
+    return [...this.#cls.methods.keys()];
+  }
+
+  /** The most bytes and loop steps one call into this model's code has used so far. */
+  protected get tfbendRuntime(): Runtime {
+    return this.#runtime;
+  }
+
+  get callPeak(): { bytes: number; steps: number } {
+    return { bytes: this.#runtime.peakBytes, steps: this.#runtime.peakSteps };
   }
 
   get scriptClass(): ScriptClass {
@@ -250,7 +271,7 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
       : this.namedBuffers().map(([key]) => key).filter((k) => k.endsWith("_params") && !k.includes(".") && cls.methods.has(k.slice(0, -"_params".length)))
         .map((k) => k.slice(0, -"_params".length));
     this.methods = methodNames.map((name) => {
-      if (this.isHiddenMethod(name)) throw new BendingError(`nn~ method '${name}' of ${this.file} has the name of a tfbend member; this model cannot be loaded`);
+      checkExposedName(name, "nn~ method", this.file);
       const params = (this as unknown as Record<string, unknown>)[`${name}_params`];
       if (!(params instanceof Buffer)) throw new BendingError(`nn~ method '${name}' has no '${name}_params' buffer`);
       const [inChannels, inRatio, outChannels, outRatio] = Array.from(params.data.dataSync());
@@ -258,14 +279,32 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
         const given = this.attribute(`${name}_${kind}_labels`);
         return Array.isArray(given) && given.length === n ? given.map(String) : Array.from({ length: n }, (_, i) => `(signal) ${kind} ${i}`);
       };
-      return { name, inChannels, inRatio, outChannels, outRatio, inputLabels: labels("input", inChannels), outputLabels: labels("output", outChannels) };
+      const spec = { name, inChannels, inRatio, outChannels, outRatio, inputLabels: labels("input", inChannels), outputLabels: labels("output", outChannels) };
+      checkMethodParams(spec, this.file);
+      return spec;
     });
     let names: string[];
     if (cls.methods.has("get_attributes")) names = (this.invoke("get_attributes", []) as string[]).map(String);
     else names = [...cls.methods.keys()].filter((m) => m.startsWith("get_") && cls.methods.has(`set_${m.slice(4)}`)).map((m) => m.slice(4));
+    for (const name of names) checkExposedName(name, "nn~ attribute", this.file);
     this.attributes = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({
       name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any", value: this.getAttribute(name),
     }));
+  }
+
+  /** Runs a method; a top-level call of an nn~ method has its output checked against its declaration. */
+  override invoke(name: string, args: unknown[]): unknown {
+    const spec = this.tfbendRuntime.busy ? undefined : this.methods.find((m) => m.name === name);
+    const output = super.invoke(name, args);
+    if (spec !== undefined) {
+      try {
+        checkMethodOutput(spec, args[0], output, this.file);
+      } catch (e) {
+        tf.dispose(output as tf.TensorContainer);
+        throw e;
+      }
+    }
+    return output;
   }
 
   getAttribute(name: string): AttributeValue {

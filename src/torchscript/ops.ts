@@ -8,7 +8,8 @@ import { BendingError } from "../errors.js";
 import * as F from "../nn/functional.js";
 import { dispatch } from "../nn/hooks.js";
 import { clampSliceBound, pyEquals, wrapDim } from "../util/python.js";
-import { checkListLength, type CallContext } from "./context.js";
+import { checkListLength, checkStringLength, type CallContext } from "./context.js";
+import { concatStrings, formatValue, joinStrings, repeatString, sliceString } from "./strings.js";
 
 type Value = unknown;
 type OpFn = (a: Value[], ctx: CallContext) => Value;
@@ -237,13 +238,6 @@ function pyIndex(i: number, length: number): number {
   return at;
 }
 
-function formatValue(v: Value): string {
-  if (v === null) return "None";
-  if (typeof v === "boolean") return v ? "True" : "False";
-  if (Array.isArray(v)) return `[${v.map(formatValue).join(", ")}]`;
-  if (isT(v)) return `tensor(shape=[${v.shape.join(", ")}])`;
-  return String(v);
-}
 
 interface SliceLike {
   start: number | null;
@@ -255,9 +249,13 @@ function isSlice(v: Value): v is SliceLike {
   return typeof v === "object" && v !== null && "start" in v && "stop" in v && "step" in v;
 }
 
+function positiveStep(step: number): number {
+  if (!(step > 0)) throw new BendingError("list slices with a non-positive step are not supported");
+  return step;
+}
+
 function sliceList<T>(list: T[], s: SliceLike): T[] {
-  const step = s.step ?? 1;
-  if (step <= 0) throw new BendingError("list slices with a non-positive step are not supported");
+  const step = positiveStep(s.step ?? 1);
   const n = list.length;
   const start = clampSliceBound(s.start, n, 0);
   const stop = clampSliceBound(s.stop, n, n);
@@ -297,14 +295,14 @@ function tensorOp(names: string | string[], signature: string, fn: OpFn): void {
 }
 
 // arithmetic (tensors, numbers, lists, strings)
-tensorOp("add", "self, other, alpha=1", ([x, y, alpha]) => {
+tensorOp("add", "self, other, alpha=1", ([x, y, alpha], ctx) => {
   if (x instanceof F.Complex || y instanceof F.Complex) return F.complexOp("add", x as F.Complex, alpha === 1 ? (y as F.Complex) : F.complexOp("mul", y as F.Complex, num(alpha)));
   if (isT(x) || isT(y)) return F.add(x as Tensor | number, alpha === 1 ? (y as Tensor | number) : F.mul(y as Tensor | number, num(alpha)));
   if (Array.isArray(x)) {
-    checkListLength(x.length + (y as Value[]).length, "list +");
+    checkListLength(x.length + (y as Value[]).length, "list +", ctx);
     return x.concat(y as Value[]);
   }
-  if (typeof x === "string") return x + String(y);
+  if (typeof x === "string") return concatStrings(x, typeof y === "string" ? y : formatValue(y), ctx);
   return num(x) + num(y) * num(alpha);
 });
 tensorOp("sub", "self, other, alpha=1", ([x, y, alpha]) => {
@@ -313,16 +311,17 @@ tensorOp("sub", "self, other, alpha=1", ([x, y, alpha]) => {
   return num(x) - num(y) * num(alpha);
 });
 tensorOp("rsub", "self, other, alpha=1", ([x, y, alpha]) => F.sub(y as Tensor | number, F.mul(x as Tensor | number, num(alpha))));
-tensorOp("mul", "self, other", ([x, y]) => {
+tensorOp("mul", "self, other", ([x, y], ctx) => {
   if (x instanceof F.Complex || y instanceof F.Complex) return F.complexOp("mul", x as F.Complex, y as F.Complex);
   if (isT(x) || isT(y)) return F.mul(x as Tensor | number, y as Tensor | number);
   if (Array.isArray(x)) {
     const times = Math.max(0, num(y));
-    checkListLength(x.length * times, "list *");
+    checkListLength(x.length * times, "list *", ctx);
     const out: Value[] = [];
     for (let i = 0; i < times; i++) for (const v of x) out.push(v);
     return out;
   }
+  if (typeof x === "string") return repeatString(x, num(y), ctx);
   return num(x) * num(y);
 });
 tensorOp("div", "self, other, rounding_mode=None", ([x, y, mode]) => {
@@ -508,7 +507,7 @@ tensorOp(["replication_pad1d", "replication_pad2d"], "self, padding", ([x, p]) =
 tensorOp("slice", "self, dim=0, start=None, end=None, step=1", ([x, d, s, e, st], ctx) => {
   // aten::slice.t(list, start=None, end=None, step=1): no dim, so the positions shift by one
   if (Array.isArray(x)) return sliceList(x, { start: d as number | null, stop: s as number | null, step: e === null ? 1 : num(e) });
-  if (typeof x === "string") return sliceList([...x], { start: d as number | null, stop: s as number | null, step: e === null ? 1 : num(e) }).join("");
+  if (typeof x === "string") return sliceString(x, d as number | null, s as number | null, positiveStep(e === null ? 1 : num(e)));
   return sliceOp(T(x), num(d), s === null ? null : num(s), e === null ? null : num(e), num(st), ctx);
 });
 tensorOp("select", "self, dim, index", ([x, d, i], ctx) => selectOp(T(x), num(d), num(i), ctx));
@@ -570,37 +569,42 @@ tensorOp("imag", "self", ([x]) => F.imag(C(x)));
 op("hann_window", `window_length, periodic=True, ${FACTORY}`, ([n, periodic]) => F.hannWindow(num(n), Boolean(periodic)));
 
 // factories and random numbers
-function shapeOf(v: Value): number[] {
-  return ints(v);
+/** A factory's size argument, refused before anything is allocated if the call cannot afford it. */
+function shapeOf(v: Value, ctx: CallContext | null, what: string): number[] {
+  const shape = ints(v);
+  if (ctx) ctx.budget.plannedTensor(shape, `${what}()`);
+  return shape;
 }
-op("zeros", `size, ${FACTORY}`, ([s, d]) => F.full(shapeOf(s), 0, tfDtype(d)));
-op("ones", `size, ${FACTORY}`, ([s, d]) => F.full(shapeOf(s), 1, tfDtype(d)));
-op("empty", `size, ${FACTORY}, memory_format=None`, ([s, d]) => F.full(shapeOf(s), 0, tfDtype(d)));
-op("full", `size, fill_value, ${FACTORY}`, ([s, v, d]) => F.full(shapeOf(s), num(v), tfDtype(d, typeof v === "boolean" ? "bool" : "float32")));
+op("zeros", `size, ${FACTORY}`, ([s, d], ctx) => F.full(shapeOf(s, ctx, "zeros"), 0, tfDtype(d)));
+op("ones", `size, ${FACTORY}`, ([s, d], ctx) => F.full(shapeOf(s, ctx, "ones"), 1, tfDtype(d)));
+op("empty", `size, ${FACTORY}, memory_format=None`, ([s, d], ctx) => F.full(shapeOf(s, ctx, "empty"), 0, tfDtype(d)));
+op("full", `size, fill_value, ${FACTORY}`, ([s, v, d], ctx) => F.full(shapeOf(s, ctx, "full"), num(v), tfDtype(d, typeof v === "boolean" ? "bool" : "float32")));
 op("zeros_like", `self, ${LIKE}`, ([x, d]) => F.full(T(x).shape, 0, tfDtype(d, T(x).dtype)));
 op("ones_like", `self, ${LIKE}`, ([x, d]) => F.full(T(x).shape, 1, tfDtype(d, T(x).dtype)));
 op("empty_like", `self, ${LIKE}`, ([x, d]) => F.full(T(x).shape, 0, tfDtype(d, T(x).dtype)));
 op("full_like", `self, fill_value, ${LIKE}`, ([x, v, d]) => F.full(T(x).shape, num(v), tfDtype(d, T(x).dtype)));
-op("new_zeros", `self, size, ${FACTORY}`, ([x, s, d]) => F.full(shapeOf(s), 0, tfDtype(d, T(x).dtype)));
-op("new_ones", `self, size, ${FACTORY}`, ([x, s, d]) => F.full(shapeOf(s), 1, tfDtype(d, T(x).dtype)));
-op("new_full", `self, size, fill_value, ${FACTORY}`, ([x, s, v, d]) => F.full(shapeOf(s), num(v), tfDtype(d, T(x).dtype)));
+op("new_zeros", `self, size, ${FACTORY}`, ([x, s, d], ctx) => F.full(shapeOf(s, ctx, "new_zeros"), 0, tfDtype(d, T(x).dtype)));
+op("new_ones", `self, size, ${FACTORY}`, ([x, s, d], ctx) => F.full(shapeOf(s, ctx, "new_ones"), 1, tfDtype(d, T(x).dtype)));
+op("new_full", `self, size, fill_value, ${FACTORY}`, ([x, s, v, d], ctx) => F.full(shapeOf(s, ctx, "new_full"), num(v), tfDtype(d, T(x).dtype)));
 op("arange", `start, end=None, step=1, ${FACTORY}`, ([s, e, st, d]) => {
   const [start, end] = e === null ? [0, num(s)] : [num(s), num(e)];
   const integral = [start, end, num(st)].every(Number.isInteger);
   return F.arange(start, end, num(st), tfDtype(d, integral ? "int32" : "float32"));
 });
 op("linspace", `start, end, steps, ${FACTORY}`, ([s, e, n]) => F.linspace(num(s), num(e), num(n)));
-op("tensor", "data, dtype=None, device=None, requires_grad=False", ([data, d]) => {
+op("tensor", "data, dtype=None, device=None, requires_grad=False", ([data, d], ctx) => {
   const flat = (v: Value): number[] => (Array.isArray(v) ? v.flatMap(flat) : [num(v)]);
   const shape = (v: Value): number[] => (Array.isArray(v) ? [v.length, ...(v.length ? shape(v[0]) : [])] : []);
+  // a list may hold the same long list many times: refuse before flattening it
+  if (ctx) ctx.budget.plannedTensor(shape(data), "tensor()");
   const values = flat(data);
   const integral = values.every(Number.isInteger) && !(typeof data === "number" && !Number.isInteger(data));
   return tf.tensor(values, shape(data), tfDtype(d, typeof data === "boolean" ? "bool" : integral ? "int32" : "float32"));
 });
 op("scalar_tensor", `s, ${FACTORY}`, ([s, d]) => tf.scalar(num(s), tfDtype(d)));
 op("prim::NumToTensor", "a", ([a]) => tf.scalar(num(a), Number.isInteger(a) ? "int32" : "float32"));
-op("randn", `size, generator=None, ${FACTORY}`, ([s], ctx) => F.randn(shapeOf(s), ctx.random));
-op("rand", `size, generator=None, ${FACTORY}`, ([s], ctx) => F.rand(shapeOf(s), ctx.random));
+op("randn", `size, generator=None, ${FACTORY}`, ([s], ctx) => F.randn(shapeOf(s, ctx, "randn"), ctx.random));
+op("rand", `size, generator=None, ${FACTORY}`, ([s], ctx) => F.rand(shapeOf(s, ctx, "rand"), ctx.random));
 op("randn_like", `self, ${LIKE}`, ([x], ctx) => F.randn(T(x).shape, ctx.random));
 op("rand_like", `self, ${LIKE}`, ([x], ctx) => F.rand(T(x).shape, ctx.random));
 
@@ -623,7 +627,7 @@ op(["len", "builtins.len"], "a", ([a]) => {
 });
 op("__getitem__", "self, index", ([o, i], ctx) => {
   if (Array.isArray(o)) return isSlice(i) ? sliceList(o, i) : o[pyIndex(num(i), o.length)];
-  if (typeof o === "string") return isSlice(i) ? sliceList([...o], i).join("") : o[pyIndex(num(i), o.length)];
+  if (typeof o === "string") return isSlice(i) ? sliceString(o, i.start, i.stop, positiveStep(i.step ?? 1)) : o[pyIndex(num(i), o.length)];
   if (o instanceof Map) {
     if (!o.has(i)) throw new BendingError(`key ${formatValue(i)} is not in the dict`);
     return o.get(i);
@@ -637,17 +641,19 @@ op("_set_item", "l, idx, v", ([l, i, v]) => {
   else throw new BendingError("item assignment needs a list or a dict");
   return l;
 });
-op("append", "self, el", ([l, v]) => {
+op("append", "self, el", ([l, v], ctx) => {
+  checkListLength((l as Value[]).length + 1, "append()", ctx);
   (l as Value[]).push(v);
   return l;
 });
-op("extend", "self, other", ([l, v]) => {
+op("extend", "self, other", ([l, v], ctx) => {
   const list = l as Value[];
-  checkListLength(list.length + (v as Value[]).length, "extend()");
+  checkListLength(list.length + (v as Value[]).length, "extend()", ctx);
   for (const item of v as Value[]) list.push(item);
   return null;
 });
-op("insert", "self, idx, el", ([l, i, v]) => {
+op("insert", "self, idx, el", ([l, i, v], ctx) => {
+  checkListLength((l as Value[]).length + 1, "insert()", ctx);
   (l as Value[]).splice(num(i), 0, v);
   return null;
 });
@@ -655,17 +661,20 @@ op("pop", "self, idx=-1", ([l, i]) => {
   const list = l as Value[];
   return list.splice(pyIndex(num(i), list.length), 1)[0];
 });
-op(["list", "copy"], "self", ([l]) => (Array.isArray(l) ? [...l] : l instanceof Map ? new Map(l) : typeof l === "string" ? [...l] : l));
+op(["list", "copy"], "self", ([l], ctx) => {
+  if (Array.isArray(l) || typeof l === "string" || l instanceof Map) checkListLength(l instanceof Map ? l.size : l.length, "list()", ctx);
+  return Array.isArray(l) ? [...l] : l instanceof Map ? new Map(l) : typeof l === "string" ? [...l] : l;
+});
 op("__contains__", "self, key", ([c, k]) => (Array.isArray(c) ? c.some((x) => pyEquals(x, k)) : c instanceof Map ? c.has(k) : String(c).includes(String(k))));
 op("keys", "self", ([d]) => [...(d as Map<Value, Value>).keys()]);
 op("values", "self", ([d]) => [...(d as Map<Value, Value>).values()]);
 op("items", "self", ([d]) => [...(d as Map<Value, Value>).entries()]);
 op("get", "self, key, default_value=None", ([d, k, v]) => ((d as Map<Value, Value>).has(k) ? (d as Map<Value, Value>).get(k) : v));
-op("format", "self, a0=None, a1=None, a2=None, a3=None, a4=None, a5=None, a6=None, a7=None", (a) => {
-  let i = 1;
-  return String(a[0]).replace(/\{\}/g, () => formatValue(a[i++]));
+op("format", "self, a0=None, a1=None, a2=None, a3=None, a4=None, a5=None, a6=None, a7=None", (a, ctx) => {
+  const pieces = String(a[0]).split("{}");
+  return joinStrings("", pieces.flatMap((p, i) => (i === 0 ? [p] : [formatValue(a[i]), p])), ctx);
 });
-op("join", "self, values", ([s, v]) => (v as Value[]).map(String).join(String(s)));
+op("join", "self, values", ([s, v], ctx) => joinStrings(String(s), v as Value[], ctx));
 op("startswith", "self, prefix", ([s, p]) => String(s).startsWith(String(p)));
 op("__range_length", "lo, hi, step", ([lo, hi, st]) => {
   const s = num(st);
@@ -680,7 +689,11 @@ op("warn", "message, stacklevel=2", () => null);
 op("builtins.int", "x", ([x]) => (typeof x === "string" ? parseInt(x, 10) : Math.trunc(num(x))));
 op("builtins.float", "x", ([x]) => (typeof x === "string" ? parseFloat(x) : num(x)));
 op("builtins.bool", "x", ([x]) => (isT(x) ? num(x) !== 0 : Array.isArray(x) ? x.length > 0 : Boolean(x)));
-op("builtins.str", "x", ([x]) => formatValue(x));
+op("builtins.str", "x", ([x], ctx) => {
+  const text = formatValue(x);
+  checkStringLength(text.length, "str()", ctx);
+  return text;
+});
 op("builtins.abs", "x", ([x]) => (isT(x) ? F.abs(x) : Math.abs(num(x))));
 op("builtins.round", "x", ([x]) => Math.round(num(x)));
 for (const name of ["min", "max"] as const) {
