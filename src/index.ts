@@ -24,6 +24,7 @@ export { load, save } from "./io/load.js";
 export * as zoo from "./zoo/index.js";
 export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";
+export * as native from "./native/index.js";
 export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
 
 export { registerFastTanh, unregisterFastTanh, registerFastCopies, unregisterFastCopies } from "./kernels.js";

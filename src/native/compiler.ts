@@ -1,0 +1,211 @@
+// Traced graph + current bendings → one ONNX model. Every node goes through its lowering
+// (ops.ts, modules.ts); after a node, its activation bendings are lowered on its value
+// (bendings.ts); captures become extra outputs. Weights are initializers (ONNX Runtime
+// prepacks them) except those a live control bends, which are inputs fed before each run.
+import type { Tensor } from "../tf.js";
+import type { Graph, Node, Argument } from "../graph/graph.js";
+import { Module } from "../nn/module.js";
+import type { BendingPlan, PlannedBending } from "../bended/bended-module.js";
+import { OnnxGraphBuilder } from "./onnx-builder.js";
+import {
+  NotCompilable, functionLowering, isTensorValue, methodLowering, moduleLowering,
+  type LoweredArg, type LoweringContext, type TensorValue,
+} from "./lowering.js";
+import { lowerBending } from "./bendings.js";
+import "./modules.js";
+
+/** A graph input fed before every run, and where its value comes from. */
+export type Feed =
+  | { kind: "input"; name: string; index: number; shape: number[] }
+  | { kind: "weight"; name: string; path: string; shape: number[] }
+  | { kind: "scalar"; name: string; read: () => number }
+  | { kind: "state"; name: string; key: string; shape: number[] };
+
+export interface StateSlot {
+  key: string;
+  input: string;
+  output: string;
+  shape: number[];
+}
+
+export interface CaptureSlot {
+  /** Activation name as getActivations takes it (`name` or `name_bended`). */
+  activation: string;
+  output: string;
+  shape: number[];
+}
+
+export interface CompiledModel {
+  bytes: Uint8Array;
+  feeds: Feed[];
+  states: StateSlot[];
+  /** Output values of the method in order (one for a tensor, several for a list). */
+  outputs: { name: string; shape: number[] }[];
+  /** Whether the method returns one tensor (not a list). */
+  single: boolean;
+  captures: CaptureSlot[];
+  /** Capture callbacks to hand each block's value to, with the output that carries it. */
+  captureCallbacks: { bending: PlannedBending; output: string; shape: number[] }[];
+}
+
+export interface CompileSource {
+  module: Module;
+  graph: Graph;
+  plan: BendingPlan;
+  /** The weights a pass uses now (version, interpolation, weight bendings). */
+  weights: Record<string, Tensor>;
+  inputShapes: number[][];
+  capture: readonly string[];
+}
+
+function resolvePath(root: Module, path: string): unknown {
+  let obj: unknown = root;
+  for (const part of path.split(".")) obj = (obj as Record<string, unknown> | undefined)?.[part];
+  return obj;
+}
+
+export function compileGraph(source: CompileSource): CompiledModel {
+  const b = new OnnxGraphBuilder();
+  const feeds: Feed[] = [];
+  const states = new Map<string, { input: string; output?: string; shape: number[] }>();
+  const weightValues = new Map<string, TensorValue>();
+  const live = new Set(source.plan.liveWeights);
+  const captures: CaptureSlot[] = [];
+  const captureCallbacks: CompiledModel["captureCallbacks"] = [];
+  const wanted = new Set(source.capture);
+  let current: Node | null = null;
+
+  const ctx: LoweringContext = {
+    builder: b,
+    get node(): Node {
+      return current!;
+    },
+    weight(path) {
+      const known = weightValues.get(path);
+      if (known) return known;
+      const t = source.weights[path];
+      if (t === undefined) throw new NotCompilable(current?.name ?? path, `no parameter or buffer '${path}'`);
+      let v: TensorValue;
+      if (live.has(path)) {
+        v = { name: b.input(`w_${path}`, t.shape), shape: t.shape };
+        feeds.push({ kind: "weight", name: v.name, path, shape: t.shape });
+      } else {
+        v = { name: b.floatConstant(path, Float32Array.from(t.dataSync()), t.shape), shape: t.shape };
+      }
+      weightValues.set(path, v);
+      return v;
+    },
+    readState(key, shape) {
+      const name = b.input(`state_${key}`, shape);
+      states.set(key, { input: name, shape: [...shape] });
+      feeds.push({ kind: "state", name, key, shape: [...shape] });
+      return { name, shape };
+    },
+    writeState(key, value) {
+      const slot = states.get(key);
+      if (!slot) throw new NotCompilable(current?.name ?? key, `state '${key}' written before it was read`);
+      slot.output = b.output(`next_${key}`, value.name, value.shape);
+    },
+    liveScalar(base, read) {
+      const name = b.input(base, []);
+      feeds.push({ kind: "scalar", name, read });
+      return { name, shape: [] };
+    },
+    operand(a) {
+      if (isTensorValue(a)) return a;
+      if (typeof a === "number") return { name: b.scalar(a), shape: [] };
+      if (typeof a === "boolean") return { name: b.scalar(a ? 1 : 0), shape: [] };
+      throw new NotCompilable(current?.name ?? "?", `an operand of ${current?.target} is neither a tensor nor a number`);
+    },
+  };
+
+  const env = new Map<Node, LoweredArg>();
+  const load = (a: Argument): LoweredArg => {
+    if (a !== null && typeof a === "object" && "op" in a && "users" in a) return env.get(a as Node);
+    if (Array.isArray(a)) return a.map(load);
+    if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, load(v)]));
+    return a;
+  };
+
+  const addCapture = (activation: string, v: TensorValue): void => {
+    if (!wanted.has(activation)) return;
+    captures.push({ activation, output: b.output(`capture_${activation}`, v.name, v.shape), shape: [...v.shape] });
+  };
+
+  let placeholder = 0;
+  let result: LoweredArg;
+  for (const node of source.graph.nodes) {
+    current = node;
+    const args = node.args.map(load);
+    const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, load(v)]));
+    let value: LoweredArg;
+    switch (node.op) {
+      case "placeholder": {
+        const index = placeholder++;
+        const shape = source.inputShapes[index];
+        if (shape === undefined) throw new NotCompilable(node.name, "the method takes more inputs than shapes were given");
+        const name = b.input(node.name, shape);
+        feeds.push({ kind: "input", name, index, shape });
+        value = { name, shape };
+        break;
+      }
+      case "get_attr": {
+        const constant = source.graph.constants.get(node.target);
+        if (constant !== undefined) {
+          value = { name: b.floatConstant(node.target, Float32Array.from(constant.dataSync()), constant.shape), shape: constant.shape };
+        } else value = ctx.weight(node.target);
+        break;
+      }
+      case "call_module": {
+        const mod = resolvePath(source.module, node.target);
+        if (!(mod instanceof Module)) throw new NotCompilable(node.name, `'${node.target}' is not a module`);
+        const lowering = moduleLowering(mod);
+        if (!lowering) throw new NotCompilable(node.name, `module class ${mod.constructor.name} ('${node.target}') has no native lowering`);
+        value = lowering(ctx, mod, args);
+        break;
+      }
+      case "call_function": {
+        if (node.target.startsWith("tf.")) throw new NotCompilable(node.name, `raw tfjs kernel ${node.target.slice(3)} (outside tb.F) has no native lowering`);
+        const lowering = functionLowering(node.target);
+        if (!lowering) throw new NotCompilable(node.name, `function '${node.target}' has no native lowering`);
+        value = lowering(ctx, args, kwargs);
+        break;
+      }
+      case "call_method": {
+        const lowering = methodLowering(node.target);
+        if (!lowering) throw new NotCompilable(node.name, `tensor method '${node.target}' has no native lowering`);
+        value = lowering(ctx, args, kwargs);
+        break;
+      }
+      case "output":
+        result = args[0];
+        continue;
+    }
+    if (isTensorValue(value)) {
+      addCapture(node.name, value);
+      const chain = source.plan.activations.get(node.name) ?? [];
+      for (const bending of chain) {
+        value = lowerBending({ ctx, x: value, callback: bending.callback, state: bending.state, target: bending.target });
+        if (bending.callback.type === "Capture") captureCallbacks.push({ bending, output: b.output(`captured_${node.name}`, value.name, value.shape), shape: [...value.shape] });
+      }
+      addCapture(`${node.name}_bended`, value);
+    }
+    env.set(node, value);
+  }
+  current = null;
+
+  const results = isTensorValue(result) ? [result] : Array.isArray(result) ? result : [];
+  if (results.length === 0 || !results.every(isTensorValue)) {
+    throw new NotCompilable("output", "the method does not return a tensor or a list of tensors");
+  }
+  const outputs = (results as TensorValue[]).map((r, i) => ({ name: b.output(`output_${i}`, r.name, r.shape), shape: [...r.shape] }));
+  const stateSlots: StateSlot[] = [];
+  for (const [key, s] of states) {
+    if (s.output === undefined) throw new NotCompilable(key, "a streamed state is read but never written");
+    stateSlots.push({ key, input: s.input, output: s.output, shape: s.shape });
+  }
+  for (const w of wanted) {
+    if (!captures.some((c) => c.activation === w)) throw new NotCompilable(w, "is not an activation of this method");
+  }
+  return { bytes: b.encode(), feeds, states: stateSlots, outputs, single: isTensorValue(result), captures, captureCallbacks };
+}
