@@ -2,7 +2,8 @@
 // (ops.ts, modules.ts); after a node, its activation bendings are lowered on its value
 // (bendings.ts); captures become extra outputs. Weights are initializers (ONNX Runtime
 // prepacks them) except those a live control bends, which are inputs fed before each run.
-import type { Tensor } from "../tf.js";
+import { tf, type Tensor } from "../tf.js";
+import { trace } from "../graph/tracer.js";
 import type { Graph, Node, Argument } from "../graph/graph.js";
 import { Module } from "../nn/module.js";
 import type { BendingPlan, PlannedBending } from "../bended/bended-module.js";
@@ -26,6 +27,8 @@ export interface StateSlot {
   input: string;
   output: string;
   shape: number[];
+  /** The module's own past when the session starts, or null for zeros. */
+  initial: () => Float32Array | null;
 }
 
 export interface CaptureSlot {
@@ -67,7 +70,7 @@ function resolvePath(root: Module, path: string): unknown {
 export function compileGraph(source: CompileSource): CompiledModel {
   const b = new OnnxGraphBuilder();
   const feeds: Feed[] = [];
-  const states = new Map<string, { input: string; output?: string; shape: number[] }>();
+  const states = new Map<string, { input: string; output?: string; shape: number[]; initial: () => Float32Array | null }>();
   const weightValues = new Map<string, TensorValue>();
   const live = new Set(source.plan.liveWeights);
   const captures: CaptureSlot[] = [];
@@ -95,9 +98,9 @@ export function compileGraph(source: CompileSource): CompiledModel {
       weightValues.set(path, v);
       return v;
     },
-    readState(key, shape) {
+    readState(key, shape, initial = () => null) {
       const name = b.input(`state_${key}`, shape);
-      states.set(key, { input: name, shape: [...shape] });
+      states.set(key, { input: name, shape: [...shape], initial });
       feeds.push({ kind: "state", name, key, shape: [...shape] });
       return { name, shape };
     },
@@ -119,80 +122,119 @@ export function compileGraph(source: CompileSource): CompiledModel {
     },
   };
 
-  const env = new Map<Node, LoweredArg>();
-  const load = (a: Argument): LoweredArg => {
-    if (a !== null && typeof a === "object" && "op" in a && "users" in a) return env.get(a as Node);
-    if (Array.isArray(a)) return a.map(load);
-    if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, load(v)]));
-    return a;
-  };
-
   const addCapture = (activation: string, v: TensorValue): void => {
     if (!wanted.has(activation)) return;
     captures.push({ activation, output: b.output(`capture_${activation}`, v.name, v.shape), shape: [...v.shape] });
   };
 
-  let placeholder = 0;
-  let result: LoweredArg;
-  for (const node of source.graph.nodes) {
-    current = node;
-    const args = node.args.map(load);
-    const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, load(v)]));
-    let value: LoweredArg;
-    switch (node.op) {
-      case "placeholder": {
-        const index = placeholder++;
-        const shape = source.inputShapes[index];
-        if (shape === undefined) throw new NotCompilable(node.name, "the method takes more inputs than shapes were given");
-        const name = b.input(node.name, shape);
-        feeds.push({ kind: "input", name, index, shape });
-        value = { name, shape };
-        break;
+  /**
+   * Lowers `graph` (the method's, or a leaf module's forward traced on its own) with `inputs`
+   * for its placeholders. `prefix` makes a leaf's weight paths the root's; bendings and
+   * captures apply to the method's own nodes only (a leaf's inside has no activation names).
+   */
+  const lowerGraph = (graph: Graph, root: Module, inputs: (index: number, node: Node) => TensorValue, prefix: string, outer: boolean): LoweredArg => {
+    const env = new Map<Node, LoweredArg>();
+    const load = (a: Argument): LoweredArg => {
+      if (a !== null && typeof a === "object" && "op" in a && "users" in a) return env.get(a as Node);
+      if (Array.isArray(a)) return a.map(load);
+      if (a !== null && typeof a === "object") return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, load(v)]));
+      return a;
+    };
+    let placeholder = 0;
+    let result: LoweredArg;
+    const saved = current;
+    try {
+      for (const node of graph.nodes) {
+        current = node;
+        const args = node.args.map(load);
+        const kwargs = Object.fromEntries(Object.entries(node.kwargs).map(([k, v]) => [k, load(v)]));
+        let value: LoweredArg;
+        switch (node.op) {
+          case "placeholder":
+            value = inputs(placeholder++, node);
+            break;
+          case "get_attr": {
+            const constant = graph.constants.get(node.target);
+            if (constant !== undefined) {
+              value = { name: b.floatConstant(node.target, Float32Array.from(constant.dataSync()), constant.shape), shape: constant.shape };
+            } else value = ctx.weight(prefix + node.target);
+            break;
+          }
+          case "call_module": {
+            const mod = resolvePath(root, node.target);
+            if (!(mod instanceof Module)) throw new NotCompilable(node.name, `'${node.target}' is not a module`);
+            const lowering = moduleLowering(mod);
+            value = lowering ? lowering(ctx, mod, args) : inline(mod, node, args, prefix + node.target + ".");
+            break;
+          }
+          case "call_function": {
+            if (node.target.startsWith("tf.")) throw new NotCompilable(node.name, `raw tfjs kernel ${node.target.slice(3)} (outside tb.F) has no native lowering`);
+            const lowering = functionLowering(node.target);
+            if (!lowering) throw new NotCompilable(node.name, `function '${node.target}' has no native lowering`);
+            value = lowering(ctx, args, kwargs);
+            break;
+          }
+          case "call_method": {
+            const lowering = methodLowering(node.target);
+            if (!lowering) throw new NotCompilable(node.name, `tensor method '${node.target}' has no native lowering`);
+            value = lowering(ctx, args, kwargs);
+            break;
+          }
+          case "output":
+            result = args[0];
+            continue;
+        }
+        if (outer && isTensorValue(value)) value = bend(node, value);
+        env.set(node, value);
       }
-      case "get_attr": {
-        const constant = source.graph.constants.get(node.target);
-        if (constant !== undefined) {
-          value = { name: b.floatConstant(node.target, Float32Array.from(constant.dataSync()), constant.shape), shape: constant.shape };
-        } else value = ctx.weight(node.target);
-        break;
-      }
-      case "call_module": {
-        const mod = resolvePath(source.module, node.target);
-        if (!(mod instanceof Module)) throw new NotCompilable(node.name, `'${node.target}' is not a module`);
-        const lowering = moduleLowering(mod);
-        if (!lowering) throw new NotCompilable(node.name, `module class ${mod.constructor.name} ('${node.target}') has no native lowering`);
-        value = lowering(ctx, mod, args);
-        break;
-      }
-      case "call_function": {
-        if (node.target.startsWith("tf.")) throw new NotCompilable(node.name, `raw tfjs kernel ${node.target.slice(3)} (outside tb.F) has no native lowering`);
-        const lowering = functionLowering(node.target);
-        if (!lowering) throw new NotCompilable(node.name, `function '${node.target}' has no native lowering`);
-        value = lowering(ctx, args, kwargs);
-        break;
-      }
-      case "call_method": {
-        const lowering = methodLowering(node.target);
-        if (!lowering) throw new NotCompilable(node.name, `tensor method '${node.target}' has no native lowering`);
-        value = lowering(ctx, args, kwargs);
-        break;
-      }
-      case "output":
-        result = args[0];
-        continue;
+    } finally {
+      current = saved;
     }
-    if (isTensorValue(value)) {
-      addCapture(node.name, value);
-      const chain = source.plan.activations.get(node.name) ?? [];
-      for (const bending of chain) {
-        value = lowerBending({ ctx, x: value, callback: bending.callback, state: bending.state, target: bending.target });
-        if (bending.callback.type === "Capture") captureCallbacks.push({ bending, output: b.output(`captured_${node.name}`, value.name, value.shape), shape: [...value.shape] });
-      }
-      addCapture(`${node.name}_bended`, value);
+    return result;
+  };
+
+  /** A leaf module without a lowering of its own: its forward traced alone and lowered in place. */
+  const inline = (mod: Module, node: Node, args: LoweredArg[], prefix: string): LoweredArg => {
+    if (!args.every(isTensorValue)) throw new NotCompilable(node.name, `module class ${mod.constructor.name} ('${node.target}') has no native lowering`);
+    const tensors = args as TensorValue[];
+    const zeros = tensors.map((t) => tf.zeros([...t.shape]));
+    let inner: Graph;
+    try {
+      inner = trace(mod, "forward", zeros).graph;
+    } catch (e) {
+      throw new NotCompilable(node.name, `module ${mod.constructor.name} ('${node.target}') could not be traced alone: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      tf.dispose(zeros);
     }
-    env.set(node, value);
-  }
-  current = null;
+    try {
+      return lowerGraph(inner, mod, (i) => tensors[i], prefix, false);
+    } catch (e) {
+      if (e instanceof NotCompilable) throw new NotCompilable(node.name, `inside ${mod.constructor.name} '${node.target}': ${e.message}`);
+      throw e;
+    } finally {
+      for (const c of inner.constants.values()) c.dispose();
+    }
+  };
+
+  /** The node's activation bendings and captures. */
+  const bend = (node: Node, input: TensorValue): TensorValue => {
+    let value = input;
+    addCapture(node.name, value);
+    for (const bending of source.plan.activations.get(node.name) ?? []) {
+      value = lowerBending({ ctx, x: value, callback: bending.callback, state: bending.state, target: bending.target });
+      if (bending.callback.type === "Capture") captureCallbacks.push({ bending, output: b.output(`captured_${node.name}`, value.name, value.shape), shape: [...value.shape] });
+    }
+    addCapture(`${node.name}_bended`, value);
+    return value;
+  };
+
+  const result = lowerGraph(source.graph, source.module, (index, node) => {
+    const shape = source.inputShapes[index];
+    if (shape === undefined) throw new NotCompilable(node.name, "the method takes more inputs than shapes were given");
+    const name = b.input(node.name, shape);
+    feeds.push({ kind: "input", name, index, shape });
+    return { name, shape };
+  }, "", true);
 
   const results = isTensorValue(result) ? [result] : Array.isArray(result) ? result : [];
   if (results.length === 0 || !results.every(isTensorValue)) {
@@ -202,7 +244,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
   const stateSlots: StateSlot[] = [];
   for (const [key, s] of states) {
     if (s.output === undefined) throw new NotCompilable(key, "a streamed state is read but never written");
-    stateSlots.push({ key, input: s.input, output: s.output, shape: s.shape });
+    stateSlots.push({ key, input: s.input, output: s.output, shape: s.shape, initial: s.initial });
   }
   for (const w of wanted) {
     if (!captures.some((c) => c.activation === w)) throw new NotCompilable(w, "is not an activation of this method");

@@ -58,7 +58,10 @@ export class CompiledMethod {
     readonly compileMs: number,
     readonly modelBytes: number,
   ) {
-    this.resetState();
+    this.state = new Map(this.model.states.map((s) => {
+      const own = s.initial();
+      return [s.key, own === null ? this.zeros(s.shape) : new this.runtime.Tensor("float32", Float32Array.from(own), s.shape)];
+    }));
   }
 
   /** Forgets the streamed past: the next block starts from silence, as `resetState` does on wasm. */

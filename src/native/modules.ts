@@ -42,7 +42,14 @@ registerModuleLowering(CausalConv1d, (ctx, m, args) => {
   let padded = x;
   if (p > 0) {
     if (m.streaming) {
-      const past = ctx.readState(ctx.node.target, [x.shape[0], x.shape[1], p]);
+      const shape = [x.shape[0], x.shape[1], p];
+      const past = ctx.readState(ctx.node.target, shape, () => {
+        const own = m.pastSamples();
+        if (own === null) return null;
+        const data = own.shape.join() === shape.join() ? (own.dataSync() as Float32Array) : null;
+        own.dispose();
+        return data;
+      });
       padded = concat(b, [past, x], 2);
       ctx.writeState(ctx.node.target, narrow(b, padded, 2, padded.shape[2] - p, p));
     } else {

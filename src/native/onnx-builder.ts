@@ -102,10 +102,17 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  /** Makes `value` a graph output named `base` (an Identity keeps the name stable). */
+  /**
+   * Makes `value` a graph output and returns the name to fetch. The value itself is declared
+   * (ONNX Runtime's optimiser dropped producers of values read only through an Identity
+   * output); a value already declared gets an Identity copy named from `base`.
+   */
   output(base: string, value: string, dims: readonly number[]): string {
-    const name = this.fresh(base);
-    this.nodes.push({ opType: "Identity", input: [value], output: [name], name: this.fresh(`${base}_out`) });
+    let name = value;
+    if (this.outputs.some((o) => o.name === value) || this.inputs.some((i) => i.name === value) || this.initializers.some((t) => t.name === value)) {
+      name = this.fresh(base);
+      this.nodes.push({ opType: "Identity", input: [value], output: [name], name: this.fresh(`${base}_out`) });
+    }
     this.outputs.push(valueInfo(name, dims, FLOAT));
     return name;
   }

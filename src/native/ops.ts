@@ -341,3 +341,32 @@ for (const [method, fn] of [["tanh", "Tanh"], ["sigmoid", "Sigmoid"], ["relu", "
 }
 registerMethodLowering("reshape", (ctx, args) => reshape(ctx.builder, tensorArg(ctx, args, 0), nodeShape(ctx.node)));
 registerMethodLowering("clone", (ctx, args) => tensorArg(ctx, args, 0));
+
+register(["stack"], (ctx, args) => {
+  const parts = (args[0] as LoweredArg[]).filter(isTensorValue);
+  const rank = parts[0].shape.length + 1;
+  const d = typeof args[1] === "number" ? axis(args[1], rank) : 0;
+  const expanded = parts.map((p) => reshape(ctx.builder, p, [...p.shape.slice(0, d), 1, ...p.shape.slice(d)]));
+  return concat(ctx.builder, expanded, d);
+});
+
+/** F.unary's functions, each as ONNX ops on x. */
+const UNARY: Record<string, (b: OnnxGraphBuilder, x: string) => string> = {
+  floor: (b, x) => b.op1("Floor", [x]),
+  ceil: (b, x) => b.op1("Ceil", [x]),
+  round: (b, x) => b.op1("Round", [x]),
+  reciprocal: (b, x) => b.op1("Reciprocal", [x]),
+  rsqrt: (b, x) => b.op1("Reciprocal", [b.op1("Sqrt", [x])]),
+  erf: (b, x) => b.op1("Erf", [x]),
+  tan: (b, x) => b.op1("Tan", [x]),
+  atan: (b, x) => b.op1("Atan", [x]),
+  log1p: (b, x) => b.op1("Log", [b.op1("Add", [x, b.scalar(1)])]),
+  expm1: (b, x) => b.op1("Sub", [b.op1("Exp", [x]), b.scalar(1)]),
+  log_sigmoid: (b, x) => b.op1("Neg", [b.op1("Softplus", [b.op1("Neg", [x])])]),
+};
+register(["unary"], (ctx, args) => {
+  const fn = UNARY[String(args[0])];
+  if (fn === undefined) throw new NotCompilable(ctx.node.name, `unary '${String(args[0])}' has no native lowering`);
+  const x = tensorArg(ctx, args, 1);
+  return value(fn(ctx.builder, x.name), x.shape);
+});
