@@ -23,7 +23,7 @@ export const RAVE = {
 export const HOP = RAVE.ratios.reduce((a, b) => a * b, 1) * RAVE.bands; // 2048 samples per latent frame
 
 /** ConvTranspose1d (kernel taps·stride) that keeps its last taps−1 input frames: causal, streamable. */
-class CachedConvTranspose1d extends nn.ConvTranspose1d {
+export class CachedConvTranspose1d extends nn.ConvTranspose1d {
   streaming = false;
   past = null;
   constructor(inChannels, outChannels, stride, taps, args = {}) {
