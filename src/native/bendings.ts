@@ -11,7 +11,7 @@ import {
 } from "../bending/catalogue.js";
 import { resolveControl, type Controllable } from "../bending/parameter.js";
 import { BendingError } from "../errors.js";
-import { NotCompilable, axis, type LoweringContext, type TensorValue } from "./lowering.js";
+import { NotCompilable, axis, floatData, type LoweringContext, type TensorValue } from "./lowering.js";
 import { reverse } from "./ops.js";
 
 export interface BendingLoweringArgs<C extends BendingCallback> {
@@ -59,7 +59,7 @@ function checkFits(callback: BendingCallback, stateShape: number[], x: TensorVal
 }
 
 function constantOf(ctx: LoweringContext, base: string, t: Tensor): string {
-  return ctx.builder.floatConstant(base, Float32Array.from(t.dataSync()), t.shape);
+  return ctx.builder.floatConstant(base, floatData(t), t.shape);
 }
 
 function mul(ctx: LoweringContext, x: TensorValue, y: string): TensorValue {

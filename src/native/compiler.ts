@@ -9,10 +9,12 @@ import { Module } from "../nn/module.js";
 import type { BendingPlan, PlannedBending } from "../bended/bended-module.js";
 import { OnnxGraphBuilder } from "./onnx-builder.js";
 import {
-  NotCompilable, functionLowering, isTensorValue, methodLowering, moduleLowering,
+  NotCompilable, floatData, functionLowering, isTensorValue, methodLowering, moduleLowering,
   type LoweredArg, type LoweringContext, type TensorValue,
 } from "./lowering.js";
 import { lowerBending } from "./bendings.js";
+import { TorchScriptModule } from "../torchscript/module.js";
+import type { RandomSource } from "../torchscript/context.js";
 import "./modules.js";
 
 /** A graph input fed before every run, and where its value comes from. */
@@ -20,7 +22,8 @@ export type Feed =
   | { kind: "input"; name: string; index: number; shape: number[] }
   | { kind: "weight"; name: string; path: string; shape: number[] }
   | { kind: "scalar"; name: string; read: () => number }
-  | { kind: "state"; name: string; key: string; shape: number[] };
+  | { kind: "state"; name: string; key: string; shape: number[] }
+  | { kind: "random"; name: string; draw: () => Float32Array; shape: number[] };
 
 export interface StateSlot {
   key: string;
@@ -55,6 +58,8 @@ export interface CompileSource {
   module: Module;
   graph: Graph;
   plan: BendingPlan;
+  /** Where `randn`/`rand` draw from when the module has no source of its own. */
+  random?: RandomSource;
   /** The weights a pass uses now (version, interpolation, weight bendings). */
   weights: Record<string, Tensor>;
   inputShapes: number[][];
@@ -77,6 +82,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
   const captureCallbacks: CompiledModel["captureCallbacks"] = [];
   const wanted = new Set(source.capture);
   let current: Node | null = null;
+  let currentRoot: Module = source.module;
 
   const ctx: LoweringContext = {
     builder: b,
@@ -93,7 +99,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
         v = { name: b.input(`w_${path}`, t.shape), shape: t.shape };
         feeds.push({ kind: "weight", name: v.name, path, shape: t.shape });
       } else {
-        v = { name: b.floatConstant(path, Float32Array.from(t.dataSync()), t.shape), shape: t.shape };
+        v = { name: b.floatConstant(path, floatData(t), t.shape), shape: t.shape };
       }
       weightValues.set(path, v);
       return v;
@@ -113,6 +119,14 @@ export function compileGraph(source: CompileSource): CompiledModel {
       const name = b.input(base, []);
       feeds.push({ kind: "scalar", name, read });
       return { name, shape: [] };
+    },
+    random(kind, shape) {
+      const from = currentRoot instanceof TorchScriptModule ? TorchScriptModule.randomSource(currentRoot) : source.random;
+      if (from === undefined) throw new NotCompilable(current?.name ?? "random", "draws random numbers but the module has no random source");
+      const name = b.input(kind === "normal" ? "randn" : "rand", shape);
+      const dims = [...shape];
+      feeds.push({ kind: "random", name, shape: dims, draw: () => from(kind, dims) });
+      return { name, shape };
     },
     operand(a) {
       if (isTensorValue(a)) return a;
@@ -143,6 +157,8 @@ export function compileGraph(source: CompileSource): CompiledModel {
     let placeholder = 0;
     let result: LoweredArg;
     const saved = current;
+    const savedRoot = currentRoot;
+    currentRoot = root;
     try {
       for (const node of graph.nodes) {
         current = node;
@@ -156,7 +172,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
           case "get_attr": {
             const constant = graph.constants.get(node.target);
             if (constant !== undefined) {
-              value = { name: b.floatConstant(node.target, Float32Array.from(constant.dataSync()), constant.shape), shape: constant.shape };
+              value = { name: b.floatConstant(node.target, floatData(constant), constant.shape), shape: constant.shape };
             } else value = ctx.weight(prefix + node.target);
             break;
           }
@@ -189,6 +205,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
       }
     } finally {
       current = saved;
+      currentRoot = savedRoot;
     }
     return result;
   };

@@ -9,7 +9,7 @@ import { stateGeneration } from "../nn/module.js";
 import { trace } from "../graph/tracer.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { compileGraph, type CompiledModel } from "./compiler.js";
-import { NotCompilable } from "./lowering.js";
+import { NotCompilable, floatData } from "./lowering.js";
 import { nativeUnavailableReason, ortRuntime, type BindingSession, type OrtRuntime, type OrtTensor } from "./ort.js";
 
 export interface CompileOptions {
@@ -85,7 +85,7 @@ export class CompiledMethod {
     const source = weights[path];
     const cached = this.weightFeeds.get(path);
     if (cached && cached.source === source) return cached.tensor;
-    const tensor = new this.runtime.Tensor("float32", Float32Array.from(source.dataSync()), source.shape);
+    const tensor = new this.runtime.Tensor("float32", floatData(source), source.shape);
     this.weightFeeds.set(path, { source, tensor });
     return tensor;
   }
@@ -115,6 +115,9 @@ export class CompiledMethod {
           break;
         case "state":
           feeds[f.name] = this.state.get(f.key)!;
+          break;
+        case "random":
+          feeds[f.name] = new this.runtime.Tensor("float32", f.draw(), f.shape);
           break;
       }
     }

@@ -1,6 +1,6 @@
 // The native engine (ONNX Runtime's CPU kernels): compiles a traced, bent method to ONNX.
 // bended/ and control/ do not import this folder; the session picks an engine per method.
-export { nativeAvailable, nativeUnavailableReason } from "./ort.js";
+export { nativeAvailable, nativeUnavailableReason, nativeInfo } from "./ort.js";
 export { compileMethod, structureKey, explainNotCompilable, CompiledMethod, type CompileOptions, type EngineReport, type RunResult } from "./engine.js";
 export { NativeMethodCache, type NativeLookup } from "./cache.js";
 export {

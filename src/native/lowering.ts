@@ -2,6 +2,7 @@
 // per leaf module class, each turning one graph node into ONNX ops. Registering a name twice is
 // refused, so two lowerings can never silently disagree about what an op means.
 import { BendingError } from "../errors.js";
+import type { Tensor } from "../tf.js";
 import type { Module } from "../nn/module.js";
 import type { Node } from "../graph/graph.js";
 import type { OnnxGraphBuilder } from "./onnx-builder.js";
@@ -43,6 +44,11 @@ export interface LoweringContext {
   writeState(key: string, value: TensorValue): void;
   /** A float scalar input recomputed before every run (a live control's current value). */
   liveScalar(base: string, read: () => number): TensorValue;
+  /**
+   * Random numbers drawn before every run from the module's own source (TorchScript's seeded
+   * one), in the order the wasm pass would draw them, so `{ seed }` and replays still match.
+   */
+  random(kind: "normal" | "uniform", shape: readonly number[]): TensorValue;
   /** A tensor for an operand that may be a plain number. */
   operand(a: LoweredArg): TensorValue;
 }
@@ -103,4 +109,10 @@ export function tensorArg(ctx: LoweringContext, args: LoweredArg[], i: number): 
 /** A non-negative axis. */
 export function axis(dim: number, rank: number): number {
   return dim < 0 ? dim + rank : dim;
+}
+
+/** A tensor's values as float32 (dataSync already copies; other dtypes are converted). */
+export function floatData(t: Tensor): Float32Array {
+  const data = t.dataSync();
+  return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
 }

@@ -370,3 +370,6 @@ register(["unary"], (ctx, args) => {
   const x = tensorArg(ctx, args, 1);
   return value(fn(ctx.builder, x.name), x.shape);
 });
+
+register(["randn"], (ctx) => ctx.random("normal", nodeShape(ctx.node)));
+register(["rand"], (ctx) => ctx.random("uniform", nodeShape(ctx.node)));

@@ -81,3 +81,10 @@ export function nativeUnavailableReason(): string | null {
   loaded ??= load();
   return "error" in loaded ? loaded.error : null;
 }
+
+/** For `status` and the log: whether the native engine runs here, on what, or why not. */
+export function nativeInfo(): { available: boolean; onnxruntime?: string; executionProvider?: string; reason?: string } {
+  const runtime = ortRuntime();
+  if (runtime === null) return { available: false, reason: nativeUnavailableReason() ?? "unknown" };
+  return { available: true, onnxruntime: runtime.version, executionProvider: "cpu" };
+}
