@@ -13,9 +13,12 @@ import {
   type LoweredArg, type LoweringContext, type TensorValue,
 } from "./lowering.js";
 import { lowerBending } from "./bendings.js";
-import { TorchScriptModule } from "../torchscript/module.js";
+import { StateBuffer, TorchScriptModule } from "../torchscript/module.js";
 import type { RandomSource } from "../torchscript/context.js";
 import "./modules.js";
+
+/** In-place tensor ops as the TorchScript interpreter records them (copy_, zero_, add_, ...). */
+const IN_PLACE = /^[a-z][a-z0-9_]*[a-z0-9]_$/;
 
 /** A graph input fed before every run, and where its value comes from. */
 export type Feed =
@@ -32,6 +35,8 @@ export interface StateSlot {
   shape: number[];
   /** The module's own past when the session starts, or null for zeros. */
   initial: () => Float32Array | null;
+  /** What `resetState` puts back, or null for zeros. */
+  reset: () => Float32Array | null;
 }
 
 export interface CaptureSlot {
@@ -75,7 +80,7 @@ function resolvePath(root: Module, path: string): unknown {
 export function compileGraph(source: CompileSource): CompiledModel {
   const b = new OnnxGraphBuilder();
   const feeds: Feed[] = [];
-  const states = new Map<string, { input: string; output?: string; shape: number[]; initial: () => Float32Array | null }>();
+  const states = new Map<string, { input: string; value?: TensorValue; shape: number[]; initial: () => Float32Array | null; reset: () => Float32Array | null }>();
   const weightValues = new Map<string, TensorValue>();
   const live = new Set(source.plan.liveWeights);
   const captures: CaptureSlot[] = [];
@@ -104,16 +109,17 @@ export function compileGraph(source: CompileSource): CompiledModel {
       weightValues.set(path, v);
       return v;
     },
-    readState(key, shape, initial = () => null) {
+    readState(key, shape, initial = () => null, reset = () => null) {
       const name = b.input(`state_${key}`, shape);
-      states.set(key, { input: name, shape: [...shape], initial });
+      states.set(key, { input: name, shape: [...shape], initial, reset });
       feeds.push({ kind: "state", name, key, shape: [...shape] });
       return { name, shape };
     },
     writeState(key, value) {
       const slot = states.get(key);
       if (!slot) throw new NotCompilable(current?.name ?? key, `state '${key}' written before it was read`);
-      slot.output = b.output(`next_${key}`, value.name, value.shape);
+      if (value.shape.join() !== slot.shape.join()) throw new NotCompilable(current?.name ?? key, `state '${key}' would change shape`);
+      slot.value = value;
     },
     liveScalar(base, read) {
       const name = b.input(base, []);
@@ -173,7 +179,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
             const constant = graph.constants.get(node.target);
             if (constant !== undefined) {
               value = { name: b.floatConstant(node.target, floatData(constant), constant.shape), shape: constant.shape };
-            } else value = ctx.weight(prefix + node.target);
+            } else value = readBuffer(prefix + node.target) ?? ctx.weight(prefix + node.target);
             break;
           }
           case "call_module": {
@@ -184,6 +190,10 @@ export function compileGraph(source: CompileSource): CompiledModel {
             break;
           }
           case "call_function": {
+            if (IN_PLACE.test(node.target)) {
+              value = writeInPlace(node, args, kwargs);
+              break;
+            }
             if (node.target.startsWith("tf.")) throw new NotCompilable(node.name, `raw tfjs kernel ${node.target.slice(3)} (outside tb.F) has no native lowering`);
             const lowering = functionLowering(node.target);
             if (!lowering) throw new NotCompilable(node.name, `function '${node.target}' has no native lowering`);
@@ -206,6 +216,41 @@ export function compileGraph(source: CompileSource): CompiledModel {
     } finally {
       current = saved;
       currentRoot = savedRoot;
+    }
+    return result;
+  };
+
+  // Buffers interpreted code writes while it runs (TorchScript streaming caches) are state:
+  // read as an input, each in-place write gives the buffer a new value, the last one is output.
+  const stateTensors = new Map(source.module.namedStateTensors());
+  const bufferOf = new Map<string, string>(); // value name → buffer path
+  const readBuffer = (path: string): TensorValue | undefined => {
+    const state = stateTensors.get(path);
+    if (!(state instanceof StateBuffer)) return undefined;
+    const known = states.get(path);
+    const value = known ? (known.value ?? { name: known.input, shape: known.shape }) : ctx.readState(path, state.shape, () => floatData(state.data), () => floatData(state.initial));
+    bufferOf.set(value.name, path);
+    return value;
+  };
+  const writeInPlace = (node: Node, args: LoweredArg[], kwargs: Record<string, LoweredArg>): TensorValue => {
+    const dst = args[0];
+    if (!isTensorValue(dst)) throw new NotCompilable(node.name, `in-place ${node.target} on something that is not a tensor`);
+    let result: LoweredArg;
+    if (node.target === "copy_" || node.target === "fill_") {
+      const src = ctx.operand(args[1]);
+      result = { name: b.op1("Expand", [src.name, b.int64s(dst.shape)]), shape: dst.shape };
+    } else if (node.target === "zero_") {
+      result = { name: b.floatConstant("zeros", new Float32Array(dst.shape.reduce((a, c) => a * c, 1)), dst.shape), shape: dst.shape };
+    } else {
+      const base = functionLowering(node.target.slice(0, -1));
+      if (!base) throw new NotCompilable(node.name, `in-place '${node.target}' has no native lowering`);
+      result = base(ctx, args, kwargs);
+    }
+    if (!isTensorValue(result)) throw new NotCompilable(node.name, `in-place ${node.target} did not give a tensor`);
+    const path = bufferOf.get(dst.name);
+    if (path !== undefined) {
+      ctx.writeState(path, result);
+      bufferOf.set(result.name, path);
     }
     return result;
   };
@@ -260,8 +305,9 @@ export function compileGraph(source: CompileSource): CompiledModel {
   const outputs = (results as TensorValue[]).map((r, i) => ({ name: b.output(`output_${i}`, r.name, r.shape), shape: [...r.shape] }));
   const stateSlots: StateSlot[] = [];
   for (const [key, s] of states) {
-    if (s.output === undefined) throw new NotCompilable(key, "a streamed state is read but never written");
-    stateSlots.push({ key, input: s.input, output: s.output, shape: s.shape, initial: s.initial });
+    // a state read but never written in this pass keeps its value
+    const output = s.value === undefined ? b.output(`keep_${key}`, s.input, s.shape) : b.output(`next_${key}`, s.value.name, s.shape);
+    stateSlots.push({ key, input: s.input, output, shape: s.shape, initial: s.initial, reset: s.reset });
   }
   for (const w of wanted) {
     if (!captures.some((c) => c.activation === w)) throw new NotCompilable(w, "is not an activation of this method");

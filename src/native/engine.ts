@@ -58,15 +58,16 @@ export class CompiledMethod {
     readonly compileMs: number,
     readonly modelBytes: number,
   ) {
-    this.state = new Map(this.model.states.map((s) => {
-      const own = s.initial();
-      return [s.key, own === null ? this.zeros(s.shape) : new this.runtime.Tensor("float32", Float32Array.from(own), s.shape)];
-    }));
+    this.state = new Map(this.model.states.map((s) => [s.key, this.stateTensor(s.shape, s.initial())]));
   }
 
   /** Forgets the streamed past: the next block starts from silence, as `resetState` does on wasm. */
   resetState(): void {
-    this.state = new Map(this.model.states.map((s) => [s.key, this.zeros(s.shape)]));
+    this.state = new Map(this.model.states.map((s) => [s.key, this.stateTensor(s.shape, s.reset())]));
+  }
+
+  private stateTensor(shape: number[], data: Float32Array | null): OrtTensor {
+    return data === null ? this.zeros(shape) : new this.runtime.Tensor("float32", Float32Array.from(data), shape);
   }
 
   /** Takes over another session's streamed past where the states match (a rebuilt session continues the stream). */

@@ -37,10 +37,12 @@ export interface LoweringContext {
   weight(path: string): TensorValue;
   /**
    * A streamed state tensor (a causal conv's past): read as a graph input, written back with
-   * `writeState`. It starts from `initial()` (the module's own past, so a stream moving from
-   * wasm to native continues) or zeros, and is carried from block to block by the runner.
+   * `writeState` (the last write of a pass is the next pass's value). It starts from
+   * `initial()` (the module's own past, so a stream moving from wasm to native continues) or
+   * zeros, is carried from block to block by the runner, and `resetState` gives it `reset()`
+   * (a file's own cache values) or zeros.
    */
-  readState(key: string, shape: readonly number[], initial?: () => Float32Array | null): TensorValue;
+  readState(key: string, shape: readonly number[], initial?: () => Float32Array | null, reset?: () => Float32Array | null): TensorValue;
   writeState(key: string, value: TensorValue): void;
   /** A float scalar input recomputed before every run (a live control's current value). */
   liveScalar(base: string, read: () => number): TensorValue;
