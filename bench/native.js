@@ -6,7 +6,7 @@
 import * as tb from "tfbend";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { CachedConvTranspose1d, HOP, RAVE, RaveDecoder, setRaveStreaming } from "./rave.js";
+import { CachedConvTranspose1d, HOP, RAVE, RaveDecoder, interpretedDecoder, setRaveStreaming } from "./rave.js";
 import { ConvStack } from "./core.js";
 import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
@@ -62,6 +62,8 @@ async function raveRows(frameCounts, rounds) {
   setRaveStreaming(module, true);
   const plain = new tb.BendedModule(module);
   const bent = new tb.BendedModule(module);
+  // the same decoder scripted by PyTorch (torch.jit.save), read by tfbend's TorchScript interpreter
+  const script = await interpretedDecoder();
   const results = [];
   const compileTimes = [];
   for (const frames of frameCounts) {
@@ -73,7 +75,17 @@ async function raveRows(frameCounts, rounds) {
     const nativePlain = await native.compileMethod(plain, "forward", [shape]);
     const nativeBent = await native.compileMethod(bent, "forward", [shape]);
     compileTimes.push(nativePlain.compileMs, nativeBent.compileMs);
+    const nativeScript = script.bended === undefined ? null : await native.compileMethod(script.bended, "forward", [shape]);
+    const scripted = nativeScript === null ? {} : {
+      "TorchScript file on wasm (interpreted)": () => tf.tidy(() => {
+        script.module.forward(z).dataSync();
+      }),
+      "TorchScript file, native": () => {
+        nativeScript.runData([zData]);
+      },
+    };
     const samples = interleave({
+      ...scripted,
       "tfbend on wasm (no bending)": () => tf.tidy(() => {
         plain.forward(z).dataSync();
       }),
@@ -88,6 +100,7 @@ async function raveRows(frameCounts, rounds) {
     results.push({ frames, samples });
     nativePlain.dispose();
     nativeBent.dispose();
+    nativeScript?.dispose();
     bent.reset();
     z.dispose();
   }
@@ -99,7 +112,8 @@ async function raveRows(frameCounts, rounds) {
   plain.dispose();
   bent.dispose();
   module.dispose();
-  return { results, compile: { p50: quantile(compileTimes, 0.5), n: compileTimes.length }, parameters };
+  script.bended?.dispose();
+  return { results, compile: { p50: quantile(compileTimes, 0.5), n: compileTimes.length }, parameters, scriptError: script.error };
 }
 
 async function smallNet(rounds) {
@@ -171,6 +185,7 @@ export function printNative(r) {
     }
   }
   if (r.torch.error !== undefined) console.log(`\nPyTorch not measured: ${r.torch.error}`);
+  if (r.rave.scriptError !== undefined) console.log(`\nTorchScript file not measured: ${r.rave.scriptError}`);
   console.log(`\nCompile (trace + ONNX + session) of the decoder: p50 ${fmt(r.rave.compile.p50)} ms over ${r.rave.compile.n}`);
   const base = quantile(r.small["raw tfjs wasm channels-last (reference)"], 0.5);
   console.log("\n| 4×Conv1d 32ch k7, 1×1×8192 | p50 ms | p95 ms | p50 / raw tfjs |");

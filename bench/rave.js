@@ -187,7 +187,7 @@ function countParameters(module) {
 const PY_SCRIPT = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
 
 /** The PyTorch decoder scripted and saved (torch.jit.save), loaded by tfbend's interpreter; null without PyTorch. */
-async function interpretedDecoder() {
+export async function interpretedDecoder() {
   const dir = mkdtempSync(join(tmpdir(), "tfbend-rave-"));
   const file = join(dir, "rave_decoder.ts");
   try {
