@@ -9,7 +9,7 @@ import { stateGeneration } from "../nn/module.js";
 import { trace } from "../graph/tracer.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { compileGraph, type CompiledModel } from "./compiler.js";
-import { NotCompilable, floatData } from "./lowering.js";
+import { floatData } from "./lowering.js";
 import { nativeUnavailableReason, ortRuntime, type BindingSession, type OrtRuntime, type OrtTensor } from "./ort.js";
 
 export interface CompileOptions {
@@ -170,6 +170,24 @@ export class CompiledMethod {
   }
 }
 
+/** Traces `bended[fn]` on zeros of `inputShapes` and lowers it with the bendings in effect now. */
+function buildModel(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions): CompiledModel {
+  const zeros = inputShapes.map((s) => tf.zeros(s));
+  try {
+    const { graph } = trace(bended.module, fn, zeros);
+    try {
+      return compileGraph({
+        module: bended.module, graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
+        capture: options.capture ?? [],
+      });
+    } finally {
+      for (const c of graph.constants.values()) c.dispose();
+    }
+  } finally {
+    tf.dispose(zeros);
+  }
+}
+
 /**
  * Compiles `bended[fn]` for inputs of `inputShapes` with the bendings, version and streaming
  * mode in effect now. Rejects with NotCompilable (naming the node) when part of the method
@@ -180,21 +198,7 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
   if (runtime === null) throw new BendingError(`the native engine is not available: ${nativeUnavailableReason()}`);
   const started = performance.now();
   const key = structureKey(bended, fn, inputShapes, options);
-  const zeros = inputShapes.map((s) => tf.zeros(s));
-  let model: CompiledModel;
-  try {
-    const { graph } = trace(bended.module, fn, zeros);
-    try {
-      model = compileGraph({
-        module: bended.module, graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
-        capture: options.capture ?? [],
-      });
-    } finally {
-      for (const c of graph.constants.values()) c.dispose();
-    }
-  } finally {
-    tf.dispose(zeros);
-  }
+  const model = buildModel(bended, fn, inputShapes, options);
   const session = runtime.createSession();
   const threads = options.threads ?? 1;
   const bytes = model.bytes;
@@ -204,8 +208,17 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
   return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started, bytes.byteLength);
 }
 
-/** What running `fn` natively would give: native, or wasm with the reason (nothing is run). */
-export function explainNotCompilable(error: unknown): EngineReport {
-  if (error instanceof NotCompilable) return { engine: "wasm", reason: error.message };
-  return { engine: "wasm", reason: error instanceof Error ? error.message : String(error) };
+/**
+ * Which engine `bended[fn]` would run on with the bendings in effect now, and why not native
+ * (ONNX Runtime missing, a Lambda, an op without a lowering): lowers the method, runs nothing.
+ */
+export function engineFor(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): EngineReport {
+  try {
+    buildModel(bended, fn, inputShapes, options);
+  } catch (error) {
+    return { engine: "wasm", reason: error instanceof Error ? error.message : String(error) };
+  }
+  const runtime = ortRuntime();
+  if (runtime === null) return { engine: "wasm", reason: nativeUnavailableReason() ?? "ONNX Runtime is not available" };
+  return { engine: "native", onnxruntime: runtime.version };
 }

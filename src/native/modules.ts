@@ -8,16 +8,16 @@ import {
 } from "../nn/layers.js";
 import { CausalConv1d } from "../zoo/audio.js";
 import { float } from "./onnx-builder.js";
-import { registerModuleLowering, tensorArg, type LoweringContext, type TensorValue } from "./lowering.js";
-import { batchNorm, concat, conv, convTranspose, gelu, leakyRelu, linear, narrow, nodeShape, reshape, silu, softmax } from "./ops.js";
+import { registerModuleLowering, tensorArg, type LoweredArg, type LoweringContext, type TensorValue } from "./lowering.js";
+import { batchNorm, concat, conv, convTranspose, gelu, leakyRelu, linear, narrow, nodeShape, reshape, silu, softmax, upsampleNearest } from "./ops.js";
 
 function param(ctx: LoweringContext, name: string, present: boolean): TensorValue | null {
   return present ? ctx.weight(`${ctx.node.target}.${name}`) : null;
 }
 
 function pointwise(type: string) {
-  return (ctx: LoweringContext, _m: Module, args: unknown[]): TensorValue => {
-    const x = tensorArg(ctx, args as never, 0);
+  return (ctx: LoweringContext, _m: Module, args: LoweredArg[]): TensorValue => {
+    const x = tensorArg(ctx, args, 0);
     return { name: ctx.builder.op1(type, [x.name]), shape: x.shape };
   };
 }
@@ -96,10 +96,4 @@ registerModuleLowering(LayerNorm, (ctx, m, args) => {
   const attrs = { axis: x.shape.length - m.normalizedShape.length, epsilon: float(m.options.eps ?? 1e-5) };
   return { name: b.op1("LayerNormalization", inputs, attrs), shape: x.shape };
 });
-registerModuleLowering(Upsample, (ctx, m, args) => {
-  const x = tensorArg(ctx, args, 0);
-  const f = m.options.scaleFactor;
-  const scales = ctx.builder.floatConstant("scales", Float32Array.from(x.shape.map((_, i) => (i < 2 ? 1 : f))), [x.shape.length]);
-  const attrs = { mode: "nearest", nearest_mode: "floor", coordinate_transformation_mode: "asymmetric" };
-  return { name: ctx.builder.op1("Resize", [x.name, "", scales], attrs), shape: nodeShape(ctx.node) };
-});
+registerModuleLowering(Upsample, (ctx, m, args) => upsampleNearest(ctx.builder, tensorArg(ctx, args, 0), m.options.scaleFactor, nodeShape(ctx.node)));

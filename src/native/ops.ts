@@ -310,12 +310,14 @@ register(["batch_norm"], (ctx, args) => {
   const [x, mean, variance] = [0, 1, 2].map((i) => tensorArg(ctx, args, i));
   return batchNorm(ctx.builder, x, mean, variance, optionalTensor(args[3]), optionalTensor(args[4]), typeof args[5] === "number" ? args[5] : 1e-5);
 });
-register(["upsample_nearest"], (ctx, args) => {
-  const x = tensorArg(ctx, args, 0);
-  const f = args[1] as number;
-  const scales = ctx.builder.floatConstant("scales", Float32Array.from(x.shape.map((_, i) => (i < 2 ? 1 : f))), [x.shape.length]);
-  return value(ctx.builder.op1("Resize", [x.name, "", scales], { mode: "nearest", nearest_mode: "floor", coordinate_transformation_mode: "asymmetric" }), nodeShape(ctx.node));
-});
+register(["upsample_nearest"], (ctx, args) => upsampleNearest(ctx.builder, tensorArg(ctx, args, 0), args[1] as number, nodeShape(ctx.node)));
+
+/** Nearest-neighbour upsampling by an integer factor on every spatial axis (N, C, ...). */
+export function upsampleNearest(b: OnnxGraphBuilder, x: TensorValue, factor: number, outShape: readonly number[]): TensorValue {
+  const scales = b.floatConstant("scales", Float32Array.from(x.shape.map((_, i) => (i < 2 ? 1 : factor))), [x.shape.length]);
+  const attrs = { mode: "nearest", nearest_mode: "floor", coordinate_transformation_mode: "asymmetric" };
+  return value(b.op1("Resize", [x.name, "", scales], attrs), outShape);
+}
 
 /** Inference batch norm: (x − mean)/√(var + eps)·w + b along axis 1. */
 export function batchNorm(b: OnnxGraphBuilder, x: TensorValue, mean: TensorValue, variance: TensorValue, w: TensorValue | null, bias: TensorValue | null, eps: number): TensorValue {
