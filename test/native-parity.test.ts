@@ -45,6 +45,33 @@ function control(name: string, value: number): tb.BendingParameter {
   return new tb.BendingParameter(`${name}_${controlCount++}`, value);
 }
 
+/**
+ * Streams a TorchScript fixture on two loads with one seed, wasm on one and native on the
+ * other, so that both draw the same random numbers; returns the session's state count.
+ */
+async function expectTwinParity(name: string, fn: string, given?: tb.Tensor[]): Promise<number> {
+  const file = join(root, `test/fixtures/torchscript/${name}.ts`);
+  const [wasmTwin, nativeTwin] = await Promise.all([1, 2].map(() => tb.load(file, { seed: 5 })));
+  const shape = nativeTwin.exampleShapes.get(fn)![0];
+  const xs = given ?? blocks(shape, 3);
+  const compiled = await native.compileMethod(nativeTwin, fn, [xs[0].shape]);
+  const example = tf.zeros(xs[0].shape);
+  wasmTwin.trace(fn, [example]); // compiling traced the method once, which may draw: so does the twin
+  example.dispose();
+  for (const [i, x] of xs.entries()) {
+    const expected = wasmTwin.call(fn, x) as tb.Tensor;
+    const actual = compiled.run(x) as tb.Tensor;
+    const p = peak(expected);
+    expect(diff(actual, expected), `block ${i} of ${name}.${fn} (peak ${p})`).toBeLessThanOrEqual(TOLERANCE * Math.max(p, 1e-3));
+    tf.dispose([expected, actual]);
+  }
+  const states = compiled.stateShapes.length;
+  compiled.dispose();
+  wasmTwin.dispose();
+  nativeTwin.dispose();
+  return states;
+}
+
 function noise(shape: number[], seed: number): tb.Tensor {
   return tf.randomNormal(shape, 0, 1, "float32", seed);
 }
@@ -99,21 +126,19 @@ describe.skipIf(!available)("native engine parity", () => {
     (await expectStreamParity(effects, "add", blocks([1, 2, 2048], 2))).dispose();
     (await expectStreamParity(effects, "midside", blocks([1, 2, 2048], 2))).dispose();
     // random draws are inputs fed from the module's seeded source: twins with one seed draw alike
-    const [wasmTwin, nativeTwin] = await Promise.all([1, 2].map(() => tb.load(join(root, "test/fixtures/torchscript/effects.ts"), { seed: 5 })));
-    const compiled = await native.compileMethod(nativeTwin, "dither", [[1, 1, 2048]]);
-    wasmTwin.trace("dither"); // compiling traced the method once, which drew once: so does the twin
-    for (const x of blocks([1, 1, 2048], 3)) {
-      const expected = wasmTwin.call("dither", x) as tb.Tensor;
-      const actual = compiled.run(x) as tb.Tensor;
-      expect(diff(actual, expected)).toBeLessThanOrEqual(TOLERANCE * Math.max(peak(expected), 1e-3));
-      tf.dispose([expected, actual]);
-    }
-    compiled.dispose();
-    wasmTwin.dispose();
-    nativeTwin.dispose();
+    await expectTwinParity("effects", "dither", blocks([1, 1, 2048], 3));
     // a buffer the code writes in place (last_rms) is streamed state of the session
     (await expectStreamParity(effects, "rms", blocks([1, 1, 2048], 3))).dispose();
     effects.dispose();
+    // RAVE-style caches: writes into slices of buffers (the interpreter's slice_scatter)
+    for (const name of ["rave_like", "rave_v1_like"]) {
+      const stateCount = await expectTwinParity(name, "encode");
+      expect(stateCount, name).toBeGreaterThan(0);
+    }
+    const model = await tb.load(join(root, "test/fixtures/torchscript/rave_like.ts"));
+    // its FFT noise generator is not lowered: refused with the node named
+    expect(native.engineFor(model, "decode", model.exampleShapes.get("decode")!).reason).toMatch(/view_as_complex/);
+    model.dispose();
   });
 
   const activationCases: [string, () => tb.BendingCallback, number[]][] = [

@@ -10,7 +10,7 @@ import type { BendingPlan, PlannedBending } from "../bended/bended-module.js";
 import { OnnxGraphBuilder } from "./onnx-builder.js";
 import {
   NotCompilable, floatData, functionLowering, isTensorValue, methodLowering, moduleLowering,
-  type LoweredArg, type LoweringContext, type TensorValue,
+  type LoweredArg, type LoweringContext, type TensorValue, type ViewWriter,
 } from "./lowering.js";
 import { lowerBending } from "./bendings.js";
 import { StateBuffer, TorchScriptModule } from "../torchscript/module.js";
@@ -134,6 +134,9 @@ export function compileGraph(source: CompileSource): CompiledModel {
       feeds.push({ kind: "random", name, shape: dims, draw: () => from(kind, dims) });
       return { name, shape };
     },
+    markView(view, base, write) {
+      views.set(view.name, { base: base.name, write });
+    },
     operand(a) {
       if (isTensorValue(a)) return a;
       if (typeof a === "number") return { name: b.scalar(a), shape: [] };
@@ -190,6 +193,10 @@ export function compileGraph(source: CompileSource): CompiledModel {
             break;
           }
           case "call_function": {
+            if (node.target === "slice_scatter") {
+              value = sliceScatter(node, args);
+              break;
+            }
             if (IN_PLACE.test(node.target)) {
               value = writeInPlace(node, args, kwargs);
               break;
@@ -224,6 +231,8 @@ export function compileGraph(source: CompileSource): CompiledModel {
   // read as an input, each in-place write gives the buffer a new value, the last one is output.
   const stateTensors = new Map(source.module.namedStateTensors());
   const bufferOf = new Map<string, string>(); // value name → buffer path
+  const views = new Map<string, { base: string; write: ViewWriter }>(); // value name → what it views
+  const previous = new Map<string, string>(); // value name → the value it replaced by an in-place write
   const readBuffer = (path: string): TensorValue | undefined => {
     const state = stateTensors.get(path);
     if (!(state instanceof StateBuffer)) return undefined;
@@ -247,12 +256,36 @@ export function compileGraph(source: CompileSource): CompiledModel {
       result = base(ctx, args, kwargs);
     }
     if (!isTensorValue(result)) throw new NotCompilable(node.name, `in-place ${node.target} did not give a tensor`);
-    const path = bufferOf.get(dst.name);
-    if (path !== undefined) {
-      ctx.writeState(path, result);
-      bufferOf.set(result.name, path);
-    }
+    rebind(dst, result);
     return result;
+  };
+  /** `next` is the new value of `old`: it keeps old's buffer and view (a write to a buffer is state). */
+  const rebind = (old: TensorValue, next: TensorValue): void => {
+    previous.set(next.name, old.name);
+    const view = views.get(old.name);
+    if (view !== undefined) views.set(next.name, view);
+    const path = bufferOf.get(old.name);
+    if (path !== undefined) {
+      ctx.writeState(path, next);
+      bufferOf.set(next.name, path);
+    }
+  };
+  /** The interpreter's write of a view's new value into the tensor it views. */
+  const sliceScatter = (node: Node, args: LoweredArg[]): TensorValue => {
+    const [base, view] = args;
+    if (!isTensorValue(base) || !isTensorValue(view)) throw new NotCompilable(node.name, "slice_scatter of something that is not a tensor");
+    const info = views.get(view.name);
+    if (info === undefined || info.base !== base.name && !sameTensor(info.base, base.name)) {
+      throw new NotCompilable(node.name, "a write into a view the native engine did not see made");
+    }
+    const result = info.write(b, base, view);
+    rebind(base, result);
+    return result;
+  };
+  /** Whether value `a` became `b` through in-place writes. */
+  const sameTensor = (a: string, bName: string): boolean => {
+    for (let v: string | undefined = bName, i = 0; v !== undefined && i < 1000; v = previous.get(v), i++) if (v === a) return true;
+    return false;
   };
 
   /** A leaf module without a lowering of its own: its forward traced alone and lowered in place. */

@@ -51,9 +51,17 @@ export interface LoweringContext {
    * one), in the order the wasm pass would draw them, so `{ seed }` and replays still match.
    */
   random(kind: "normal" | "uniform", shape: readonly number[]): TensorValue;
+  /**
+   * Records that `view` views `base` (slice, select, reshape, permute): an in-place write to the
+   * view then rewrites the base with `write` (the interpreter's slice_scatter), up to a buffer.
+   */
+  markView(view: TensorValue, base: TensorValue, write: ViewWriter): void;
   /** A tensor for an operand that may be a plain number. */
   operand(a: LoweredArg): TensorValue;
 }
+
+/** Puts a new value of a view back into (a new value of) the tensor it views. */
+export type ViewWriter = (b: OnnxGraphBuilder, base: TensorValue, view: TensorValue) => TensorValue;
 
 export type FunctionLowering = (ctx: LoweringContext, args: LoweredArg[], kwargs: Record<string, LoweredArg>) => LoweredArg;
 export type ModuleLowering<M extends Module = Module> = (ctx: LoweringContext, module: M, args: LoweredArg[]) => LoweredArg;

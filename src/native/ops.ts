@@ -201,18 +201,34 @@ register(["clamp"], (ctx, args) => {
   return value(ctx.builder.op1("Max", [ctx.builder.op1("Min", [x.name, hi]), lo]), x.shape);
 });
 register(["softmax"], (ctx, args) => softmax(ctx.builder, tensorArg(ctx, args, 0), typeof args[1] === "number" ? args[1] : -1));
-register(["dropout", "clone"], (ctx, args) => tensorArg(ctx, args, 0));
+register(["dropout", "clone", "contiguous"], (ctx, args) => tensorArg(ctx, args, 0));
+register(["to"], (ctx, args) => {
+  const dtype = args.slice(1).find((a) => typeof a === "string");
+  if (dtype !== undefined && dtype !== "float32") throw new NotCompilable(ctx.node.name, `to(${dtype}): the native engine computes in float32 only`);
+  return tensorArg(ctx, args, 0);
+});
 register(["matmul"], (ctx, args) => {
   const a = tensorArg(ctx, args, 0);
   const b = tensorArg(ctx, args, 1);
   return value(ctx.builder.op1("MatMul", [a.name, b.name]), nodeShape(ctx.node));
 });
 // Shape ops: the recorded output shape is the shape.
-register(["reshape", "flatten", "unsqueeze", "squeeze", "expand_dims"], (ctx, args) => reshape(ctx.builder, tensorArg(ctx, args, 0), nodeShape(ctx.node)));
+register(["reshape", "flatten", "unsqueeze", "squeeze", "expand_dims", "view"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  const y = reshape(ctx.builder, x, nodeShape(ctx.node));
+  if (y !== x) ctx.markView(y, x, (b, base, v) => reshape(b, v, base.shape));
+  return y;
+});
+
+function transposed(ctx: LoweringContext, x: TensorValue, perm: number[]): TensorValue {
+  const y = value(ctx.builder.op1("Transpose", [x.name], { perm }), perm.map((p) => x.shape[p]));
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  ctx.markView(y, x, (b, _base, v) => value(b.op1("Transpose", [v.name], { perm: inverse }), inverse.map((p) => v.shape[p])));
+  return y;
+}
 register(["permute"], (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
-  const perm = ints(args[1], x.shape.length, 0).map((d) => axis(d, x.shape.length));
-  return value(ctx.builder.op1("Transpose", [x.name], { perm }), perm.map((p) => x.shape[p]));
+  return transposed(ctx, x, ints(args[1], x.shape.length, 0).map((d) => axis(d, x.shape.length)));
 });
 register(["transpose"], (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
@@ -220,8 +236,25 @@ register(["transpose"], (ctx, args) => {
   const a = axis(args[1] as number, x.shape.length);
   const c = axis(args[2] as number, x.shape.length);
   [perm[a], perm[c]] = [perm[c], perm[a]];
-  return value(ctx.builder.op1("Transpose", [x.name], { perm }), perm.map((p) => x.shape[p]));
+  return transposed(ctx, x, perm);
 });
+
+/** A new value of `base` with positions begin, begin + step, ... < stop along `a` taken from `view`. */
+function sliceWrite(b: OnnxGraphBuilder, base: TensorValue, view: TensorValue, a: number, begin: number, stop: number, step: number): TensorValue {
+  const size = base.shape[a];
+  if (step === 1) {
+    const parts: TensorValue[] = [];
+    if (begin > 0) parts.push(narrow(b, base, a, 0, begin));
+    parts.push(view);
+    if (stop < size) parts.push(narrow(b, base, a, stop, size - stop));
+    return parts.length === 1 ? reshape(b, parts[0], base.shape) : concat(b, parts, a);
+  }
+  const index = Array.from({ length: size }, (_, j) => {
+    const k = (j - begin) / step;
+    return j >= begin && j < stop && Number.isInteger(k) ? size + k : j;
+  });
+  return value(b.op1("Gather", [concat(b, [base, view], a).name, b.int64s(index)], { axis: a }), base.shape);
+}
 register(["cat"], (ctx, args) => {
   const parts = (args[0] as LoweredArg[]).filter(isTensorValue);
   return concat(ctx.builder, parts, typeof args[1] === "number" ? args[1] : 0);
@@ -239,13 +272,17 @@ register(["slice"], (ctx, args) => {
   const end = Math.max(start, clampBound(args[3], size));
   const step = typeof args[4] === "number" ? args[4] : 1;
   const b = ctx.builder;
-  return value(b.op1("Slice", [x.name, b.int64s([start]), b.int64s([end]), b.int64s([a]), b.int64s([step])]), nodeShape(ctx.node));
+  const y = value(b.op1("Slice", [x.name, b.int64s([start]), b.int64s([end]), b.int64s([a]), b.int64s([step])]), nodeShape(ctx.node));
+  ctx.markView(y, x, (bb, base, v) => sliceWrite(bb, base, v, a, start, end, step));
+  return y;
 });
 register(["select"], (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
   const a = axis(args[1] as number, x.shape.length);
   const i = (args[2] as number) < 0 ? (args[2] as number) + x.shape[a] : (args[2] as number);
-  return reshape(ctx.builder, narrow(ctx.builder, x, a, i, 1), nodeShape(ctx.node));
+  const y = reshape(ctx.builder, narrow(ctx.builder, x, a, i, 1), nodeShape(ctx.node));
+  ctx.markView(y, x, (b, base, v) => sliceWrite(b, base, reshape(b, v, [...v.shape.slice(0, a), 1, ...v.shape.slice(a)]), a, i, i + 1, 1));
+  return y;
 });
 const splitLowering: FunctionLowering = (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
@@ -375,3 +412,10 @@ register(["unary"], (ctx, args) => {
 
 register(["randn"], (ctx) => ctx.random("normal", nodeShape(ctx.node)));
 register(["rand"], (ctx) => ctx.random("uniform", nodeShape(ctx.node)));
+
+// Tensors made from numbers alone are constants (shapes are static).
+register(["full"], (ctx, args) => {
+  const shape = nodeShape(ctx.node);
+  if (args[2] !== undefined && args[2] !== "float32") throw new NotCompilable(ctx.node.name, `full(dtype=${String(args[2])}): the native engine computes in float32 only`);
+  return value(ctx.builder.floatConstant("full", new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(args[1] as number), shape), shape);
+});
