@@ -117,6 +117,19 @@ describe.skipIf(!available)("native engine parity", () => {
     encoder.dispose();
   });
 
+  it("transposed convolutions: strided (as polyphase convs), padded, with output padding, grouped", async () => {
+    const { nn } = tb;
+    const net = new nn.Sequential(
+      new nn.ConvTranspose1d(8, 6, 4, { stride: 2, padding: 1 }),
+      new nn.LeakyReLU(0.2),
+      new nn.ConvTranspose1d(6, 4, 8, { stride: 4 }),
+      new nn.ConvTranspose1d(4, 4, 5, { stride: 2, padding: 2, outputPadding: 1 }),
+      new nn.ConvTranspose1d(4, 2, 3, { groups: 2, bias: false }),
+      new nn.ConvTranspose1d(2, 1, 16, { stride: 16, padding: 0, bias: false }),
+    );
+    (await expectStreamParity(new tb.BendedModule(net), "forward", blocks([1, 8, 5], 2))).dispose();
+  });
+
   it("TorchScript fixtures (leaf modules lowered through their own trace)", async () => {
     const conv24 = await tb.load(join(root, "test/fixtures/torchscript/conv24.ts"));
     (await expectStreamParity(conv24, "forward", blocks([1, 1, 2048], 2))).dispose();
@@ -299,6 +312,8 @@ describe.skipIf(!available)("native engine parity", () => {
       expect(during).toMatchObject({ method: first, current: false });
       const second = await cache.ready(audio, "decode", shapes);
       expect(second).not.toBe(first);
+      // the old session is released once the new one plays
+      expect(() => first.runData([new Float32Array(32)])).toThrow(/disposed/);
       // the new session continues the stream where the old one was
       for (const x of xs.slice(2)) {
         const expected = audio.call("decode", x) as tb.Tensor;
