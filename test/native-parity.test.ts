@@ -167,6 +167,7 @@ describe.skipIf(!available)("native engine parity", () => {
     ["Reverse", () => new tb.Reverse([1, 2]), []],
     ["Clamp", () => new tb.Clamp(-0.1, control("top", 0.1)), [0.1, 0.5, 0, 10]],
     ["ThresholdActivation", () => new tb.ThresholdActivation(control("floor", 0), { value: -0.5 }), [0, 0.2, -10, 1]],
+    ["Chain (then)", () => new tb.Scale(control("gain", 2)).then(new tb.Mask(0.5, { dim: 1 })), [2, 0.5, -1, 1]],
   ];
 
   for (const [label, make, values] of activationCases) {

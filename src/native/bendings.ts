@@ -3,7 +3,7 @@
 // controls as inputs read before every run, so moving a control never recompiles.
 // Weight bendings need none: weights come from BendedModule's bent-weight cache.
 import { tf, type Tensor } from "../tf.js";
-import { BendingCallback, type BendingTarget, type TargetState } from "../bending/callback.js";
+import { BendingCallback, Chain, type BendingTarget, type TargetState } from "../bending/callback.js";
 import { Mask, checkStateShape } from "../bending/mask.js";
 import {
   Affine, Bias, Capture, Clamp, InterpolateActivation, Lambda, Normal, OrderedMask, Permute, Reverse, Scale,
@@ -163,3 +163,9 @@ registerBendingLowering(InterpolateActivation, ({ ctx, x, callback, target }) =>
 
 /** Capture passes its input on; the runner hands each block's value to the callback after the run. */
 registerBendingLowering(Capture, ({ x }) => x);
+
+/** A chain (`a.then(b)`) is its parts in order, each on its own state. */
+registerBendingLowering(Chain, ({ ctx, x, callback, state, target }) => {
+  const parts = callback.partStates(state);
+  return callback.callbacks.reduce((y, part, i) => lowerBending({ ctx, x: y, callback: part, state: parts[i], target }), x);
+});
