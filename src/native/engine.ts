@@ -8,6 +8,7 @@ import { BendingError } from "../errors.js";
 import { stateGeneration } from "../nn/module.js";
 import { trace } from "../graph/tracer.js";
 import type { BendedModule } from "../bended/bended-module.js";
+import type { RandomSource } from "../torchscript/context.js";
 import { compileGraph, type CompiledModel } from "./compiler.js";
 import { floatData } from "./lowering.js";
 import { nativeUnavailableReason, ortRuntime, type BindingSession, type OrtRuntime, type OrtTensor } from "./ort.js";
@@ -17,6 +18,8 @@ export interface CompileOptions {
   capture?: string[];
   /** ONNX Runtime's intra-op threads (default 1: a patcher shares the host's cores). */
   threads?: number;
+  /** Where `randn`/`rand` draw from in modules without a source of their own (TorchScript modules use theirs). */
+  random?: RandomSource;
 }
 
 export interface RunResult {
@@ -178,7 +181,7 @@ function buildModel(bended: BendedModule, fn: string, inputShapes: number[][], o
     try {
       return compileGraph({
         module: bended.module, graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
-        capture: options.capture ?? [],
+        capture: options.capture ?? [], random: options.random,
       });
     } finally {
       for (const c of graph.constants.values()) c.dispose();
