@@ -5,7 +5,7 @@ import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
 const { nn, F, tf } = tb;
 
-class ConvStack extends nn.Module {
+export class ConvStack extends nn.Module {
   layers = new nn.ModuleList([new nn.Conv1d(1, 32, 7, { padding: 3 }), new nn.Conv1d(32, 32, 7, { padding: 3 }),
     new nn.Conv1d(32, 32, 7, { padding: 3 }), new nn.Conv1d(32, 32, 7, { padding: 3 })]);
   act = new nn.LeakyReLU(0.2);

@@ -23,7 +23,7 @@ export const RAVE = {
 export const HOP = RAVE.ratios.reduce((a, b) => a * b, 1) * RAVE.bands; // 2048 samples per latent frame
 
 /** ConvTranspose1d (kernel taps·stride) that keeps its last taps−1 input frames: causal, streamable. */
-class CachedConvTranspose1d extends nn.ConvTranspose1d {
+export class CachedConvTranspose1d extends nn.ConvTranspose1d {
   streaming = false;
   past = null;
   constructor(inChannels, outChannels, stride, taps, args = {}) {
@@ -187,7 +187,7 @@ function countParameters(module) {
 const PY_SCRIPT = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
 
 /** The PyTorch decoder scripted and saved (torch.jit.save), loaded by tfbend's interpreter; null without PyTorch. */
-async function interpretedDecoder() {
+export async function interpretedDecoder() {
   const dir = mkdtempSync(join(tmpdir(), "tfbend-rave-"));
   const file = join(dir, "rave_decoder.ts");
   try {

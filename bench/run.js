@@ -9,6 +9,7 @@ import { printCopies, runCopies } from "./copies.js";
 import { printRave, runRave } from "./rave.js";
 import { printThreads, runThreads } from "./threads.js";
 import { printAudioInput, runAudioInput } from "./audio-input.js";
+import { printNative, runNative } from "./native.js";
 
 printCore(runCore());
 printAudio(await runAudio());
@@ -18,5 +19,6 @@ printTorchScriptLoad(await runTorchScriptLoad());
 printConvTranspose(runConvTranspose());
 printCopies(runCopies());
 printRave(await runRave());
+printNative(await runNative());
 printThreads(runThreads());
 printAudioInput(await runAudioInput());

@@ -31,6 +31,7 @@ export * as zoo from "./zoo/index.js";
 export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";
 export * as transports from "./transports/index.js";
+export * as native from "./native/index.js";
 export { registerArchitecture, createModule, architectures } from "./zoo/registry.js";
 
 export { registerFastTanh, unregisterFastTanh, registerFastCopies, unregisterFastCopies } from "./kernels.js";

@@ -29,4 +29,10 @@ describe("npm install", () => {
     // esbuild checks its native binary (the panel is bundled with it); webgpu clears macOS's quarantine flag on dawn.node
     expect(pkg.allowScripts).toMatchObject({ esbuild: true, webgpu: true });
   });
+
+  it("never runs onnxruntime-node's download script (npm 11: allowScripts; npm 10: .npmrc)", () => {
+    // its CPU binaries ship in the npm package; the script only fetches GPU extras from outside the npm registry
+    expect(pkg.allowScripts?.["onnxruntime-node"]).toBe(false);
+    expect(readFileSync(join(root, ".npmrc"), "utf8")).toMatch(/^onnxruntime-node-install=skip$/m);
+  });
 });

@@ -46,6 +46,23 @@ export interface WeightPin {
   dispose(): void;
 }
 
+/** One bending applied to one target, as a compiling engine needs it (see `bendingPlan`). */
+export interface PlannedBending {
+  readonly callback: BendingCallback;
+  readonly state: TargetState;
+  readonly target: BendingTarget;
+}
+
+/** The bendings of one method as an engine that compiles it needs them. */
+export interface BendingPlan {
+  /** Changes whenever bendings, the version or the interpolation change (not when a control moves). */
+  readonly epoch: number;
+  /** Activation chains of the method by node name, in registration order. */
+  readonly activations: ReadonlyMap<string, readonly PlannedBending[]>;
+  /** Weights bent by a callback that reads a live control: their values change without a new epoch. */
+  readonly liveWeights: readonly string[];
+}
+
 /** Returned by bend(): what was reached, and a way to undo just this bending. */
 export interface BendingHandle {
   readonly callback: BendingCallback;
@@ -756,6 +773,20 @@ export class BendedModule implements PatternResolver {
     } finally {
       this.pinned = saved;
     }
+  }
+
+  /**
+   * The bendings of `fn` for an engine that compiles the method (src/native): activation
+   * chains with their drawn state, and the weights a live control moves. Weight values come
+   * from `bendedStateDict()`, cached as for any pass.
+   */
+  bendingPlan(fn = DEFAULT_FN): BendingPlan {
+    const activations = new Map<string, PlannedBending[]>();
+    for (const [name, links] of this.activationChains(fn)) {
+      activations.set(name, links.map((l) => ({ callback: l.callback, state: l.bound.state, target: l.bound.target })));
+    }
+    const liveWeights = [...this.weightChains()].filter(([, links]) => links.some((l) => l.callback.controls().length > 0)).map(([name]) => name);
+    return { epoch: this.epoch, activations, liveWeights };
   }
 
   // --- running -----------------------------------------------------------------------

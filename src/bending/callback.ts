@@ -148,6 +148,12 @@ export class Chain extends BendingCallback {
     this.parts.set(state, this.callbacks.map((c, i) => c.init({ ...target, seed: hashSeed(c.seed, `${target.seed}:${i}`) })));
     return state;
   }
+  /** The state of each part for one target (what an engine compiling the chain needs). */
+  partStates(state: TargetState): TargetState[] {
+    const parts = this.parts.get(state);
+    if (parts === undefined) throw new BendingError(`${this}: no state for this target`);
+    return parts;
+  }
   apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
     const parts = this.parts.get(state)!;
     return this.callbacks.reduce((y, c, i) => c.apply(y, parts[i], target), x);

@@ -99,6 +99,11 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
     this.#runtime = runtime;
   }
 
+  /** The random source `randn`/`rand` draw from (the native engine feeds its draws from it). Static: adds no name to instances. */
+  static randomSource(module: TorchScriptModule): RandomSource {
+    return module.#runtime.random;
+  }
+
   /** Whether `name` is a tfbend/JS member of this object, which a file's names must not replace. */
   isReserved(name: string): boolean {
     return RESERVED.has(name) || name in this;

@@ -1,0 +1,93 @@
+// Compiled sessions per (method, input shape), rebuilt off the audio path when the bending
+// structure, the version or the weights change: the old session keeps playing until the new
+// one is ready, then the new one takes over at the next block with the old one's streamed
+// state, and the old one is released.
+import type { BendedModule } from "../bended/bended-module.js";
+import { compileMethod, structureKey, type CompileOptions, type CompiledMethod } from "./engine.js";
+
+export interface NativeLookup {
+  /** The session to run this block: the current one, or the previous one while the new compiles; null if none. */
+  method: CompiledMethod | null;
+  /** Whether `method` matches the bendings and weights in effect now. */
+  current: boolean;
+  /** Why the structure in effect cannot run natively (the caller runs wasm and says this). */
+  reason?: string;
+}
+
+interface Slot {
+  active: CompiledMethod | null;
+  pendingKey: string | null;
+  pending: Promise<CompiledMethod> | null;
+  failed: { key: string; reason: string } | null;
+}
+
+export class NativeMethodCache {
+  private readonly slots = new Map<string, Slot>();
+  private disposed = false;
+
+  constructor(private readonly options: CompileOptions = {}) {}
+
+  private slot(fn: string, shapes: number[][]): Slot {
+    const id = `${fn}|${JSON.stringify(shapes)}`;
+    let slot = this.slots.get(id);
+    if (!slot) {
+      slot = { active: null, pendingKey: null, pending: null, failed: null };
+      this.slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  /** The session for this block, starting a compile in the background when the structure changed. */
+  lookup(bended: BendedModule, fn: string, shapes: number[][]): NativeLookup {
+    const slot = this.slot(fn, shapes);
+    const key = structureKey(bended, fn, shapes, this.options);
+    if (slot.active?.key === key) return { method: slot.active, current: true };
+    if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason };
+    if (slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key);
+    return { method: slot.active, current: false };
+  }
+
+  /** Resolves with the session for the structure in effect now (compiling it if needed). */
+  async ready(bended: BendedModule, fn: string, shapes: number[][]): Promise<CompiledMethod> {
+    for (;;) {
+      const found = this.lookup(bended, fn, shapes);
+      if (found.current && found.method) return found.method;
+      if (found.reason !== undefined) throw new Error(found.reason);
+      await this.slot(fn, shapes).pending?.catch(() => undefined);
+    }
+  }
+
+  private start(slot: Slot, bended: BendedModule, fn: string, shapes: number[][], key: string): void {
+    slot.pendingKey = key;
+    const pending = compileMethod(bended, fn, shapes, this.options);
+    slot.pending = pending;
+    pending.then(
+      (compiled) => {
+        if (this.disposed || slot.pending !== pending) return compiled.dispose();
+        const old = slot.active;
+        if (old) compiled.adoptState(old);
+        slot.active = compiled;
+        slot.pending = null;
+        slot.pendingKey = null;
+        old?.dispose();
+      },
+      (error: unknown) => {
+        if (slot.pending !== pending) return;
+        slot.failed = { key, reason: error instanceof Error ? error.message : String(error) };
+        slot.pending = null;
+        slot.pendingKey = null;
+      },
+    );
+  }
+
+  /** Forgets every session's streamed past. */
+  resetState(): void {
+    for (const s of this.slots.values()) s.active?.resetState();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const s of this.slots.values()) s.active?.dispose();
+    this.slots.clear();
+  }
+}

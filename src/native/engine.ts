@@ -1,0 +1,227 @@
+// The native engine's public face: compile a BendedModule's method for one input shape into an
+// ONNX Runtime session and run it block by block. Controls and weights bent by live controls
+// are read before every run; streamed state (causal conv pasts) is carried between runs.
+// Anything that cannot be compiled (a Lambda, an op without a lowering) is refused with the
+// node and the reason, so the caller keeps that method on wasm and says why.
+import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
+import { stateGeneration } from "../nn/module.js";
+import { trace } from "../graph/tracer.js";
+import type { BendedModule } from "../bended/bended-module.js";
+import type { RandomSource } from "../torchscript/context.js";
+import { compileGraph, type CompiledModel } from "./compiler.js";
+import { floatData } from "./lowering.js";
+import { nativeUnavailableReason, ortRuntime, type BindingSession, type OrtRuntime, type OrtTensor } from "./ort.js";
+
+export interface CompileOptions {
+  /** Activations to return with each run (`name` before its bendings, `name_bended` after). */
+  capture?: string[];
+  /** ONNX Runtime's intra-op threads (default 1: a patcher shares the host's cores). */
+  threads?: number;
+  /** Where `randn`/`rand` draw from in modules without a source of their own (TorchScript modules use theirs). */
+  random?: RandomSource;
+}
+
+export interface RunResult {
+  outputs: Float32Array[];
+  /** Captured activations of this run by name. */
+  captured: Record<string, Float32Array>;
+}
+
+/** What the engine says about one method (for `status` and the log). */
+export interface EngineReport {
+  engine: "native" | "wasm";
+  /** Why the method is not on the native engine. */
+  reason?: string;
+  /** Milliseconds the last compile took (trace + ONNX + session). */
+  compileMs?: number;
+  onnxruntime?: string;
+}
+
+/** The key under which a compiled method stays valid: method, shapes, bendings, version, weights, streaming. */
+export function structureKey(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): string {
+  const plan = bended.bendingPlan(fn);
+  const streaming = bended.module.namedModules().map(([, m]) => ((m as unknown as { streaming?: unknown }).streaming === true ? 1 : 0)).join("");
+  return [fn, JSON.stringify(inputShapes), plan.epoch, stateGeneration(), streaming, (options.capture ?? []).join(","), options.threads ?? 1].join("|");
+}
+
+export class CompiledMethod {
+  private state = new Map<string, OrtTensor>();
+  private readonly weightFeeds = new Map<string, { source: Tensor; tensor: OrtTensor }>();
+  private disposed = false;
+
+  constructor(
+    private readonly runtime: OrtRuntime,
+    private readonly session: BindingSession,
+    private readonly model: CompiledModel,
+    private readonly bended: BendedModule,
+    readonly fn: string,
+    readonly inputShapes: number[][],
+    readonly key: string,
+    readonly compileMs: number,
+    readonly modelBytes: number,
+  ) {
+    this.state = new Map(this.model.states.map((s) => [s.key, this.stateTensor(s.shape, s.initial())]));
+  }
+
+  /** Forgets the streamed past: the next block starts from silence, as `resetState` does on wasm. */
+  resetState(): void {
+    this.state = new Map(this.model.states.map((s) => [s.key, this.stateTensor(s.shape, s.reset())]));
+  }
+
+  private stateTensor(shape: number[], data: Float32Array | null): OrtTensor {
+    return data === null ? this.zeros(shape) : new this.runtime.Tensor("float32", Float32Array.from(data), shape);
+  }
+
+  /** Takes over another session's streamed past where the states match (a rebuilt session continues the stream). */
+  adoptState(other: CompiledMethod): void {
+    for (const s of this.model.states) {
+      const theirs = other.state.get(s.key);
+      if (theirs !== undefined && theirs.dims.join() === s.shape.join()) this.state.set(s.key, theirs);
+    }
+  }
+
+  private zeros(shape: number[]): OrtTensor {
+    return new this.runtime.Tensor("float32", new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  private weightFeed(path: string, weights: Record<string, Tensor>): OrtTensor {
+    const source = weights[path];
+    const cached = this.weightFeeds.get(path);
+    if (cached && cached.source === source) return cached.tensor;
+    const tensor = new this.runtime.Tensor("float32", floatData(source), source.shape);
+    this.weightFeeds.set(path, { source, tensor });
+    return tensor;
+  }
+
+  /** Runs one block on raw data (inputs in the method's order, each of its compiled shape). */
+  runData(inputs: Float32Array[]): RunResult {
+    if (this.disposed) throw new BendingError(`the compiled ${this.fn} was disposed`);
+    const feeds: Record<string, OrtTensor> = {};
+    let weights: Record<string, Tensor> | null = null;
+    for (const f of this.model.feeds) {
+      switch (f.kind) {
+        case "input": {
+          const data = inputs[f.index];
+          const size = f.shape.reduce((a, b) => a * b, 1);
+          if (data === undefined || data.length !== size) {
+            throw new BendingError(`${this.fn} was compiled for inputs of shape [${f.shape.join(", ")}]; input ${f.index} has ${data?.length ?? 0} values`);
+          }
+          feeds[f.name] = new this.runtime.Tensor("float32", data, f.shape);
+          break;
+        }
+        case "weight":
+          weights ??= this.bended.bendedStateDict();
+          feeds[f.name] = this.weightFeed(f.path, weights);
+          break;
+        case "scalar":
+          feeds[f.name] = new this.runtime.Tensor("float32", Float32Array.of(f.read()), []);
+          break;
+        case "state":
+          feeds[f.name] = this.state.get(f.key)!;
+          break;
+        case "random":
+          feeds[f.name] = new this.runtime.Tensor("float32", f.draw(), f.shape);
+          break;
+      }
+    }
+    const fetches: Record<string, null> = {};
+    for (const o of this.model.outputs) fetches[o.name] = null;
+    for (const s of this.model.states) fetches[s.output] = null;
+    for (const c of this.model.captures) fetches[c.output] = null;
+    for (const c of this.model.captureCallbacks) fetches[c.output] = null;
+    const out = this.session.run(feeds, fetches, {});
+    for (const s of this.model.states) this.state.set(s.key, out[s.output]);
+    const captured: Record<string, Float32Array> = {};
+    for (const c of this.model.captures) captured[c.activation] = out[c.output].data as Float32Array;
+    for (const c of this.model.captureCallbacks) {
+      const { callback, state, target } = c.bending;
+      tf.tidy(() => {
+        callback.apply(tf.tensor(out[c.output].data as Float32Array, c.shape), state, target);
+      });
+    }
+    return { outputs: this.model.outputs.map((o) => out[o.name].data as Float32Array), captured };
+  }
+
+  /** Runs one block on tfjs tensors; returns tfjs tensors the caller owns (one, or a list). */
+  run(...inputs: Tensor[]): Tensor | Tensor[] {
+    const { outputs } = this.runData(inputs.map((t) => t.dataSync() as Float32Array));
+    const tensors = outputs.map((data, i) => tf.tensor(data, this.model.outputs[i].shape));
+    return this.model.single ? tensors[0] : tensors;
+  }
+
+  /** Output shapes in order. */
+  get outputShapes(): number[][] {
+    return this.model.outputs.map((o) => o.shape);
+  }
+
+  /** Streamed state tensors (key and shape), e.g. one per causal conv in streaming mode. */
+  get stateShapes(): { key: string; shape: number[] }[] {
+    return this.model.states.map((s) => ({ key: s.key, shape: s.shape }));
+  }
+
+  report(): EngineReport {
+    return { engine: "native", compileMs: this.compileMs, onnxruntime: this.runtime.version };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.session.dispose();
+    this.state.clear();
+    this.weightFeeds.clear();
+  }
+}
+
+/** Traces `bended[fn]` on zeros of `inputShapes` and lowers it with the bendings in effect now. */
+function buildModel(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions): CompiledModel {
+  const zeros = inputShapes.map((s) => tf.zeros(s));
+  try {
+    const { graph } = trace(bended.module, fn, zeros);
+    try {
+      return compileGraph({
+        module: bended.module, graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
+        capture: options.capture ?? [], random: options.random,
+      });
+    } finally {
+      for (const c of graph.constants.values()) c.dispose();
+    }
+  } finally {
+    tf.dispose(zeros);
+  }
+}
+
+/**
+ * Compiles `bended[fn]` for inputs of `inputShapes` with the bendings, version and streaming
+ * mode in effect now. Rejects with NotCompilable (naming the node) when part of the method
+ * cannot be lowered, and with a BendingError when ONNX Runtime is not available here.
+ */
+export async function compileMethod(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): Promise<CompiledMethod> {
+  const runtime = ortRuntime();
+  if (runtime === null) throw new BendingError(`the native engine is not available: ${nativeUnavailableReason()}`);
+  const started = performance.now();
+  const key = structureKey(bended, fn, inputShapes, options);
+  const model = buildModel(bended, fn, inputShapes, options);
+  const session = runtime.createSession();
+  const threads = options.threads ?? 1;
+  const bytes = model.bytes;
+  await session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
+  });
+  return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started, bytes.byteLength);
+}
+
+/**
+ * Which engine `bended[fn]` would run on with the bendings in effect now, and why not native
+ * (ONNX Runtime missing, a Lambda, an op without a lowering): lowers the method, runs nothing.
+ */
+export function engineFor(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): EngineReport {
+  try {
+    buildModel(bended, fn, inputShapes, options);
+  } catch (error) {
+    return { engine: "wasm", reason: error instanceof Error ? error.message : String(error) };
+  }
+  const runtime = ortRuntime();
+  if (runtime === null) return { engine: "wasm", reason: nativeUnavailableReason() ?? "ONNX Runtime is not available" };
+  return { engine: "native", onnxruntime: runtime.version };
+}

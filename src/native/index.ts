@@ -1,0 +1,11 @@
+// The native engine (ONNX Runtime's CPU kernels): compiles a traced, bent method to ONNX.
+// bended/ and control/ do not import this folder; the session picks an engine per method.
+export { nativeAvailable, nativeUnavailableReason, nativeInfo } from "./ort.js";
+export { compileMethod, structureKey, engineFor, CompiledMethod, type CompileOptions, type EngineReport, type RunResult } from "./engine.js";
+export { NativeMethodCache, type NativeLookup } from "./cache.js";
+export {
+  registerFunctionLowering, registerMethodLowering, registerModuleLowering, NotCompilable,
+  type FunctionLowering, type ModuleLowering, type LoweringContext, type LoweredArg, type TensorValue,
+} from "./lowering.js";
+export { registerBendingLowering, type BendingLowering, type BendingLoweringArgs } from "./bendings.js";
+export * as onnxOps from "./ops.js";
