@@ -11,6 +11,7 @@ import { currentObserver } from "../nn/hooks.js";
 import type { AttributeSpec, AttributeValue, MethodSpec, NnTildeInterface } from "../nn/method-spec.js";
 import { CallContext, type RandomSource, type StateOwner } from "./context.js";
 import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
+import { ScriptObjectInstance } from "./objects.js";
 
 /** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
 export class StateBuffer extends Buffer {
@@ -44,7 +45,9 @@ export class StateBuffer extends Buffer {
 /** Runs interpreted calls: one CallContext per top-level call. */
 export class Runtime {
   private current: CallContext | null = null;
-  constructor(readonly program: Program, readonly random: RandomSource) {}
+  constructor(readonly program: Program, readonly random: RandomSource) {
+    program.newObject = (cls) => new ScriptObjectInstance(cls, false, (body) => this.run(body));
+  }
 
   run<T>(body: (ctx: CallContext) => T): T {
     if (this.current !== null) return body(this.current);
@@ -241,6 +244,7 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   /** Ops the code uses that the op table lacks ("torch.x in Class.method (file:line)"); calls reaching them fail. */
   unsupportedOps: string[] = [];
   #owned: Tensor[] = [];
+  #objects: ScriptObjectInstance[] = [];
 
   /** Reads nn~'s metadata (get_methods, <method>_params, get_attributes, get_<name>). */
   readNnTilde(): void {
@@ -305,6 +309,11 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     }
   }
 
+  /** Scripted-class objects of the file (buffer attributes): they free the tensors written to them with the root. */
+  ownObjects(objects: ScriptObjectInstance[]): void {
+    this.#objects.push(...objects);
+  }
+
   /** Tensors the module holds beyond its state (constants, plain tensor attributes). */
   own(tensors: Tensor[]): void {
     this.#owned.push(...tensors);
@@ -317,6 +326,8 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     for (const b of initials) if (!b.initial.isDisposed) b.initial.dispose();
     for (const t of this.#owned) t.dispose();
     this.#owned = [];
+    for (const o of this.#objects) o.dispose();
+    this.#objects = [];
   }
 }
 

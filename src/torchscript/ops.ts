@@ -748,3 +748,6 @@ op("gru", "input, hx, params, has_biases, num_layers, dropout, train, bidirectio
   if (!isT(hx)) throw new BendingError("gru over a packed sequence is not supported");
   return F.gru(T(x), hx, (params as Value[]).map((p) => T(p, "GRU weight")), Boolean(biases), num(layers), Boolean(batchFirst));
 });
+
+// For the op files beside this one (ops-torch2.ts registers torch 2.x's ops into the same table).
+export { op as registerOp, tensorOp as registerTensorOp, T as tensorArg, num as numberArg, ints as intsArg, floatOf };
