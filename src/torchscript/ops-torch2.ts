@@ -237,3 +237,18 @@ op("linspace", `start, end, steps, ${FACTORY}`, ([s, e, n, dtype]) => {
 op("is_grad_enabled", "", () => false);
 op("set_grad_enabled", "enabled", () => null);
 op(["is_inference_mode_enabled", "prim::is_inference"], "", () => true);
+
+/** tril/triu on the last two dims: keeps j − i ≤ diagonal (tril) or ≥ diagonal (triu). */
+for (const name of ["tril", "triu"] as const) {
+  tensorOp(name, "self, diagonal=0", (a) => {
+    const x = T(a[0]);
+    const diagonal = num(a[1]);
+    if (x.rank < 2) throw new BendingError(`${name} needs a tensor of rank 2 or more, got shape [${x.shape.join(", ")}]`);
+    return traced(name, a, () => {
+      const [rows, cols] = x.shape.slice(-2) as [number, number];
+      const offset = tf.sub(tf.reshape(tf.range(0, cols, 1, "int32"), [1, cols]), tf.reshape(tf.range(0, rows, 1, "int32"), [rows, 1]));
+      const keep = name === "tril" ? tf.lessEqual(offset, diagonal) : tf.greaterEqual(offset, diagonal);
+      return tf.where(tf.broadcastTo(keep, x.shape), x, tf.zerosLike(x));
+    });
+  });
+}
