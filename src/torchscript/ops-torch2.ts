@@ -248,7 +248,9 @@ for (const name of ["tril", "triu"] as const) {
       const [rows, cols] = x.shape.slice(-2) as [number, number];
       const offset = tf.sub(tf.reshape(tf.range(0, cols, 1, "int32"), [1, cols]), tf.reshape(tf.range(0, rows, 1, "int32"), [rows, 1]));
       const keep = name === "tril" ? tf.lessEqual(offset, diagonal) : tf.greaterEqual(offset, diagonal);
-      return tf.where(tf.broadcastTo(keep, x.shape), x, tf.zerosLike(x));
+      const mask = tf.broadcastTo(keep, x.shape);
+      // wasm's select has no bool kernel: a bool tensor is masked by a logical and
+      return x.dtype === "bool" ? tf.logicalAnd(mask, x) : tf.where(mask, x, tf.zerosLike(x));
     });
   });
 }
