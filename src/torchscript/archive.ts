@@ -135,6 +135,7 @@ class ArchiveReader {
       const numel = tensor.shape.reduce((a, b) => a * b, 1);
       if (numel > elements.length) this.spend(entry, numel * elementBytes(storage.dtype), `a tensor of shape [${tensor.shape.join(", ")}] expanded from ${elements.length} elements`);
       tensor.data = stridedView(elements, offset, tensor.shape, stride, `${this.file}: ${this.root}/${entry}`);
+      tensor.source = { entry, offset, stride };
     }
     return value;
   }

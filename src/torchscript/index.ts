@@ -7,3 +7,5 @@ export { TorchScriptModule, TorchScriptRoot, StateBuffer } from "./module.js";
 export { opNames } from "./ops.js";
 export { parseSource } from "./parser.js";
 export type { RandomSource } from "./context.js";
+// Bent models back to TorchScript files (nn~ and PyTorch load them).
+export { saveTorchScript, type ExportReport } from "./export.js";
