@@ -99,26 +99,76 @@ describe("torch 2.x printing and archives", () => {
 });
 
 describe("nn~ buffer attributes (a python_tools.buffer.Buffer object in an attribute)", () => {
-  it("set_buffer_attribute, is_buffer_empty and clear_buffer_attribute run the model's own code; tensors stay owned", async () => {
+  it("setBufferAttribute, isBufferEmpty and clearBufferAttribute run the model's own methods; the model keeps its own copy", async () => {
     const root = await tb.torchscript.loadTorchScript(join(FIXTURES, "torch2.ts"));
     const tensors = await tb.io.loadSafetensors(join(FIXTURES, "torch2.safetensors"));
     try {
       const { name, value, sr, output } = ref.bufferAttribute;
-      expect(root.invoke("get_buffer_attributes", [])).toEqual([name]);
-      expect(root.invoke("is_buffer_empty", [name])).toBe(true);
+      expect(root.bufferAttributes).toEqual([name]);
+      expect(root.isBufferEmpty(name)).toBe(true);
+      expect(() => root.setBufferAttribute("nothing", tensors[value], sr)).toThrow(/unknown buffer attribute 'nothing'/);
       const before = tf.memory().numTensors;
-      expect(root.invoke("set_buffer_attribute", [name, tensors[value], sr])).toBe(0);
+      root.setBufferAttribute(name, tensors[value], sr);
       tensors[value].dispose(); // the model keeps its own copy
-      expect(root.invoke("is_buffer_empty", [name])).toBe(false);
+      expect(root.isBufferEmpty(name)).toBe(false);
       const out = root.invoke("buffered", [tensors[ref.methods.buffered.input]]) as tb.Tensor;
       expect(relativeError(out, tensors[output])).toBeLessThan(1e-5);
       out.dispose();
-      expect(root.invoke("clear_buffer_attribute", [name])).toBe(0);
-      expect(root.invoke("is_buffer_empty", [name])).toBe(true);
+      root.clearBufferAttribute(name);
+      expect(root.isBufferEmpty(name)).toBe(true);
       expect(tf.memory().numTensors).toBe(before);
     } finally {
       root.dispose();
       tf.dispose(Object.values(tensors).filter((t) => !t.isDisposed));
+    }
+  });
+});
+
+describe("nn~ typed and tensor attributes", () => {
+  it("bool/int/float/List[str] attributes get and set with their types; a tensor attribute gets and sets a copy", async () => {
+    const root = await tb.torchscript.loadTorchScript(join(FIXTURES, "torch2.ts"));
+    const tensors = await tb.io.loadSafetensors(join(FIXTURES, "torch2.safetensors"));
+    try {
+      expect(root.attributes.map((a) => [a.name, a.type, a.value])).toEqual([
+        ["active", "bool", true], ["labels", "List[str]", ref.attributes.labels], ["mix", "float", ref.attributes.mix], ["sample_rate", "int", ref.attributes.sample_rate],
+      ]);
+      expect(root.tensorAttributes).toEqual([{ name: "wavetable", type: "Tensor" }]);
+      root.setAttribute("labels", ["x", "y", "z"]);
+      expect(root.getAttribute("labels")).toEqual(["x", "y", "z"]);
+      expect(() => root.setAttribute("labels", [1, 2])).toThrow(/needs a str/);
+      expect(() => root.setAttribute("active", 1)).toThrow(/needs a bool/);
+      expect(() => root.setAttribute("mix", 2)).toThrow(/refused/);
+      root.setAttribute("sample_rate", 48000);
+      expect(root.getAttribute("sample_rate")).toBe(48000);
+
+      const x = tensors[ref.methods.forward.input];
+      const before = root.invoke("forward", [x]) as tb.Tensor;
+      const old = root.getTensorAttribute("wavetable");
+      const table = tf.linspace(-1, 1, 32);
+      root.setTensorAttribute("wavetable", table);
+      table.dispose(); // the model keeps its own copy
+      const after = root.invoke("forward", [x]) as tb.Tensor;
+      // forward adds wavetable[:T] · mix
+      const T = x.shape[2];
+      const expected = tf.tidy(() => tf.add(before, tf.mul(tf.sub(tf.linspace(-1, 1, 32).slice(0, T), old.slice(0, T)), ref.attributes.mix)));
+      expect(relativeError(after, expected)).toBeLessThan(1e-5);
+      const wrong = tf.zeros([2, 2]);
+      expect(() => root.setTensorAttribute("wavetable", wrong)).toThrow(/refused/);
+      tf.dispose([before, after, expected, old, wrong]);
+      // setting it again and again frees each replaced copy
+      const count = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) {
+        const t = tf.fill([32], i);
+        root.setTensorAttribute("wavetable", t);
+        t.dispose();
+        const got = root.getTensorAttribute("wavetable");
+        expect(Array.from(got.dataSync())).toEqual(new Array(32).fill(i));
+        got.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(count);
+    } finally {
+      root.dispose();
+      tf.dispose(Object.values(tensors));
     }
   });
 });

@@ -80,6 +80,8 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   readonly #runtime: Runtime;
   readonly #kinds = new Map<string, FieldKind>();
   readonly #attrs = new Map<string, Value>();
+  /** Tensors the model's code wrote into plain attributes (`self.table = t`): kept across calls, freed when replaced. */
+  readonly #keptAttrs = new Set<Tensor>();
   /** Script methods whose names are tfbend members: not reachable by name from outside. */
   readonly #hidden = new Set<string>();
 
@@ -195,7 +197,12 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
     if (name === "training" && kind === undefined) this.training = Boolean(value);
     else {
       this.#kinds.set(name, "attr");
-      this.#attrs.set(name, value);
+      const old = this.#attrs.get(name);
+      // a tensor made during the call would be freed when it ends: the attribute keeps its own copy
+      const stored = value instanceof tf.Tensor ? tf.keep(value.clone()) : value;
+      if (stored instanceof tf.Tensor) this.#keptAttrs.add(stored);
+      this.#attrs.set(name, stored);
+      if (old instanceof tf.Tensor && this.#keptAttrs.delete(old)) ctx.retired.push(old);
     }
   }
 
@@ -233,6 +240,12 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   override extraRepr(): string {
     return this.#cls.name;
   }
+
+  /** Frees the tensors the model's code wrote into plain attributes. */
+  disposeKeptAttributes(): void {
+    for (const t of this.#keptAttrs) if (!t.isDisposed) t.dispose();
+    this.#keptAttrs.clear();
+  }
 }
 
 /** The root of an interpreted model: the nn~ interface on top of TorchScriptModule. */
@@ -243,6 +256,10 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   file = "";
   /** Ops the code uses that the op table lacks ("torch.x in Class.method (file:line)"); calls reaching them fail. */
   unsupportedOps: string[] = [];
+  /** nn~ attributes whose getter returns a tensor (a wavetable): getTensorAttribute / setTensorAttribute. */
+  tensorAttributes: { name: string; type: string }[] = [];
+  /** nn~ buffer attributes (`get_buffer_attributes`), filled from audio with setBufferAttribute. */
+  bufferAttributes: string[] = [];
   #owned: Tensor[] = [];
   #objects: ScriptObjectInstance[] = [];
 
@@ -267,9 +284,52 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     let names: string[];
     if (cls.methods.has("get_attributes")) names = (this.invoke("get_attributes", []) as string[]).map(String);
     else names = [...cls.methods.keys()].filter((m) => m.startsWith("get_") && cls.methods.has(`set_${m.slice(4)}`)).map((m) => m.slice(4));
-    this.attributes = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({
-      name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any", value: this.getAttribute(name),
-    }));
+    const specs = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({ name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any" }));
+    this.tensorAttributes = specs.filter((a) => isTensorType(a.type));
+    this.attributes = specs.filter((a) => !isTensorType(a.type)).map((a) => ({ ...a, value: this.getAttribute(a.name) }));
+    this.bufferAttributes = cls.methods.has("get_buffer_attributes") ? (this.invoke("get_buffer_attributes", []) as unknown[]).map(String) : [];
+  }
+
+  /** A tensor-valued attribute (a copy: the caller disposes it). */
+  getTensorAttribute(name: string): Tensor {
+    if (!this.tensorAttributes.some((a) => a.name === name)) throw new BendingError(`unknown tensor attribute '${name}' (tensor attributes: ${this.tensorAttributes.map((a) => a.name).join(", ") || "none"})`);
+    const value = this.invoke(`get_${name}`, []);
+    if (!(value instanceof tf.Tensor)) throw new BendingError(`get_${name} returned ${value === null ? "None" : typeof value}, not a tensor`);
+    return tf.clone(value);
+  }
+
+  /** Sets a tensor-valued attribute through the model's set_<name> (the model keeps its own copy). */
+  setTensorAttribute(name: string, value: Tensor): void {
+    if (!this.tensorAttributes.some((a) => a.name === name)) throw new BendingError(`unknown tensor attribute '${name}' (tensor attributes: ${this.tensorAttributes.map((a) => a.name).join(", ") || "none"})`);
+    this.checkStatus(`set_${name}`, this.invoke(`set_${name}`, [value]), `${name} = a tensor of shape [${value.shape.join(", ")}]`);
+  }
+
+  /** nn~'s set_buffer_attribute(name, tensor, sr): fills a buffer attribute from audio (the model keeps its own copy). */
+  setBufferAttribute(name: string, value: Tensor, sampleRate: number): void {
+    this.checkBufferAttribute(name);
+    if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new BendingError(`buffer attribute '${name}': the sample rate must be a positive int, got ${sampleRate}`);
+    this.checkStatus("set_buffer_attribute", this.invoke("set_buffer_attribute", [name, value, sampleRate]), `buffer ${name}`);
+  }
+
+  /** nn~'s clear_buffer_attribute(name). */
+  clearBufferAttribute(name: string): void {
+    this.checkBufferAttribute(name);
+    this.checkStatus("clear_buffer_attribute", this.invoke("clear_buffer_attribute", [name]), `clearing buffer ${name}`);
+  }
+
+  /** nn~'s is_buffer_empty(name). */
+  isBufferEmpty(name: string): boolean {
+    this.checkBufferAttribute(name);
+    return Boolean(this.invoke("is_buffer_empty", [name]));
+  }
+
+  private checkBufferAttribute(name: string): void {
+    if (!this.bufferAttributes.includes(name)) throw new BendingError(`unknown buffer attribute '${name}' (buffer attributes: ${this.bufferAttributes.join(", ") || "none"})`);
+  }
+
+  /** nn~ setters return 0 (or nothing) when they accept a value. */
+  private checkStatus(method: string, result: unknown, what: string): void {
+    if (typeof result === "number" && result !== 0) throw new BendingError(`the model refused ${what} (${method} returned ${result})`);
   }
 
   getAttribute(name: string): AttributeValue {
@@ -322,6 +382,7 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   override dispose(): void {
     const initials = this.namedBuffers().map(([, b]) => b).filter((b): b is StateBuffer => b instanceof StateBuffer);
     this.resetState();
+    for (const [, m] of this.namedModules()) if (m instanceof TorchScriptModule) m.disposeKeptAttributes();
     super.dispose();
     for (const b of initials) if (!b.initial.isDisposed) b.initial.dispose();
     for (const t of this.#owned) t.dispose();
@@ -337,8 +398,19 @@ function toAttributeValue(v: Value, name: string): AttributeValue {
   throw new BendingError(`attribute '${name}' has a value tfbend cannot pass on (${v === null ? "None" : typeof v})`);
 }
 
+/** Whether a TorchScript type holds a tensor (`Tensor`, `Optional[Tensor]`). */
+function isTensorType(type: string): boolean {
+  return /\bTensor\b/.test(type);
+}
+
 function checkType(v: unknown, type: string | null, name: string): void {
   if (type === null) return;
+  const list = /^List\[(.+)\]$/.exec(type);
+  if (list !== null) {
+    if (!Array.isArray(v)) throw new BendingError(`attribute '${name}' needs a list (${type}), got ${String(v)}`);
+    v.forEach((item) => checkType(item, list[1], name));
+    return;
+  }
   const ok = type === "bool" ? typeof v === "boolean"
     : type === "int" ? typeof v === "number" && Number.isInteger(v)
     : type === "float" ? typeof v === "number" && Number.isFinite(v)
