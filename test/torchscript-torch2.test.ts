@@ -172,3 +172,17 @@ describe("nn~ typed and tensor attributes", () => {
     }
   });
 });
+
+describe("the parser on torch 2.x statements", () => {
+  it("reads `with` on one or more context managers, with and without `as`", () => {
+    const source = ["def f(x: Tensor) -> Tensor:", "  with _0 as y, _1:", "    z = torch.mul(x, 2)", "  return z", ""].join("\n");
+    const file = tb.torchscript.parseSource(source, "code/__torch__/m.py");
+    const body = file.functions[0].body;
+    expect(body[0]).toMatchObject({
+      k: "with",
+      items: [{ context: { k: "name", id: "_0" }, target: { k: "name", id: "y" } }, { context: { k: "name", id: "_1" }, target: null }],
+      body: [{ k: "assign" }],
+    });
+    expect(() => tb.torchscript.parseSource("def f():\n  with _0\n    pass\n", "code/__torch__/bad.py")).toThrow(/parse error in code\/__torch__\/bad.py:2: expected ':'/);
+  });
+});

@@ -97,13 +97,17 @@ export function compileArchive(archive: TorchScriptArchive, owned: Tensor[]): Pr
 }
 
 /** An object of a scripted class that is not a module (nn~'s buffer attributes), with its pickled fields. */
-function buildObject(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], objects: ScriptObjectInstance[], where: string): ScriptObjectInstance {
+function buildObject(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], objects: ScriptObjectInstance[], where: string,
+  ancestors: ScriptObject[] = []): ScriptObjectInstance {
+  if (ancestors.includes(obj)) throw new BendingError(`${where}: a ${obj.className} object contains itself`);
+  if (ancestors.length >= MAX_VALUE_DEPTH) throw new BendingError(`${where}: objects nested more than ${MAX_VALUE_DEPTH} deep`);
   const cls = program.classes.get(obj.className);
   if (cls === undefined) throw new BendingError(`${where}: a ${obj.className} object, a class with no code in the archive`);
   if (obj.state !== undefined) throw new BendingError(`${where}: a ${obj.className} object pickled by __getstate__ is not supported`);
   const instance = new ScriptObjectInstance(cls, true, (body) => runtime.run(body));
   for (const [name, value] of obj.attributes) {
-    instance.define(name, isScriptObject(value) ? buildObject(value, program, runtime, owned, objects, `${where}.${name}`) : plainValue(value, owned, `${where}.${name}`));
+    instance.define(name, isScriptObject(value) ? buildObject(value, program, runtime, owned, objects, `${where}.${name}`, [...ancestors, obj])
+      : plainValue(value, owned, `${where}.${name}`));
   }
   objects.push(instance);
   return instance;
