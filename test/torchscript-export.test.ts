@@ -87,6 +87,28 @@ describe("exporting a bent TorchScript model", () => {
     }
   });
 
+  it("the current version and interpolation are what is written", async () => {
+    const bended = await tb.load(source);
+    const file = join(dir, "interpolated.ts");
+    try {
+      const original = bended.stateDict()["net.46.weight"].clone();
+      bended.bend(new tb.Scale(3), "net.46.weight");
+      bended.write("loud");
+      bended.interpolate({ [tb.DEFAULT_VERSION]: 0.5, loud: 0.5 });
+      const report = await tb.torchscript.saveTorchScript(bended, file);
+      expect(report.written).toEqual(["net.46.weight"]);
+      const reloaded = await tb.torchscript.loadTorchScript(file);
+      const written = reloaded.stateDict()["net.46.weight"];
+      const expected = tf.mul(original, 2);
+      expect(relativeError(written, expected)).toBeLessThan(1e-6);
+      tf.dispose([original, expected]);
+      reloaded.dispose();
+    } finally {
+      bended.dispose();
+      (bended.module as tb.torchscript.TorchScriptRoot).dispose();
+    }
+  });
+
   it("an unbent model is written back with identical entry contents", async () => {
     const bended = await tb.load(source);
     const file = join(dir, "same.ts");
