@@ -206,7 +206,8 @@ op("fft_fftfreq", `n, d=1.0, ${FACTORY}`, ([n, d, dtype]) => frequencies("fft_ff
 
 /** softmax(q·kᵀ·scale + mask)·v; a bool mask keeps where true; is_causal keeps the lower triangle. */
 tensorOp("scaled_dot_product_attention", "query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False", (a) => {
-  const [q, k, v, mask, dropout, causal, scale] = a;
+  const [q, k, v, mask, dropout, causal, scale, gqa] = a;
+  if (gqa === true) throw new BendingError("scaled_dot_product_attention with enable_gqa=True is not supported");
   if (num(dropout) > 0) throw new BendingError("scaled_dot_product_attention with dropout_p > 0 is not supported (it drops at random even in eval mode)");
   return traced("scaled_dot_product_attention", a, () => {
     const query = floatOf(T(q));
