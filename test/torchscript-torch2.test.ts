@@ -85,6 +85,11 @@ describe("torch 2.x printing and archives", () => {
     expect(root.attribute("labels")).toEqual(ref.attributes.labels);
   });
 
+  it("a file format newer than version 10 is refused, naming the file and entry", async () => {
+    const file = join(FIXTURES, "torch2_version11.ts");
+    await expect(tb.torchscript.loadTorchScript(file)).rejects.toThrow(`${file}: torch2/.data/version: file format version 11; tfbend reads versions 1 to 10`);
+  });
+
   it("a truncated file says it is incomplete, naming the file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tfbend-torch2-"));
     try {
