@@ -109,6 +109,32 @@ describe("exporting a bent TorchScript model", () => {
     }
   });
 
+  it("a torch 2.x archive (root folder `torch2_v2[3]`, .data/version 10) is written back in its own layout", async () => {
+    const twoX = join(FIXTURES, "torch2_handwritten.ts");
+    const bended = await tb.load(twoX);
+    const file = join(dir, "two.ts");
+    try {
+      bended.bend(new tb.Scale(0.5), "norm.weight");
+      await tb.torchscript.saveTorchScript(bended, file);
+      const archive = await tb.torchscript.readTorchScriptArchive(file);
+      expect([archive.rootFolder, archive.version]).toEqual(["torch2_v2[3]", 10]);
+      const reloaded = await tb.torchscript.loadTorchScript(file);
+      const x = tf.randomNormal([1, 8, 12], 0, 1, "float32", 5);
+      const expected = bended.forward(x);
+      const got = reloaded.forward(x) as tb.Tensor;
+      expect(relativeError(got, expected)).toBeLessThan(1e-5);
+      const unbent = await tb.torchscript.loadTorchScript(twoX);
+      const plain = unbent.forward(x) as tb.Tensor;
+      expect(relativeError(got, plain)).toBeGreaterThan(1e-3);
+      tf.dispose([x, expected, got, plain]);
+      unbent.dispose();
+      reloaded.dispose();
+    } finally {
+      bended.dispose();
+      (bended.module as tb.torchscript.TorchScriptRoot).dispose();
+    }
+  });
+
   it("an unbent model is written back with identical entry contents", async () => {
     const bended = await tb.load(source);
     const file = join(dir, "same.ts");
