@@ -11,6 +11,8 @@ import { unpickle, type Unpickled } from "./pickle.js";
 import { decodeStorage, elementBytes, stridedView, type StorageRef, type TensorData } from "./storage.js";
 import { ScriptTuple, type ScriptObject, type TorchScriptArchive } from "./values.js";
 
+/** The newest `torch.jit.save` file format read (torch 2.x writes up to 10, in .data/version). */
+const MAX_FORMAT_VERSION = 10;
 /** Zip entries an archive may hold (torch writes one per storage and code file, plus a few). */
 const MAX_ENTRIES = 50_000;
 /** Bytes of code/ and of each pickle (both are small next to the storages). */
@@ -24,7 +26,10 @@ const MAX_DEFLATE_RATIO = 1032;
 
 function openZip(file: string): Promise<Map<string, yauzl.Entry> & { zip: yauzl.ZipFile }> {
   return new Promise((resolve, reject) => {
-    const broken = (err: Error) => reject(new BendingError(`${file} is not a readable TorchScript archive (zip): ${err.message}`));
+    const broken = (err: Error) => reject(new BendingError(/End of central directory record signature not found/i.test(err.message)
+      // a half-downloaded file: the zip's directory sits at its end
+      ? `${file}: the zip's central directory is missing: the file is incomplete — download it again`
+      : `${file} is not a readable TorchScript archive (zip): ${err.message}`));
     yauzl.open(file, { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true }, (err, zip) => {
       if (err || !zip) return broken(err ?? new Error("no zip"));
       const entries = Object.assign(new Map<string, yauzl.Entry>(), { zip });
@@ -130,6 +135,7 @@ class ArchiveReader {
       const numel = tensor.shape.reduce((a, b) => a * b, 1);
       if (numel > elements.length) this.spend(entry, numel * elementBytes(storage.dtype), `a tensor of shape [${tensor.shape.join(", ")}] expanded from ${elements.length} elements`);
       tensor.data = stridedView(elements, offset, tensor.shape, stride, `${this.file}: ${this.root}/${entry}`);
+      tensor.source = { entry, offset, stride };
     }
     return value;
   }
@@ -181,6 +187,9 @@ export async function readTorchScriptArchive(path: string): Promise<TorchScriptA
     const versionEntry = archive.has("version") ? "version" : ".data/version";
     const version = Number((await archive.text(versionEntry)).trim());
     if (!Number.isInteger(version)) throw new BendingError(`${path}: ${root}/${versionEntry}: not a version number`);
+    if (version < 1 || version > MAX_FORMAT_VERSION) {
+      throw new BendingError(`${path}: ${root}/${versionEntry}: file format version ${version}; tfbend reads versions 1 to ${MAX_FORMAT_VERSION} (torch up to 2.x)`);
+    }
     const data = await archive.unpickle("data.pkl", "data");
     if (typeof data !== "object" || data === null || !("kind" in data) || data.kind !== "object") {
       throw new BendingError(`${path}: ${root}/data.pkl: holds no TorchScript module`);

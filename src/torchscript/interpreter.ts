@@ -126,6 +126,13 @@ function countStep(ctx: CallContext): void {
   }
 }
 
+/** Calls a context manager's `__enter__`/`__exit__` when its class defines one (a `with` block). */
+function contextMethod(manager: Value, name: "__enter__" | "__exit__", args: Value[], ctx: CallContext): Value {
+  if (!isInstance(manager)) return undefined;
+  const method = manager.scriptClass.methods.get(name);
+  return method === undefined ? undefined : method.invoke(ctx, manager, args);
+}
+
 /** Python truthiness (a tensor must have one element). */
 export function truthy(v: Value): boolean {
   if (v instanceof tf.Tensor) {
@@ -181,12 +188,15 @@ export class Program {
 
   private inPlaceCount = 0;
 
+  /** Makes an instance of a scripted class (`__torch__.X.__new__`); set by the runtime that runs the program. */
+  newObject: ((cls: ScriptClass) => ScriptInstance) | null = null;
+
   /** Whether the code assigns one of the class's buffers (`self.cache = ...`). */
   private assignsSelf(body: Stmt[], buffers: string[]): boolean {
     const visit = (stmts: Stmt[]): boolean => stmts.some((s) => {
       if (s.k === "assign") return s.targets.some((t) => t.k === "attr" && t.obj.k === "name" && t.obj.id === "self" && buffers.includes(t.name));
       if (s.k === "if") return visit(s.body) || visit(s.orelse);
-      if (s.k === "for" || s.k === "while") return visit(s.body);
+      if (s.k === "for" || s.k === "while" || s.k === "with") return visit(s.body);
       return false;
     });
     return visit(body);
@@ -298,6 +308,25 @@ export class Program {
             if (r === 2) break;
           }
           return 0;
+        };
+      }
+      case "with": {
+        const contexts = s.items.map((i) => this.compileExpr(i.context, scope));
+        const stores = s.items.map((i) => (i.target === null ? null : this.compileStore(i.target, scope)));
+        const body = this.compileBlock(s.body, scope);
+        return (f) => {
+          const entered: Value[] = [];
+          try {
+            for (let i = 0; i < contexts.length; i++) {
+              const manager = contexts[i](f);
+              const value = contextMethod(manager, "__enter__", [], f.ctx);
+              entered.push(manager);
+              stores[i]?.(f, value === undefined ? manager : value);
+            }
+            return body(f);
+          } finally {
+            for (const manager of entered.reverse()) contextMethod(manager, "__exit__", [null, null, null], f.ctx);
+          }
         };
       }
       case "for": {
@@ -474,6 +503,9 @@ export class Program {
       };
     }
     if (id === "Ellipsis") return () => ELLIPSIS;
+    // torch prints float constants as `inf`, `-inf` and `nan`
+    if (id === "inf") return () => Infinity;
+    if (id === "nan") return () => NaN;
     if (NAMESPACES.has(id)) return () => id;
     this.missing.push({ op: `name ${id}`, where: `${scope.label} (${loc.file}:${loc.line})` });
     return () => {
@@ -510,6 +542,21 @@ export class Program {
   }
 
   private compileCall(e: Extract<Expr, { k: "call" }>, scope: Scope): Eval {
+    const out = e.kwargs.findIndex(([k]) => k === "out");
+    if (out >= 0) {
+      // `torch.div(a, b, out=c)`: the op's result written into c in place (as copy_ does); c is the value
+      const target = this.compileExpr(e.kwargs[out][1], scope);
+      const compute = this.compileCall({ ...e, kwargs: e.kwargs.filter((_, i) => i !== out) }, scope);
+      const copy = new BoundOp(findOp("copy_"), "copy_");
+      this.inPlaceCount++;
+      return (f) => {
+        const result = compute(f);
+        const into = target(f);
+        if (into === null) return result;
+        if (!(into instanceof tf.Tensor) || !(result instanceof tf.Tensor)) throw new BendingError(`out= needs tensors, got ${describe(into)} and ${describe(result)}`);
+        return copy.call([into, result], f.ctx);
+      };
+    }
     const where = `${scope.label} (${e.loc.file}:${e.loc.line})`;
     const args = e.args.map((a) => this.compileExpr(a, scope));
     const kwNames = e.kwargs.map(([k]) => k);
@@ -535,6 +582,20 @@ export class Program {
       const op = new BoundOp(def, opName);
       const positions = op.bindKeywords(kwNames, dotted, where, this.missing);
       return this.callOp(op, args, positions, kwValues);
+    }
+    if (dotted !== null && root === "__torch__" && scope.lookup(root) === undefined && dotted.endsWith(".__new__")) {
+      // `__torch__.X.__new__(__torch__.X)`, then `(obj).__init__(...)`: a scripted class built at run time
+      const cls = this.classes.get(dotted.slice(0, -".__new__".length));
+      if (cls === undefined) {
+        this.missing.push({ op: `constructing ${dotted.slice(0, -".__new__".length)}`, where });
+        return () => {
+          throw new BendingError(`'${dotted}' constructs a class the archive does not define`);
+        };
+      }
+      return () => {
+        if (this.newObject === null) throw new BendingError(`cannot construct ${cls.name} outside a loaded model`);
+        return this.newObject(cls);
+      };
     }
     if (dotted !== null && root === "__torch__" && scope.lookup(root) === undefined) {
       const target = this.functions.get(dotted);
@@ -817,6 +878,10 @@ function collectLocals(stmts: Stmt[], scope: Scope): void {
       target(s.target);
       collectLocals(s.body, scope);
     } else if (s.k === "while") collectLocals(s.body, scope);
+    else if (s.k === "with") {
+      for (const item of s.items) if (item.target !== null) target(item.target);
+      collectLocals(s.body, scope);
+    }
     else if (s.k === "if") {
       collectLocals(s.body, scope);
       collectLocals(s.orelse, scope);

@@ -9,6 +9,8 @@ import { ScriptTuple, type ScriptObject, type ScriptValue, type StoredTensor, ty
 import { parseSource } from "./parser.js";
 import { Program, type Value } from "./interpreter.js";
 import { Runtime, StateBuffer, TorchScriptModule, TorchScriptRoot } from "./module.js";
+import { ScriptObjectInstance } from "./objects.js";
+import "./ops-torch2.js";
 import type { RandomSource } from "./context.js";
 import { CALL_LIMITS, type CallLimits } from "./budget.js";
 
@@ -97,7 +99,30 @@ export function compileArchive(archive: TorchScriptArchive, owned: Tensor[]): Pr
   return new Program(files, constants);
 }
 
-function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], path: string, root: TorchScriptRoot | null): TorchScriptModule {
+/** An object of a scripted class that is not a module (nn~'s buffer attributes), with its pickled fields. */
+function buildObject(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], objects: ScriptObjectInstance[], where: string,
+  ancestors: ScriptObject[] = []): ScriptObjectInstance {
+  if (ancestors.includes(obj)) throw new BendingError(`${where}: a ${obj.className} object contains itself`);
+  if (ancestors.length >= MAX_VALUE_DEPTH) throw new BendingError(`${where}: objects nested more than ${MAX_VALUE_DEPTH} deep`);
+  const cls = program.classes.get(obj.className);
+  if (cls === undefined) throw new BendingError(`${where}: a ${obj.className} object, a class with no code in the archive`);
+  if (obj.state !== undefined) throw new BendingError(`${where}: a ${obj.className} object pickled by __getstate__ is not supported`);
+  const instance = new ScriptObjectInstance(cls, true, (body) => runtime.run(body));
+  for (const [name, value] of obj.attributes) {
+    instance.define(name, isScriptObject(value) ? buildObject(value, program, runtime, owned, objects, `${where}.${name}`, [...ancestors, obj])
+      : plainValue(value, owned, `${where}.${name}`));
+  }
+  objects.push(instance);
+  return instance;
+}
+
+/** Whether a scripted class is a module (`class X(Module):`), not a plain class. */
+function isModuleClass(program: Program, className: string): boolean {
+  return program.classes.get(className)?.def.bases.includes("Module") ?? true;
+}
+
+function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owned: Tensor[], path: string, root: TorchScriptRoot | null,
+  objects: ScriptObjectInstance[] = []): TorchScriptModule {
   const cls = program.classes.get(obj.className);
   if (cls === undefined) throw new BendingError(`module '${path || "(root)"}' is a ${obj.className}, which has no code in the archive`);
   const module = root ?? new TorchScriptModule(cls, runtime);
@@ -106,8 +131,10 @@ function buildModule(obj: ScriptObject, program: Program, runtime: Runtime, owne
     const where = `${obj.className}.${name}`;
     if (name === "training") {
       module.training = Boolean(value);
+    } else if (isScriptObject(value) && !isModuleClass(program, value.className)) {
+      module.define(name, "attr", buildObject(value, program, runtime, owned, objects, where));
     } else if (isScriptObject(value)) {
-      module.define(name, "module", buildModule(value, program, runtime, owned, path === "" ? name : `${path}.${name}`, null));
+      module.define(name, "module", buildModule(value, program, runtime, owned, path === "" ? name : `${path}.${name}`, null, objects));
       children++;
     } else if (isStoredTensor(value) && cls.def.parameters.includes(name)) {
       module.define(name, "param", new Parameter(tensorFromStored(value)));
@@ -137,7 +164,12 @@ export function moduleFromArchive(archive: TorchScriptArchive, options: TorchScr
     const runtime = new Runtime(program, options.random ?? seededRandom(options.seed), { ...CALL_LIMITS, ...options.limits });
     const root = new TorchScriptRoot(rootClass, runtime);
     try {
-      buildModule(archive.root, program, runtime, owned, "", root);
+      const objects: ScriptObjectInstance[] = [];
+      try {
+        buildModule(archive.root, program, runtime, owned, "", root, objects);
+      } finally {
+        root.ownObjects(objects);
+      }
       root.isLeaf = false;
       root.file = archive.file;
       const seen = new Set<string>();

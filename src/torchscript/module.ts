@@ -14,6 +14,7 @@ import { CALL_LIMITS, type CallLimits } from "./budget.js";
 import { checkExposedName } from "./exposed-names.js";
 import { checkMethodOutput, checkMethodParams } from "./output-check.js";
 import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
+import { ScriptObjectInstance } from "./objects.js";
 
 /** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
 export class StateBuffer extends Buffer {
@@ -55,7 +56,9 @@ export class Runtime {
   get busy(): boolean {
     return this.current !== null;
   }
-  constructor(readonly program: Program, readonly random: RandomSource, readonly limits: Readonly<CallLimits> = CALL_LIMITS) {}
+  constructor(readonly program: Program, readonly random: RandomSource, readonly limits: Readonly<CallLimits> = CALL_LIMITS) {
+    program.newObject = (cls) => new ScriptObjectInstance(cls, false, (body) => this.run(body));
+  }
 
   run<T>(body: (ctx: CallContext) => T): T {
     if (this.current !== null) return body(this.current);
@@ -92,6 +95,8 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   readonly #runtime: Runtime;
   readonly #kinds = new Map<string, FieldKind>();
   readonly #attrs = new Map<string, Value>();
+  /** Tensors the model's code wrote into plain attributes (`self.table = t`): kept across calls, freed when replaced. */
+  readonly #keptAttrs = new Set<Tensor>();
 
   constructor(cls: ScriptClass, runtime: Runtime) {
     super();
@@ -218,7 +223,12 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
     if (name === "training" && kind === undefined) this.training = Boolean(value);
     else {
       this.#kinds.set(name, "attr");
-      this.#attrs.set(name, value);
+      const old = this.#attrs.get(name);
+      // a tensor made during the call would be freed when it ends: the attribute keeps its own copy
+      const stored = value instanceof tf.Tensor ? tf.keep(value.clone()) : value;
+      if (stored instanceof tf.Tensor) this.#keptAttrs.add(stored);
+      this.#attrs.set(name, stored);
+      if (old instanceof tf.Tensor && this.#keptAttrs.delete(old)) ctx.retired.push(old);
     }
   }
 
@@ -256,6 +266,12 @@ export class TorchScriptModule extends Module implements ScriptInstance, StateOw
   override extraRepr(): string {
     return this.#cls.name;
   }
+
+  /** Frees the tensors the model's code wrote into plain attributes. */
+  disposeKeptAttributes(): void {
+    for (const t of this.#keptAttrs) if (!t.isDisposed) t.dispose();
+    this.#keptAttrs.clear();
+  }
 }
 
 /** The root of an interpreted model: the nn~ interface on top of TorchScriptModule. */
@@ -266,7 +282,12 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   file = "";
   /** Ops the code uses that the op table lacks ("torch.x in Class.method (file:line)"); calls reaching them fail. */
   unsupportedOps: string[] = [];
+  /** nn~ attributes whose getter returns a tensor (a wavetable): getTensorAttribute / setTensorAttribute. */
+  tensorAttributes: { name: string; type: string }[] = [];
+  /** nn~ buffer attributes (`get_buffer_attributes`), filled from audio with setBufferAttribute. */
+  bufferAttributes: string[] = [];
   #owned: Tensor[] = [];
+  #objects: ScriptObjectInstance[] = [];
 
   /** Reads nn~'s metadata (get_methods, <method>_params, get_attributes, get_<name>). */
   readNnTilde(): void {
@@ -292,9 +313,52 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     if (cls.methods.has("get_attributes")) names = (this.invoke("get_attributes", []) as string[]).map(String);
     else names = [...cls.methods.keys()].filter((m) => m.startsWith("get_") && cls.methods.has(`set_${m.slice(4)}`)).map((m) => m.slice(4));
     for (const name of names) checkExposedName(name, "nn~ attribute", this.file);
-    this.attributes = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({
-      name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any", value: this.getAttribute(name),
-    }));
+    const specs = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({ name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any" }));
+    this.tensorAttributes = specs.filter((a) => isTensorType(a.type));
+    this.attributes = specs.filter((a) => !isTensorType(a.type)).map((a) => ({ ...a, value: this.getAttribute(a.name) }));
+    this.bufferAttributes = cls.methods.has("get_buffer_attributes") ? (this.invoke("get_buffer_attributes", []) as unknown[]).map(String) : [];
+  }
+
+  /** A tensor-valued attribute (a copy: the caller disposes it). */
+  getTensorAttribute(name: string): Tensor {
+    if (!this.tensorAttributes.some((a) => a.name === name)) throw new BendingError(`unknown tensor attribute '${name}' (tensor attributes: ${this.tensorAttributes.map((a) => a.name).join(", ") || "none"})`);
+    const value = this.invoke(`get_${name}`, []);
+    if (!(value instanceof tf.Tensor)) throw new BendingError(`get_${name} returned ${value === null ? "None" : typeof value}, not a tensor`);
+    return tf.clone(value);
+  }
+
+  /** Sets a tensor-valued attribute through the model's set_<name> (the model keeps its own copy). */
+  setTensorAttribute(name: string, value: Tensor): void {
+    if (!this.tensorAttributes.some((a) => a.name === name)) throw new BendingError(`unknown tensor attribute '${name}' (tensor attributes: ${this.tensorAttributes.map((a) => a.name).join(", ") || "none"})`);
+    this.checkStatus(`set_${name}`, this.invoke(`set_${name}`, [value]), `${name} = a tensor of shape [${value.shape.join(", ")}]`);
+  }
+
+  /** nn~'s set_buffer_attribute(name, tensor, sr): fills a buffer attribute from audio (the model keeps its own copy). */
+  setBufferAttribute(name: string, value: Tensor, sampleRate: number): void {
+    this.checkBufferAttribute(name);
+    if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new BendingError(`buffer attribute '${name}': the sample rate must be a positive int, got ${sampleRate}`);
+    this.checkStatus("set_buffer_attribute", this.invoke("set_buffer_attribute", [name, value, sampleRate]), `buffer ${name}`);
+  }
+
+  /** nn~'s clear_buffer_attribute(name). */
+  clearBufferAttribute(name: string): void {
+    this.checkBufferAttribute(name);
+    this.checkStatus("clear_buffer_attribute", this.invoke("clear_buffer_attribute", [name]), `clearing buffer ${name}`);
+  }
+
+  /** nn~'s is_buffer_empty(name). */
+  isBufferEmpty(name: string): boolean {
+    this.checkBufferAttribute(name);
+    return Boolean(this.invoke("is_buffer_empty", [name]));
+  }
+
+  private checkBufferAttribute(name: string): void {
+    if (!this.bufferAttributes.includes(name)) throw new BendingError(`unknown buffer attribute '${name}' (buffer attributes: ${this.bufferAttributes.join(", ") || "none"})`);
+  }
+
+  /** nn~ setters return 0 (or nothing) when they accept a value. */
+  private checkStatus(method: string, result: unknown, what: string): void {
+    if (typeof result === "number" && result !== 0) throw new BendingError(`the model refused ${what} (${method} returned ${result})`);
   }
 
   /** Runs a method; a top-level call of an nn~ method has its output checked against its declaration. */
@@ -349,6 +413,11 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     }
   }
 
+  /** Scripted-class objects of the file (buffer attributes): they free the tensors written to them with the root. */
+  ownObjects(objects: ScriptObjectInstance[]): void {
+    this.#objects.push(...objects);
+  }
+
   /** Tensors the module holds beyond its state (constants, plain tensor attributes). */
   own(tensors: Tensor[]): void {
     this.#owned.push(...tensors);
@@ -357,10 +426,13 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
   override dispose(): void {
     const initials = this.namedBuffers().map(([, b]) => b).filter((b): b is StateBuffer => b instanceof StateBuffer);
     this.resetState();
+    for (const [, m] of this.namedModules()) if (m instanceof TorchScriptModule) m.disposeKeptAttributes();
     super.dispose();
     for (const b of initials) if (!b.initial.isDisposed) b.initial.dispose();
     for (const t of this.#owned) t.dispose();
     this.#owned = [];
+    for (const o of this.#objects) o.dispose();
+    this.#objects = [];
   }
 }
 
@@ -370,8 +442,19 @@ function toAttributeValue(v: Value, name: string): AttributeValue {
   throw new BendingError(`attribute '${name}' has a value tfbend cannot pass on (${v === null ? "None" : typeof v})`);
 }
 
+/** Whether a TorchScript type holds a tensor (`Tensor`, `Optional[Tensor]`). */
+function isTensorType(type: string): boolean {
+  return /\bTensor\b/.test(type);
+}
+
 function checkType(v: unknown, type: string | null, name: string): void {
   if (type === null) return;
+  const list = /^List\[(.+)\]$/.exec(type);
+  if (list !== null) {
+    if (!Array.isArray(v)) throw new BendingError(`attribute '${name}' needs a list (${type}), got ${String(v)}`);
+    v.forEach((item) => checkType(item, list[1], name));
+    return;
+  }
   const ok = type === "bool" ? typeof v === "boolean"
     : type === "int" ? typeof v === "number" && Number.isInteger(v)
     : type === "float" ? typeof v === "number" && Number.isFinite(v)

@@ -49,7 +49,10 @@ function op(names: string | string[], signature: string, fn: OpFn): void {
     params.push(eq < 0 ? part : part.slice(0, eq).trim());
     defaults.push(eq < 0 ? REQUIRED : literal(part.slice(eq + 1)));
   }
-  for (const name of typeof names === "string" ? [names] : names) TABLE.set(name, { name, params, defaults, fn, inPlace: IN_PLACE.has(name) });
+  for (const name of typeof names === "string" ? [names] : names) {
+    if (TABLE.has(name)) throw new BendingError(`the TorchScript op '${name}' is defined twice`);
+    TABLE.set(name, { name, params, defaults, fn, inPlace: IN_PLACE.has(name) });
+  }
 }
 
 /** Fills missing arguments from the defaults (in place; `args` is fresh per call). */
@@ -591,7 +594,6 @@ op("arange", `start, end=None, step=1, ${FACTORY}`, ([s, e, st, d]) => {
   const integral = [start, end, num(st)].every(Number.isInteger);
   return F.arange(start, end, num(st), tfDtype(d, integral ? "int32" : "float32"));
 });
-op("linspace", `start, end, steps, ${FACTORY}`, ([s, e, n]) => F.linspace(num(s), num(e), num(n)));
 op("tensor", "data, dtype=None, device=None, requires_grad=False", ([data, d], ctx) => {
   const flat = (v: Value): number[] => (Array.isArray(v) ? v.flatMap(flat) : [num(v)]);
   const shape = (v: Value): number[] => (Array.isArray(v) ? [v.length, ...(v.length ? shape(v[0]) : [])] : []);
@@ -735,12 +737,6 @@ op("repeat_interleave", "self, repeats, dim=None, output_size=None", ([x, r, d])
   if (isT(r) && r.size !== 1) throw new BendingError("repeat_interleave with a tensor of repeats is not supported (an int count is)");
   return F.repeatInterleave(T(x), num(r), d === null ? null : num(d));
 });
-op("stft", "self, n_fft, hop_length=None, win_length=None, window=None, normalized=False, onesided=None, return_complex=None", ([x, n, hop, win, w, normalized, onesided, complex]) =>
-  F.stft(T(x), num(n), hop === null ? null : num(hop), win === null ? null : num(win), (w as Tensor | null) ?? null, Boolean(normalized),
-    onesided as boolean | null, complex as boolean | null));
-op("gru", "input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first", ([x, hx, params, biases, layers, dropout, train, bidirectional, batchFirst]) => {
-  if (bidirectional === true) throw new BendingError("bidirectional GRU is not supported");
-  if (train === true && num(dropout) > 0) throw new BendingError("GRU dropout in training mode is not supported (call eval() before exporting)");
-  if (!isT(hx)) throw new BendingError("gru over a packed sequence is not supported");
-  return F.gru(T(x), hx, (params as Value[]).map((p) => T(p, "GRU weight")), Boolean(biases), num(layers), Boolean(batchFirst));
-});
+
+// For the op files beside this one (ops-torch2.ts registers torch 2.x's ops into the same table).
+export { op as registerOp, tensorOp as registerTensorOp, T as tensorArg, num as numberArg, ints as intsArg, floatOf };

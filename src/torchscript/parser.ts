@@ -33,6 +33,7 @@ export type Stmt =
   | { k: "if"; test: Expr; body: Stmt[]; orelse: Stmt[]; loc: Loc }
   | { k: "for"; target: Expr; iter: Expr; body: Stmt[]; loc: Loc }
   | { k: "while"; test: Expr; body: Stmt[]; loc: Loc }
+  | { k: "with"; items: { context: Expr; target: Expr | null }[]; body: Stmt[]; loc: Loc }
   | { k: "return"; value: Expr | null; loc: Loc }
   | { k: "raise"; value: Expr | null; loc: Loc }
   | { k: "assert"; test: Expr; msg: Expr | null; loc: Loc }
@@ -84,7 +85,7 @@ interface Token {
 }
 
 const KEYWORDS = new Set(["and", "or", "not", "in", "is", "if", "elif", "else", "for", "while", "return", "raise",
-  "pass", "break", "continue", "def", "class", "import", "from", "as", "assert", "None", "True", "False", "lambda", "global"]);
+  "pass", "break", "continue", "def", "class", "import", "from", "as", "assert", "with", "None", "True", "False", "lambda", "global"]);
 const OPERATORS = ["**=", "//=", ">>=", "<<=", "->", "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=",
   "|=", "^=", "<<", ">>", "...", "(", ")", "[", "]", "{", "}", ",", ":", ".", "=", "+", "-", "*", "/", "%", "<", ">", "&", "|",
   "^", "~", "@", ";"];
@@ -449,6 +450,17 @@ class Parser {
           const test = this.expression();
           this.expectOp(":");
           return { k: "while", test, body: this.statements(), loc };
+        }
+        case "with": {
+          // torch >= 1.10 prints `with _0:` on a context-manager object (no_grad built by __new__/__init__)
+          this.pos++;
+          const items: { context: Expr; target: Expr | null }[] = [];
+          do {
+            const context = this.expression();
+            items.push({ context, target: this.eatWord("as") ? this.expression() : null });
+          } while (this.eatOp(","));
+          this.expectOp(":");
+          return { k: "with", items, body: this.statements(), loc };
         }
         case "return": {
           this.pos++;

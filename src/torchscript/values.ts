@@ -14,6 +14,8 @@ export interface StoredTensor {
   shape: number[];
   data: Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
   requiresGrad: boolean;
+  /** Where the archive keeps it: the storage entry (`data/3`, under the root folder), offset and strides in elements. */
+  source?: { entry: string; offset: number; stride: number[] };
 }
 
 /**
