@@ -27,6 +27,7 @@ export { DEFAULT_VERSION, DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
 export { WindowedQuantiles, statistics, type Stats } from "./util/stats.js";
 export * as io from "./io.js";
 export { load, save } from "./load/load.js";
+export { saveTorchScript, type ExportReport } from "./load/torchscript-export.js";
 export * as zoo from "./zoo/index.js";
 export * as torchscript from "./torchscript/index.js";
 export * as control from "./control/index.js";

@@ -188,6 +188,7 @@ describe("renders are not disturbed by commands arriving meanwhile", () => {
     expect((await run(`cluster ${act} 3 seed 2 samples 6`)).dict).toEqual(clusters); // deterministic from its seed
     const bend = await run(`bend ${act} zoom factor 2 cluster ${act}:c1`);
     expect(bend).toMatchObject({ ok: true });
+    expect(await run("export image.ts")).toMatchObject({ ok: false, values: [expect.stringMatching(/not read from a TorchScript file/)] });
     expect(await run(`cluster ${act} 3 colour 2`)).toMatchObject({ ok: false, values: [expect.stringMatching(/samples.*seed/)] });
     await run("reset");
   });

@@ -47,7 +47,7 @@ describe("exporting a bent TorchScript model", () => {
       const x = tf.randomNormal([1, 1, 256], 0, 1, "float32", 7);
       const expected = bended.forward(x);
       const file = join(dir, "bent.ts");
-      const report = await tb.torchscript.saveTorchScript(bended, file);
+      const report = await tb.saveTorchScript(bended, file);
       expect(report.written.sort()).toEqual(["net.44.weight", "net.46.bias", "net.46.weight"]);
       const { output, differ, sameNames } = await runInPyTorch(dir, file, source, "forward", x);
       expect(sameNames).toBe(true);
@@ -73,7 +73,8 @@ describe("exporting a bent TorchScript model", () => {
     try {
       bended.bend(new tb.Scale(0.25), "net.0.weight");
       const expected = bended.bendedStateDict()["net.0.weight"].clone();
-      await tb.torchscript.saveTorchScript(bended, file);
+      await tb.save(bended, file); // tb.save of a TorchScript model to a .ts name exports it
+      await expect(tb.save(bended, join(dir, "folder"))).rejects.toThrow(/saved as one: tb\.save\(bended, "bent\.ts"\)/);
       const reloaded = await tb.load(file);
       expect(relativeError(reloaded.stateDict()["net.0.weight"], expected)).toBe(0);
       expect(Object.keys(reloaded.stateDict())).toEqual(Object.keys(bended.stateDict()));
@@ -95,7 +96,7 @@ describe("exporting a bent TorchScript model", () => {
       bended.bend(new tb.Scale(3), "net.46.weight");
       bended.write("loud");
       bended.interpolate({ [tb.DEFAULT_VERSION]: 0.5, loud: 0.5 });
-      const report = await tb.torchscript.saveTorchScript(bended, file);
+      const report = await tb.saveTorchScript(bended, file);
       expect(report.written).toEqual(["net.46.weight"]);
       const reloaded = await tb.torchscript.loadTorchScript(file);
       const written = reloaded.stateDict()["net.46.weight"];
@@ -115,7 +116,7 @@ describe("exporting a bent TorchScript model", () => {
     const file = join(dir, "two.ts");
     try {
       bended.bend(new tb.Scale(0.5), "norm.weight");
-      await tb.torchscript.saveTorchScript(bended, file);
+      await tb.saveTorchScript(bended, file);
       const archive = await tb.torchscript.readTorchScriptArchive(file);
       expect([archive.rootFolder, archive.version]).toEqual(["torch2_v2[3]", 10]);
       const reloaded = await tb.torchscript.loadTorchScript(file);
@@ -139,7 +140,7 @@ describe("exporting a bent TorchScript model", () => {
     const bended = await tb.load(source);
     const file = join(dir, "same.ts");
     try {
-      const report = await tb.torchscript.saveTorchScript(bended, file);
+      const report = await tb.saveTorchScript(bended, file);
       expect(report.written).toEqual([]);
       const a = await tb.torchscript.readTorchScriptArchive(file);
       const b = await tb.torchscript.readTorchScriptArchive(source);
@@ -158,7 +159,7 @@ describe("exporting a bent TorchScript model", () => {
       bended.trace();
       const names = bended.activationNames();
       bended.bend(new tb.Mask(0.5, { seed: 1 }), names[1]);
-      await expect(tb.torchscript.saveTorchScript(bended, file)).rejects.toThrow(new RegExp(`activation bendings .*Mask.* on ${names[1].replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+      await expect(tb.saveTorchScript(bended, file)).rejects.toThrow(new RegExp(`activation bendings .*Mask.* on ${names[1].replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
       expect(existsSync(file)).toBe(false);
       expect(readdirSync(dir).some((n) => n.includes("refused"))).toBe(false);
     } finally {

@@ -66,4 +66,17 @@ describe("TorchScript models in the session", () => {
     const block = await session.renderBlock();
     expect(block.data.every(Number.isFinite)).toBe(true);
   });
+
+  it("export <file.ts> writes the model back as TorchScript into the workspace, weights as they play; it loads again", async () => {
+    expect((await run("load rave_like.ts")).ok).toBe(true);
+    const weight = (await run("weights")).values[0] as string;
+    expect((await run(`bend ${weight.replace(/\./g, "\\.")} scale scale 0.5`)).ok).toBe(true);
+    const exported = await run("export bent/rave_bent.ts");
+    expect(exported.ok, String(exported.values)).toBe(true);
+    expect(exported.values.slice(1)).toEqual([weight]);
+    expect(await run("export ../escape.ts")).toMatchObject({ ok: false });
+    expect(await run("export bent.wav")).toMatchObject({ ok: false, values: [expect.stringMatching(/export <name>\.ts/)] });
+    expect((await run("load bent/rave_bent.ts")).ok).toBe(true);
+    expect((await run("bendings")).values).toEqual([]);
+  });
 });

@@ -9,6 +9,8 @@ import { formatRecordedShape } from "../graph/graph.js";
 import type { Atom, BendingInfo, ControlInfo, GraphDict, GraphNode } from "../protocol/index.js";
 import { writeFileNoFollow } from "../formats/paths.js";
 import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
+import { saveTorchScript } from "../load/torchscript-export.js";
+import { TorchScriptModule } from "../torchscript/module.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
 import { callbackFromAtoms } from "./callback-atoms.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
@@ -401,6 +403,22 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       noMore(a, s.kind === "image" ? 1 : 2, "render <file.wav> <seconds> | render <file.png>");
       const path = await s.render(file, seconds);
       return { values: [path] };
+    },
+  },
+  {
+    name: "export",
+    usage: "export <file.ts>",
+    help: "write the model (read from a TorchScript file) as a TorchScript file in the workspace, its weights as they play now, for nn~ and PyTorch",
+    run: async (s, a) => {
+      const file = symbol(a, 0, "file");
+      noMore(a, 1, "export <file.ts>");
+      if (!/\.(ts|pt)$/i.test(file)) throw new BendingError(`export writes a TorchScript file: export <name>.ts, got '${file}'`);
+      const model = s.requireModel();
+      if (!(model.module instanceof TorchScriptModule)) throw new BendingError(`model '${s.modelName}' was not read from a TorchScript file: export writes back nn~ / TorchScript models only (save a tfbend model with 'config save' and 'write')`);
+      const path = s.resolvePath(file);
+      mkdirSync(dirname(path), { recursive: true });
+      const report = await saveTorchScript(model, path);
+      return { values: [path, ...report.written] };
     },
   },
   {

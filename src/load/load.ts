@@ -20,6 +20,7 @@ import { KerasModel } from "./layers-model.js";
 import { loadGraphModule } from "./graph-model.js";
 import { checkManifest, MANIFEST, MANIFEST_LIMITS, type Manifest } from "./manifest.js";
 import { loadTorchScript, type TorchScriptOptions } from "../torchscript/load.js";
+import { saveTorchScript } from "./torchscript-export.js";
 import { TorchScriptModule } from "../torchscript/module.js";
 
 export { MANIFEST, MANIFEST_LIMITS } from "./manifest.js";
@@ -216,12 +217,17 @@ async function restore(files: ModelFiles, manifest: Manifest, module: Module): P
  * methods, so that tb.load(dir) gives back identical outputs.
  */
 export async function save(bended: BendedModule, dir: string): Promise<void> {
-  const full = resolve(dir);
-  mkdirSync(full, { recursive: true });
   const module = bended.module;
   if (module instanceof TorchScriptModule) {
-    throw new BendingError("tb.save of an interpreted TorchScript model is not supported: keep the .ts file, and save bendings with bended.bendingConfig().save(path) and versions with tb.io.saveSafetensors(path, bended.versionStateDict(name))");
+    // A model read from a TorchScript file goes back to one: tb.save(bended, "bent.ts").
+    if (/\.(ts|pt)$/i.test(dir)) {
+      await saveTorchScript(bended, dir);
+      return;
+    }
+    throw new BendingError("a model read from a TorchScript file is saved as one: tb.save(bended, \"bent.ts\") writes its weights as they are now (versions, interpolation, weight bendings baked in); save bendings with bended.bendingConfig().save(path)");
   }
+  const full = resolve(dir);
+  mkdirSync(full, { recursive: true });
   let architecture: Manifest["architecture"];
   const registered = architectureOf(module);
   if (registered) architecture = { kind: "registered", ...registered };

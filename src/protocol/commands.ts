@@ -35,6 +35,7 @@ export const COMMAND_EFFECTS = {
   config: "output",
   input: "announce",
   render: "action",
+  export: "action",
   stream: "announce",
   enable: "announce",
   status: "query",

@@ -8,5 +8,3 @@ export { opNames } from "./ops.js";
 export { parseSource } from "./parser.js";
 export type { RandomSource } from "./context.js";
 export { CALL_LIMITS, type CallLimits } from "./budget.js";
-// Bent models back to TorchScript files (nn~ and PyTorch load them).
-export { saveTorchScript, type ExportReport } from "./export.js";

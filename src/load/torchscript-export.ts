@@ -5,10 +5,10 @@
 // the archive; until they are written there, they are refused by name, never dropped.
 import { BendingError } from "../errors.js";
 import type { BendedModule } from "../bended/bended-module.js";
-import { readTorchScriptArchive } from "./archive.js";
-import { TorchScriptRoot, StateBuffer } from "./module.js";
-import { ScriptTuple, type ScriptObject, type ScriptValue, type StoredTensor, type TorchDtype } from "./values.js";
-import { rewriteZip } from "./zip-writer.js";
+import { readTorchScriptArchive } from "../torchscript/archive.js";
+import { TorchScriptRoot, StateBuffer } from "../torchscript/module.js";
+import { ScriptTuple, type ScriptObject, type ScriptValue, type StoredTensor, type TorchDtype } from "../torchscript/values.js";
+import { rewriteZip } from "../formats/zip-writer.js";
 
 export interface ExportReport {
   /** The file written. */
