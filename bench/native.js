@@ -6,7 +6,7 @@
 import * as tb from "tfbend";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { CachedConvTranspose1d, HOP, RAVE, RaveDecoder, interpretedDecoder, setRaveStreaming } from "./rave.js";
+import { CachedConvTranspose1d, HOP, RAVE, RaveDecoder, interpretedDecoder, printRaveTable, setRaveStreaming } from "./rave.js";
 import { ConvStack } from "./core.js";
 import { CLOCK, fmt, interleave, quantile } from "./util.js";
 
@@ -172,19 +172,7 @@ export function printNative(r) {
     return;
   }
   console.log(`CPU: ${r.cpu}; wasm backend: ${r.backend.name}; ${CLOCK} clock; RAVE-v2-sized decoder ${(r.rave.parameters / 1e6).toFixed(1)} M parameters`);
-  console.log("| block | variant | p50 ms | p95 ms | RTF p50 | RTF p95 | p50 / PyTorch |");
-  console.log("|---|---|---:|---:|---:|---:|---:|");
-  for (const { frames, samples } of r.rave.results) {
-    const blockMs = ((frames * HOP) / RAVE.sampleRate) * 1000;
-    const torch = r.torch.error === undefined ? r.torch[String(frames)] : undefined;
-    const rows = Object.entries(samples).map(([name, s]) => ({ name, p50: quantile(s, 0.5), p95: quantile(s, 0.95) }));
-    if (torch !== undefined) rows.push({ name: "PyTorch 1 thread", p50: torch.p50, p95: torch.p95 });
-    for (const row of rows) {
-      const vsTorch = torch === undefined ? "n/a" : `${(row.p50 / torch.p50).toFixed(2)}×`;
-      console.log(`| ${frames * HOP} | ${row.name} | ${fmt(row.p50)} | ${fmt(row.p95)} | ${(row.p50 / blockMs).toFixed(3)} | ${(row.p95 / blockMs).toFixed(3)} | ${vsTorch} |`);
-    }
-  }
-  if (r.torch.error !== undefined) console.log(`\nPyTorch not measured: ${r.torch.error}`);
+  printRaveTable(r.rave.results, r.torch);
   if (r.rave.scriptError !== undefined) console.log(`\nTorchScript file not measured: ${r.rave.scriptError}`);
   console.log(`\nCompile (trace + ONNX + session) of the decoder: p50 ${fmt(r.rave.compile.p50)} ms over ${r.rave.compile.n}`);
   const base = quantile(r.small["raw tfjs wasm channels-last (reference)"], 0.5);

@@ -254,13 +254,13 @@ export async function runRave({ frameCounts = [1, 8], rounds = 20, torchscript =
   return { backend: tb.backendInfo(), parameters, results, torch, torchscriptError: script.error };
 }
 
-export function printRave(r) {
-  console.log(`\n## RAVE-v2-sized decoder, streaming (${(r.parameters / 1e6).toFixed(1)} M parameters; ${r.backend.name}: ${r.backend.device}; ${CLOCK} clock)`);
+/** The decoder's table: one row per variant and block size, with PyTorch's time beside when measured. */
+export function printRaveTable(results, torchTimes) {
   console.log("| block | variant | p50 ms | p95 ms | RTF p50 | RTF p95 | p50 / PyTorch |");
   console.log("|---|---|---:|---:|---:|---:|---:|");
-  for (const { frames, samples } of r.results) {
+  for (const { frames, samples } of results) {
     const blockMs = ((frames * HOP) / RAVE.sampleRate) * 1000;
-    const torch = r.torch.error === undefined ? r.torch[String(frames)] : undefined;
+    const torch = torchTimes.error === undefined ? torchTimes[String(frames)] : undefined;
     const rows = Object.entries(samples).map(([name, s]) => ({ name, p50: quantile(s, 0.5), p95: quantile(s, 0.95) }));
     if (torch !== undefined) rows.push({ name: "PyTorch 1 thread", p50: torch.p50, p95: torch.p95 });
     for (const row of rows) {
@@ -268,7 +268,12 @@ export function printRave(r) {
       console.log(`| ${frames * HOP} | ${row.name} | ${fmt(row.p50)} | ${fmt(row.p95)} | ${(row.p50 / blockMs).toFixed(3)} | ${(row.p95 / blockMs).toFixed(3)} | ${vsTorch} |`);
     }
   }
-  if (r.torch.error !== undefined) console.log(`\nPyTorch not measured: ${r.torch.error}`);
+  if (torchTimes.error !== undefined) console.log(`\nPyTorch not measured: ${torchTimes.error}`);
+}
+
+export function printRave(r) {
+  console.log(`\n## RAVE-v2-sized decoder, streaming (${(r.parameters / 1e6).toFixed(1)} M parameters; ${r.backend.name}: ${r.backend.device}; ${CLOCK} clock)`);
+  printRaveTable(r.results, r.torch);
   if (r.torchscriptError !== undefined) console.log(`\nTorchScript file not measured: ${r.torchscriptError}`);
 }
 
