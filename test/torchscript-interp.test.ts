@@ -1,7 +1,7 @@
 // The TorchScript interpreter on real torch.jit.save files (test/fixtures/torchscript, made by
 // make_fixtures.py with PyTorch 1.13): every method against PyTorch's outputs (replaying its
 // random draws), block-by-block streaming, bending, versions, nn~ metadata and errors.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
@@ -303,9 +303,10 @@ describe("TorchScript errors", () => {
     await expect(tb.load(join(DIR, "layout_unknown_global.ts"))).rejects.toThrow(/subprocess/);
   });
 
-  it("tb.save refuses an interpreted model and says what to keep", async () => {
+  it("tb.save of an interpreted model into a folder is refused and says to save a .ts file", async () => {
     const bended = await tb.load(join(DIR, "effects.ts"));
-    await expect(tb.save(bended, join(DIR, "never-written"))).rejects.toThrow(/TorchScript.*keep the \.ts file/);
+    await expect(tb.save(bended, join(DIR, "never-written"))).rejects.toThrow(/TorchScript file is saved as one: tb\.save\(bended, "bent\.ts"\)/);
+    expect(existsSync(join(DIR, "never-written"))).toBe(false);
     bended.module.dispose();
   });
 });
