@@ -77,7 +77,7 @@ export class Session implements CommandContext {
       workspace: options.workspace,
       modelsDir: options.modelsDir,
       bufferSize: options.blockSamples ?? (options.blockFrames !== undefined ? options.blockFrames * 256 : 2048),
-      imageFps: options.imageFps ?? 25,
+      imageFps: options.imageFps ?? 30,
       maxVersions: options.maxVersions ?? DEFAULT_MAX_VERSIONS,
     });
     this.liveInput = new LiveInput(options.input);
