@@ -51,6 +51,7 @@ export const COMMAND_EFFECTS = {
   peek: "query",
   callbacks: "query",
   state: "query",
+  clustermaps: "query",
 } as const satisfies Record<string, CommandEffect>;
 
 export type CommandName = keyof typeof COMMAND_EFFECTS;
