@@ -229,15 +229,16 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "controls",
     usage: "controls",
-    help: "list the live controls: name value min max ...",
+    help: "list the live controls: name value min max ... (dict: also the modulator moving each, see lfo/env/follow)",
     run: (s, a) => {
       noMore(a, 0, "controls");
       const controls = s.requireModel().controls();
       return {
         values: controls.flatMap((c) => [c.name, c.value, finiteOr(c.range?.[0], "-inf"), finiteOr(c.range?.[1], "inf")]),
-        dict: controls.map((c): ControlInfo => ({
-          name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null), modulator: s.modulators.describe(c.name) || null,
-        })),
+        dict: controls.map((c): ControlInfo => {
+          const modulator = s.modulators.describe(c.name);
+          return { name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null), ...(modulator ? { modulator } : {}) };
+        }),
       };
     },
   },
