@@ -4,7 +4,9 @@
 // (`set angle`, `set zoom` sent as each frame arrives), (c) the same two moved by modulators
 // on the inference thread (`lfo`, no messages). Reports the frame's compute time p50/p95
 // (status RTF × frame period), the interval between frames at the client p50/p95, frames
-// per second received, and dropped frames from `status`.
+// per second received, and dropped frames from `status`. Then the same three in process
+// (Session.renderBlock, no threads or sockets) in CPU time per frame, which a machine busy
+// with other work does not inflate as it does wall time.
 // BENCH_SECONDS (default 20) is each run's length. Run: npm run build && node bench/image-stream.js
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,6 +84,48 @@ export async function runImageStream() {
   return results;
 }
 
+/** CPU milliseconds (this process, all threads) per rendered frame, p50/p95 over `frames`, for each configuration. */
+export async function runImageCpu(frames = 300) {
+  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")), modelsDir: new URL("../models", import.meta.url).pathname });
+  const run = (line) => session.execute(tb.control.parseLine(line));
+  await run("load image");
+  await run("input hold");
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  async function measure(label, move) {
+    for (let i = 0; i < 20; i++) await session.renderBlock();
+    const times = [];
+    for (let i = 0; i < frames; i++) {
+      const t0 = cpuMs();
+      if (move) {
+        await run(`set angle ${(i * 3) % 360 - 180}`);
+        await run(`set zoom ${1 + 0.5 * Math.sin(i / 10)}`);
+      }
+      await session.renderBlock();
+      times.push(cpuMs() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { label, p50: quantile(times, 0.5), p95: quantile(times, 0.95), tensors: tb.tf.memory().numTensors };
+  }
+  const results = [await measure("unbent", false)];
+  await run("bend net_6 rotate degrees @angle=0");
+  await run("bend net_4 zoom factor @zoom=1");
+  results.push(await measure("Rotate + Zoom, both set every frame", true));
+  await run("lfo angle saw 0.5 180");
+  await run("lfo zoom sine 0.3 0.5");
+  results.push(await measure("Rotate + Zoom moved by lfo", false));
+  session.dispose();
+  return results;
+}
+
+export function printImageCpu(results) {
+  console.log("\n| in process (Session.renderBlock) | CPU ms per frame p50 / p95 | tensors after |");
+  console.log("|---|---:|---:|");
+  for (const r of results) console.log(`| ${r.label} | ${fmt(r.p50)} / ${fmt(r.p95)} | ${r.tensors} |`);
+}
+
 export function printImageStream(results) {
   const r0 = results[0];
   console.log(`\n## Image stream over WebSocket (backend ${r0.backend}; shipped image model, 64×64, ${(1000 / r0.periodMs).toFixed(0)} fps, ${SECONDS} s each)`);
@@ -92,4 +136,7 @@ export function printImageStream(results) {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) printImageStream(await runImageStream());
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printImageStream(await runImageStream());
+  printImageCpu(await runImageCpu());
+}
