@@ -44,6 +44,21 @@ export const DEMO_MESSAGES = [
   "dump",
 ];
 
+/**
+ * The Max patch's image section, clicked after 'load image': two spatial bendings on
+ * controls the sliders below move, and modulators that move them by themselves.
+ */
+export const IMAGE_MESSAGES = [
+  "load image",
+  "bend net_6 rotate degrees @angle=0",
+  "bend net_4 zoom factor @zoom=1",
+  "lfo angle sine 0.25 45",
+  "env zoom 0.05 0.1 0.6 2",
+  "trigger zoom",
+];
+/** Sliders on the image section's controls: name, low, high. */
+export const IMAGE_SLIDERS = [["angle", -180, 180], ["zoom", 0.5, 2]];
+
 // --- Max ---------------------------------------------------------------------------
 function maxPatch(title, extra) {
   const boxes = [];
@@ -107,18 +122,31 @@ function maxPatch(title, extra) {
   wire(adc, 0, katch);
   wire(katch, 0, netSend);
   if (extra) extra({ box, wire, node });
-  // images: the image model's frames
+  // images: the image model's frames (64×64 RGB matrices) into a jit.pwindow, bent by
+  // Rotate and Zoom on sliders; 'set' on a slider stops the modulator on its control
   const imageIn = box("newobj", "jit.net.recv @port 7475", [650, 600, 160, 22], { numinlets: 1, numoutlets: 2 });
   const view = box("jit.pwindow", "", [650, 640, 128, 128], { numinlets: 1, numoutlets: 2 });
-  const imageLoad = box("message", "load image", [820, 600, 80, 22], { numinlets: 2, numoutlets: 1 });
   wire(imageIn, 0, view);
-  wire(imageLoad, 0, node);
+  box("comment", "image: load image, stream start, then bend and move", [960, 560, 260, 20], { numinlets: 1, numoutlets: 0 });
+  IMAGE_MESSAGES.forEach((text, i) => {
+    const id = box("message", text, [960, 584 + i * 26, 230, 22], { numinlets: 2, numoutlets: 1 });
+    wire(id, 0, node);
+  });
+  IMAGE_SLIDERS.forEach(([name, low, high], i) => {
+    const x = 800 + i * 150;
+    const slider = box("slider", "", [x, 780, 140, 18], { numinlets: 1, numoutlets: 1, attrs: { orientation: 1 } });
+    const scale = box("newobj", `scale 0 127 ${low.toFixed(1)} ${high.toFixed(1)}`, [x, 804, 140, 22], { numinlets: 6, numoutlets: 1 });
+    const prepend = box("newobj", `prepend set ${name}`, [x, 830, 120, 22], { numinlets: 1, numoutlets: 1 });
+    wire(slider, 0, scale);
+    wire(scale, 0, prepend);
+    wire(prepend, 0, node);
+  });
   return {
     patcher: {
       fileversion: 1,
       appversion: { major: 8, minor: 6, revision: 0, architecture: "x64", modernui: 1 },
       classnamespace: "box",
-      rect: [100, 100, 940, 800],
+      rect: [100, 100, 1240, 880],
       openinpresentation: 0,
       default_fontsize: 12,
       boxes,

@@ -370,6 +370,47 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     await until("the stream stopped", async () => ((await wsCommand("status")).dict as { streaming: number }).streaming === 0);
   });
 
+  it("clusters an image activation in the Bend tab, shows each cluster's mean map, and bends one with a click: the frame changes", async () => {
+    if (((await wsCommand("status")).dict as { model: string }).model !== "image") expect((await wsCommand("load", "image")).ok).toBe(true);
+    await until("the image model's graph", () => page.evaluate(() => !window.tfbend.graph.cy.getElementById("net_6").empty()));
+    expect((await wsCommand("input", "hold")).ok).toBe(true); // the same latent every frame
+    await tab("bend");
+    await page.fill("#clusters-activation", "net_6");
+    await page.fill("#clusters-k", "3");
+    const loaded = await page.evaluate(() => window.tfbend.clusters.loaded);
+    await page.click("#clusters-run");
+    await until("the cluster maps", () => page.evaluate((n) => window.tfbend.clusters.loaded > n && document.querySelectorAll("#clusters .cluster-tile").length === 3, loaded));
+    expect(observed.some((m) => m.type === "event" && m.command === "cluster")).toBe(true);
+    const maps = await page.evaluate(() => [...document.querySelectorAll<HTMLCanvasElement>("#clusters canvas")].map((c) => c.toDataURL()));
+    expect(new Set(maps).size).toBe(3); // each cluster draws something else
+    await shot("bend-clusters");
+
+    // The frame as the Output tab shows it, once `frames` more have arrived.
+    const frameAfter = async (frames: number): Promise<number[]> => {
+      const from = await page.evaluate(() => window.tfbend.output.received);
+      await until("frames", () => page.evaluate((n) => window.tfbend.output.received > n, from + frames));
+      return page.evaluate(() => new Promise<number[]>((resolve) => requestAnimationFrame(() => {
+        // painted on the animation frame after it arrived
+        const c = document.querySelector<HTMLCanvasElement>("#out-image")!;
+        resolve(Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data));
+      })));
+    };
+    await tab("output");
+    expect((await wsCommand("stream", "start")).ok).toBe(true);
+    const before = await frameAfter(3);
+    expect(await frameAfter(3)).toEqual(before); // nothing moves by itself
+    await tab("bend");
+    await page.selectOption("#clusters-bending", "Rotate 90°");
+    await page.click("#clusters .cluster-tile[data-cluster='net_6:c0']");
+    await until("the bending reported", () => observed.some((m) => m.type === "event" && m.command === "bend" && JSON.stringify(m.values).includes("net_6:c0")));
+    await tab("output");
+    const after = await frameAfter(3);
+    expect(after.filter((v, i) => v !== before[i]).length).toBeGreaterThan(100);
+    expect((await wsCommand("bendings")).values.join(" ")).toContain("net_6:c0");
+    expect((await wsCommand("stream", "stop")).ok).toBe(true);
+    expect((await wsCommand("reset")).ok).toBe(true);
+  });
+
   it("groups a RAVE-like graph by module: closed at first, opened by a tap or a search, with a minimap", async () => {
     await tab("bend");
     expect((await wsCommand("load", "rave_like.ts")).ok).toBe(true);

@@ -122,16 +122,25 @@ for (const file of ["patches/tfbend-demo.maxpat", "plugin/help/tfbend.maxhelp"])
         expect([...tb.control.COMMANDS.keys()], box.text).toContain(box.text!.split(" ")[0]);
       }
       expect(messageBoxes.length).toBeGreaterThan(20);
-      const messages = messageBoxes.map((b) => tb.control.parseLine(b.text!));
+      // The image section (from 'load image' on, in box order) is clicked last, its sliders after its bends.
+      const boxOrder = patch.patcher.boxes.map((b) => b.box);
+      const imageFrom = boxOrder.findIndex((b) => b.maxclass === "message" && b.text === "load image");
+      expect(imageFrom).toBeGreaterThan(0);
+      const inImage = (b: MaxBox["box"]) => boxOrder.indexOf(b) >= imageFrom;
+      const messages = messageBoxes.filter((b) => !inImage(b)).map((b) => tb.control.parseLine(b.text!));
       // slider chains end in [prepend set <control>]: clicked once the bends made the controls
-      const sliders = sources.filter((b) => b.text?.startsWith("prepend set")).map((b) => [...tb.control.parseLine(b.text!.slice(8)), 0.5]);
+      const sliderSet = (b: MaxBox["box"]) => [...tb.control.parseLine(b.text!.slice(8)), 0.5];
+      const sliders = sources.filter((b) => b.text?.startsWith("prepend set") && !inImage(b)).map(sliderSet);
+      const imageSliders = sources.filter((b) => b.text?.startsWith("prepend set") && inImage(b)).map(sliderSet);
+      expect(imageSliders.map((s) => s[1])).toEqual(["angle", "zoom"]);
       const afterBends = messages.findIndex((m) => m[0] === "controls") + 1;
       expect(afterBends).toBeGreaterThan(0);
       // the method menu's items through [prepend method]
       const menu = patch.patcher.boxes.find((b) => b.box.maxclass === "umenu")!.box as { items?: string[] };
       const methods = (menu.items ?? []).filter((i) => i !== ",").map((name) => ["method", name]);
-      const image = messages.filter((m) => m[1] === "image");
-      const clicks = [...messages.slice(0, afterBends), ...sliders, ...messages.slice(afterBends).filter((m) => m[1] !== "image"), ...methods, ...image];
+      const image = messageBoxes.filter(inImage).map((b) => tb.control.parseLine(b.text!));
+      expect(image[0]).toEqual(["load", "image"]);
+      const clicks = [...messages.slice(0, afterBends), ...sliders, ...messages.slice(afterBends), ...methods, ...image, ...imageSliders];
       await clickInMax(clicks);
     });
 

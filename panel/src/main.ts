@@ -4,6 +4,7 @@ import "../style.css";
 import { App, type View } from "./app.js";
 import { ActivationsView } from "./activations.js";
 import { BendView } from "./bend.js";
+import { ClustersView } from "./clusters.js";
 import { $, fill, h } from "./dom.js";
 import { GraphPane } from "./graphpane.js";
 import { OutputView } from "./output.js";
@@ -38,6 +39,7 @@ const views: View[] = [
   new HeaderView(app),
   graphPane,
   new BendView(app),
+  new ClustersView(app), // appends its pane to the Bend tab
   new WeightsView(app),
   activations,
   new VersionsView(app),
@@ -73,6 +75,7 @@ declare global {
       output: OutputView;
       input: InputView;
       activations: ActivationsView;
+      clusters: ClustersView;
       /** Lays out a graph given as nodes (for measuring large graphs); returns milliseconds. */
       renderGraph(nodes: GraphNode[]): number;
     };
@@ -85,6 +88,7 @@ window.tfbend = {
   output,
   input,
   activations,
+  clusters: views.find((v): v is ClustersView => v instanceof ClustersView)!,
   renderGraph(nodes) {
     const t0 = performance.now();
     graphPane.view.setGraph(nodes, [], new Set());

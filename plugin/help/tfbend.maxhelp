@@ -12,8 +12,8 @@
     "rect": [
       100,
       100,
-      940,
-      800
+      1240,
+      880
     ],
     "openinpresentation": 0,
     "default_fontsize": 12,
@@ -885,15 +885,197 @@
       {
         "box": {
           "id": "obj-58",
+          "maxclass": "comment",
+          "text": "image: load image, stream start, then bend and move",
+          "patching_rect": [
+            960,
+            560,
+            260,
+            20
+          ],
+          "numinlets": 1,
+          "numoutlets": 0
+        }
+      },
+      {
+        "box": {
+          "id": "obj-59",
           "maxclass": "message",
           "text": "load image",
           "patching_rect": [
-            820,
-            600,
-            80,
+            960,
+            584,
+            230,
             22
           ],
           "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-60",
+          "maxclass": "message",
+          "text": "bend net_6 rotate degrees @angle=0",
+          "patching_rect": [
+            960,
+            610,
+            230,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-61",
+          "maxclass": "message",
+          "text": "bend net_4 zoom factor @zoom=1",
+          "patching_rect": [
+            960,
+            636,
+            230,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-62",
+          "maxclass": "message",
+          "text": "lfo angle sine 0.25 45",
+          "patching_rect": [
+            960,
+            662,
+            230,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-63",
+          "maxclass": "message",
+          "text": "env zoom 0.05 0.1 0.6 2",
+          "patching_rect": [
+            960,
+            688,
+            230,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-64",
+          "maxclass": "message",
+          "text": "trigger zoom",
+          "patching_rect": [
+            960,
+            714,
+            230,
+            22
+          ],
+          "numinlets": 2,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-65",
+          "maxclass": "slider",
+          "text": "",
+          "patching_rect": [
+            800,
+            780,
+            140,
+            18
+          ],
+          "numinlets": 1,
+          "numoutlets": 1,
+          "orientation": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-66",
+          "maxclass": "newobj",
+          "text": "scale 0 127 -180.0 180.0",
+          "patching_rect": [
+            800,
+            804,
+            140,
+            22
+          ],
+          "numinlets": 6,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-67",
+          "maxclass": "newobj",
+          "text": "prepend set angle",
+          "patching_rect": [
+            800,
+            830,
+            120,
+            22
+          ],
+          "numinlets": 1,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-68",
+          "maxclass": "slider",
+          "text": "",
+          "patching_rect": [
+            950,
+            780,
+            140,
+            18
+          ],
+          "numinlets": 1,
+          "numoutlets": 1,
+          "orientation": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-69",
+          "maxclass": "newobj",
+          "text": "scale 0 127 0.5 2.0",
+          "patching_rect": [
+            950,
+            804,
+            140,
+            22
+          ],
+          "numinlets": 6,
+          "numoutlets": 1
+        }
+      },
+      {
+        "box": {
+          "id": "obj-70",
+          "maxclass": "newobj",
+          "text": "prepend set zoom",
+          "patching_rect": [
+            950,
+            830,
+            120,
+            22
+          ],
+          "numinlets": 1,
           "numoutlets": 1
         }
       }
@@ -1526,7 +1708,139 @@
       {
         "patchline": {
           "source": [
-            "obj-58",
+            "obj-59",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-60",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-62",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-63",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-64",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-65",
+            0
+          ],
+          "destination": [
+            "obj-66",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-66",
+            0
+          ],
+          "destination": [
+            "obj-67",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-67",
+            0
+          ],
+          "destination": [
+            "obj-2",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-68",
+            0
+          ],
+          "destination": [
+            "obj-69",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-69",
+            0
+          ],
+          "destination": [
+            "obj-70",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-70",
             0
           ],
           "destination": [

@@ -20,6 +20,8 @@ export interface RenderSources {
   streaming(): boolean;
   /** Whether audio goes through the safety stage. */
   safetyEnabled(): boolean;
+  /** Called once per block, after its input is taken and before it is computed (the modulators move controls). */
+  beforeBlock?(): void;
 }
 
 export class BlockRenderer {
@@ -89,6 +91,7 @@ export class BlockRenderer {
     if (session.kind === "generic") throw new BendingError(`model '${session.name}' is not an audio or image model; it cannot stream`);
     const streaming = this.sources.streaming();
     const input = this.nextInput();
+    this.sources.beforeBlock?.();
     let data: Float32Array;
     let shape: number[];
     let before: Float32Array | null = null;

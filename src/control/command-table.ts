@@ -8,6 +8,7 @@ import type { AttributeValue, MethodSpec } from "../nn/method-spec.js";
 import { commandEffect, isCommandName, type Atom, type CommandEffect, type CommandName, type ModelKind } from "../protocol/index.js";
 import type { LatentWalk } from "./latent-walk.js";
 import type { PreviousState } from "./crossfade.js";
+import type { Modulators } from "./modulators.js";
 
 /** What commands need from a session. */
 export interface CommandContext {
@@ -37,6 +38,8 @@ export interface CommandContext {
 
   /** Applies a change the stream crossfades; `apply` returns whether anything changed. */
   changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void;
+  /** The controls' modulators (lfo, env, follow), evaluated once per block. */
+  readonly modulators: Modulators;
 
   // the latent input
   readonly latent: number[];

@@ -14,6 +14,8 @@ import { TorchScriptModule } from "../torchscript/module.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
 import { callbackFromAtoms } from "./callback-atoms.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
+import { moveControl } from "./control-change.js";
+import { MODULATOR_COMMANDS } from "./modulator-commands.js";
 
 export type { CommandContext, CommandSpec, CommandResult } from "./command-table.js";
 
@@ -227,13 +229,16 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "controls",
     usage: "controls",
-    help: "list the live controls: name value min max ...",
+    help: "list the live controls: name value min max ... (dict: also the modulator moving each, see lfo/env/follow)",
     run: (s, a) => {
       noMore(a, 0, "controls");
       const controls = s.requireModel().controls();
       return {
         values: controls.flatMap((c) => [c.name, c.value, finiteOr(c.range?.[0], "-inf"), finiteOr(c.range?.[1], "inf")]),
-        dict: controls.map((c): ControlInfo => ({ name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null) })),
+        dict: controls.map((c): ControlInfo => {
+          const modulator = s.modulators.describe(c.name);
+          return { name: c.name, value: c.value, min: finiteOr(c.range?.[0], null), max: finiteOr(c.range?.[1], null), ...(modulator ? { modulator } : {}) };
+        }),
       };
     },
   },
@@ -252,20 +257,9 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       const value = number(a, 1, "value");
       noMore(a, 2, "set <control> <value>");
       const control = model.controls().find((c) => c.name === name);
-      const old = control?.value;
-      // The old value is restored for the crossfade's old render: activation bendings read it then.
-      s.changeWithCrossfade(() => {
-        model.update(name, value);
-        return control !== undefined && old !== control.value;
-      }, (compute) => {
-        const now = control!.value;
-        control!.value = old!;
-        try {
-          return compute();
-        } finally {
-          control!.value = now;
-        }
-      });
+      if (control === undefined) model.update(name, value); // throws: unknown control (the error lists them)
+      else moveControl(s, control, value);
+      s.modulators.stop(name); // a control that is set stops moving by itself
       return { values: [name, value] };
     },
   },
@@ -478,6 +472,7 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       };
     },
   },
+  ...MODULATOR_COMMANDS,
 ];
 
 /** The core table (every transport's commands; sessions add the panel's, see command-tables.ts). */

@@ -20,6 +20,8 @@ export class LiveInput {
   readonly queue: AudioInput;
   /** Arrival of the first sample of the block taken last (null: silence). */
   arrival: number | null = null;
+  /** Peak level (0..1) of the block taken last (0: silence). */
+  level = 0;
 
   constructor(options?: AudioInputOptions) {
     this.queue = new AudioInput(options);
@@ -53,6 +55,15 @@ export class LiveInput {
   takeBlock(channels: number, samples: number, streaming: boolean): Float32Array {
     const taken = streaming ? this.queue.take(samples) : null;
     this.arrival = taken?.arrival ?? null;
-    return taken && taken.data.length === channels * samples ? taken.data : new Float32Array(channels * samples);
+    const block = taken && taken.data.length === channels * samples ? taken.data : new Float32Array(channels * samples);
+    this.level = peakLevel(block);
+    return block;
   }
+}
+
+/** The largest absolute sample, at most 1. */
+function peakLevel(block: Float32Array): number {
+  let peak = 0;
+  for (let i = 0; i < block.length; i++) peak = Math.max(peak, Math.abs(block[i]));
+  return Math.min(1, peak);
 }

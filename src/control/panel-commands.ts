@@ -10,7 +10,8 @@ import { callbackArguments, callbackFromJSON, registeredCallbacks, type Callback
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { ActivationLayout, ActivationView, CallbackInfo, HistogramDict, PeekItem, SessionState, WeightRow, WeightStatsDict } from "../protocol/index.js";
-import { finiteOr, symbol } from "./command-args.js";
+import { finiteOr, noMore, symbol } from "./command-args.js";
+import { clusterMeans } from "../bended/clusters.js";
 import type { CommandContext, CommandSpec, CommandTable } from "./command-table.js";
 import { statistics, type Stats } from "../util/stats.js";
 
@@ -314,6 +315,39 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
 ];
 
 /** Adds the panel's commands to `table` (which refuses them if it has them already); returns the table. */
+// --- cluster maps: the Bend tab's clusters pane ----------------------------------------
+
+/** Each stored cluster's mean feature map for the current input (the unbent model's). */
+export const CLUSTER_MAP_COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "clustermaps",
+    usage: "clustermaps <activation>",
+    help: "the clusters of an activation (see 'cluster') and each one's mean feature map for the current input, unbent (dict: activation, clusters, view)",
+    run: async (s, a) => {
+      const model = s.requireModel();
+      const activation = symbol(a, 0, "activation");
+      noMore(a, 1, "clustermaps <activation>");
+      const clusters = model.clusters().filter((c) => c.name.startsWith(`${activation}:`));
+      if (clusters.length === 0) throw new BendingError(`no clusters of '${activation}'; send 'cluster ${activation} <k>' first`);
+      const inputs = currentInput(s, model);
+      let means: Tensor | null = null;
+      try {
+        const act = withFrozenState(() => model.getActivations(activation, inputs, { fn: s.method, bended: false }))[activation];
+        try {
+          means = clusterMeans(act, clusters);
+        } finally {
+          act.dispose();
+        }
+        const view = activationView((await means.data()) as Float32Array, means.shape);
+        return { values: clusters.map((c) => c.name), dict: { activation, clusters, view } };
+      } finally {
+        means?.dispose();
+        tf.dispose(inputs);
+      }
+    },
+  },
+];
+
 export function registerPanelCommands(table: CommandTable): CommandTable {
-  return table.register(...PANEL_COMMANDS);
+  return table.register(...PANEL_COMMANDS, ...CLUSTER_MAP_COMMANDS);
 }

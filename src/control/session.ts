@@ -23,6 +23,7 @@ import { LiveInput } from "./live-input.js";
 import { BlockRenderer } from "./block-renderer.js";
 import { StreamClock } from "./stream-clock.js";
 import { sessionStatus } from "./session-status.js";
+import { applyModulators, Modulators } from "./modulators.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
 
 // Kept at their old paths for the transports and tests that import them from here.
@@ -59,6 +60,7 @@ export function sessionCommands(): CommandTable {
 
 export class Session implements CommandContext {
   readonly commands: CommandTable = sessionCommands();
+  readonly modulators = new Modulators();
   private readonly model: SessionModel;
   private readonly latentInput = new LatentInput();
   private readonly liveInput: LiveInput;
@@ -75,7 +77,7 @@ export class Session implements CommandContext {
       workspace: options.workspace,
       modelsDir: options.modelsDir,
       bufferSize: options.blockSamples ?? (options.blockFrames !== undefined ? options.blockFrames * 256 : 2048),
-      imageFps: options.imageFps ?? 25,
+      imageFps: options.imageFps ?? 30,
       maxVersions: options.maxVersions ?? DEFAULT_MAX_VERSIONS,
     });
     this.liveInput = new LiveInput(options.input);
@@ -86,6 +88,8 @@ export class Session implements CommandContext {
       input: this.liveInput,
       streaming: () => this.streaming,
       safetyEnabled: () => this.safetyEnabled,
+      // Block time, not wall time: a render moves the modulators as the stream would.
+      beforeBlock: () => applyModulators(this, this.modulators, this.blockMs / 1000, this.takesAudio ? this.liveInput.level : 0),
     });
     this.clock = new StreamClock({
       blockMs: () => this.blockMs,
@@ -239,6 +243,7 @@ export class Session implements CommandContext {
       const opened = await this.model.open(name);
       const wasStreaming = this.streaming;
       this.stopStream();
+      this.modulators.clear();
       this.model.install(opened);
       if (this.kind === "audio") this.model.streamingState?.resetState();
       this.renderer.resetOutput();

@@ -26,6 +26,11 @@ export const COMMAND_EFFECTS = {
   cluster: "output",
   clusters: "query",
   controls: "query",
+  // the modulators (control/modulator-commands.ts)
+  lfo: "output",
+  env: "announce",
+  trigger: "output",
+  follow: "output",
   set: "output",
   get: "query",
   write: "output",
@@ -46,6 +51,7 @@ export const COMMAND_EFFECTS = {
   peek: "query",
   callbacks: "query",
   state: "query",
+  clustermaps: "query",
 } as const satisfies Record<string, CommandEffect>;
 
 export type CommandName = keyof typeof COMMAND_EFFECTS;

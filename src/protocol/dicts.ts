@@ -98,4 +98,6 @@ export interface ControlInfo {
   value: number;
   min: number | null;
   max: number | null;
+  /** What moves it by itself (`lfo sine 0.5 0.2`, `env ...`, `follow ...`); absent when nothing does. */
+  modulator?: string;
 }
