@@ -230,10 +230,15 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
       const inputs = currentInput(s, model);
       try {
         // Frozen: streaming caches and BatchNorm statistics are read, never advanced.
-        const [orig, bent] = withFrozenState(() => [
-          model.getActivations(names, inputs, { fn: s.method, bended: false }),
-          model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
-        ]);
+        const [orig, bent] = withFrozenState(() => {
+          const original = model.getActivations(names, inputs, { fn: s.method, bended: false });
+          try {
+            return [original, model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true })];
+          } catch (e) {
+            tf.dispose(Object.values(original));
+            throw e;
+          }
+        });
         try {
           const items = await Promise.all(names.map(async (name): Promise<PeekItem> => {
             const o = orig[name], b = bent[`${name}_bended`];
