@@ -103,8 +103,8 @@ export class CommandTable {
     return this.specs.size;
   }
 
-  /** What a registered command does beyond its reply (declared in the protocol). */
-  effect(name: string): CommandEffect | undefined {
-    return this.specs.has(name) ? commandEffect(name) : undefined;
+  /** What a registered command does beyond its reply (declared in the protocol); with `args`, what this call does. */
+  effect(name: string, args?: readonly Atom[]): CommandEffect | undefined {
+    return this.specs.has(name) ? commandEffect(name, args) : undefined;
   }
 }

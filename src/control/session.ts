@@ -22,7 +22,7 @@ import { SessionModel } from "./session-model.js";
 import { LiveInput } from "./live-input.js";
 import { BlockRenderer } from "./block-renderer.js";
 import { StreamClock } from "./stream-clock.js";
-import { sessionStatus } from "./session-status.js";
+import { resetStatusFigures, sessionStatus } from "./session-status.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
 
 // Kept at their old paths for the transports and tests that import them from here.
@@ -119,8 +119,9 @@ export class Session implements CommandContext {
     }
     try {
       const result = await spec.run(this, args);
-      if (this.commands.effect(command) === "output") this.renderer.markOutputChanged();
-      return { command, ok: true, values: result.values ?? [], dict: result.dict };
+      const effect = this.commands.effect(command, args);
+      if (effect === "output") this.renderer.markOutputChanged();
+      return { command, ok: true, values: result.values ?? [], dict: result.dict, ...(effect !== this.commands.effect(command) ? { effect } : {}) };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
@@ -240,6 +241,7 @@ export class Session implements CommandContext {
       const wasStreaming = this.streaming;
       this.stopStream();
       this.model.install(opened);
+      resetStatusFigures(this.clock, this.input);
       if (this.kind === "audio") this.model.streamingState?.resetState();
       this.renderer.resetOutput();
       const methods = this.methods();
