@@ -10,6 +10,7 @@ import { crossfade, declick, PendingCrossfade, type PreviousState } from "./cros
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
+import { renderAudioFile } from "./file-render.js";
 
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
@@ -30,8 +31,10 @@ export class BlockRenderer {
   private outputChanged = false;
   private lastSample: number | null = null;
   private seq = 0;
-  /** True while a render to a file runs. */
+  /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
+  /** True while a file runs through the method on a copy of the state (the stream may run). */
+  renderingCopy = false;
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -162,6 +165,16 @@ export class BlockRenderer {
       return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data };
     }
     return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data };
+  }
+
+  /** Runs a sound file through the current method into another (see file-render.ts); a stream runs on undisturbed. */
+  async renderAudioFile(inPath: string, outPath: string): Promise<string> {
+    this.renderingCopy = true;
+    try {
+      return await renderAudioFile({ model: this.sources.model, safetyEnabled: this.sources.safetyEnabled, streaming: this.sources.streaming }, inPath, outPath);
+    } finally {
+      this.renderingCopy = false;
+    }
   }
 
   /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */

@@ -47,6 +47,8 @@ export interface CommandContext {
 
   // output: files and the stream
   render(file: string, seconds: number): Promise<string>;
+  /** Runs a WAV file through the current method into another. */
+  renderAudio(inFile: string, outFile: string): Promise<string>;
   checkNotRendering(command: string): void;
   readonly streaming: boolean;
   startStream(): void;

@@ -422,10 +422,15 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "render",
-    usage: "render <file.wav> <seconds> | render <file.png>",
-    help: "render to a file in the workspace (WAV for audio, PNG for images)",
+    usage: "render <file.wav> <seconds> | render <in.wav> <out.wav> | render <file.png>",
+    help: "render to a file in the workspace (WAV for audio, PNG for images); with a sound file, through the current method (one that takes audio, e.g. forward), as streaming the file would",
     run: async (s, a) => {
       const file = symbol(a, 0, "file");
+      if (typeof a[1] === "string") {
+        const out = symbol(a, 1, "output file");
+        noMore(a, 2, "render <in.wav> <out.wav>");
+        return { values: [await s.renderAudio(file, out)] };
+      }
       const seconds = s.kind === "image" ? 0 : number(a, 1, "seconds");
       noMore(a, s.kind === "image" ? 1 : 2, "render <file.wav> <seconds> | render <file.png>");
       const path = await s.render(file, seconds);

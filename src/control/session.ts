@@ -374,9 +374,17 @@ export class Session implements CommandContext {
     return this.renderer.renderFile(file, seconds);
   }
 
+  /** Runs a WAV file through the current method (one that takes audio) into another, on a copy of the streaming state. */
+  renderAudio(inFile: string, outFile: string): Promise<string> {
+    this.checkNotRendering("render");
+    return this.renderer.renderAudioFile(this.resolvePath(inFile), this.resolvePath(outFile));
+  }
+
   /** Refuses what would share the model's stream state with a render or a load in progress. */
   checkNotRendering(command: string): void {
-    if (this.renderer.rendering) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
+    // A file through the method runs on a copy of the state: only what changes the model or its method waits.
+    const shared = this.renderer.rendering || (this.renderer.renderingCopy && command !== "stream start");
+    if (shared) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
     if (this.loading) throw new BendingError(`a model is loading; '${command}' can run when it has loaded`);
   }
 
