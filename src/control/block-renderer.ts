@@ -6,7 +6,7 @@ import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import { SafetyStage } from "./safety.js";
-import { crossfade, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { CROSSFADE_MIN_SAMPLES, crossfadePrefix, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
@@ -85,6 +85,21 @@ export class BlockRenderer {
     return tf.tensor([latent.jump()], [1, z]);
   }
 
+  /**
+   * What the old state renders for a crossfade: for a method that takes latents, the first
+   * latent frames that cover CROSSFADE_MIN_SAMPLES (a fraction of the block's cost); for
+   * one that takes audio, the whole block (its internal ratio is not declared).
+   */
+  private crossfadeInput(input: Tensor): Tensor {
+    const { model } = this.sources;
+    const frames = input.shape[2] ?? 0;
+    if (model.takesAudio || model.kind !== "audio" || input.rank !== 3 || frames === 0) return input;
+    const ratio = model.blockSamples / frames;
+    const needed = Math.ceil(CROSSFADE_MIN_SAMPLES / ratio);
+    if (needed >= frames) return input;
+    return tf.slice(input, [0, 0, 0], [-1, -1, needed]);
+  }
+
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
   async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
     const { model: session } = this.sources;
@@ -103,11 +118,13 @@ export class BlockRenderer {
         // The same block under the state before the change, from the same streamed past.
         const state = session.streamingState;
         const snapshot = state?.snapshotState?.();
+        const fadeInput = this.crossfadeInput(input);
         let old: Tensor;
         try {
-          const compute = () => model.call(session.method, input) as Tensor;
+          const compute = () => model.call(session.method, fadeInput) as Tensor;
           old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
         } finally {
+          if (fadeInput !== input) fadeInput.dispose();
           if (snapshot !== undefined) state!.restoreState!(snapshot);
         }
         try {
@@ -130,7 +147,7 @@ export class BlockRenderer {
       input.dispose();
       from?.weights.dispose();
     }
-    if (before !== null) crossfade(before, data);
+    if (before !== null) crossfadePrefix(before, data, shape[1] ?? 1);
     const spec = session.methodSpec();
     if (spec && spec.outRatio > 1) {
       const [, channels, frames] = shape;

@@ -13,6 +13,7 @@ import { DEFAULT_VERSION } from "../bended/versions.js";
 import type { AttributeValue } from "../nn/method-spec.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
 import { callbackFromAtoms } from "./callback-atoms.js";
+import { inaudibleStep } from "./crossfade.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
 
 export type { CommandContext, CommandSpec, CommandResult } from "./command-table.js";
@@ -276,9 +277,10 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       const control = model.controls().find((c) => c.name === name);
       const old = control?.value;
       // The old value is restored for the crossfade's old render: activation bendings read it then.
+      // A step too small to hear is applied without a crossfade (the block join is declicked): no second render.
       s.changeWithCrossfade(() => {
         model.update(name, value);
-        return control !== undefined && old !== control.value;
+        return control !== undefined && !inaudibleStep(old!, control.value, control.range);
       }, (compute) => {
         const now = control!.value;
         control!.value = old!;
