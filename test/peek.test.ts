@@ -53,6 +53,48 @@ describe("peek on interpreted TorchScript", () => {
     });
   }
 
+  it("reads a streamed block's own pass while streaming: no extra model run", async () => {
+    await session.execute(["method", "decode"]);
+    const names = (await session.execute(["activations"])).values as string[];
+    const target = names.find((n) => n.startsWith("decoder_net")) ?? names[names.length - 2];
+    await session.execute(["bend", target, "Scale", "scale", 0]);
+    const model = session.requireModel();
+    let passes = 0;
+    const call = model.call.bind(model);
+    const capturing = model.callCapturing.bind(model);
+    model.call = (fn: string, ...args: unknown[]) => {
+      passes++;
+      return call(fn, ...args);
+    };
+    model.callCapturing = (fn: string, args: unknown[], wanted: string[]) => {
+      passes++;
+      return capturing(fn, args, wanted);
+    };
+    let blocks = 0;
+    const off = session.onBlock(() => blocks++);
+    await session.execute(["stream", "start"]);
+    try {
+      let before = 0;
+      for (let i = 0; i < 4; i++) {
+        if (i === 1) before = tb.tf.memory().numTensors; // the stream's state is made by its first blocks
+        const reply = await session.execute(["peek", target]);
+        expect(reply.ok, String(reply.values[0])).toBe(true);
+        const dict = reply.dict as { source: string; items: PeekItem[] };
+        expect(dict.source).toBe("stream");
+        expect(dict.items[0].original.data.some((v) => v !== 0)).toBe(true);
+        expect(dict.items[0].bended.data.every((v) => v === 0)).toBe(true);
+      }
+      expect(passes).toBe(blocks); // one pass per streamed block, none for the peeks
+      expect(tb.tf.memory().numTensors).toBe(before);
+    } finally {
+      off();
+      await session.execute(["stream", "stop"]);
+      model.call = call;
+      model.callCapturing = capturing;
+      await session.execute(["reset"]);
+    }
+  });
+
   it("shows a bending in the bended view and not in the original", async () => {
     await session.execute(["method", "decode"]);
     const names = (await session.execute(["activations"])).values as string[];

@@ -845,6 +845,15 @@ export class BendedModule implements PatternResolver {
     return this.execute(DEFAULT_FN, args, { bended: true }).output as Tensor;
   }
 
+  /**
+   * Runs a method with the current bendings like `call`, and also returns the values of the
+   * activations `names` that this pass produced as real tensors (kept copies the caller
+   * owns): `<name>` before the node's own bending, `<name>_bended` after it.
+   */
+  callCapturing(fn: string, args: unknown[], names: string[]): { output: unknown; captured: Record<string, Tensor> } {
+    return this.execute(fn, args, { bended: true, capture: new Set(names.flatMap((n) => [n, `${n}_bended`])) });
+  }
+
   /** Runs any method with the current bendings: `call("forward_nobatch", x)`. */
   call(fn: string, ...args: unknown[]): unknown {
     return this.execute(fn, args, { bended: true }).output;

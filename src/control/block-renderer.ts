@@ -12,6 +12,11 @@ import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
 import { renderAudioFile } from "./file-render.js";
 
+/** Activation values read from a streamed block: before and after each node's bending. */
+export interface StreamPeek {
+  values: Record<string, { data: Float32Array; shape: number[] }>;
+}
+
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
   model: SessionModel;
@@ -35,6 +40,8 @@ export class BlockRenderer {
   rendering = false;
   /** True while a file runs through the method on a copy of the state (the stream may run). */
   renderingCopy = false;
+  /** Peeks waiting for the next streamed block: its pass captures their activations. */
+  private peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[] = [];
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -63,8 +70,37 @@ export class BlockRenderer {
     this.pending.change(model.bended, apply, undo);
   }
 
+  /** The stream stopped: no crossfade is pending, and waiting peeks get nothing. */
   dropCrossfade(): void {
     this.pending.drop();
+    this.releasePeeks();
+  }
+
+  /**
+   * The activations `names` as the next streamed block computes them (copies read after
+   * the block: a peek costs the stream no extra pass). Resolves with what that pass
+   * produced (a name it did not produce is missing).
+   */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null> {
+    const { model } = this.sources;
+    if (!this.sources.streaming() || model.kind !== "audio") return Promise.resolve(null);
+    return new Promise((resolve) => {
+      // a stream that sends no block (live input stopped) answers nothing: the caller runs the pass itself
+      const timer = setTimeout(() => {
+        this.peeks = this.peeks.filter((p) => p !== waiting);
+        resolve(null);
+      }, Math.max(250, 3 * model.blockMs));
+      const waiting = { names, resolve: (peek: StreamPeek) => {
+        clearTimeout(timer);
+        resolve(peek);
+      } };
+      this.peeks.push(waiting);
+    });
+  }
+
+  /** Peeks that the stream will not serve (it stopped): they get nothing. */
+  private releasePeeks(): void {
+    for (const p of this.peeks.splice(0)) p.resolve({ values: {} });
   }
 
   /** The next block's model input: audio for methods at ratio 1, else the latent ramped from where it was to the target. */
@@ -133,7 +169,19 @@ export class BlockRenderer {
           old.dispose();
         }
       }
-      const out = model.call(session.method, input) as Tensor;
+      const peeks = streaming ? this.peeks.splice(0) : [];
+      let out: Tensor;
+      if (peeks.length > 0) {
+        let pass: { output: unknown; captured: Record<string, Tensor> };
+        try {
+          pass = model.callCapturing(session.method, [input], [...new Set(peeks.flatMap((p) => p.names))]);
+        } catch (e) {
+          for (const p of peeks) p.resolve({ values: {} });
+          throw e;
+        }
+        out = pass.output as Tensor;
+        void this.answerPeeks(peeks, pass.captured);
+      } else out = model.call(session.method, input) as Tensor;
       shape = out.shape;
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
       const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
@@ -167,6 +215,17 @@ export class BlockRenderer {
     }
     const [, , height, width] = shape;
     return { stream: "image", seq: this.seq++, sampleRate: 0, frames: 1, channels: 3, width, height, data };
+  }
+
+  /** Reads the captured activations (after the block is sent: the read waits for nothing the stream needs) and answers the peeks. */
+  private async answerPeeks(peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[], captured: Record<string, Tensor>): Promise<void> {
+    const values: StreamPeek["values"] = {};
+    try {
+      for (const [name, t] of Object.entries(captured)) values[name] = { data: Float32Array.from((await t.data()) as Float32Array), shape: t.shape };
+    } finally {
+      tf.dispose(Object.values(captured));
+    }
+    for (const p of peeks) p.resolve({ values });
   }
 
   /** A block of silence in place of live input that came too late (an underrun); the next block is declicked. */

@@ -8,6 +8,7 @@ import type { AttributeValue, MethodSpec } from "../nn/method-spec.js";
 import { commandEffect, isCommandName, type Atom, type CommandEffect, type CommandName, type ModelKind } from "../protocol/index.js";
 import type { LatentWalk } from "./latent-walk.js";
 import type { PreviousState } from "./crossfade.js";
+import type { StreamPeek } from "./block-renderer.js";
 
 /** What commands need from a session. */
 export interface CommandContext {
@@ -47,6 +48,8 @@ export interface CommandContext {
 
   // output: files and the stream
   render(file: string, seconds: number): Promise<string>;
+  /** The activations `names` as the next streamed block computes them (null: no audio stream). */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null>;
   /** Runs a WAV file through the current method into another. */
   renderAudio(inFile: string, outFile: string): Promise<string>;
   checkNotRendering(command: string): void;

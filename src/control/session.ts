@@ -20,7 +20,7 @@ import type { LatentWalk } from "./latent-walk.js";
 import { LatentInput } from "./latent-input.js";
 import { SessionModel } from "./session-model.js";
 import { LiveInput } from "./live-input.js";
-import { BlockRenderer } from "./block-renderer.js";
+import { BlockRenderer, type StreamPeek } from "./block-renderer.js";
 import { StreamClock } from "./stream-clock.js";
 import { resetStatusFigures, sessionStatus } from "./session-status.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
@@ -372,6 +372,11 @@ export class Session implements CommandContext {
   render(file: string, seconds: number): Promise<string> {
     this.checkNotRendering("render");
     return this.renderer.renderFile(file, seconds);
+  }
+
+  /** The activations `names` as the next streamed block computes them (null: no audio stream; see BlockRenderer.peekNextBlock). */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null> {
+    return this.renderer.peekNextBlock(names);
   }
 
   /** Runs a WAV file through the current method (one that takes audio) into another, on a copy of the streaming state. */
