@@ -3,8 +3,9 @@
 // 8192. For each: RTF p50/p95 and dropped blocks as `status` reports them (wall clock: on a
 // shared machine this mostly measures waiting), and the process's CPU time per block over
 // its block duration (robust to load). Variants: no changes, audible changes (a sine LFO,
-// ±50 %), inaudible changes (steps below INAUDIBLE_STEP of the range).
-//   node bench/control-headroom.js [--model <file.ts|folder>] [--seconds 10] [--blocks 2048,4096,8192]
+// ±50 %), inaudible changes (steps below INAUDIBLE_STEP of the range), and peeks (the
+// panel's Activations view: `peek` of the bent node 4 times a second, no control changes).
+//   node bench/control-headroom.js [--model <file.ts|folder>] [--seconds 10] [--blocks 2048,4096,8192] [--variants none,audible,inaudible,peek]
 // The default model is the RAVE-like TorchScript fixture (test/fixtures/torchscript/rave_like.ts).
 import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,9 @@ const arg = (name, fallback) => {
 const modelPath = arg("model", join(import.meta.dirname, "../test/fixtures/torchscript/rave_like.ts"));
 const seconds = Number(arg("seconds", 10));
 const blockSizes = arg("blocks", "2048,4096,8192").split(",").map(Number);
+const variants = arg("variants", "none,audible,inaudible,peek").split(",");
 const CHANGES_PER_SECOND = 10;
+const PEEKS_PER_SECOND = 4;
 
 const workspace = mkdtempSync(join(tmpdir(), "tfbend-headroom-"));
 const name = basename(modelPath);
@@ -46,13 +49,15 @@ async function run(blockSamples, variant) {
   const cpu0 = process.cpuUsage();
   const blocks0 = Number(session.status().blocks);
   let k = 0;
-  const timer = variant === "none" ? null : setInterval(() => {
+  const peeks = variant === "peek" ? setInterval(() => void session.execute(["peek", target]), 1000 / PEEKS_PER_SECOND) : null;
+  const timer = variant === "none" || variant === "peek" ? null : setInterval(() => {
     const t = (performance.now() - t0) / 1000;
     const value = variant === "audible" ? 1 + 0.5 * Math.sin(2 * Math.PI * 0.5 * t) : 1 + ((k++ % 2) * (tb.control.INAUDIBLE_STEP ?? 0.002) * span) / 2;
     void session.execute(["set", "gain", value]);
   }, 1000 / CHANGES_PER_SECOND);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   if (timer) clearInterval(timer);
+  if (peeks) clearInterval(peeks);
   const cpu = process.cpuUsage(cpu0);
   const status = session.status();
   const blocks = Number(status.blocks) - blocks0;
@@ -67,7 +72,7 @@ async function run(blockSamples, variant) {
 console.log(`model ${name}, ${seconds} s per run, ${CHANGES_PER_SECOND} changes/s, backend ${tb.backend()}`);
 console.log("block  variant    latency_ms  blocks  dropped  rtf_p50  rtf_p95  cpu_rtf");
 for (const block of blockSizes) {
-  for (const variant of ["none", "audible", "inaudible"]) {
+  for (const variant of variants) {
     const r = await run(block, variant);
     console.log(`${String(r.block).padEnd(6)} ${r.variant.padEnd(10)} ${String(r.latency_ms).padEnd(11)} ${String(r.blocks).padEnd(7)} ${String(r.dropped).padEnd(8)} ${String(r.rtf_p50).padEnd(8)} ${String(r.rtf_p95).padEnd(8)} ${r.cpu_rtf}`);
   }
