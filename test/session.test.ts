@@ -70,7 +70,7 @@ describe("session commands", () => {
     expect((await run("write masked")).ok).toBe(true);
     expect((await run("versions")).values).toEqual(["_default", "masked"]);
     expect((await run("version")).values).toEqual(["masked"]);
-    expect((await run("version default")).values).toEqual(["_default"]);
+    expect((await run("version default")).values).toEqual(["default"]);
     expect((await run("interpolate default 1 masked 1")).ok).toBe(true);
     await run("bend net_3_conv1 scale scale 0.5");
     expect((await run("config save half")).ok).toBe(true);

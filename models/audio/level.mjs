@@ -1,6 +1,8 @@
-// Measures the shipped audio model's first sound, the default latent walk, before the output
-// limiter, and stores in tfbend.json's metadata the gain (output_gain) that brings it to
-// about -18 dBFS RMS. Run after retraining: node models/audio/level.mjs [--seconds 60]
+// Measures the shipped audio model's first sound, the default latent walk, as it plays:
+// through the safety stage (its DC blocker removes the decoder's offset and sub-35 Hz
+// content, about 4.5 dB of the raw signal's RMS; its limiter does not act at this level),
+// and stores in tfbend.json's metadata the gain (output_gain) that brings it to about
+// -18 dBFS RMS. Run after retraining: node models/audio/level.mjs [--seconds 60]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -11,11 +13,11 @@ const TARGET_DBFS = -18;
 const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1]) || 60;
 
-/** RMS and peak (dBFS) of `seconds` of the default walk under the model's current output_gain. */
+/** RMS and peak (dBFS) of `seconds` of the default walk under the model's current output_gain, as it plays (after the safety stage). */
 export async function measureWalk(modelsDir, seconds) {
   const workspace = mkdtempSync(join(tmpdir(), "tfbend-level-"));
   try {
-    const session = new tb.control.Session({ modelsDir, workspace, safety: false });
+    const session = new tb.control.Session({ modelsDir, workspace, safety: true });
     await session.loadModel("audio");
     const blocks = Math.ceil((seconds * session.sampleRate) / session.blockSamples);
     let sum = 0;

@@ -105,7 +105,7 @@ export class Client {
     }
     const id = this.nextId++;
     // Queries (the panel's polling among them) are not logged; what changes something is.
-    const quiet = isQuery(cmd);
+    const quiet = isQuery(cmd, args);
     if (!quiet) for (const l of this.listeners.sent) l({ atoms: [cmd, ...args] });
     return new Promise((resolve) => {
       this.pending.set(id, (reply) => {

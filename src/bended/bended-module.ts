@@ -875,15 +875,24 @@ export class BendedModule implements PatternResolver {
     const traced = hooked ? this.traced(fn) : undefined;
     return tf.tidy(() => {
       const captured: Record<string, Tensor> = {};
+      // A captured value is a kept clone (sharing the data): a module that runs its own
+      // tf.tidy (interpreted TorchScript) or updates tensors in place would dispose the
+      // value itself before the caller reads it.
+      const keepCaptured = (key: string, value: Tensor): void => {
+        captured[key]?.dispose(); // a node run twice (a loop): the last value counts
+        captured[key] = tf.keep(value.clone());
+      };
       const output = withStateOverrides(overrides, () => {
         if (!hooked) return method.apply(this.module, args);
         return runHooked(this.module, fn, args, (name, value) => {
+          // a list (split, chunk) is not hooked; its items are captured for its getitem nodes
+          if (Array.isArray(value) && capture?.has(`${name}[]`)) value.forEach((v, i) => v instanceof tf.Tensor && keepCaptured(`${name}[${i}]`, v));
           if (!(value instanceof tf.Tensor)) return value;
-          if (capture?.has(name)) captured[name] = value;
+          if (capture?.has(name)) keepCaptured(name, value);
           const links = chains.get(name);
           let out = value;
           if (links) for (const l of links) out = l.callback.apply(out, l.bound.state, l.bound.target);
-          if (capture?.has(`${name}_bended`)) captured[`${name}_bended`] = out;
+          if (capture?.has(`${name}_bended`)) keepCaptured(`${name}_bended`, out);
           return out;
         }, { inputNames: traced!.inputNames, kernels: traced!.graph.untrackedKernels.length > 0, index: traced!.index });
       });
@@ -894,6 +903,15 @@ export class BendedModule implements PatternResolver {
   /** Runs `forward` with the current bendings. Every intermediate tensor is disposed. */
   forward(...args: unknown[]): Tensor {
     return this.execute(DEFAULT_FN, args, { bended: true }).output as Tensor;
+  }
+
+  /**
+   * Runs a method with the current bendings like `call`, and also returns the values of the
+   * activations `names` that this pass produced as real tensors (kept copies the caller
+   * owns): `<name>` before the node's own bending, `<name>_bended` after it.
+   */
+  callCapturing(fn: string, args: unknown[], names: string[]): { output: unknown; captured: Record<string, Tensor> } {
+    return this.execute(fn, args, { bended: true, capture: new Set(names.flatMap((n) => [n, `${n}_bended`])) });
   }
 
   /** Runs any method with the current bendings: `call("forward_nobatch", x)`. */
@@ -915,17 +933,51 @@ export class BendedModule implements PatternResolver {
     }
     const { inputNames } = this.traced(fn);
     const args = Array.isArray(inputs) ? inputs : inputNames.map((name) => inputs[name]);
-    const { output, captured } = this.execute(fn, args, { bended: options.bended ?? true, capture: new Set(wanted) });
+    const lists = this.listsOfItems(wanted, fn);
+    const { output, captured } = this.execute(fn, args, { bended: options.bended ?? true, capture: new Set([...wanted, ...[...lists.values()].map((l) => `${l.list}[]`)]) });
+    for (const [item, { list, index }] of lists) captured[item] ??= captured[`${list}[${index}]`];
     const result: Record<string, Tensor> = {};
     for (const n of wanted) {
-      const value = captured[n] ?? (n.endsWith("_bended") ? captured[n.slice(0, -"_bended".length)] : undefined);
-      if (value === undefined) throw new BendingError(`activation '${n}' was not produced by this run of ${fn}`);
+      const value = captured[n] ?? (n.endsWith("_bended") ? captured[n.slice(0, -"_bended".length)] : undefined) ?? this.attributeActivation(n, fn, options.bended ?? true);
+      if (value === undefined) {
+        tf.dispose([...Object.values(captured), ...Object.values(result), ...flattenTensors(output).filter((t) => !args.includes(t))]);
+        const base = n.endsWith("_bended") ? n.slice(0, -"_bended".length) : n;
+        const { shape } = this.activationNode(base, fn);
+        if (Array.isArray(shape?.[0])) throw new BendingError(`activation '${base}' of ${fn} is a list of ${shape.length} tensors; read its items (the getitem nodes that use it)`);
+        throw new BendingError(`activation '${n}' was not produced by this run of ${fn} as a real tensor (a complex value is read through the real tensors around it)`);
+      }
       result[n] = value;
     }
     const keep = new Set(Object.values(result));
     for (const v of Object.values(captured)) if (!keep.has(v)) v.dispose();
     for (const t of flattenTensors(output)) if (!keep.has(t)) t.dispose();
     return result;
+  }
+
+  /** For wanted getitem nodes of a list-valued node: the list's name and the item's index (they are read from the list). */
+  private listsOfItems(wanted: string[], fn: string): Map<string, { list: string; index: number }> {
+    const out = new Map<string, { list: string; index: number }>();
+    const nodes = this.traced(fn).graph.activationNodes();
+    for (const n of wanted) {
+      const base = n.endsWith("_bended") ? n.slice(0, -"_bended".length) : n;
+      const node = nodes.find((x) => x.name === base);
+      const [src, index] = node?.target === "getitem" ? node.args : [];
+      if (src instanceof Node && typeof index === "number") out.set(n, { list: src.name, index });
+    }
+    return out;
+  }
+
+  /**
+   * A get_attr node's value (a constant the code made, or a parameter/buffer read, as the
+   * pass uses it when `bended`), which a run does not pass through its hooks; a kept copy.
+   */
+  private attributeActivation(name: string, fn: string, bended: boolean): Tensor | undefined {
+    const base = name.endsWith("_bended") ? name.slice(0, -"_bended".length) : name;
+    const { graph } = this.traced(fn);
+    const node = graph.activationNodes().find((n) => n.name === base);
+    if (node?.op !== "get_attr") return undefined;
+    const value = graph.constants.get(node.target) ?? (bended ? this.bendedStateDict() : this.stateDict())[node.target];
+    return value === undefined ? undefined : tf.keep(value.clone());
   }
 
   /** Frees versions, caches and bending state (not the wrapped module). */

@@ -6,10 +6,16 @@ import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import { SafetyStage } from "./safety.js";
-import { crossfade, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { CROSSFADE_MIN_SAMPLES, crossfadePrefix, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
+import { renderAudioFile } from "./file-render.js";
+
+/** Activation values read from a streamed block: before and after each node's bending. */
+export interface StreamPeek {
+  values: Record<string, { data: Float32Array; shape: number[] }>;
+}
 
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
@@ -32,8 +38,12 @@ export class BlockRenderer {
   private outputChanged = false;
   private lastSample: number | null = null;
   private seq = 0;
-  /** True while a render to a file runs. */
+  /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
+  /** True while a file runs through the method on a copy of the state (the stream may run). */
+  renderingCopy = false;
+  /** Peeks waiting for the next streamed block: its pass captures their activations. */
+  private peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[] = [];
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -62,8 +72,37 @@ export class BlockRenderer {
     this.pending.change(model.bended, apply, undo);
   }
 
+  /** The stream stopped: no crossfade is pending, and waiting peeks get nothing. */
   dropCrossfade(): void {
     this.pending.drop();
+    this.releasePeeks();
+  }
+
+  /**
+   * The activations `names` as the next streamed block computes them (copies read after
+   * the block: a peek costs the stream no extra pass). Resolves with what that pass
+   * produced (a name it did not produce is missing).
+   */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null> {
+    const { model } = this.sources;
+    if (!this.sources.streaming() || model.kind !== "audio") return Promise.resolve(null);
+    return new Promise((resolve) => {
+      // a stream that sends no block (live input stopped) answers nothing: the caller runs the pass itself
+      const timer = setTimeout(() => {
+        this.peeks = this.peeks.filter((p) => p !== waiting);
+        resolve(null);
+      }, Math.max(250, 3 * model.blockMs));
+      const waiting = { names, resolve: (peek: StreamPeek) => {
+        clearTimeout(timer);
+        resolve(peek);
+      } };
+      this.peeks.push(waiting);
+    });
+  }
+
+  /** Peeks that the stream will not serve (it stopped): they get nothing. */
+  private releasePeeks(): void {
+    for (const p of this.peeks.splice(0)) p.resolve({ values: {} });
   }
 
   /** The next block's model input: audio for methods at ratio 1, else the latent ramped from where it was to the target. */
@@ -82,6 +121,21 @@ export class BlockRenderer {
       return tf.tensor(latent.ramp(frames), [1, z, frames]);
     }
     return tf.tensor([latent.jump()], [1, z]);
+  }
+
+  /**
+   * What the old state renders for a crossfade: for a method that takes latents, the first
+   * latent frames that cover CROSSFADE_MIN_SAMPLES (a fraction of the block's cost); for
+   * one that takes audio, the whole block (its internal ratio is not declared).
+   */
+  private crossfadeInput(input: Tensor): Tensor {
+    const { model } = this.sources;
+    const frames = input.shape[2] ?? 0;
+    if (model.takesAudio || model.kind !== "audio" || input.rank !== 3 || frames === 0) return input;
+    const ratio = model.blockSamples / frames;
+    const needed = Math.ceil(CROSSFADE_MIN_SAMPLES / ratio);
+    if (needed >= frames) return input;
+    return tf.slice(input, [0, 0, 0], [-1, -1, needed]);
   }
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
@@ -103,11 +157,13 @@ export class BlockRenderer {
         // The same block under the state before the change, from the same streamed past.
         const state = session.streamingState;
         const snapshot = state?.snapshotState?.();
+        const fadeInput = this.crossfadeInput(input);
         let old: Tensor;
         try {
-          const compute = () => model.call(session.method, input) as Tensor;
+          const compute = () => model.call(session.method, fadeInput) as Tensor;
           old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
         } finally {
+          if (fadeInput !== input) fadeInput.dispose();
           if (snapshot !== undefined) state!.restoreState!(snapshot);
         }
         try {
@@ -116,7 +172,19 @@ export class BlockRenderer {
           old.dispose();
         }
       }
-      const out = model.call(session.method, input) as Tensor;
+      const peeks = streaming ? this.peeks.splice(0) : [];
+      let out: Tensor;
+      if (peeks.length > 0) {
+        let pass: { output: unknown; captured: Record<string, Tensor> };
+        try {
+          pass = model.callCapturing(session.method, [input], [...new Set(peeks.flatMap((p) => p.names))]);
+        } catch (e) {
+          for (const p of peeks) p.resolve({ values: {} });
+          throw e;
+        }
+        out = pass.output as Tensor;
+        void this.answerPeeks(peeks, pass.captured);
+      } else out = model.call(session.method, input) as Tensor;
       shape = out.shape;
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
       const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
@@ -130,7 +198,7 @@ export class BlockRenderer {
       input.dispose();
       from?.weights.dispose();
     }
-    if (before !== null) crossfade(before, data);
+    if (before !== null) crossfadePrefix(before, data, shape[1] ?? 1);
     const spec = session.methodSpec();
     if (spec && spec.outRatio > 1) {
       const [, channels, frames] = shape;
@@ -152,6 +220,17 @@ export class BlockRenderer {
     return { stream: "image", seq: this.seq++, sampleRate: 0, frames: 1, channels: 3, width, height, data };
   }
 
+  /** Reads the captured activations (after the block is sent: the read waits for nothing the stream needs) and answers the peeks. */
+  private async answerPeeks(peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[], captured: Record<string, Tensor>): Promise<void> {
+    const values: StreamPeek["values"] = {};
+    try {
+      for (const [name, t] of Object.entries(captured)) values[name] = { data: Float32Array.from((await t.data()) as Float32Array), shape: t.shape };
+    } finally {
+      tf.dispose(Object.values(captured));
+    }
+    for (const p of peeks) p.resolve({ values });
+  }
+
   /** A block of silence in place of live input that came too late (an underrun); the next block is declicked. */
   silenceBlock(): OutputBlock {
     const { model } = this.sources;
@@ -165,6 +244,16 @@ export class BlockRenderer {
       return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data };
     }
     return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data };
+  }
+
+  /** Runs a sound file through the current method into another (see file-render.ts); a stream runs on undisturbed. */
+  async renderAudioFile(inPath: string, outPath: string): Promise<string> {
+    this.renderingCopy = true;
+    try {
+      return await renderAudioFile({ model: this.sources.model, safetyEnabled: this.sources.safetyEnabled, streaming: this.sources.streaming }, inPath, outPath);
+    } finally {
+      this.renderingCopy = false;
+    }
   }
 
   /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */

@@ -9,6 +9,7 @@ import { commandEffect, isCommandName, type Atom, type CommandEffect, type Comma
 import type { LatentWalk } from "./latent-walk.js";
 import type { PreviousState } from "./crossfade.js";
 import type { Modulators } from "./modulators.js";
+import type { StreamPeek } from "./block-renderer.js";
 
 /** What commands need from a session. */
 export interface CommandContext {
@@ -50,6 +51,10 @@ export interface CommandContext {
 
   // output: files and the stream
   render(file: string, seconds: number): Promise<string>;
+  /** The activations `names` as the next streamed block computes them (null: no audio stream). */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null>;
+  /** Runs a WAV file through the current method into another. */
+  renderAudio(inFile: string, outFile: string): Promise<string>;
   checkNotRendering(command: string): void;
   readonly streaming: boolean;
   startStream(): void;
@@ -106,8 +111,8 @@ export class CommandTable {
     return this.specs.size;
   }
 
-  /** What a registered command does beyond its reply (declared in the protocol). */
-  effect(name: string): CommandEffect | undefined {
-    return this.specs.has(name) ? commandEffect(name) : undefined;
+  /** What a registered command does beyond its reply (declared in the protocol); with `args`, what this call does. */
+  effect(name: string, args?: readonly Atom[]): CommandEffect | undefined {
+    return this.specs.has(name) ? commandEffect(name, args) : undefined;
   }
 }

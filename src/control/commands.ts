@@ -11,6 +11,8 @@ import { writeFileNoFollow } from "../formats/paths.js";
 import { DEFAULT_WALK_SPEED } from "./latent-walk.js";
 import { saveTorchScript } from "../load/torchscript-export.js";
 import { TorchScriptModule } from "../torchscript/module.js";
+import { DEFAULT_VERSION } from "../bended/versions.js";
+import type { AttributeValue } from "../nn/method-spec.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
 import { callbackFromAtoms } from "./callback-atoms.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
@@ -41,6 +43,28 @@ function atomOf(v: boolean | number | string): Atom {
 
 function shapeAtoms(shape: number[] | number[][] | null): string {
   return formatRecordedShape(shape).replace(/\s/g, "");
+}
+
+/**
+ * The whole dump as flat atoms, for clients without dicts (OSC, Pd): `<name> <value>` pairs,
+ * status first; a list is one comma-separated symbol; attributes and controls are
+ * `attribute:<name> <value>` and `control:<name> <value>`.
+ */
+function dumpAtoms(dump: {
+  status: Record<string, Atom>; methods: string[]; nn_methods: { name: string }[];
+  attributes: { name: string; value: AttributeValue }[]; weights: string[]; controls: { name: string; value: number }[]; versions: string[];
+}): Atom[] {
+  const list = (names: string[]) => (names.length ? names.join(",") : "none");
+  const value = (v: AttributeValue): Atom => (Array.isArray(v) ? v.map(String).join(",") : atomOf(v));
+  return [
+    ...Object.entries(dump.status).flat(),
+    "methods", list(dump.methods),
+    "nn_methods", list(dump.nn_methods.map((m) => m.name)),
+    "weights", dump.weights.length,
+    "version_names", list(dump.versions),
+    ...dump.attributes.flatMap((x) => [`attribute:${x.name}`, value(x.value)]),
+    ...dump.controls.flatMap((c) => [`control:${c.name}`, c.value]),
+  ];
 }
 
 // --- the table ---------------------------------------------------------------------
@@ -101,9 +125,9 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "trace",
     usage: "trace [fn]",
-    help: "trace a method with the model's declared example input",
+    help: "trace a method with the model's declared example input (without a name: the method the stream runs)",
     run: (s, a) => {
-      const fn = optionalSymbol(a, 0, "method") ?? "forward";
+      const fn = optionalSymbol(a, 0, "method") ?? s.method;
       noMore(a, 1, "trace [fn]");
       const graph = s.requireModel().trace(fn);
       return { values: [fn, graph.nodes.length] };
@@ -276,8 +300,12 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
         return { values: [target.name, ...(Array.isArray(value) ? value : [value]).map(atomOf)] };
       }
       const name = target.name;
-      const control = s.requireModel().controls().find((c) => c.name === name);
-      if (!control) throw new BendingError(`unknown control '${name}'`);
+      const controls = s.requireModel().controls();
+      const control = controls.find((c) => c.name === name);
+      if (!control) {
+        const list = (names: string[]) => (names.length ? names.join(", ") : "none");
+        throw new BendingError(`unknown control '${name}' of model '${s.modelName}' (controls: ${list(controls.map((c) => c.name))}; attributes: ${list(s.attributeNames())})`);
+      }
       return { values: [name, control.value] };
     },
   },
@@ -300,7 +328,7 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       const model = s.requireModel();
       if (a.length === 2 && a[0] === "delete") {
         const victim = symbol(a, 1, "version to delete");
-        model.deleteVersion(victim === "default" ? "_default" : victim);
+        model.deleteVersion(victim === "default" ? DEFAULT_VERSION : victim);
         return { values: ["delete", victim] };
       }
       noMore(a, 1, "version [<name>|default] | version delete <name>");
@@ -311,7 +339,8 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
           return true;
         });
       }
-      return { values: [model.version] };
+      // The default version is 'default' to users (what they type), never its stored name.
+      return { values: [model.version === DEFAULT_VERSION ? "default" : model.version] };
     },
   },
   {
@@ -389,10 +418,15 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "render",
-    usage: "render <file.wav> <seconds> | render <file.png>",
-    help: "render to a file in the workspace (WAV for audio, PNG for images)",
+    usage: "render <file.wav> <seconds> | render <in.wav> <out.wav> | render <file.png>",
+    help: "render to a file in the workspace (WAV for audio, PNG for images); with a sound file, through the current method (one that takes audio, e.g. forward), as streaming the file would",
     run: async (s, a) => {
       const file = symbol(a, 0, "file");
+      if (typeof a[1] === "string") {
+        const out = symbol(a, 1, "output file");
+        noMore(a, 2, "render <in.wav> <out.wav>");
+        return { values: [await s.renderAudio(file, out)] };
+      }
       const seconds = s.kind === "image" ? 0 : number(a, 1, "seconds");
       noMore(a, s.kind === "image" ? 1 : 2, "render <file.wav> <seconds> | render <file.png>");
       const path = await s.render(file, seconds);
@@ -458,18 +492,16 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
     run: (s, a) => {
       noMore(a, 0, "dump");
       const model = s.bended;
-      return {
-        values: [s.modelName || "none"],
-        dict: {
-          status: s.status(),
-          methods: model?.tracedMethods() ?? [],
-          nn_methods: s.methods(),
-          attributes: s.attributeNames().map((name) => ({ name, value: s.getAttribute(name) })),
-          weights: model?.weightNames ?? [],
-          controls: model?.controls().map((c) => ({ name: c.name, value: c.value })) ?? [],
-          versions: model?.versionNames() ?? [],
-        },
+      const dict = {
+        status: s.status(),
+        methods: model?.tracedMethods() ?? [],
+        nn_methods: s.methods(),
+        attributes: s.attributeNames().map((name) => ({ name, value: s.getAttribute(name) })),
+        weights: model?.weightNames ?? [],
+        controls: model?.controls().map((c) => ({ name: c.name, value: c.value })) ?? [],
+        versions: model?.versionNames() ?? [],
       };
+      return { values: dumpAtoms(dict), dict };
     },
   },
   ...MODULATOR_COMMANDS,

@@ -22,6 +22,39 @@ export function crossfade(from: Float32Array, to: Float32Array): void {
   }
 }
 
+/**
+ * Mixes `from`, the first `from.length / channels` samples of each channel of a block
+ * (channel-major, like `to`), into `to` in place, fading from all `from` to all `to` across
+ * those samples; the rest of `to` is left as it is.
+ */
+export function crossfadePrefix(from: Float32Array, to: Float32Array, channels: number): void {
+  const fade = from.length / channels;
+  const length = to.length / channels;
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < fade; i++) {
+      const a = fade > 1 ? i / (fade - 1) : 1;
+      to[c * length + i] = from[c * fade + i] * (1 - a) + to[c * length + i] * a;
+    }
+  }
+}
+
+/**
+ * Samples the crossfade after a change lasts at least (about 12 ms at 44.1 kHz). For a
+ * method that takes latents the old state renders only the latent frames that cover it:
+ * a streaming model is causal, so the block's start is the same from a shorter input.
+ */
+export const CROSSFADE_MIN_SAMPLES = 512;
+
+/** A control step smaller than this fraction of the control's range (or of its value, unbounded) is inaudible: no crossfade, a declick. */
+export const INAUDIBLE_STEP = 0.002;
+
+/** Whether moving a control from `old` to `now` is too small a step to be heard (see INAUDIBLE_STEP). */
+export function inaudibleStep(old: number, now: number, range?: readonly [number, number] | null): boolean {
+  if (old === now) return true;
+  const span = range && Number.isFinite(range[0]) && Number.isFinite(range[1]) && range[1] > range[0] ? range[1] - range[0] : Math.max(Math.abs(old), Math.abs(now));
+  return Math.abs(now - old) <= INAUDIBLE_STEP * span;
+}
+
 /** Samples over which a jump at a block join is faded out. */
 export const DECLICK_SAMPLES = 128;
 

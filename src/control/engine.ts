@@ -3,7 +3,7 @@
 // Engine and only translates its messages into Engine.execute(atoms).
 import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
-import { announces, type Atom, type OutputBlock, type Reply } from "../protocol/index.js";
+import { replyAnnounces, type Atom, type OutputBlock, type Reply } from "../protocol/index.js";
 import type { SessionOptions } from "./session.js";
 import { ControlMirror, type ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
@@ -82,7 +82,7 @@ export class Engine {
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
           // A quiet reply (a `set` answered from the mirror) was announced already.
-          if (!message.quiet && message.reply.ok && announces(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
+          if (!message.quiet && replyAnnounces(message.reply)) for (const l of this.changeListeners) l(message.reply);
         }
       });
     });
@@ -143,7 +143,7 @@ export class Engine {
     const fast = this.restarting ? null : this.mirror.answer(atoms);
     if (fast) {
       if (fast.apply) this.applySet(atoms);
-      if (fast.reply.ok && announces(fast.reply.command)) for (const l of this.changeListeners) l(fast.reply);
+      if (replyAnnounces(fast.reply)) for (const l of this.changeListeners) l(fast.reply);
       return Promise.resolve(fast.reply);
     }
     const id = this.nextId++;

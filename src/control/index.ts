@@ -1,11 +1,12 @@
 export { Session, sessionCommands, declick, crossfade, DECLICK_SAMPLES, type SessionOptions } from "./session.js";
+export { crossfadePrefix, inaudibleStep, INAUDIBLE_STEP, CROSSFADE_MIN_SAMPLES } from "./crossfade.js";
 export { COMMANDS, CORE_COMMANDS, type CommandSpec } from "./commands.js";
 export { CommandTable, type CommandContext, type CommandResult } from "./command-table.js";
 export { PANEL_COMMANDS, registerPanelCommands } from "./panel-commands.js";
 export {
   parseLine, formatLine, toAtom, atomsProblem, LIMITS, type Atom,
   type Reply, type ReplyMessage, type EventMessage, type ModelKind, type SessionState,
-  COMMAND_EFFECTS, commandEffect, announces, changesOutput, isQuery, type CommandEffect, type CommandName,
+  COMMAND_EFFECTS, QUERY_WHEN_BARE, commandEffect, announces, changesOutput, isQuery, replyAnnounces, type CommandEffect, type CommandName,
   encodeFrame, decodeFrame, FrameError, FRAME_MAGIC, FRAME_HEADER_BYTES, STREAM_IDS, type Frame, type FrameStream, type OutputBlock, type OutputStream,
 } from "../protocol/index.js";
 export { SafetyStage } from "./safety.js";

@@ -228,13 +228,28 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
       const names = a.map((_, i) => symbol(a, i, "activation"));
       const known = new Set(model.activationNames(s.method));
       for (const n of names) if (!known.has(n)) throw new BendingError(`'${n}' is not an activation of ${s.method}`);
+      // While audio streams, the next block's own pass captures the values (before and after
+      // each node's bending): the peek costs the stream no extra pass and runs nothing itself.
+      const streamed = await s.peekNextBlock(names);
+      if (streamed && names.every((n) => streamed.values[n] && streamed.values[`${n}_bended`])) {
+        const items = names.map((name): PeekItem => {
+          const o = streamed.values[name], b = streamed.values[`${name}_bended`];
+          return { name, shape: o.shape, original: activationView(o.data, o.shape), bended: activationView(b.data, b.shape) };
+        });
+        return { values: names, dict: { method: s.method, source: "stream", items } };
+      }
       const inputs = currentInput(s, model);
       try {
         // Frozen: streaming caches and BatchNorm statistics are read, never advanced.
-        const [orig, bent] = withFrozenState(() => [
-          model.getActivations(names, inputs, { fn: s.method, bended: false }),
-          model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true }),
-        ]);
+        const [orig, bent] = withFrozenState(() => {
+          const original = model.getActivations(names, inputs, { fn: s.method, bended: false });
+          try {
+            return [original, model.getActivations(names.map((n) => `${n}_bended`), inputs, { fn: s.method, bended: true })];
+          } catch (e) {
+            tf.dispose(Object.values(original));
+            throw e;
+          }
+        });
         try {
           const items = await Promise.all(names.map(async (name): Promise<PeekItem> => {
             const o = orig[name], b = bent[`${name}_bended`];
@@ -244,7 +259,7 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
               bended: activationView((await b.data()) as Float32Array, b.shape),
             };
           }));
-          return { values: names, dict: { method: s.method, items } };
+          return { values: names, dict: { method: s.method, source: "run", items } };
         } finally {
           tf.dispose([...Object.values(orig), ...Object.values(bent)]);
         }

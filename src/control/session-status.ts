@@ -42,6 +42,15 @@ export function sessionStatus({ model, streaming, stats, input, walking }: Statu
   };
 }
 
+/**
+ * A newly loaded model starts with no figures: the previous model's RTF, blocks, dropped
+ * blocks and live-input counters would otherwise show until the next `stream start`.
+ */
+export function resetStatusFigures(clock: { resetStats(): void }, input: AudioInput): void {
+  clock.resetStats();
+  input.resetStats();
+}
+
 /** The current method's channels and ratios, as nn~ declares them. */
 function methodStatus(model: SessionModel): Record<string, Atom> {
   const spec = model.methodSpec();

@@ -20,9 +20,9 @@ import type { LatentWalk } from "./latent-walk.js";
 import { LatentInput } from "./latent-input.js";
 import { SessionModel } from "./session-model.js";
 import { LiveInput } from "./live-input.js";
-import { BlockRenderer } from "./block-renderer.js";
+import { BlockRenderer, type StreamPeek } from "./block-renderer.js";
 import { StreamClock } from "./stream-clock.js";
-import { sessionStatus } from "./session-status.js";
+import { resetStatusFigures, sessionStatus } from "./session-status.js";
 import { applyModulators, Modulators } from "./modulators.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
 
@@ -123,8 +123,9 @@ export class Session implements CommandContext {
     }
     try {
       const result = await spec.run(this, args);
-      if (this.commands.effect(command) === "output") this.renderer.markOutputChanged();
-      return { command, ok: true, values: result.values ?? [], dict: result.dict };
+      const effect = this.commands.effect(command, args);
+      if (effect === "output") this.renderer.markOutputChanged();
+      return { command, ok: true, values: result.values ?? [], dict: result.dict, ...(effect !== this.commands.effect(command) ? { effect } : {}) };
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
@@ -245,6 +246,7 @@ export class Session implements CommandContext {
       this.stopStream();
       this.modulators.clear();
       this.model.install(opened);
+      resetStatusFigures(this.clock, this.input);
       if (this.kind === "audio") this.model.streamingState?.resetState();
       this.renderer.resetOutput();
       const methods = this.methods();
@@ -377,9 +379,22 @@ export class Session implements CommandContext {
     return this.renderer.renderFile(file, seconds);
   }
 
+  /** The activations `names` as the next streamed block computes them (null: no audio stream; see BlockRenderer.peekNextBlock). */
+  peekNextBlock(names: string[]): Promise<StreamPeek | null> {
+    return this.renderer.peekNextBlock(names);
+  }
+
+  /** Runs a WAV file through the current method (one that takes audio) into another, on a copy of the streaming state. */
+  renderAudio(inFile: string, outFile: string): Promise<string> {
+    this.checkNotRendering("render");
+    return this.renderer.renderAudioFile(this.resolvePath(inFile), this.resolvePath(outFile));
+  }
+
   /** Refuses what would share the model's stream state with a render or a load in progress. */
   checkNotRendering(command: string): void {
-    if (this.renderer.rendering) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
+    // A file through the method runs on a copy of the state: only what changes the model or its method waits.
+    const shared = this.renderer.rendering || (this.renderer.renderingCopy && command !== "stream start");
+    if (shared) throw new BendingError(`a render is in progress; '${command}' can run when it has finished`);
     if (this.loading) throw new BendingError(`a model is loading; '${command}' can run when it has loaded`);
   }
 

@@ -57,13 +57,18 @@ export class StreamClock {
 
   constructor(private readonly host: ClockHost) {}
 
+  /** Forgets the figures (blocks, dropped, RTF, input latency). */
+  resetStats(): void {
+    this.stats = newStats();
+  }
+
   get running(): boolean {
     return this.timer !== null;
   }
 
   /** Starts the clock: on the input when the method takes audio, else on the timer. */
   start(): void {
-    this.stats = newStats();
+    this.resetStats();
     this.streamStart = performance.now();
     this.lastInputBlockAt = null;
     const generation = ++this.generation;

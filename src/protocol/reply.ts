@@ -1,6 +1,7 @@
 // What tfbend answers: a reply to every command, and the JSON messages a WebSocket
 // client (the panel among them) receives for replies and for changes made elsewhere.
 import type { Atom } from "./atoms.js";
+import type { CommandEffect } from "./commands.js";
 
 export interface Reply {
   command: string;
@@ -9,6 +10,8 @@ export interface Reply {
   values: Atom[];
   /** Structured metadata (weights, graph, controls) for Max dicts and JSON clients. */
   dict?: unknown;
+  /** Set when this call's effect is not the command's declared one (a bare `method` is a query). */
+  effect?: CommandEffect;
 }
 
 /** A reply as a WebSocket client receives it, with the id its request carried. */
