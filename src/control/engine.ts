@@ -43,6 +43,8 @@ export class Engine {
   /** Per control, the mirror-answered `set` on its way to the inference thread and the latest one waiting. */
   private readonly setsInFlight = new Map<string, { next: Atom[] | null }>();
   private closed = false;
+  /** What clients may grow, as the transports declared it (listed in `status`). */
+  private readonly limits: Record<string, number> = {};
   /** Times the inference thread died and was started again. */
   restarts = 0;
   private recentRestarts: number[] = [];
@@ -138,7 +140,10 @@ export class Engine {
   execute(atoms: Atom[]): Promise<Reply> {
     if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
-      return Promise.resolve({ command: "status", ok: true, values: Object.entries(this.lastStatus).flat(), dict: { ...this.lastStatus } });
+      const listed = Object.entries(this.limits).map(([name, value]): [string, Atom] => [name, value === Infinity ? "none" : value]);
+      const limits = Object.fromEntries(listed.map(([name, value]) => [`limit_${name}`, value]));
+      const values = Object.entries({ ...this.lastStatus, ...limits }).flat();
+      return Promise.resolve({ command: "status", ok: true, values, dict: { ...this.lastStatus, ...limits, limits: Object.fromEntries(listed) } });
     }
     const fast = this.restarting ? null : this.mirror.answer(atoms);
     if (fast) {
@@ -205,6 +210,11 @@ export class Engine {
 
   status(): Record<string, Atom> {
     return { ...this.lastStatus };
+  }
+
+  /** A transport's limits on what its clients may grow (see transports/limits.ts): `status` lists them as limit_<name>. */
+  declareLimits(limits: Record<string, number | undefined>): void {
+    for (const [name, value] of Object.entries(limits)) if (value !== undefined) this.limits[name] = value;
   }
 
   onBlock(listener: (block: OutputBlock) => void): () => void {
