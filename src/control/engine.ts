@@ -33,6 +33,14 @@ export interface RestoreState {
 /** Errors after which the inference thread cannot be trusted (its wasm memory or heap is broken): it is restarted. */
 const FATAL_ERRORS = /memory access out of bounds|out of memory|Array buffer allocation failed|WebAssembly\.Memory/i;
 const WATCHDOG_TICK_MS = 250;
+/**
+ * Memory returns: wasm memory never shrinks, so after a load leaves the process this much
+ * above what its thread booted with (plus what its tensors grew by), the next quiet moment
+ * starts a fresh thread with the model (its state put back): over 25% and 128 MB.
+ */
+const MEMORY_SLACK = 1.25;
+const MEMORY_SLACK_MB = 128;
+const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 /** Starts the thread that hosts the session, with `workerData` (the shipped worker unless a test wraps it). */
 export type StartThread = (workerData: EngineOptions) => Worker;
@@ -82,6 +90,12 @@ export class Engine {
   /** Why the thread is being restarted (the watchdog, a fatal error), for the event clients get. */
   private recovering: string | null = null;
   private readonly watchdog: NodeJS.Timeout;
+  /** Process RSS and tensor MB when the current thread had booted (see MEMORY_SLACK). */
+  private memoryBaseline: { rssMb: number; tensorMb: number } | null = null;
+  /** A load left memory the thread cannot give back: a fresh thread takes over when no command is pending. */
+  private freshThreadWanted = false;
+  /** The thread is being replaced on purpose (memory returns), not after a failure. */
+  private planned = false;
   /** True while a thread is starting (loading its model): the watchdog waits for it. */
   private booting = true;
 
@@ -98,6 +112,15 @@ export class Engine {
     const blockMs = Number(this.lastStatus.latency_ms ?? 0);
     const limit = this.running !== null ? (this.options.commandWatchdogMs ?? 60_000) : (this.options.watchdogMs ?? Math.max(3000, 8 * blockMs));
     if (silent > limit) this.recover(`the inference thread did not answer for ${Math.round(silent)} ms`);
+  }
+
+  /** After a load: a fresh thread is wanted when the process holds much more than the thread's model needs. */
+  private checkMemory(): void {
+    if (!this.memoryBaseline) return;
+    const grown = Math.max(0, Number(this.lastStatus.tensor_mb ?? 0) - this.memoryBaseline.tensorMb);
+    const expected = this.memoryBaseline.rssMb + grown;
+    const now = rssMb();
+    if (now > expected * MEMORY_SLACK && now - expected > MEMORY_SLACK_MB) this.freshThreadWanted = true;
   }
 
   /** Ends a thread that cannot be trusted; the exit handler starts a new one with the model's state. */
@@ -139,6 +162,7 @@ export class Engine {
         if ("ready" in message) {
           booted = true;
           this.booting = false;
+          this.memoryBaseline = { rssMb: rssMb(), tensorMb: Number(this.lastStatus.tensor_mb ?? 0) };
           this.heardAt = performance.now();
           resolveReady(message.boot);
         }
@@ -151,6 +175,12 @@ export class Engine {
           if (!message.reply.ok && FATAL_ERRORS.test(String(message.reply.values[0]))) this.recover(`the inference thread failed: ${message.reply.values[0]}`);
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
+          if (message.reply.command === "load" && message.reply.ok) this.checkMemory();
+          if (this.freshThreadWanted && this.pending.size === 0) {
+            this.freshThreadWanted = false;
+            this.planned = true;
+            this.recover("the memory of a model no longer loaded returns to the system");
+          }
           // A quiet reply (a `set` answered from the mirror) was announced already.
           if (!message.quiet && message.reply.ok && announces(message.reply.command)) for (const l of this.changeListeners) l(message.reply);
         }
@@ -159,6 +189,8 @@ export class Engine {
     worker.on("error", (e) => console.error(`tfbend: inference thread failed: ${e.message}`));
     worker.on("exit", (code) => {
       if (this.closed || worker !== this.worker) return;
+      const planned = this.planned;
+      this.planned = false;
       // What the new thread puts back: the method and bendings reported last, the live controls, the stream.
       const restore: RestoreState | undefined = this.restoreState
         ? { ...this.restoreState, controls: this.mirror.states(), streaming: this.lastStatus.streaming === 1 }
@@ -174,17 +206,19 @@ export class Engine {
       // A thread that never booted, or one that keeps dying, is not restarted in a loop.
       const now = Date.now();
       this.recentRestarts = this.recentRestarts.filter((t) => now - t < 60_000);
-      if (!booted || this.recentRestarts.length >= MAX_RESTARTS_PER_MINUTE) {
+      if (!planned && (!booted || this.recentRestarts.length >= MAX_RESTARTS_PER_MINUTE)) {
         console.error(`tfbend: inference thread stopped (exit ${code}); not restarting it (${booted ? "too many restarts" : "it failed to start"})`);
         this.closed = true;
         return;
       }
-      this.recentRestarts.push(now);
-      this.restarts++;
+      if (!planned) {
+        this.recentRestarts.push(now);
+        this.restarts++;
+      }
       const lastModel = typeof this.lastStatus.model === "string" && this.lastStatus.model !== "none" ? this.lastStatus.model : null;
       const model = lastModel ?? this.options.model;
       console.error(`tfbend: inference thread stopped (exit ${code}); restarting with model ${model ?? "none"}`);
-      const delay = 250 * 2 ** (this.recentRestarts.length - 1);
+      const delay = planned ? 0 : 250 * 2 ** (this.recentRestarts.length - 1);
       // Commands sent meanwhile wait for the new thread instead of going to the dead one.
       this.restarting = new Promise<void>((resolveRestart) => {
         setTimeout(() => {
@@ -192,7 +226,7 @@ export class Engine {
           this.spawn({ ...this.options, model, restore: lastModel ? restore : undefined })
             .then((boot) => {
               const restored = boot?.ok ? `model ${model} restored with its method, bendings and controls${restore?.streaming ? ", streaming" : ""}` : `model ${model ?? "none"} could not be loaded again`;
-              const event: Reply = { command: "engine", ok: false, values: [`inference thread restarted (${reason ?? `it stopped, exit ${code}`}); ${restored}`] };
+              const event: Reply = { command: "engine", ok: planned && boot?.ok === true, values: [`inference thread restarted (${reason ?? `it stopped, exit ${code}`}); ${restored}`] };
               for (const l of this.changeListeners) l(event);
             })
             .catch((e) => console.error(`tfbend: restart failed: ${(e as Error).message}`))

@@ -10,6 +10,7 @@ import type { Atom } from "../protocol/atoms.js";
 import type { ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
 import { BendingConfig } from "../bending/config.js";
+import { tf } from "../tf.js";
 import type { RestoreState } from "./engine.js";
 
 /** How often the thread says it is alive (the engine's watchdog restarts one that stops). */
@@ -26,7 +27,8 @@ if (parentPort) {
   // (usually blocks, rtf and nothing else): the main thread keeps the whole picture.
   let sent: Record<string, Atom> = {};
   const statusDelta = (): Record<string, Atom> => {
-    const now = session.status();
+    // tensor_mb: what the thread's tensors hold; the engine compares it with the process's RSS (memory returns).
+    const now: Record<string, Atom> = { ...session.status(), tensor_mb: Number((tf.memory().numBytes / 2 ** 20).toFixed(1)) };
     const delta: Record<string, Atom> = {};
     for (const [key, value] of Object.entries(now)) if (sent[key] !== value) delta[key] = value;
     sent = now;
