@@ -102,13 +102,13 @@ describe("OSC limits", () => {
 
   it("replies per second per client are cut: the excess is dropped and counted, not queued", async () => {
     const { engine, server, udp, inbox } = await oscSetup({ repliesPerSecond: 5 });
-    udp.send(bundle(20), server.port, "127.0.0.1");
+    udp.send(bundle(20), server.port, "127.0.0.1"); // a burst of two seconds' worth (10) goes out
     await new Promise<void>((resolve) => udp.once("message", () => resolve()));
     await Promise.all(engine.executed);
     await new Promise((r) => setImmediate(r)); // the replies go out right after their commands
     expect(engine.executed.length).toBe(20);
     const sent = 20 - server.repliesDropped;
-    expect(server.repliesDropped).toBeGreaterThanOrEqual(14);
+    expect(server.repliesDropped).toBeGreaterThanOrEqual(9);
     expect((await received(udp, inbox, sent)).every((m) => m.address === "/tfbend/ok")).toBe(true);
   });
 
@@ -116,8 +116,8 @@ describe("OSC limits", () => {
     const rate = new tb.transports.ReplyRate(10);
     let passed = 0;
     for (let i = 0; i < 30; i++) if (rate.take("a", 0)) passed++;
-    expect(passed).toBe(10);
-    expect(rate.dropped).toBe(20);
+    expect(passed).toBe(20); // a burst of two seconds' worth
+    expect(rate.dropped).toBe(10);
     expect(rate.take("a", 50)).toBe(false); // half a token: not yet
     expect(rate.take("a", 200)).toBe(true);
   });

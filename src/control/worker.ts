@@ -70,7 +70,8 @@ if (parentPort) {
       if (state.method !== session.method) await session.execute(["method", state.method]);
       const model = session.requireModel();
       if (state.config) model.setConfig(BendingConfig.fromJSON(JSON.parse(state.config), model));
-      for (const control of state.controls ?? []) if (!control.derived) model.update(control.name, control.value);
+      const known = new Set(model.controls().map((c) => c.name));
+      for (const control of state.controls ?? []) if (!control.derived && known.has(control.name)) model.update(control.name, control.value);
       if (state.streaming) await session.execute(["stream", "start"]);
     } catch (e) {
       console.error(`tfbend: restoring the model's state after a restart failed: ${(e as Error).message}`);

@@ -8,8 +8,8 @@ export const CLIENT_LIMITS = {
   osc_subscribers: 64,
   /** Commands one OSC datagram (a bundle) may carry; the rest are refused with one error. */
   osc_commands_per_datagram: 32,
-  /** Replies a client (an OSC reply address, a WebSocket) gets per second; the excess is dropped and counted. */
-  replies_per_second: 200,
+  /** Replies a client (an OSC reply address, a WebSocket) gets per second, in bursts of up to two seconds' worth; the excess is dropped and counted. */
+  replies_per_second: 2000,
   /** Open WebSocket connections; one more is refused (HTTP 503). */
   ws_clients: 256,
   /** TCP connections that have not finished their HTTP request or WebSocket handshake; one more is closed. */

@@ -11,11 +11,16 @@ export class ReplyRate {
   /** Replies not sent because their client was over the limit. */
   dropped = 0;
 
+  /** Replies a client may get at once (a burst): two seconds' worth. */
+  private readonly burst: number;
+
   constructor(
     readonly perSecond: number,
     /** Clients remembered; past this the memory starts again (a flood of new senders). */
     private readonly maxKeys = 4096,
-  ) {}
+  ) {
+    this.burst = 2 * perSecond;
+  }
 
   /** Whether a reply to `key` may go out now (false: it is dropped and counted). */
   take(key: string, now = performance.now()): boolean {
@@ -23,9 +28,9 @@ export class ReplyRate {
     let bucket = this.buckets.get(key);
     if (!bucket) {
       if (this.buckets.size >= this.maxKeys) this.buckets.clear();
-      this.buckets.set(key, (bucket = { tokens: this.perSecond, at: now }));
+      this.buckets.set(key, (bucket = { tokens: this.burst, at: now }));
     }
-    bucket.tokens = Math.min(this.perSecond, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
     if (bucket.tokens < 1) {
       this.dropped++;

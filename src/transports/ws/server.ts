@@ -190,9 +190,13 @@ export class WsServer extends Transport<WebSocket> {
     if (chunk) this.pushAudio(chunk, refuse);
   }
 
-  /** A reply, unless its connection is over its replies per second (then dropped and counted). */
+  /** A reply, unless its connection is over its replies per second or not reading them (then dropped and counted). */
   private reply(socket: WebSocket, source: string, message: object): void {
-    if (this.replyRate.take(source)) this.send(socket, message);
+    if (socket.bufferedAmount > MAX_BUFFERED) {
+      // A client that does not read its replies: they are not queued for it without bound.
+      this.replyRate.dropped++;
+      this.log(`rate ${source}`, `${source}: not reading its replies; replies dropped (${this.replyRate.dropped} in all)`);
+    } else if (this.replyRate.take(source)) this.send(socket, message);
     else this.log(`rate ${source}`, `${source}: over ${this.replyRate.perSecond} replies a second; replies dropped (${this.replyRate.dropped} in all)`);
   }
 
