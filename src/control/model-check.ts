@@ -5,10 +5,22 @@
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { formatShape } from "../util/format.js";
-import type { SessionModel } from "./session-model.js";
+import type { BendedModule } from "../bended/bended-module.js";
+import type { MethodSpec } from "../nn/method-spec.js";
+import type { ModelKind } from "../protocol/session-state.js";
+
+/** What the check needs of a model on its way in (a SessionModel). */
+export interface StreamCandidate {
+  readonly name: string;
+  readonly kind: ModelKind;
+  readonly method: string;
+  require(): BendedModule;
+  methodSpec(): MethodSpec | null;
+  blockSamplesFor(spec: MethodSpec): number;
+}
 
 /** Runs one block through the model's current method and refuses an output the stream cannot send. */
-export function checkStreamBlock(model: SessionModel): void {
+export function checkStreamBlock(model: StreamCandidate): void {
   const bended = model.require();
   if (model.kind === "generic") return; // never streams: nothing to check
   const spec = model.methodSpec();
