@@ -50,6 +50,11 @@ export class ControlMirror {
     this.controls = next;
   }
 
+  /** The controls as known here (values set here included), for a restarted thread to put back. */
+  states(): ControlState[] {
+    return Array.from(this.controls.values(), (c) => ({ ...c }));
+  }
+
   clear(): void {
     this.controls.clear();
     this.inFlight.clear();

@@ -11,7 +11,36 @@ import type { AudioChunk } from "./audio-input.js";
 export interface EngineOptions extends SessionOptions {
   /** Model to load at start (a name in models/ or a workspace path). */
   model?: string;
+  /** What a restarted thread puts back after loading `model` (set by the engine, not by callers). */
+  restore?: RestoreState;
+  /**
+   * The inference thread silent this long (no block, reply or heartbeat) outside a
+   * command is restarted (ms; default the larger of 3 s and 8 block periods).
+   */
+  watchdogMs?: number;
+  /** The same inside a command (a load, a render): default 60 s. */
+  commandWatchdogMs?: number;
 }
+
+/** The state of the model a restarted inference thread puts back: its method, bendings (a config's JSON), controls and stream. */
+export interface RestoreState {
+  method: string;
+  config: string | null;
+  controls?: ControlState[];
+  streaming?: boolean;
+}
+
+/** Errors after which the inference thread cannot be trusted (its wasm memory or heap is broken): it is restarted. */
+const FATAL_ERRORS = /memory access out of bounds|out of memory|Array buffer allocation failed|WebAssembly\.Memory/i;
+const WATCHDOG_TICK_MS = 250;
+/**
+ * Memory returns: wasm memory never shrinks, so after a load leaves the process this much
+ * above what its thread booted with (plus what its tensors grew by), the next quiet moment
+ * starts a fresh thread with the model (its state put back): over 25% and 128 MB.
+ */
+const MEMORY_SLACK = 1.25;
+const MEMORY_SLACK_MB = 128;
+const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
 
 /** Starts the thread that hosts the session, with `workerData` (the shipped worker unless a test wraps it). */
 export type StartThread = (workerData: EngineOptions) => Worker;
@@ -29,7 +58,9 @@ type FromWorker = { status: Record<string, Atom>; controls?: ControlState[] } & 
   | { id: number; reply: Reply; quiet?: true }
   | { block: OutputBlock }
   | { event: Reply }
-);
+  | { started: number }
+  | { alive: true }
+) & { restore?: RestoreState };
 
 export class Engine {
   private worker!: Worker;
@@ -43,14 +74,61 @@ export class Engine {
   /** Per control, the mirror-answered `set` on its way to the inference thread and the latest one waiting. */
   private readonly setsInFlight = new Map<string, { next: Atom[] | null }>();
   private closed = false;
+  /** What clients may grow, as the transports declared it (listed in `status`). */
+  private readonly limits: Record<string, number> = {};
   /** Times the inference thread died and was started again. */
   restarts = 0;
   private recentRestarts: number[] = [];
   private restarting: Promise<void> | null = null;
   readonly ready: Promise<Reply | null>;
+  /** When the inference thread was last heard from (performance.now() ms). */
+  private heardAt = performance.now();
+  /** The command the inference thread is running (its watchdog is longer), or null. */
+  private running: number | null = null;
+  /** The method and bendings the inference thread last reported, for a restart. */
+  private restoreState: RestoreState | null = null;
+  /** Why the thread is being restarted (the watchdog, a fatal error), for the event clients get. */
+  private recovering: string | null = null;
+  private readonly watchdog: NodeJS.Timeout;
+  /** Process RSS and tensor MB when the current thread had booted (see MEMORY_SLACK). */
+  private memoryBaseline: { rssMb: number; tensorMb: number } | null = null;
+  /** A load left memory the thread cannot give back: a fresh thread takes over when no command is pending. */
+  private freshThreadWanted = false;
+  /** The thread is being replaced on purpose (memory returns), not after a failure. */
+  private planned = false;
+  /** True while a thread is starting (loading its model): the watchdog waits for it. */
+  private booting = true;
 
   private constructor(private readonly options: EngineOptions, private readonly startThread: StartThread) {
     this.ready = this.spawn(options);
+    this.watchdog = setInterval(() => this.checkAlive(), WATCHDOG_TICK_MS);
+    this.watchdog.unref();
+  }
+
+  /** Restarts a thread that has been silent past its watchdog (a method that hangs). */
+  private checkAlive(): void {
+    if (this.closed || this.restarting || this.recovering || this.booting) return;
+    const silent = performance.now() - this.heardAt;
+    const blockMs = Number(this.lastStatus.latency_ms ?? 0);
+    const limit = this.running !== null ? (this.options.commandWatchdogMs ?? 60_000) : (this.options.watchdogMs ?? Math.max(3000, 8 * blockMs));
+    if (silent > limit) this.recover(`the inference thread did not answer for ${Math.round(silent)} ms`);
+  }
+
+  /** After a load: a fresh thread is wanted when the process holds much more than the thread's model needs. */
+  private checkMemory(): void {
+    if (!this.memoryBaseline) return;
+    const grown = Math.max(0, Number(this.lastStatus.tensor_mb ?? 0) - this.memoryBaseline.tensorMb);
+    const expected = this.memoryBaseline.rssMb + grown;
+    const now = rssMb();
+    if (now > expected * MEMORY_SLACK && now - expected > MEMORY_SLACK_MB) this.freshThreadWanted = true;
+  }
+
+  /** Ends a thread that cannot be trusted; the exit handler starts a new one with the model's state. */
+  private recover(reason: string): void {
+    if (this.closed || this.recovering) return;
+    this.recovering = reason;
+    console.error(`tfbend: ${reason}; restarting the inference thread`);
+    void this.worker.terminate();
   }
 
   /**
@@ -61,10 +139,19 @@ export class Engine {
   private spawn(options: EngineOptions): Promise<Reply | null> {
     const worker = this.startThread(options);
     this.worker = worker;
+    this.booting = true;
     let booted = false;
     const ready = new Promise<Reply | null>((resolveReady, rejectReady) => {
       worker.once("error", rejectReady);
       worker.on("message", (message: FromWorker) => {
+        if (worker !== this.worker) return;
+        this.heardAt = performance.now();
+        if (message.restore) this.restoreState = message.restore;
+        if ("started" in message) {
+          this.running = message.started;
+          return;
+        }
+        if ("alive" in message) return;
         // A new thread starts a new picture; later messages carry only what changed.
         if ("ready" in message) {
           this.lastStatus = { ...message.status };
@@ -74,13 +161,26 @@ export class Engine {
         if (message.controls) this.mirror.replace(message.controls);
         if ("ready" in message) {
           booted = true;
+          this.booting = false;
+          this.memoryBaseline = { rssMb: rssMb(), tensorMb: Number(this.lastStatus.tensor_mb ?? 0) };
+          this.heardAt = performance.now();
           resolveReady(message.boot);
         }
         else if ("block" in message) for (const l of this.blockListeners) l(message.block);
-        else if ("event" in message) for (const l of this.changeListeners) l(message.event);
-        else {
+        else if ("event" in message) {
+          for (const l of this.changeListeners) l(message.event);
+          if (!message.event.ok && FATAL_ERRORS.test(String(message.event.values[0]))) this.recover(`the inference thread failed: ${message.event.values[0]}`);
+        } else {
+          if (this.running === message.id) this.running = null;
+          if (!message.reply.ok && FATAL_ERRORS.test(String(message.reply.values[0]))) this.recover(`the inference thread failed: ${message.reply.values[0]}`);
           this.pending.get(message.id)?.(message.reply);
           this.pending.delete(message.id);
+          if (message.reply.command === "load" && message.reply.ok) this.checkMemory();
+          if (this.freshThreadWanted && this.pending.size === 0) {
+            this.freshThreadWanted = false;
+            this.planned = true;
+            this.recover("the memory of a model no longer loaded returns to the system");
+          }
           // A quiet reply (a `set` answered from the mirror) was announced already.
           if (!message.quiet && replyAnnounces(message.reply)) for (const l of this.changeListeners) l(message.reply);
         }
@@ -89,6 +189,14 @@ export class Engine {
     worker.on("error", (e) => console.error(`tfbend: inference thread failed: ${e.message}`));
     worker.on("exit", (code) => {
       if (this.closed || worker !== this.worker) return;
+      const planned = this.planned;
+      this.planned = false;
+      // What the new thread puts back: the method and bendings reported last, the live controls, the stream.
+      const restore: RestoreState | undefined = this.restoreState
+        ? { ...this.restoreState, controls: this.mirror.states(), streaming: this.lastStatus.streaming === 1 }
+        : undefined;
+      const reason = this.recovering;
+      this.running = null;
       this.mirror.clear();
       this.setsInFlight.clear();
       for (const resolvePending of this.pending.values()) {
@@ -98,23 +206,33 @@ export class Engine {
       // A thread that never booted, or one that keeps dying, is not restarted in a loop.
       const now = Date.now();
       this.recentRestarts = this.recentRestarts.filter((t) => now - t < 60_000);
-      if (!booted || this.recentRestarts.length >= MAX_RESTARTS_PER_MINUTE) {
+      if (!planned && (!booted || this.recentRestarts.length >= MAX_RESTARTS_PER_MINUTE)) {
         console.error(`tfbend: inference thread stopped (exit ${code}); not restarting it (${booted ? "too many restarts" : "it failed to start"})`);
         this.closed = true;
         return;
       }
-      this.recentRestarts.push(now);
-      this.restarts++;
-      const model = typeof this.lastStatus.model === "string" && this.lastStatus.model !== "none" ? this.lastStatus.model : this.options.model;
+      if (!planned) {
+        this.recentRestarts.push(now);
+        this.restarts++;
+      }
+      const lastModel = typeof this.lastStatus.model === "string" && this.lastStatus.model !== "none" ? this.lastStatus.model : null;
+      const model = lastModel ?? this.options.model;
       console.error(`tfbend: inference thread stopped (exit ${code}); restarting with model ${model ?? "none"}`);
-      const delay = 250 * 2 ** (this.recentRestarts.length - 1);
+      const delay = planned ? 0 : 250 * 2 ** (this.recentRestarts.length - 1);
       // Commands sent meanwhile wait for the new thread instead of going to the dead one.
       this.restarting = new Promise<void>((resolveRestart) => {
         setTimeout(() => {
           if (this.closed) return resolveRestart();
-          this.spawn({ ...this.options, model })
+          this.spawn({ ...this.options, model, restore: lastModel ? restore : undefined })
+            .then((boot) => {
+              const restored = boot?.ok ? `model ${model} restored with its method, bendings and controls${restore?.streaming ? ", streaming" : ""}` : `model ${model ?? "none"} could not be loaded again`;
+              const event: Reply = { command: "engine", ok: planned && boot?.ok === true, values: [`inference thread restarted (${reason ?? `it stopped, exit ${code}`}); ${restored}`] };
+              for (const l of this.changeListeners) l(event);
+            })
             .catch((e) => console.error(`tfbend: restart failed: ${(e as Error).message}`))
             .finally(() => {
+              this.recovering = null;
+              this.heardAt = performance.now();
               this.restarting = null;
               resolveRestart();
             });
@@ -138,7 +256,10 @@ export class Engine {
   execute(atoms: Atom[]): Promise<Reply> {
     if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
-      return Promise.resolve({ command: "status", ok: true, values: Object.entries(this.lastStatus).flat(), dict: { ...this.lastStatus } });
+      const listed = Object.entries(this.limits).map(([name, value]): [string, Atom] => [name, value === Infinity ? "none" : value]);
+      const limits = Object.fromEntries(listed.map(([name, value]) => [`limit_${name}`, value]));
+      const values = Object.entries({ ...this.lastStatus, ...limits }).flat();
+      return Promise.resolve({ command: "status", ok: true, values, dict: { ...this.lastStatus, ...limits, limits: Object.fromEntries(listed) } });
     }
     const fast = this.restarting ? null : this.mirror.answer(atoms);
     if (fast) {
@@ -207,6 +328,11 @@ export class Engine {
     return { ...this.lastStatus };
   }
 
+  /** A transport's limits on what its clients may grow (see transports/limits.ts): `status` lists them as limit_<name>. */
+  declareLimits(limits: Record<string, number | undefined>): void {
+    for (const [name, value] of Object.entries(limits)) if (value !== undefined) this.limits[name] = value;
+  }
+
   onBlock(listener: (block: OutputBlock) => void): () => void {
     this.blockListeners.add(listener);
     return () => this.blockListeners.delete(listener);
@@ -224,6 +350,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watchdog);
     this.worker.postMessage({ close: true });
     await this.worker.terminate();
   }

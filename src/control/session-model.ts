@@ -12,6 +12,7 @@ import { nnTildeInterface, type AttributeValue, type MethodSpec, type NnTildeInt
 import { streamingState, type StreamingState } from "../nn/streaming-state.js";
 import { quoted, type Atom } from "../protocol/atoms.js";
 import type { ModelKind } from "../protocol/session-state.js";
+import { checkStreamBlock } from "./model-check.js";
 
 /** The methods of a streaming model without an nn~ interface: its forward decodes latents to audio. */
 function legacyAudioMethods(latentDim: number, ratio: number): MethodSpec[] {
@@ -75,7 +76,7 @@ export class SessionModel {
   readonly imageFps: number;
   readonly maxVersions: number;
 
-  constructor(options: SessionModelOptions) {
+  constructor(private readonly options: SessionModelOptions) {
     this.workspace = resolve(options.workspace);
     this.modelsDir = resolve(options.modelsDir);
     this.bufferSize = options.bufferSize;
@@ -126,6 +127,49 @@ export class SessionModel {
       throw e;
     }
     return { bended, name, path };
+  }
+
+  /**
+   * Reads, traces and checks a model off to the side (see model-check.ts): the result is a
+   * model of its own with its stream method chosen and one block run, ready to `adopt`.
+   * On any failure the new model is freed and this one is untouched.
+   */
+  async prepare(name: string): Promise<SessionModel> {
+    const opened = await this.open(name);
+    const candidate = new SessionModel(this.options);
+    try {
+      candidate.install(opened);
+      const methods = candidate.methods();
+      if (methods.length > 0) {
+        const preferred = String(opened.bended.metadata.method ?? "forward");
+        candidate.selectMethod((methods.find((m) => m.name === preferred) ?? methods[0]).name);
+      } else {
+        // A model without declared methods streams (or traces) forward.
+        candidate.method = "forward";
+        if (!opened.bended.tracedMethods().includes("forward") && opened.bended.exampleShapes.has("forward")) opened.bended.trace("forward");
+      }
+      checkStreamBlock(candidate);
+      if (candidate.kind === "audio") candidate.streamingState?.resetState();
+    } catch (e) {
+      candidate.dispose();
+      if (!candidate.bended) {
+        opened.bended.dispose();
+        opened.bended.module.dispose();
+      }
+      throw e;
+    }
+    return candidate;
+  }
+
+  /** Makes a prepared model this one (freeing the model before); `candidate` is empty afterwards. */
+  adopt(candidate: SessionModel): void {
+    this.dispose();
+    this.bended = candidate.bended;
+    this.name = candidate.name;
+    this.kind = candidate.kind;
+    this.method = candidate.method;
+    this.path = candidate.path;
+    candidate.bended = null;
   }
 
   /** Makes an opened model the session's (freeing the one before); every declared method gets an example shape at the block's size. */

@@ -68,6 +68,8 @@ export class Session implements CommandContext {
   private readonly clock: StreamClock;
   safetyEnabled: boolean;
   private loading = false;
+  /** Settles when the stream's block being rendered is done (null: none): a model is swapped between blocks. */
+  private blockInFlight: Promise<void> | null = null;
   private readonly listeners = new Set<(block: OutputBlock) => void>();
   private readonly errorListeners = new Set<(reply: Reply) => void>();
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
@@ -96,7 +98,7 @@ export class Session implements CommandContext {
       blockSamples: () => this.blockSamples,
       takesAudio: () => this.takesAudio,
       input: this.liveInput.queue,
-      renderBlock: () => this.renderer.renderBlock(),
+      renderBlock: () => this.trackBlock(this.renderer.renderBlock()),
       inputArrival: () => this.liveInput.arrival,
       emit: (block) => this.emit(block),
       failed: (message) => {
@@ -152,6 +154,17 @@ export class Session implements CommandContext {
 
   private emit(block: OutputBlock): void {
     for (const l of this.listeners) l(block);
+  }
+
+  private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {
+    const settled: Promise<void> = block.then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => {
+      if (this.blockInFlight === settled) this.blockInFlight = null;
+    });
+    this.blockInFlight = settled;
+    return block;
   }
 
   // --- the model, its method and attributes (session-model.ts) ------------------------
@@ -237,30 +250,39 @@ export class Session implements CommandContext {
     return this.model.loadConfigFile(name);
   }
 
+  /**
+   * Loading is a transaction: the new model is read, traced and run for one block off to
+   * the side (SessionModel.prepare) while the old one keeps playing; only then does it
+   * replace the old one, between two blocks. A stream keeps running across the switch
+   * (declicked). On any failure the old model, its bendings, versions and stream are as
+   * they were.
+   */
   async loadModel(name: string): Promise<void> {
     this.checkNotRendering("load");
     this.loading = true;
     try {
-      const opened = await this.model.open(name);
+      const candidate = await this.model.prepare(name);
+      while (this.blockInFlight) await this.blockInFlight;
       const wasStreaming = this.streaming;
-      this.stopStream();
-      this.modulators.clear();
-      this.model.install(opened);
-      resetStatusFigures(this.clock, this.input);
-      if (this.kind === "audio") this.model.streamingState?.resetState();
-      this.renderer.resetOutput();
-      const methods = this.methods();
-      if (methods.length > 0) {
-        const preferred = String(opened.bended.metadata.method ?? "forward");
-        this.selectMethod((methods.find((m) => m.name === preferred) ?? methods[0]).name);
-      } else {
-        // A model without declared methods streams (or traces) forward.
-        this.model.method = "forward";
-        if (!opened.bended.tracedMethods().includes("forward") && opened.bended.exampleShapes.has("forward")) opened.bended.trace("forward");
-        this.latentInput.reset(Number(opened.bended.metadata.latent_dim ?? 0));
+      const tookAudio = this.takesAudio;
+      this.renderer.dropCrossfade(); // it pins the old model's weights
+      this.model.adopt(candidate);
+      this.modulators.clear(); // they drove the old model's controls
+      resetStatusFigures(this.clock, this.input); // the old model's RTF and blocks are not this one's
+      this.liveInput.queue.release();
+      const spec = this.methodSpec();
+      if (spec) this.latentInput.resize(spec.inRatio > 1 ? spec.inChannels : 0);
+      else if (this.methods().length === 0) this.latentInput.reset(Number(this.requireModel().metadata.latent_dim ?? 0));
+      this.latentInput.startFrom(this.requireModel().metadata, this.kind !== "generic");
+      if (!wasStreaming) this.renderer.resetOutput();
+      else if (this.kind === "generic") this.stopStream();
+      else {
+        this.renderer.markOutputChanged(); // the join between the two models is declicked
+        if (tookAudio !== this.takesAudio) {
+          this.clock.stop();
+          this.clock.start();
+        }
       }
-      this.latentInput.startFrom(opened.bended.metadata, this.kind !== "generic");
-      if (wasStreaming && this.kind !== "generic") this.startStream();
     } finally {
       this.loading = false;
     }

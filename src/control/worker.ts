@@ -9,19 +9,26 @@ import { BlockFirstQueue } from "./block-first-queue.js";
 import type { Atom } from "../protocol/atoms.js";
 import type { ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
+import { BendingConfig } from "../bending/config.js";
+import { tf } from "../tf.js";
+import type { RestoreState } from "./engine.js";
+
+/** How often the thread says it is alive (the engine's watchdog restarts one that stops). */
+const HEARTBEAT_MS = 250;
 
 /** `quiet`: a `set` the main thread answered already (see ControlMirror). */
 export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { id: number; audio: AudioChunk } | { close: true };
 
 if (parentPort) {
   const port = parentPort;
-  const options = workerData as SessionOptions & { model?: string };
+  const options = workerData as SessionOptions & { model?: string; restore?: RestoreState };
   const session = new Session(options);
   // Each message carries only the status fields that changed since the last one
   // (usually blocks, rtf and nothing else): the main thread keeps the whole picture.
   let sent: Record<string, Atom> = {};
   const statusDelta = (): Record<string, Atom> => {
-    const now = session.status();
+    // tensor_mb: what the thread's tensors hold; the engine compares it with the process's RSS (memory returns).
+    const now: Record<string, Atom> = { ...session.status(), tensor_mb: Number((tf.memory().numBytes / 2 ** 20).toFixed(1)) };
     const delta: Record<string, Atom> = {};
     for (const [key, value] of Object.entries(now)) if (sent[key] !== value) delta[key] = value;
     sent = now;
@@ -40,13 +47,37 @@ if (parentPort) {
     return { controls };
   };
   const changes = () => ({ status: statusDelta(), ...controlsDelta() });
+  // What a restarted thread needs to put back (the method and bendings), sent when it changed after a command.
+  let sentRestore = "";
+  const restoreDelta = (): { restore?: RestoreState } => {
+    const bended = session.bended;
+    const restore: RestoreState = { method: session.method, config: bended ? JSON.stringify(bended.bendingConfig().toJSON()) : null };
+    const signature = JSON.stringify(restore);
+    if (signature === sentRestore) return {};
+    sentRestore = signature;
+    return { restore };
+  };
+  setInterval(() => port.postMessage({ alive: true, status: {} }), HEARTBEAT_MS).unref();
   session.onBlock((block) => {
     port.postMessage({ block, ...changes() }, [block.data.buffer as ArrayBuffer]);
   });
   session.onError((reply) => port.postMessage({ event: reply, ...changes() }));
   session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));
-  const boot = options.model ? session.execute(["load", options.model]) : Promise.resolve(null);
-  boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes() }));
+  const boot = options.model ? session.execute(["load", options.model]).then((reply) => (reply.ok && options.restore ? restore(options.restore).then(() => reply) : reply)) : Promise.resolve(null);
+  /** Puts back what the thread before this one had: method, bendings, control values, stream. */
+  async function restore(state: RestoreState): Promise<void> {
+    try {
+      if (state.method !== session.method) await session.execute(["method", state.method]);
+      const model = session.requireModel();
+      if (state.config) model.setConfig(BendingConfig.fromJSON(JSON.parse(state.config), model));
+      const known = new Set(model.controls().map((c) => c.name));
+      for (const control of state.controls ?? []) if (!control.derived && known.has(control.name)) model.update(control.name, control.value);
+      if (state.streaming) await session.execute(["stream", "start"]);
+    } catch (e) {
+      console.error(`tfbend: restoring the model's state after a restart failed: ${(e as Error).message}`);
+    }
+  }
+  boot.then((reply) => port.postMessage({ ready: true, boot: reply, ...changes(), ...restoreDelta() }));
   const queue = new BlockFirstQueue<Exclude<ToWorker, { close: true }>>({
     msUntilNextBlock: () => session.msUntilNextBlock(),
     blockMs: () => session.blockMs,
@@ -58,8 +89,9 @@ if (parentPort) {
         port.postMessage({ id: message.id, reply: session.receiveAudio(message.audio), status: {} });
         return;
       }
+      if (!message.quiet) port.postMessage({ started: message.id, status: {} });
       const reply = await session.execute(message.atoms);
-      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes() });
+      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta()) });
     },
   });
   session.onBlock(() => queue.blockDone());

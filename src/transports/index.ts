@@ -2,6 +2,8 @@
 export { Transport, channelsProblem, MAX_INPUT_CHANNELS, type AudioSink, type CommandEngine, type Delivery, type IncomingAudio } from "./transport.js";
 export { Subscribers, type SubscribersOptions } from "./subscribers.js";
 export { ErrorThrottle } from "./throttle.js";
+export { CLIENT_LIMITS, limitValue, type ClientLimits, type ClientLimitName, type LimitsRegistry } from "./limits.js";
+export { ReplyRate } from "./reply-rate.js";
 export { reportHandlerFailure } from "./guard.js";
 export { OscServer, DEFAULT_SUBSCRIBER_TIMEOUT_MS, type OscOptions } from "./osc/server.js";
 export { OSC_PREFIX, toOscArgs, fromOscArgs, type OscArg, type OscMessage } from "./osc/args.js";

@@ -8,9 +8,10 @@ import { wallClockMs, type AudioChunk } from "../control/audio-input.js";
 import type { OutputBlock, Reply } from "../protocol/index.js";
 import { ErrorThrottle } from "./throttle.js";
 import { Subscribers, type SubscribersOptions } from "./subscribers.js";
+import type { ClientLimits, LimitsRegistry } from "./limits.js";
 
 /** Where live audio goes (the engine; the session refuses what the method cannot take). */
-export interface AudioSink {
+export interface AudioSink extends LimitsRegistry {
   pushAudio(chunk: AudioChunk): Promise<Reply>;
 }
 
@@ -48,6 +49,8 @@ export abstract class Transport<D = never> {
   private readonly throttle = new ErrorThrottle();
   private readonly disposers: (() => void)[] = [];
   private bound: Promise<void> | null = null;
+  /** What clients may grow here (see limits.ts), as declared to the engine. */
+  limits: ClientLimits = {};
 
   protected constructor(
     /** In log lines: "tfbend <name>: ...". */
@@ -80,6 +83,12 @@ export abstract class Transport<D = never> {
   protected abstract localPort(): number | null;
 
   protected abstract shutdown(): Promise<void>;
+
+  /** Called by the subclass's constructor with the limits it enforces: the engine lists them in `status`. */
+  protected declareLimits(limits: ClientLimits): void {
+    this.limits = { ...this.limits, ...limits };
+    this.sink.declareLimits?.(limits);
+  }
 
   /** Called once by the subclass's constructor with the promise of its socket being bound. */
   protected listening(bound: Promise<void>): void {

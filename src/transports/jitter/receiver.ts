@@ -6,6 +6,7 @@ import { performance } from "node:perf_hooks";
 import { Transport, type AudioSink } from "../transport.js";
 import { decodeMatrixPacket, encodeLatencyPacket, JIT_TYPE, planarFromInterleaved, type DecodedMatrix } from "./matrix.js";
 import { JitterChunkParser } from "./parser.js";
+import { limitValue } from "../limits.js";
 
 export interface JitterReceiverOptions {
   host?: string;
@@ -13,6 +14,10 @@ export interface JitterReceiverOptions {
   port?: number;
   /** Matrices with more data than this are skipped and counted (default 1 MiB: 262,144 float32 samples). */
   maxMatrixBytes?: number;
+  /** Connections at once (default CLIENT_LIMITS.jitter_connections); one more is closed. */
+  maxConnections?: number;
+  /** A connection that sends nothing for this long is closed (ms; default CLIENT_LIMITS.jitter_idle_ms). */
+  idleTimeoutMs?: number;
 }
 
 export interface JitterReceiverStats {
@@ -22,6 +27,8 @@ export interface JitterReceiverStats {
   refused: number;
   /** Connections closed for bytes that are not the Jitter protocol. */
   protocolErrors: number;
+  /** Connections closed over the connection limit or for sending nothing for the idle timeout. */
+  closedByLimits: number;
   lastError: string | null;
 }
 
@@ -37,11 +44,16 @@ export class JitterReceiver extends Transport {
   readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly maxMatrixBytes: number;
-  private counts: JitterReceiverStats = { connections: 0, matrices: 0, refused: 0, protocolErrors: 0, lastError: null };
+  private readonly maxConnections: number;
+  private readonly idleTimeoutMs: number;
+  private counts: JitterReceiverStats = { connections: 0, matrices: 0, refused: 0, protocolErrors: 0, closedByLimits: 0, lastError: null };
 
   constructor(sink: AudioSink, options: JitterReceiverOptions = {}) {
     super("jitter-in", options.port ?? DEFAULT_PORT, sink);
     this.maxMatrixBytes = options.maxMatrixBytes ?? 1 << 20;
+    this.maxConnections = limitValue("jitter_connections", options.maxConnections);
+    this.idleTimeoutMs = limitValue("jitter_idle_ms", options.idleTimeoutMs);
+    this.declareLimits({ jitter_connections: this.maxConnections, jitter_idle_ms: this.idleTimeoutMs });
     this.server = createServer((socket) => this.connect(socket));
     this.listening(new Promise((resolveReady, rejectReady) => {
       this.server.once("error", rejectReady);
@@ -69,9 +81,26 @@ export class JitterReceiver extends Transport {
     this.log(source, `${source}: ${message}`);
   }
 
+  private closedByLimits(source: string, message: string): void {
+    this.counts.closedByLimits++;
+    this.counts.lastError = message;
+    this.log("limits", `${source}: ${message}`);
+  }
+
   private connect(socket: Socket): void {
     const source = `jitter ${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.sockets.size >= this.maxConnections) {
+      this.closedByLimits(source, `at most ${this.maxConnections} Jitter connections; closing this one`);
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
+    if (this.idleTimeoutMs !== Infinity) {
+      socket.setTimeout(this.idleTimeoutMs, () => {
+        this.closedByLimits(source, `sent nothing for ${this.idleTimeoutMs} ms; closing the connection`);
+        socket.destroy();
+      });
+    }
     this.counts.connections++;
     socket.setNoDelay(true);
     const parser = new JitterChunkParser({

@@ -13,6 +13,8 @@ import { fromOscArgs, OSC_PREFIX, toOscArgs, type OscArg, type OscMessage } from
 import { parseOscAudioIn } from "./audio-in.js";
 import { ChunkSequencer } from "./sequencer.js";
 import type { AudioChunk } from "../../control/audio-input.js";
+import { limitValue } from "../limits.js";
+import { ReplyRate } from "../reply-rate.js";
 
 interface RemoteInfo {
   address: string;
@@ -45,6 +47,12 @@ export interface OscOptions {
   subscriberTimeoutMs?: number;
   /** Milliseconds for the subscribers' timeout (default Date.now). */
   clock?: () => number;
+  /** Reply destinations following blocks (default CLIENT_LIMITS.osc_subscribers); one more drops the one silent longest. */
+  maxSubscribers?: number;
+  /** Commands one datagram (a bundle) may carry (default CLIENT_LIMITS.osc_commands_per_datagram); the rest are refused with one error. */
+  maxCommandsPerDatagram?: number;
+  /** Replies per second per reply address (default CLIENT_LIMITS.replies_per_second); the excess is dropped and counted. */
+  repliesPerSecond?: number;
 }
 
 /** An hour: longer than a patch that only listens stays silent in a set, short enough to forget clients that left. */
@@ -69,9 +77,16 @@ export class OscServer extends Transport<RemoteInfo> {
   private readonly udp: UdpPort;
   /** /tfbend/audio_in chunks per sender, put back in sequence order. */
   private readonly sequencers = new Map<string, ChunkSequencer<AudioChunk>>();
+  private readonly replyRate: ReplyRate;
+  /** Commands refused for coming in a datagram past the limit. */
+  commandsRefused = 0;
 
   constructor(private readonly engine: CommandEngine, private readonly options: OscOptions = {}) {
-    super("osc", options.port ?? DEFAULT_PORT, engine, { timeoutMs: options.subscriberTimeoutMs ?? DEFAULT_SUBSCRIBER_TIMEOUT_MS, clock: options.clock });
+    const maxSubscribers = limitValue("osc_subscribers", options.maxSubscribers);
+    super("osc", options.port ?? DEFAULT_PORT, engine, { timeoutMs: options.subscriberTimeoutMs ?? DEFAULT_SUBSCRIBER_TIMEOUT_MS, clock: options.clock, max: maxSubscribers });
+    const maxCommands = limitValue("osc_commands_per_datagram", options.maxCommandsPerDatagram);
+    this.replyRate = new ReplyRate(limitValue("replies_per_second", options.repliesPerSecond));
+    this.declareLimits({ osc_subscribers: maxSubscribers, osc_commands_per_datagram: maxCommands, replies_per_second: this.replyRate.perSecond });
     const udp = new osc.UDPPort({
       localAddress: options.host ?? "127.0.0.1",
       localPort: options.port ?? DEFAULT_PORT,
@@ -79,13 +94,23 @@ export class OscServer extends Transport<RemoteInfo> {
     }) as unknown as UdpPort;
     this.udp = udp;
     this.listening(new Promise((resolveReady) => udp.on("ready", () => resolveReady())));
-    udp.on("message", (message, _time, info) => {
-      this.handle(message, info).catch((e) => this.reply({ command: "?", ok: false, values: [reportHandlerFailure("osc", e)] }, info));
-    });
     // osc.js announces every datagram ("raw", with its sender) before decoding it, then
     // either "osc" (decoded) or "error" (malformed): the error goes back to that sender.
+    // A bundle's messages follow its "raw" one by one: past the limit they are refused.
     let undecodedFrom: RemoteInfo | null = null;
-    udp.on("raw", (_data, info) => (undecodedFrom = info));
+    let inDatagram = 0;
+    udp.on("raw", (_data, info) => {
+      undecodedFrom = info;
+      inDatagram = 0;
+    });
+    udp.on("message", (message, _time, info) => {
+      if (++inDatagram > maxCommands) {
+        this.commandsRefused++;
+        if (inDatagram === maxCommands + 1) this.reply({ command: "?", ok: false, values: [`a datagram may carry at most ${maxCommands} commands; the rest of this one were refused`] }, info);
+        return;
+      }
+      this.handle(message, info).catch((e) => this.reply({ command: "?", ok: false, values: [reportHandlerFailure("osc", e)] }, info));
+    });
     udp.on("osc", () => (undecodedFrom = null));
     // Malformed or truncated packets: the server keeps serving, and says so in the log
     // at most once a second.
@@ -126,7 +151,18 @@ export class OscServer extends Transport<RemoteInfo> {
     }
   }
 
+  /** Replies not sent because their address was over its replies per second. */
+  get repliesDropped(): number {
+    return this.replyRate.dropped;
+  }
+
+  /** A reply, unless its address is over its replies per second (then dropped and counted, never queued). */
   private reply(reply: Reply, to: RemoteInfo): void {
+    const destination = this.target(to);
+    if (!this.replyRate.take(key(destination))) {
+      this.log(`rate ${key(destination)}`, `${key(destination)}: over ${this.replyRate.perSecond} replies a second; replies dropped (${this.replyRate.dropped} in all)`);
+      return;
+    }
     this.send(`${OSC_PREFIX}${reply.ok ? "ok" : "error"}`, toOscArgs([reply.command, ...reply.values]), this.target(to));
   }
 

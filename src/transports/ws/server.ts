@@ -5,6 +5,7 @@
 // frames, see frame.ts) and change events until it sends "unsubscribe" (and again after
 // "subscribe"); binary frames it sends are live audio input.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { WebSocketServer, WebSocket, type RawData } from "ws";
 import type { OutputBlock, Reply } from "../../protocol/index.js";
 import { reportHandlerFailure } from "../guard.js";
@@ -12,6 +13,8 @@ import { Transport, type CommandEngine } from "../transport.js";
 import { encodeFrame } from "../../protocol/index.js";
 import { parseInputFrame } from "./frame.js";
 import { originAllowed, parseTextFrame, type ParsedRequest } from "./requests.js";
+import { limitValue } from "../limits.js";
+import { ReplyRate } from "../reply-rate.js";
 
 /** A client further behind than this skips blocks instead of buffering them. */
 const MAX_BUFFERED = 1 << 20;
@@ -24,6 +27,14 @@ export interface WsOptions {
   port?: number;
   /** Extra HTTP routes (the browser panel). */
   http?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Open WebSocket connections (default CLIENT_LIMITS.ws_clients); one more is refused with HTTP 503. */
+  maxClients?: number;
+  /** Connections still sending their HTTP request or handshake (default CLIENT_LIMITS.ws_pending_handshakes). */
+  maxPendingHandshakes?: number;
+  /** A connection that has not sent its whole request or handshake by then is closed (ms; default CLIENT_LIMITS.ws_handshake_ms). */
+  handshakeTimeoutMs?: number;
+  /** Replies per second per connection (default CLIENT_LIMITS.replies_per_second); the excess is dropped and counted. */
+  repliesPerSecond?: number;
 }
 
 export class WsServer extends Transport<WebSocket> {
@@ -32,10 +43,20 @@ export class WsServer extends Transport<WebSocket> {
   /** Blocks not sent to a client that was too far behind. */
   dropped = 0;
   private nextClient = 1;
+  /** Connections that have not finished their request or handshake, each with its timer. */
+  private readonly pending = new Map<Duplex, NodeJS.Timeout>();
+  /** Connections closed for a slow handshake, or refused over the pending or client limit. */
+  refusedConnections = 0;
+  private readonly replyRate: ReplyRate;
 
   constructor(private readonly engine: CommandEngine, options: WsOptions = {}) {
-    // Every connection is a subscriber until it closes: no timeout, no limit but the OS's.
+    // Every connection is a subscriber until it closes: no timeout; at most maxClients of them.
     super("ws", options.port ?? DEFAULT_PORT, engine, { max: Number.POSITIVE_INFINITY });
+    const maxClients = limitValue("ws_clients", options.maxClients);
+    const maxPending = limitValue("ws_pending_handshakes", options.maxPendingHandshakes);
+    const handshakeMs = limitValue("ws_handshake_ms", options.handshakeTimeoutMs);
+    this.replyRate = new ReplyRate(limitValue("replies_per_second", options.repliesPerSecond));
+    this.declareLimits({ ws_clients: maxClients, ws_pending_handshakes: maxPending, ws_handshake_ms: handshakeMs, replies_per_second: this.replyRate.perSecond });
     this.http = createServer((req, res) => {
       try {
         if (options.http?.(req, res)) return;
@@ -51,8 +72,33 @@ export class WsServer extends Transport<WebSocket> {
       maxPayload: 1 << 20,
       // A web page from elsewhere must not drive the plugin through the user's browser:
       // browsers send Origin; patch clients (TouchDesigner, scripts) send none.
-      verifyClient: ({ origin }: { origin?: string }) => originAllowed(origin, options.allowOrigins ?? []),
+      verifyClient: ({ origin }: { origin?: string }, done: (ok: boolean, code?: number, message?: string) => void) => {
+        if (!originAllowed(origin, options.allowOrigins ?? [])) return done(false, 401);
+        if (this.wss.clients.size >= maxClients) {
+          this.refusedConnections++;
+          this.log("clients", `refused a connection: at most ${maxClients} WebSocket clients`);
+          return done(false, 503, `tfbend: at most ${maxClients} WebSocket clients`);
+        }
+        done(true);
+      },
     });
+    // A connection must finish its request or handshake in time (one byte a second is not a client).
+    this.http.on("connection", (socket: Duplex) => {
+      if (this.pending.size >= maxPending) {
+        this.refusedConnections++;
+        this.log("pending", `closed a connection: ${maxPending} handshakes already pending`);
+        socket.destroy();
+        return;
+      }
+      this.pending.set(socket, setTimeout(() => {
+        this.refusedConnections++;
+        this.log("handshake", `closed a connection that sent no complete request in ${handshakeMs} ms`);
+        socket.destroy();
+      }, handshakeMs));
+      socket.once("close", () => this.handshakeDone(socket));
+    });
+    this.http.on("request", (req: IncomingMessage) => this.handshakeDone(req.socket));
+    this.http.on("upgrade", (req: IncomingMessage) => this.handshakeDone(req.socket));
     this.wss.on("connection", (socket) => this.connect(socket));
     this.listening(new Promise((resolveReady, rejectReady) => {
       this.http.once("error", rejectReady);
@@ -66,12 +112,30 @@ export class WsServer extends Transport<WebSocket> {
     });
   }
 
+  /** Connections still sending their request or handshake. */
+  get pendingHandshakes(): number {
+    return this.pending.size;
+  }
+
+  /** Replies not sent because their connection was over its replies per second. */
+  get repliesDropped(): number {
+    return this.replyRate.dropped;
+  }
+
+  private handshakeDone(socket: Duplex): void {
+    const timer = this.pending.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.pending.delete(socket);
+  }
+
   protected localPort(): number | null {
     const address = this.http.address();
     return typeof address === "object" && address ? address.port : null;
   }
 
   protected async shutdown(): Promise<void> {
+    for (const socket of [...this.pending.keys()]) socket.destroy();
     for (const socket of this.wss.clients) socket.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
     await new Promise<void>((r) => this.http.close(() => r()));
@@ -81,10 +145,13 @@ export class WsServer extends Transport<WebSocket> {
     const source = `ws ${this.nextClient++}`;
     this.subscribers.add(source, socket);
     socket.on("error", (e) => this.log(source, e.message));
-    socket.on("close", () => this.subscribers.remove(source));
+    socket.on("close", () => {
+      this.subscribers.remove(source);
+      this.replyRate.forget(source);
+    });
     socket.on("message", (data: RawData, isBinary: boolean) => {
       this.handle(socket, source, data, isBinary).catch((e) => {
-        this.send(socket, { type: "reply", ok: false, command: "?", values: [reportHandlerFailure("ws", e)] });
+        this.reply(socket, source, { type: "reply", ok: false, command: "?", values: [reportHandlerFailure("ws", e)] });
       });
     });
   }
@@ -100,18 +167,18 @@ export class WsServer extends Transport<WebSocket> {
     try {
       request = parseTextFrame(data.toString());
     } catch (e) {
-      this.send(socket, { type: "reply", ok: false, command: "?", values: [(e as Error).message] });
+      this.reply(socket, source, { type: "reply", ok: false, command: "?", values: [(e as Error).message] });
       return;
     }
     const [command] = request.atoms;
     if (command === "subscribe" || command === "unsubscribe") {
       if (command === "subscribe") this.subscribers.add(source, socket);
       else this.subscribers.remove(source);
-      this.send(socket, { type: "reply", id: request.id, command, ok: true, values: [] });
+      this.reply(socket, source, { type: "reply", id: request.id, command, ok: true, values: [] });
       return;
     }
     const reply: Reply = await this.engine.execute(request.atoms);
-    this.send(socket, { type: "reply", id: request.id, ...reply });
+    this.reply(socket, source, { type: "reply", id: request.id, ...reply });
   }
 
   /** Live audio (see parseInputFrame). Errors: a JSON reply for command "audio_in", at most one a second. */
@@ -121,6 +188,16 @@ export class WsServer extends Transport<WebSocket> {
     if ("problem" in audio) return refuse(audio.problem);
     const chunk = this.audioChunk(source, audio, refuse);
     if (chunk) this.pushAudio(chunk, refuse);
+  }
+
+  /** A reply, unless its connection is over its replies per second or not reading them (then dropped and counted). */
+  private reply(socket: WebSocket, source: string, message: object): void {
+    if (socket.bufferedAmount > MAX_BUFFERED) {
+      // A client that does not read its replies: they are not queued for it without bound.
+      this.replyRate.dropped++;
+      this.log(`rate ${source}`, `${source}: not reading its replies; replies dropped (${this.replyRate.dropped} in all)`);
+    } else if (this.replyRate.take(source)) this.send(socket, message);
+    else this.log(`rate ${source}`, `${source}: over ${this.replyRate.perSecond} replies a second; replies dropped (${this.replyRate.dropped} in all)`);
   }
 
   private send(socket: WebSocket, message: object): void {
