@@ -10,12 +10,15 @@ import { crossfade, declick, PendingCrossfade, type PreviousState } from "./cros
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
+import type { Voices } from "./voices.js";
 
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
   model: SessionModel;
   latent: LatentInput;
   input: LiveInput;
+  /** The voices that run in one batched call (see voices.ts). */
+  voices: Voices;
   /** Whether the stream runs (blocks then carry on from the last one: live input, crossfade, declick). */
   streaming(): boolean;
   /** Whether audio goes through the safety stage. */
@@ -72,13 +75,11 @@ export class BlockRenderer {
     if (!takesAudio) latent.advance(model.blockMs / 1000);
     if (takesAudio) {
       const samples = model.blockSamples;
-      return tf.tensor(input.takeBlock(spec.inChannels, samples, this.sources.streaming()), [1, spec.inChannels, samples]);
+      const voices = this.sources.voices.count;
+      return tf.tensor(input.takeBlock(spec.inChannels * voices, samples, this.sources.streaming()), [voices, spec.inChannels, samples]);
     }
     const z = latent.target.length;
-    if (model.kind === "audio") {
-      const frames = model.blockFrames;
-      return tf.tensor(latent.ramp(frames), [1, z, frames]);
-    }
+    if (model.kind === "audio") return this.sources.voices.latentBlock(latent, model.blockFrames, model.blockMs / 1000);
     return tf.tensor([latent.jump()], [1, z]);
   }
 
@@ -130,7 +131,8 @@ export class BlockRenderer {
     if (before !== null) crossfade(before, data);
     const spec = session.methodSpec();
     if (spec && spec.outRatio > 1) {
-      const [, channels, frames] = shape;
+      const [voices, outChannels, frames] = shape;
+      const channels = voices * outChannels;
       return { stream: "latent", seq: this.seq++, sampleRate: session.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
     }
     if (session.kind === "audio") {
@@ -141,7 +143,7 @@ export class BlockRenderer {
         this.outputChanged = false;
         this.lastSample = data[data.length - 1];
       }
-      const channels = shape[1] ?? 1;
+      const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
       if (this.sources.safetyEnabled()) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
     }
@@ -154,14 +156,15 @@ export class BlockRenderer {
     const { model } = this.sources;
     const spec = model.methodSpec()!;
     const frames = model.blockSamples / spec.outRatio;
-    const data = new Float32Array(spec.outChannels * frames);
+    const channels = spec.outChannels * this.sources.voices.count;
+    const data = new Float32Array(channels * frames);
     this.lastSample = 0;
     this.outputChanged = true;
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
-      return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data };
+      return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels, width: 0, height: 0, data };
     }
-    return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data };
+    return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
   }
 
   /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */
@@ -178,6 +181,7 @@ export class BlockRenderer {
     if (session.kind !== "audio") throw new BendingError(`model '${session.name}' cannot render`);
     if (!path.endsWith(".wav")) throw new BendingError("render writes WAV files: render <file.wav> <seconds>");
     const spec = session.methodSpec();
+    if (this.sources.voices.count > 1) throw new BendingError("render writes one voice; send 'voices 1' first");
     if (spec && (spec.outRatio !== 1 || spec.outChannels !== 1)) {
       throw new BendingError(`method '${spec.name}' does not output mono audio; render runs a method with one audio output (e.g. 'method decode')`);
     }
