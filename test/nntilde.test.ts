@@ -140,8 +140,23 @@ describe("multichannel methods", () => {
       data[i] = Math.sin(i / 10);
       data[n + i] = 0.5 * Math.cos(i / 7);
     }
-    expect(s.receiveAudio({ source: "test", sampleRate: s.sampleRate, channels: 2, data, arrival: 0 }).ok).toBe(true);
-    expect(s.receiveAudio({ source: "test", sampleRate: s.sampleRate, channels: 1, data: data.subarray(0, n), arrival: 0 }).ok).toBe(false);
+    const heard = new Promise<tb.control.OutputBlock>((resolve) => {
+      const off = s.onBlock((block) => {
+        if (block.data.some((v) => v !== 0)) {
+          off();
+          resolve(block);
+        }
+      });
+    });
+    for (let i = 0; i < 4; i++) expect(s.receiveAudio({ source: "test", sampleRate: s.sampleRate, channels: 2, data: data.slice(), arrival: tb.control.wallClockMs() }).ok).toBe(true);
+    expect(s.receiveAudio({ source: "test", sampleRate: s.sampleRate, channels: 1, data: data.slice(0, n), arrival: tb.control.wallClockMs() }).ok).toBe(false);
+    const block = await heard;
+    expect(block).toMatchObject({ stream: "audio", channels: 2, frames: n });
+    // mid then side (past the declick of the block where the sender came in)
+    for (let i = 256; i < n; i++) {
+      expect(block.data[i]).toBeCloseTo((data[i] + data[n + i]) / 2, 5);
+      expect(block.data[n + i]).toBeCloseTo((data[i] - data[n + i]) / 2, 5);
+    }
     s.stopStream();
     s.dispose();
   });
