@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import wavefile from "wavefile";
-import { makeModelsDir } from "./session-fixture.js";
+import osc from "osc";
+import { makeModelsDir, startPlugin } from "./session-fixture.js";
+import { oscClient, type OscMessage } from "./helpers.js";
 
 const { tf } = tb;
 const FIXTURES = join(import.meta.dirname, "fixtures", "torchscript");
@@ -67,6 +69,25 @@ describe("nn~ attributes over the plugin", () => {
     expect(await refused(s, "set sample_rate 1.5")).toMatch(/takes an int/);
     expect(await refused(s, "set mix 2")).toMatch(/refused/);
     expect((await ok(s, "get mix")).values).toEqual(["mix", 0.25]);
+    s.dispose();
+  });
+
+  it("tuple attributes (nn~ keeps attributes as tuples) take one atom per value, each of its own type; 'attributes' lists names and types", async () => {
+    const s = newSession();
+    await ok(s, "load effects.ts");
+    expect((await ok(s, "get steps")).values).toEqual(["steps", 4, 0.25]);
+    expect((await ok(s, "set steps 3 0.5")).values).toEqual(["steps", 3, 0.5]);
+    expect((await ok(s, "get steps")).values).toEqual(["steps", 3, 0.5]); // read back through the model's get_steps
+    expect(await refused(s, "set steps 3.5 0.5")).toMatch(/attribute 'steps' \(value 1\) takes an int, got 3.5/);
+    expect(await refused(s, "set steps 3")).toMatch(/takes 2 values \(int, float\), got 1/);
+    expect(await refused(s, "set polynomial 1 x 0")).toMatch(/\(value 2\) takes a float, got 'x'/);
+    expect((await ok(s, "get steps")).values).toEqual(["steps", 3, 0.5]);
+    expect((await ok(s, "set invert true")).values).toEqual(["invert", 1]);
+    const listed = await ok(s, "attributes");
+    expect(listed.values).toEqual(["gain", "float", "polynomial", "Tuple[float,float,float]", "saturate_mode", "str", "invert", "bool", "steps", "Tuple[int,float]"]);
+    expect(listed.dict).toContainEqual({ name: "steps", type: "Tuple[int,float]", value: [3, 0.5] });
+    await ok(s, "load torch2.ts");
+    expect((await ok(s, "attributes")).dict).toContainEqual({ name: "wavetable", type: "Tensor", value: [32] });
     s.dispose();
   });
 
@@ -239,5 +260,54 @@ describe("voices (mc.nn~)", () => {
     expect(s.receiveAudio({ source: "t", sampleRate: s.sampleRate, channels: 2, data: new Float32Array(2 * n), arrival: 0 }).ok).toBe(false);
     s.stopStream();
     s.dispose();
+  });
+});
+
+describe("voices over OSC", () => {
+  it("each voice's channel goes out as /tfbend/audio chunks with the channel as a sixth argument", async () => {
+    const plugin = await startPlugin();
+    const inbox: OscMessage[] = [];
+    const udp = await oscClient(inbox);
+    try {
+      const send = (command: string, atoms: tb.control.Atom[]) =>
+        udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: tb.transports.toOscArgs(atoms) }, { metadata: true }), plugin.oscServer.port, "127.0.0.1");
+      const replied = (command: string) => new Promise<OscMessage>((resolve) => {
+        const look = () => {
+          const found = inbox.find((m) => (m.address === "/tfbend/ok" || m.address === "/tfbend/error") && m.args[0]?.value === command);
+          if (found) {
+            udp.off("message", look);
+            resolve(found);
+          }
+        };
+        udp.on("message", look);
+      });
+      const voices = replied("voices");
+      send("voices", [2]);
+      expect((await voices).args.map((a) => a.value)).toEqual(["voices", 2]);
+      // both channels of one block: every chunk of channel 0 and of channel 1
+      const block = new Promise<OscMessage[]>((resolve) => {
+        const look = () => {
+          const audio = inbox.filter((m) => m.address === "/tfbend/audio");
+          const seq = audio[0]?.args[0].value;
+          const of = audio.filter((m) => m.args[0].value === seq);
+          const bytes = (c: number) => of.filter((m) => m.args[5]?.value === c).reduce((n, m) => n + (m.args[4].value as Uint8Array).byteLength, 0);
+          if (audio.length > 0 && bytes(0) === 4 * Number(audio[0].args[3].value) && bytes(1) === bytes(0)) {
+            udp.off("message", look);
+            resolve(of);
+          }
+        };
+        udp.on("message", look);
+      });
+      send("stream", ["start"]);
+      const chunks = await block;
+      expect(new Set(chunks.map((m) => m.args[5].value))).toEqual(new Set([0, 1]));
+      expect(chunks.every((m) => m.args.length === 6)).toBe(true);
+      const stopped = replied("stream");
+      send("stream", ["stop"]);
+      await stopped;
+    } finally {
+      udp.close();
+      await plugin.close();
+    }
   });
 });

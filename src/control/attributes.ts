@@ -6,6 +6,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { readWavChannels } from "../formats/media.js";
 import { TorchScriptRoot } from "../torchscript/module.js";
+import { nnTildeInterface } from "../nn/method-spec.js";
 import type { Atom } from "../protocol/index.js";
 import { noMore, symbol } from "./command-args.js";
 import type { CommandContext, CommandSpec } from "./command-table.js";
@@ -53,6 +54,18 @@ function channelsTensor(channels: Float32Array[], flatMono: boolean): Tensor {
 }
 
 export const ATTRIBUTE_COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "attributes",
+    usage: "attributes",
+    help: "the model's nn~ attributes with their types: name type ... (dict: name, type, value; a tensor attribute's value is its shape)",
+    run: (s, a) => {
+      noMore(a, 0, "attributes");
+      const plain = (nnTildeInterface(s.requireModel().module)?.attributes ?? []).map((spec) => ({ name: spec.name, type: spec.type.replace(/\s/g, ""), value: s.getAttribute(spec.name) }));
+      const tensors = tensorAttributeNames(s).map((name) => ({ name, type: "Tensor", value: tensorAttributeShape(s, name).slice(1) }));
+      const all = [...plain, ...tensors];
+      return { values: all.flatMap((x) => [x.name, x.type]), dict: all };
+    },
+  },
   {
     name: "tensor",
     usage: "tensor <attribute> <file.wav>",

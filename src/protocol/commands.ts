@@ -41,6 +41,7 @@ export const COMMAND_EFFECTS = {
   status: "query",
   dump: "query",
   // nn~'s tensor and buffer attributes, and voices (control/attributes.ts, control/voices.ts)
+  attributes: "query",
   tensor: "output",
   buffer: "output",
   buffers: "query",
