@@ -43,7 +43,7 @@ beforeAll(async () => {
   const dirs = await makeModelsDir();
   workspace = dirs.workspace;
   mkdirSync(workspace, { recursive: true });
-  for (const f of ["torch2.ts", "effects.ts", "rave_like.ts"]) copyFileSync(join(FIXTURES, f), join(workspace, f));
+  for (const f of ["torch2.ts", "effects.ts", "rave_like.ts", "ops_zoo.ts"]) copyFileSync(join(FIXTURES, f), join(workspace, f));
   const sine = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i / 3));
   writeWav(join(workspace, "table.wav"), [sine], 44100);
   const wave = Float32Array.from({ length: 5 }, (_, i) => (i - 2) / 4);
@@ -86,6 +86,15 @@ describe("nn~ attributes over the plugin", () => {
     const listed = await ok(s, "attributes");
     expect(listed.values).toEqual(["gain", "float", "polynomial", "Tuple[float,float,float]", "saturate_mode", "str", "invert", "bool", "steps", "Tuple[int,float]"]);
     expect(listed.dict).toContainEqual({ name: "steps", type: "Tuple[int,float]", value: [3, 0.5] });
+    // nn_tilde master's attributes: getters return 1-tuples, setters take the plain value
+    await ok(s, "load ops_zoo.ts");
+    expect((await ok(s, "attributes")).values).toEqual(["threshold", "Tuple[float]", "codes_used", "Tuple[int,bool]", "label", "Tuple[str]"]);
+    expect((await ok(s, "set threshold 0.2")).values).toEqual(["threshold", 0.2]);
+    expect((await ok(s, "get threshold")).values).toEqual(["threshold", 0.2]);
+    expect((await ok(s, "set label foo")).values).toEqual(["label", "foo"]);
+    expect((await ok(s, "get label")).values).toEqual(["label", "foo"]);
+    expect((await ok(s, "set codes_used 4 0")).values).toEqual(["codes_used", 4, 0]);
+    expect(await refused(s, "set threshold 0.2 0.3")).toMatch(/takes 1 value \(float\), got 2/);
     await ok(s, "load torch2.ts");
     expect((await ok(s, "attributes")).dict).toContainEqual({ name: "wavetable", type: "Tensor", value: [32] });
     s.dispose();

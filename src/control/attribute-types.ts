@@ -69,7 +69,7 @@ export function attributeValue(name: string, type: string, atoms: Atom[]): Attri
   const t = attributeType(type);
   if (t.kind === "list") return atoms.map((a, i) => one(name, t.element, a, ` (value ${i + 1})`));
   if (t.kind === "tuple") {
-    if (atoms.length !== t.items.length) throw new BendingError(`attribute '${name}' takes ${t.items.length} values (${t.items.join(", ")}), got ${atoms.length}`);
+    if (atoms.length !== t.items.length) throw new BendingError(`attribute '${name}' takes ${t.items.length} value${t.items.length === 1 ? "" : "s"} (${t.items.join(", ")}), got ${atoms.length}`);
     return atoms.map((a, i) => one(name, t.items[i], a, t.items.length > 1 ? ` (value ${i + 1})` : ""));
   }
   if (atoms.length > 1) throw new BendingError(`attribute '${name}' takes one ${type} value, got ${atoms.length}`);
