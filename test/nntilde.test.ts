@@ -159,6 +159,20 @@ describe("nn~ buffer attributes", () => {
 });
 
 describe("multichannel methods", () => {
+  it("a crossfade and a declick act on each channel of a block on its own", () => {
+    const frames = 200;
+    const from = new Float32Array(2 * frames).fill(1, 0, frames).fill(-1, frames);
+    const to = new Float32Array(2 * frames);
+    tb.control.crossfadeChannels(from, to, 2);
+    // each channel starts at the old value and ends at the new one
+    expect([to[0], to[frames - 1], to[frames], to[2 * frames - 1]]).toEqual([1, 0, -1, 0]);
+    const block = new Float32Array(2 * frames).fill(0.5, 0, frames).fill(-0.5, frames);
+    tb.control.declickChannels(block, 2, Float32Array.from([0, 1]));
+    expect([block[0], block[frames]]).toEqual([0, 1]); // each from its own last sample
+    expect([block[frames - 1], block[2 * frames - 1]]).toEqual([0.5, -0.5]);
+    expect(Array.from(tb.control.lastSamples(block, 2))).toEqual([0.5, -0.5]);
+  });
+
   it("a method with two inputs and two outputs streams both channels (midside), channel after channel", async () => {
     const s = newSession();
     await ok(s, "load effects.ts");

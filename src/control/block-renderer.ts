@@ -6,7 +6,8 @@ import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import { SafetyStage } from "./safety.js";
-import { crossfade, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { crossfadeChannels, declickChannels, lastSamples } from "./channels.js";
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
@@ -31,7 +32,8 @@ export class BlockRenderer {
   private readonly pending = new PendingCrossfade();
   /** Set by changes of the output; the next streamed block is declicked. */
   private outputChanged = false;
-  private lastSample: number | null = null;
+  /** Each channel's last sample of the last streamed block (declick). */
+  private lastSample: Float32Array | null = null;
   private seq = 0;
   /** True while a render to a file runs. */
   rendering = false;
@@ -128,7 +130,7 @@ export class BlockRenderer {
       input.dispose();
       from?.weights.dispose();
     }
-    if (before !== null) crossfade(before, data);
+    if (before !== null) crossfadeChannels(before, data, (shape[0] ?? 1) * (shape[1] ?? 1));
     const spec = session.methodSpec();
     if (spec && spec.outRatio > 1) {
       const [voices, outChannels, frames] = shape;
@@ -139,9 +141,9 @@ export class BlockRenderer {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
       if (this.sources.streaming()) {
         // Declick before the safety stage, on the raw signal the previous block ended with.
-        if (this.outputChanged && this.lastSample !== null) declick(data, this.lastSample);
+        if (this.outputChanged && this.lastSample !== null) declickChannels(data, (shape[0] ?? 1) * (shape[1] ?? 1), this.lastSample);
         this.outputChanged = false;
-        this.lastSample = data[data.length - 1];
+        this.lastSample = lastSamples(data, (shape[0] ?? 1) * (shape[1] ?? 1));
       }
       const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
       if (this.sources.safetyEnabled()) safety.process(data);
@@ -158,7 +160,7 @@ export class BlockRenderer {
     const frames = model.blockSamples / spec.outRatio;
     const channels = spec.outChannels * this.sources.voices.count;
     const data = new Float32Array(channels * frames);
-    this.lastSample = 0;
+    this.lastSample = new Float32Array(channels);
     this.outputChanged = true;
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
