@@ -250,6 +250,7 @@ describe("voices (mc.nn~)", () => {
     expect(await refused(s, "voices 17")).toMatch(/1 to 16/);
     expect(await refused(s, "voices 0")).toMatch(/1 to 16/);
     expect((await ok(s, "voices 2")).values).toEqual([2]);
+    expect(s.status()).toMatchObject({ voices: 2, out_channels: 1 });
     expect(await refused(s, "voice 3 0 0 0 0 0 0 0 0")).toMatch(/voice 3 does not exist/);
     expect(await refused(s, "voice 2 1 2")).toMatch(/8 latent values/);
     expect((await ok(s, "voice 2 walk 0.5")).values[0]).toBe(2);

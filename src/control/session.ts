@@ -429,7 +429,7 @@ export class Session implements CommandContext, VoiceContext {
   }
 
   status(): Record<string, Atom> {
-    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false });
+    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false, voices: this.voices.count });
   }
 
   dispose(): void {
