@@ -279,7 +279,8 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
       const word = symbol(a, 0, "control or attribute");
       noMore(a, 1, "get <control|attribute>");
       const tensorName = word.replace(/^attribute:/, "");
-      if (tensorAttributeNames(s).includes(tensorName)) return { values: tensorAttributeShape(s, tensorName) };
+      const isControl = word === tensorName && s.requireModel().controls().some((c) => c.name === word);
+      if (tensorAttributeNames(s).includes(tensorName) && !isControl) return { values: tensorAttributeShape(s, tensorName) };
       const target = controlOrAttribute(s, word);
       if (target.kind === "attribute") {
         const value = s.getAttribute(target.name);
