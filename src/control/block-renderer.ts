@@ -10,6 +10,8 @@ import { CROSSFADE_MIN_SAMPLES, crossfadePrefix, declick, PendingCrossfade, type
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
+import type { Voices } from "./voices.js";
+import { declickChannels, lastSamples } from "./channels.js";
 import { renderAudioFile } from "./file-render.js";
 
 /** Activation values read from a streamed block: before and after each node's bending. */
@@ -22,6 +24,8 @@ export interface RenderSources {
   model: SessionModel;
   latent: LatentInput;
   input: LiveInput;
+  /** The voices that run in one batched call (see voices.ts). */
+  voices: Voices;
   /** Whether the stream runs (blocks then carry on from the last one: live input, crossfade, declick). */
   streaming(): boolean;
   /** Whether audio goes through the safety stage. */
@@ -36,7 +40,8 @@ export class BlockRenderer {
   private readonly pending = new PendingCrossfade();
   /** Set by changes of the output; the next streamed block is declicked. */
   private outputChanged = false;
-  private lastSample: number | null = null;
+  /** Each channel's last sample of the last streamed block (declick). */
+  private lastSample: Float32Array | null = null;
   private seq = 0;
   /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
@@ -113,13 +118,11 @@ export class BlockRenderer {
     if (!takesAudio) latent.advance(model.blockMs / 1000);
     if (takesAudio) {
       const samples = model.blockSamples;
-      return tf.tensor(input.takeBlock(spec.inChannels, samples, this.sources.streaming()), [1, spec.inChannels, samples]);
+      const voices = this.sources.voices.count;
+      return tf.tensor(input.takeBlock(spec.inChannels * voices, samples, this.sources.streaming()), [voices, spec.inChannels, samples]);
     }
     const z = latent.target.length;
-    if (model.kind === "audio") {
-      const frames = model.blockFrames;
-      return tf.tensor(latent.ramp(frames), [1, z, frames]);
-    }
+    if (model.kind === "audio") return this.sources.voices.latentBlock(latent, model.blockFrames, model.blockMs / 1000);
     return tf.tensor([latent.jump()], [1, z]);
   }
 
@@ -198,21 +201,22 @@ export class BlockRenderer {
       input.dispose();
       from?.weights.dispose();
     }
-    if (before !== null) crossfadePrefix(before, data, shape[1] ?? 1);
+    if (before !== null) crossfadePrefix(before, data, (shape[0] ?? 1) * (shape[1] ?? 1));
     const spec = session.methodSpec();
     if (spec && spec.outRatio > 1) {
-      const [, channels, frames] = shape;
+      const [voices, outChannels, frames] = shape;
+      const channels = voices * outChannels;
       return { stream: "latent", seq: this.seq++, sampleRate: session.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
     }
     if (session.kind === "audio") {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
       if (this.sources.streaming()) {
         // Declick before the safety stage, on the raw signal the previous block ended with.
-        if (this.outputChanged && this.lastSample !== null) declick(data, this.lastSample);
+        if (this.outputChanged && this.lastSample !== null) declickChannels(data, (shape[0] ?? 1) * (shape[1] ?? 1), this.lastSample);
         this.outputChanged = false;
-        this.lastSample = data[data.length - 1];
+        this.lastSample = lastSamples(data, (shape[0] ?? 1) * (shape[1] ?? 1));
       }
-      const channels = shape[1] ?? 1;
+      const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
       if (this.sources.safetyEnabled()) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
     }
@@ -236,14 +240,15 @@ export class BlockRenderer {
     const { model } = this.sources;
     const spec = model.methodSpec()!;
     const frames = model.blockSamples / spec.outRatio;
-    const data = new Float32Array(spec.outChannels * frames);
-    this.lastSample = 0;
+    const channels = spec.outChannels * this.sources.voices.count;
+    const data = new Float32Array(channels * frames);
+    this.lastSample = new Float32Array(channels);
     this.outputChanged = true;
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
-      return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels: spec.outChannels, width: 0, height: 0, data };
+      return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels, width: 0, height: 0, data };
     }
-    return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels: spec.outChannels, width: 0, height: 0, data };
+    return { stream: "latent", seq: this.seq++, sampleRate: model.sampleRate / spec.outRatio, frames, channels, width: 0, height: 0, data };
   }
 
   /** Runs a sound file through the current method into another (see file-render.ts); a stream runs on undisturbed. */
@@ -270,6 +275,7 @@ export class BlockRenderer {
     if (session.kind !== "audio") throw new BendingError(`model '${session.name}' cannot render`);
     if (!path.endsWith(".wav")) throw new BendingError("render writes WAV files: render <file.wav> <seconds>");
     const spec = session.methodSpec();
+    if (this.sources.voices.count > 1) throw new BendingError("render writes one voice; send 'voices 1' first");
     if (spec && (spec.outRatio !== 1 || spec.outChannels !== 1)) {
       throw new BendingError(`method '${spec.name}' does not output mono audio; render runs a method with one audio output (e.g. 'method decode')`);
     }

@@ -15,6 +15,7 @@ import { DEFAULT_VERSION } from "../bended/versions.js";
 import type { AttributeValue } from "../nn/method-spec.js";
 import { finiteOr, noMore, number, optionalSymbol, plainName, symbol } from "./command-args.js";
 import { callbackFromAtoms } from "./callback-atoms.js";
+import { tensorAttributeNames, tensorAttributeShape } from "./attributes.js";
 import { CommandTable, type CommandContext, type CommandSpec } from "./command-table.js";
 import { moveControl } from "./control-change.js";
 import { MODULATOR_COMMANDS } from "./modulator-commands.js";
@@ -290,11 +291,15 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "get",
     usage: "get <control|attribute>",
-    help: "read a live control or an nn~ attribute",
+    help: "read a live control or an nn~ attribute (a tensor attribute answers its shape)",
     run: (s, a) => {
       s.requireModel();
-      const target = controlOrAttribute(s, symbol(a, 0, "control or attribute"));
+      const word = symbol(a, 0, "control or attribute");
       noMore(a, 1, "get <control|attribute>");
+      const tensorName = word.replace(/^attribute:/, "");
+      const isControl = word === tensorName && s.requireModel().controls().some((c) => c.name === word);
+      if (tensorAttributeNames(s).includes(tensorName) && !isControl) return { values: tensorAttributeShape(s, tensorName) };
+      const target = controlOrAttribute(s, word);
       if (target.kind === "attribute") {
         const value = s.getAttribute(target.name);
         return { values: [target.name, ...(Array.isArray(value) ? value : [value]).map(atomOf)] };

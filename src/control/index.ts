@@ -10,6 +10,7 @@ export {
   encodeFrame, decodeFrame, FrameError, FRAME_MAGIC, FRAME_HEADER_BYTES, STREAM_IDS, type Frame, type FrameStream, type OutputBlock, type OutputStream,
 } from "../protocol/index.js";
 export { SafetyStage } from "./safety.js";
+export { declickChannels, lastSamples } from "./channels.js";
 export { AudioInput, wallClockMs, type AudioChunk, type AudioInputOptions } from "./audio-input.js";
 export { BlockFirstQueue, type BlockFirstQueueOptions } from "./block-first-queue.js";
 export { Engine, startWorker, type EngineOptions, type StartThread } from "./engine.js";

@@ -23,10 +23,10 @@ export class LatentInput {
     if (this.target.length !== dim) this.reset(dim);
   }
 
-  /** A new model: it walks from the start when its metadata holds latent statistics (`walks`: it streams latents at all). */
-  startFrom(metadata: Record<string, string>, walks: boolean): void {
+  /** A new model: it walks from the start when its metadata holds latent statistics (`walks`: it streams latents at all); `seed`: the walk's (one per voice). */
+  startFrom(metadata: Record<string, string>, walks: boolean, seed?: number): void {
     const stats = latentStatistics(metadata, this.target.length);
-    this.walk = stats && walks ? new LatentWalk(stats) : null;
+    this.walk = stats && walks ? new LatentWalk(stats, { seed }) : null;
     if (this.walk) {
       this.target = this.walk.position;
       this.reached = [...this.target];

@@ -13,28 +13,15 @@ import { streamingState, type StreamingState } from "../nn/streaming-state.js";
 import { quoted, type Atom } from "../protocol/atoms.js";
 import type { ModelKind } from "../protocol/session-state.js";
 import { checkStreamBlock } from "./model-check.js";
+import { attributeValue } from "./attribute-types.js";
 
 /** The methods of a streaming model without an nn~ interface: its forward decodes latents to audio. */
 function legacyAudioMethods(latentDim: number, ratio: number): MethodSpec[] {
   return [{ name: "forward", inChannels: latentDim, inRatio: ratio, outChannels: 1, outRatio: 1, inputLabels: [], outputLabels: [] }];
 }
 
-/** Atoms as the value of an nn~ attribute of `type` ("bool", "int", "float", "str", or a list of those). */
-export function attributeValue(name: string, type: string, atoms: Atom[]): AttributeValue {
-  if (atoms.length === 0) throw new BendingError(`missing value for attribute '${name}'`);
-  const list = /^(list|tuple)\b|\[/i.test(type);
-  const element = (list ? type.replace(/^(list|tuple)\s*\[?|\]$/gi, "").split(",")[0] : type).trim().toLowerCase() || "float";
-  const one = (a: Atom): boolean | number | string => {
-    if (element === "str" || element === "string") return String(a);
-    if (typeof a !== "number" || !Number.isFinite(a)) throw new BendingError(`attribute '${name}' takes ${type}, got '${a}'`);
-    if (element === "bool") return a !== 0;
-    if (element === "int" && !Number.isInteger(a)) throw new BendingError(`attribute '${name}' takes an int, got ${a}`);
-    return a;
-  };
-  if (list) return atoms.map(one);
-  if (atoms.length > 1) throw new BendingError(`attribute '${name}' takes one ${type} value, got ${atoms.length}`);
-  return one(atoms[0]);
-}
+// Atoms as an attribute's value, by its printed type (tuples element by element): attribute-types.ts.
+export { attributeValue } from "./attribute-types.js";
 
 /** Bounds of the metadata numbers a stream allocates by (a model folder must not make it allocate gigabytes). */
 const METADATA_BOUNDS: Record<string, [number, number]> = { latent_dim: [0, 4096], sample_rate: [1000, 768000], ratio: [1, 65536] };

@@ -13,9 +13,11 @@ export interface StatusSources {
   input: AudioInput;
   /** Whether the latent follows the walk (`input walk`) or holds. */
   walking: boolean;
+  /** Voices run in one batched call (`voices N`). */
+  voices?: number;
 }
 
-export function sessionStatus({ model, streaming, stats, input, walking }: StatusSources): Record<string, Atom> {
+export function sessionStatus({ model, streaming, stats, input, walking, voices }: StatusSources): Record<string, Atom> {
   const bended = model.bended;
   return {
     backend: backend(),
@@ -25,6 +27,7 @@ export function sessionStatus({ model, streaming, stats, input, walking }: Statu
     model_path: model.path || "none",
     method: model.method,
     ...methodStatus(model),
+    voices: voices ?? 1,
     streaming: streaming ? 1 : 0,
     block: model.kind === "audio" ? model.blockSamples : model.kind === "image" ? 1 : 0,
     sample_rate: model.kind === "audio" ? model.sampleRate : 0,

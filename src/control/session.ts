@@ -14,6 +14,8 @@ import type { ModelKind } from "../protocol/session-state.js";
 import { CommandTable, type CommandContext } from "./command-table.js";
 import { CORE_COMMANDS } from "./commands.js";
 import { registerPanelCommands } from "./panel-commands.js";
+import { ATTRIBUTE_COMMANDS } from "./attributes.js";
+import { checkVoices, VOICE_COMMANDS, Voices, type VoiceContext } from "./voices.js";
 import type { PreviousState } from "./crossfade.js";
 import type { SafetyStage } from "./safety.js";
 import type { LatentWalk } from "./latent-walk.js";
@@ -55,12 +57,14 @@ export interface SessionOptions {
 
 /** Every command a session runs: the core table and the panel's queries. */
 export function sessionCommands(): CommandTable {
-  return registerPanelCommands(new CommandTable().register(...CORE_COMMANDS));
+  return registerPanelCommands(new CommandTable().register(...CORE_COMMANDS, ...ATTRIBUTE_COMMANDS, ...VOICE_COMMANDS));
 }
 
-export class Session implements CommandContext {
+export class Session implements CommandContext, VoiceContext {
   readonly commands: CommandTable = sessionCommands();
   readonly modulators = new Modulators();
+  /** The voices run in one batched call (`voices N`, as mc.nn~). */
+  readonly voices = new Voices();
   private readonly model: SessionModel;
   private readonly latentInput = new LatentInput();
   private readonly liveInput: LiveInput;
@@ -88,6 +92,7 @@ export class Session implements CommandContext {
       model: this.model,
       latent: this.latentInput,
       input: this.liveInput,
+      voices: this.voices,
       streaming: () => this.streaming,
       safetyEnabled: () => this.safetyEnabled,
       // Block time, not wall time: a render moves the modulators as the stream would.
@@ -268,6 +273,7 @@ export class Session implements CommandContext {
       this.renderer.dropCrossfade(); // it pins the old model's weights
       this.model.adopt(candidate);
       this.modulators.clear(); // they drove the old model's controls
+      this.voices.reset(); // a new model starts with one voice
       resetStatusFigures(this.clock, this.input); // the old model's RTF and blocks are not this one's
       this.liveInput.queue.release();
       const spec = this.methodSpec();
@@ -304,6 +310,7 @@ export class Session implements CommandContext {
     }
     // Latent input (ratio above 1): one value per input channel, kept across method switches when it fits.
     this.latentInput.resize(spec.inRatio > 1 ? spec.inChannels : 0);
+    this.voices.resize(spec.inRatio > 1 ? spec.inChannels : 0);
     this.renderer.resetOutput();
     return spec;
   }
@@ -338,6 +345,16 @@ export class Session implements CommandContext {
       }
     });
     return value;
+  }
+
+  /** Runs `count` voices in one batched call, from a fresh streaming state (see voices.ts). */
+  setVoices(count: number): void {
+    this.checkNotRendering("voices");
+    checkVoices(this.model, count);
+    this.voices.set(count, this.latentInput.target.length, this.requireModel().metadata);
+    if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.liveInput.queue.release();
+    this.renderer.resetOutput();
   }
 
   // --- the latent input (latent-input.ts) ------------------------------------------
@@ -376,8 +393,10 @@ export class Session implements CommandContext {
 
   /** Audio from a sender for the running method; the reply is an error only when it is refused. Never throws. */
   receiveAudio(chunk: AudioChunk): Reply {
+    const spec = this.methodSpec();
     const reply = this.liveInput.receive(chunk, {
-      spec: this.methodSpec(), method: this.method, methods: this.methods(), streaming: this.streaming, sampleRate: this.sampleRate, blockSamples: this.blockSamples,
+      // with voices, a sender sends every voice's channels, voice after voice
+      spec: spec && { ...spec, inChannels: spec.inChannels * this.voices.count }, method: this.method, methods: this.methods(), streaming: this.streaming, sampleRate: this.sampleRate, blockSamples: this.blockSamples,
     });
     if (reply.ok) void this.clock.pump();
     return reply;
@@ -452,7 +471,7 @@ export class Session implements CommandContext {
   }
 
   status(): Record<string, Atom> {
-    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false });
+    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false, voices: this.voices.count });
   }
 
   dispose(): void {

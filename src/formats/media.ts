@@ -33,6 +33,15 @@ export async function readWav(path: string): Promise<{ samples: Float32Array; sa
   return { samples: Float32Array.from(first), sampleRate: (wav.fmt as { sampleRate: number }).sampleRate };
 }
 
+/** Reads a WAV file as float samples, every channel (the first channel first), and its sample rate. */
+export async function readWavChannels(path: string): Promise<{ channels: Float32Array[]; sampleRate: number }> {
+  const wav = new wavefile.WaveFile(await readFile(path));
+  wav.toBitDepth("32f");
+  const raw = wav.getSamples(false, Float64Array) as unknown as Float64Array | Float64Array[];
+  const channels = (Array.isArray(raw) ? raw : [raw]).map((c) => Float32Array.from(c));
+  return { channels, sampleRate: (wav.fmt as { sampleRate: number }).sampleRate };
+}
+
 /** RGB floats in [0, 1], interleaved (height, width, 3), as an 8-bit PNG. */
 export function encodePng(rgb: Float32Array, width: number, height: number): Uint8Array {
   const png = new PNG({ width, height });

@@ -46,6 +46,13 @@ export const COMMAND_EFFECTS = {
   enable: "announce",
   status: "query",
   dump: "query",
+  // nn~'s tensor and buffer attributes, and voices (control/attributes.ts, control/voices.ts)
+  attributes: "query",
+  tensor: "output",
+  buffer: "output",
+  buffers: "query",
+  voices: "output",
+  voice: "announce",
   // the panel's (control/panel-commands.ts)
   weightstats: "query",
   histogram: "query",

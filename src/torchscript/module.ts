@@ -385,7 +385,9 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     const setter = this.scriptClass.methods.get(`set_${name}`);
     if (setter === undefined) throw new BendingError(`attribute '${name}' cannot be set (no set_${name} in the model)`);
     const params = setter.def.params.slice(1);
-    const values = params.length > 1 && Array.isArray(value) ? value : [value];
+    // nn~ keeps attributes as tuples: a getter's 1-tuple sets through a setter of one plain value
+    const oneOfOne = params.length === 1 && Array.isArray(value) && value.length === 1 && !/^(List|Tuple)\[/.test(params[0].type ?? "");
+    const values = (params.length > 1 || oneOfOne) && Array.isArray(value) ? value : [value];
     if (values.length !== params.length) throw new BendingError(`set_${name} takes ${params.length} value(s), got ${values.length}`);
     params.forEach((p, i) => checkType(values[i], p.type, `${name}`));
     const result = this.invoke(`set_${name}`, values);

@@ -232,7 +232,7 @@ export class OscServer extends Transport<RemoteInfo> {
     for (const destination of to) this.send(address, args, destination);
   }
 
-  /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob]; latent: /tfbend/latent [seq, channels, frames, floats (channel after channel)...]; image: /tfbend/image [seq, w, h, row, blob of one row]. */
+  /** Audio: /tfbend/audio [seq, sampleRate, offset, total, blob] (with several channels, then the channel); latent: /tfbend/latent [seq, channels, frames, floats (channel after channel)...]; image: /tfbend/image [seq, w, h, row, blob of one row]. */
   private broadcast(block: OutputBlock, to: RemoteInfo[]): void {
     const messages = this.blockMessages(block);
     for (const destination of to) for (const m of messages) this.send(m.address, m.args, destination);
@@ -244,10 +244,16 @@ export class OscServer extends Transport<RemoteInfo> {
     const int = (value: number): OscArg => ({ type: "i", value });
     const messages: OscMessage[] = [];
     if (block.stream === "audio") {
+      // Several channels (a multichannel method, voices): each channel's chunks, a sixth argument naming the channel (from 0).
       const chunk = this.options.chunk ?? 1024;
-      for (let offset = 0; offset < block.frames; offset += chunk) {
-        const n = Math.min(chunk, block.frames - offset);
-        messages.push({ address: `${OSC_PREFIX}audio`, args: [int(block.seq), int(block.sampleRate), int(offset), int(block.frames), { type: "b", value: bytes.subarray(offset * 4, (offset + n) * 4) }] });
+      const channels = Math.max(1, block.channels);
+      for (let c = 0; c < channels; c++) {
+        const start = c * block.frames;
+        for (let offset = 0; offset < block.frames; offset += chunk) {
+          const n = Math.min(chunk, block.frames - offset);
+          const blob: OscArg = { type: "b", value: bytes.subarray((start + offset) * 4, (start + offset + n) * 4) };
+          messages.push({ address: `${OSC_PREFIX}audio`, args: [int(block.seq), int(block.sampleRate), int(offset), int(block.frames), blob, ...(channels > 1 ? [int(c)] : [])] });
+        }
       }
     } else if (block.stream === "latent") {
       // Latent frames (encode) as control data: one message per block, plain OSC floats.

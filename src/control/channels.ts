@@ -1,0 +1,21 @@
+// Blocks of several channels (a multichannel method, voices) hold each channel's samples
+// one after the other: a declick acts on each channel on its own, never across the whole
+// block as if it were one signal (crossfadePrefix in crossfade.ts does the same for fades).
+import { declick } from "./crossfade.js";
+
+function channel(block: Float32Array, channels: number, c: number): Float32Array {
+  const frames = block.length / channels;
+  return block.subarray(c * frames, (c + 1) * frames);
+}
+
+/** declick() channel by channel, each from its own last sample of the block before. */
+export function declickChannels(block: Float32Array, channels: number, previous: Float32Array): void {
+  if (previous.length !== channels) return; // the channel count changed: nothing to join to
+  for (let c = 0; c < channels; c++) declick(channel(block, channels, c), previous[c]);
+}
+
+/** The last sample of each channel. */
+export function lastSamples(block: Float32Array, channels: number): Float32Array {
+  const frames = block.length / channels;
+  return Float32Array.from({ length: channels }, (_, c) => block[(c + 1) * frames - 1]);
+}
