@@ -12,7 +12,7 @@ Data: every .jpg/.png/.webp in the Debian packages listed in PACKAGES (installed
 see MODEL_CARD.md), decoded at several scales, random 64x64 crops with horizontal flips. The
 images named in HELD_OUT are never trained on (evaluate.py measures on them).
 
-Usage (repo root):
+Usage (repo root; the defaults are the shipped model's settings):
     nice -n 10 /usr/bin/python3 models/image/train.py --minutes 22
 Writes models/image/{decoder,reference}.safetensors and tfbend.json; a checkpoint
 (encoder + decoder) goes to --checkpoint for evaluate.py.
@@ -35,7 +35,7 @@ from safetensors_io import load_file, save_file  # noqa: E402
 
 LATENT = 16
 SIZE = 64
-WIDTH = 256
+WIDTH = 192
 KL_WEIGHT = 5e-4
 EDGE_WEIGHT = 0.5
 PACKAGES = ["mate-backgrounds", "ukui-wallpapers", "gnome-backgrounds", "lomiri-wallpapers-20.04"]
@@ -203,8 +203,8 @@ def export(dec, enc, held, out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=22.0)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--width", type=int, default=WIDTH)
