@@ -10,6 +10,7 @@ import { printRave, runRave } from "./rave.js";
 import { printThreads, runThreads } from "./threads.js";
 import { printAudioInput, runAudioInput } from "./audio-input.js";
 import { printNative, runNative } from "./native.js";
+import { printImage, runImage } from "./image.js";
 
 printCore(runCore());
 printAudio(await runAudio());
@@ -22,3 +23,4 @@ printRave(await runRave());
 printNative(await runNative());
 printThreads(runThreads());
 printAudioInput(await runAudioInput());
+printImage(await runImage());

@@ -35,13 +35,33 @@ describe("shipped models", () => {
 
   it("image decoder matches PyTorch", async () => {
     const { tensors: ref } = await tb.io.loadSafetensorsFile(join(models, "image/reference.safetensors"));
+    const { tensors: weights, metadata } = await tb.io.loadSafetensorsFile(join(models, "image/decoder.safetensors"));
+    tf.dispose(Object.values(weights));
     const decoder = await tb.load(join(models, "image"));
     expect(decoder.metadata).toMatchObject({ kind: "image", latent_dim: "16" });
+    // the architecture tfbend.json names is the one the training script exported
+    expect((decoder.module as tb.zoo.ImageDecoder).width).toBe(Number(metadata.width));
     const image = decoder.forward(ref.z);
     expect(image.shape).toEqual([2, 3, 64, 64]);
     expect(maxAbsDiff(image, ref.image)).toBeLessThan(1e-4);
     const range = tf.tidy(() => [tf.min(image).dataSync()[0], tf.max(image).dataSync()[0]]);
     expect(range[0]).toBeGreaterThanOrEqual(0);
     expect(range[1]).toBeLessThanOrEqual(1);
+    // two latents give two different pictures
+    const [a, b] = tf.tidy(() => tf.unstack(image).map((im) => tf.keep(im)));
+    expect(maxAbsDiff(a, b)).toBeGreaterThan(0.1);
+    tf.dispose([a, b, image]);
+    decoder.dispose();
+  });
+
+  it("image-decoder builds the first model's width without options, and a wider one with them", () => {
+    const first = tb.createModule("image-decoder") as tb.zoo.ImageDecoder;
+    expect(first.width).toBe(128);
+    expect(first.fc.weight.shape).toEqual([128 * 16, 16]);
+    const wide = tb.createModule("image-decoder", { width: 192 }) as tb.zoo.ImageDecoder;
+    expect(wide.fc.weight.shape).toEqual([192 * 16, 16]);
+    expect(Object.keys(wide.stateDict())).toEqual(Object.keys(first.stateDict()));
+    expect(() => tb.createModule("image-decoder", { width: 100 })).toThrow(/multiple of 8/);
+    expect(() => tb.createModule("image-decoder", { width: "wide" })).toThrow(/must be a number/);
   });
 });
