@@ -10,6 +10,7 @@ import { crossfade, declick, PendingCrossfade, type PreviousState } from "./cros
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
+import type { BlockEngine, BlockStep } from "./block-engine.js";
 
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
@@ -20,6 +21,8 @@ export interface RenderSources {
   streaming(): boolean;
   /** Whether audio goes through the safety stage. */
   safetyEnabled(): boolean;
+  /** What computes the blocks (tfjs, or the native engine). */
+  engine(): BlockEngine;
 }
 
 export class BlockRenderer {
@@ -95,17 +98,23 @@ export class BlockRenderer {
     const pending = this.pending.take();
     const from = session.kind === "audio" && streaming ? pending : null;
     if (from === null) pending?.weights.dispose();
+    // The engine computes the block (see block-engine.ts); a native recompile that took over
+    // at this block is crossfaded from the session it replaced.
+    let step: BlockStep | null = null;
     try {
-      if (from) {
-        // The same block under the state before the change, from the same streamed past.
-        const state = session.streamingState;
-        const snapshot = state?.snapshotState?.();
+      step = await this.sources.engine().begin(model, session.method, input.shape);
+      const left = session.kind === "audio" && streaming ? step.left : null;
+      if (from || left) {
+        // The same block under the state before the change, from the same streamed past
+        // (the session left behind has its own past, which nobody needs after this block).
+        const restore = left ? null : step.save();
+        const current = step;
         let old: Tensor;
         try {
-          const compute = () => model.call(session.method, input) as Tensor;
-          old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
+          const compute = () => (left ?? current.call)(input);
+          old = from ? model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute())) : compute();
         } finally {
-          if (snapshot !== undefined) state!.restoreState!(snapshot);
+          restore?.();
         }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);
@@ -113,7 +122,7 @@ export class BlockRenderer {
           old.dispose();
         }
       }
-      const out = model.call(session.method, input) as Tensor;
+      const out = step.call(input);
       shape = out.shape;
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
       const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
@@ -124,6 +133,7 @@ export class BlockRenderer {
         out.dispose();
       }
     } finally {
+      step?.end();
       input.dispose();
       from?.weights.dispose();
     }
@@ -188,7 +198,9 @@ export class BlockRenderer {
     // A render uses the model's stream state, so it cannot run beside a live stream.
     if (this.sources.streaming()) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     const state = session.streamingState;
+    const engine = this.sources.engine();
     state?.resetState();
+    engine.resetState();
     const safety = new SafetyStage();
     await latent.forRender(async () => {
       this.rendering = true;
@@ -201,6 +213,7 @@ export class BlockRenderer {
       } finally {
         this.rendering = false;
         state?.resetState();
+        engine.resetState();
       }
     });
     await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);

@@ -24,6 +24,7 @@ import { BlockRenderer } from "./block-renderer.js";
 import { StreamClock } from "./stream-clock.js";
 import { sessionStatus } from "./session-status.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
+import { createBlockEngine, type BlockEngine, type EngineChoice, type NativeAvailability } from "./block-engine.js";
 
 // Kept at their old paths for the transports and tests that import them from here.
 export type { Reply } from "../protocol/reply.js";
@@ -50,6 +51,10 @@ export interface SessionOptions {
   safety?: boolean;
   /** Versions a model may store (each a copy of its weights); `write` refuses one more. */
   maxVersions?: number;
+  /** What computes blocks (see block-engine.ts): default wasm here, `auto` in the plugin's command line. */
+  engine?: EngineChoice;
+  /** Whether ONNX Runtime can run (tests inject one; default: whether it loads). */
+  nativeRuntime?: NativeAvailability;
 }
 
 /** Every command a session runs: the core table and the panel's queries. */
@@ -64,6 +69,7 @@ export class Session implements CommandContext {
   private readonly liveInput: LiveInput;
   private readonly renderer: BlockRenderer;
   private readonly clock: StreamClock;
+  private readonly engine: BlockEngine;
   safetyEnabled: boolean;
   private loading = false;
   private readonly listeners = new Set<(block: OutputBlock) => void>();
@@ -71,6 +77,7 @@ export class Session implements CommandContext {
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
 
   constructor(options: SessionOptions) {
+    this.engine = createBlockEngine(options.engine ?? "wasm", options.nativeRuntime);
     this.model = new SessionModel({
       workspace: options.workspace,
       modelsDir: options.modelsDir,
@@ -86,6 +93,7 @@ export class Session implements CommandContext {
       input: this.liveInput,
       streaming: () => this.streaming,
       safetyEnabled: () => this.safetyEnabled,
+      engine: () => this.engine,
     });
     this.clock = new StreamClock({
       blockMs: () => this.blockMs,
@@ -284,6 +292,7 @@ export class Session implements CommandContext {
     this.requireModel();
     this.checkNotRendering("reset state");
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
   }
 
   attributeNames(): string[] {
@@ -395,6 +404,7 @@ export class Session implements CommandContext {
     if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
     if (this.streaming) return;
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
     this.renderer.resetOutput();
     this.input.release();
     this.input.resetStats();
@@ -407,14 +417,16 @@ export class Session implements CommandContext {
     if (!wasRunning) return; // not streaming: nothing to stop (a render keeps its state)
     this.input.release();
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
   }
 
   status(): Record<string, Atom> {
-    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false });
+    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false, engine: this.engine });
   }
 
   dispose(): void {
     this.stopStream();
+    this.engine.dispose();
     this.model.dispose();
   }
 }
