@@ -18,6 +18,10 @@ export type EngineChoice = (typeof ENGINE_CHOICES)[number];
 export interface MethodEngine {
   engine: "native" | "wasm" | "compiling";
   reason?: string;
+  /** Milliseconds the compile of the session in use took (trace, lowering, ONNX Runtime's load). */
+  compileMs?: number;
+  /** Compiled sessions that took over for the method since the model was loaded (recompiles show here). */
+  compiles?: number;
 }
 
 /** One block's computation, from `BlockEngine.begin`. */
@@ -91,6 +95,8 @@ export class NativeBlockEngine implements BlockEngine {
   /** The session each method's last block ran on. */
   private readonly last = new Map<string, CompiledMethod>();
   private readonly methods = new Map<string, MethodEngine>();
+  /** No recompile starts before this (performance.now() ms): see `begin`. */
+  private nextCompileAt = 0;
   private disposed = false;
 
   private cacheFor(model: BendedModule): NativeMethodCache {
@@ -113,7 +119,13 @@ export class NativeBlockEngine implements BlockEngine {
         await cache.ready(model, fn, shapes).catch(() => undefined);
         if (this.cache !== cache) return tfjsStep(model, fn); // disposed or another model meanwhile
         found = cache.lookup(model, fn, shapes, false);
-      } else recompile = true;
+      } else if (!found.compiling && performance.now() >= this.nextCompileAt) {
+        // One compile at a time, and at most one start per two compile times: under a flood
+        // of structural changes (bend, interpolate, write at hundreds a second) the stream
+        // keeps most of the thread, and the newest structure is compiled next.
+        recompile = true;
+        this.nextCompileAt = performance.now() + 2 * found.method.compileMs;
+      }
     }
     const leaving = this.retired;
     this.retired = [];
@@ -124,8 +136,9 @@ export class NativeBlockEngine implements BlockEngine {
       for (const m of leaving) m.dispose();
       return tfjsStep(model, fn);
     }
-    this.methods.set(fn, { engine: "native" });
     const previous = this.last.get(fn);
+    const compiles = (this.methods.get(fn)?.compiles ?? 0) + (previous === method ? 0 : 1);
+    this.methods.set(fn, { engine: "native", compileMs: method.compileMs, compiles });
     const left = previous !== undefined && previous !== method && leaving.includes(previous) ? previous : null;
     return {
       call: (input) => method.run(input) as Tensor,

@@ -59,9 +59,12 @@ function methodStatus(model: SessionModel): Record<string, Atom> {
  * wasm (with `engine_reason`) where the method cannot be compiled or the engine is wasm.
  */
 function engineStatus(model: SessionModel, engine: BlockEngine | undefined): Record<string, Atom> {
-  if (!engine) return { engine: "wasm", method_engine: "wasm", engine_reason: "none" };
+  if (!engine) return { engine: "wasm", method_engine: "wasm", engine_reason: "none", engine_compile_ms: 0, engine_compiles: 0 };
   const method = engine.method(model.method);
-  return { engine: engine.name, method_engine: method.engine, engine_reason: method.reason ?? "none" };
+  return {
+    engine: engine.name, method_engine: method.engine, engine_reason: method.reason ?? "none",
+    engine_compile_ms: Number((method.compileMs ?? 0).toFixed(1)), engine_compiles: method.compiles ?? 0,
+  };
 }
 
 /** Live audio input: sender, latency (first sample's arrival → output sent), underruns, overruns, level. */

@@ -12,6 +12,8 @@ export interface NativeLookup {
   current: boolean;
   /** Why the structure in effect cannot run natively (the caller runs wasm and says this). */
   reason?: string;
+  /** Whether a compile is under way for this method and shape (maybe of an older structure). */
+  compiling: boolean;
 }
 
 interface Slot {
@@ -52,10 +54,10 @@ export class NativeMethodCache {
   lookup(bended: BendedModule, fn: string, shapes: number[][], start = true): NativeLookup {
     const slot = this.slot(fn, shapes);
     const key = structureKey(bended, fn, shapes, this.options);
-    if (slot.active?.key === key) return { method: slot.active, current: true };
-    if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason };
+    if (slot.active?.key === key) return { method: slot.active, current: true, compiling: slot.pending !== null };
+    if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason, compiling: slot.pending !== null };
     if (start && slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key);
-    return { method: slot.active, current: false };
+    return { method: slot.active, current: false, compiling: slot.pending !== null };
   }
 
   /** Resolves with the session for the structure in effect now (compiling it if needed). */
