@@ -80,8 +80,9 @@ export class WasmBlockEngine implements BlockEngine {
 /**
  * Blocks on ONNX Runtime. A method's first block waits for its first compile (the stream's
  * first block is then late by the compile time); afterwards a change of structure is
- * compiled starting right after a block is sent (its synchronous part, trace and lowering,
- * uses the time until the next block is due), the old session plays until the new one is
+ * compiled starting right after a block is sent, when the stream clock says the next block
+ * is not due within half a block (its synchronous part, trace and lowering, then uses the
+ * time until the next block is due), the old session plays until the new one is
  * ready, and the new one takes over at a block boundary with the old one's streamed past.
  * A method that cannot be compiled (a Lambda, an op without a lowering) runs on tfjs and
  * `method()` says why.
@@ -98,6 +99,9 @@ export class NativeBlockEngine implements BlockEngine {
   /** No recompile starts before this (performance.now() ms): see `begin`. */
   private nextCompileAt = 0;
   private disposed = false;
+
+  /** `room()`: whether the thread has time now for a compile's synchronous part before the next block is due. */
+  constructor(private readonly room: () => boolean = () => true) {}
 
   private cacheFor(model: BendedModule): NativeMethodCache {
     if (this.cache && this.model === model) return this.cache;
@@ -152,7 +156,10 @@ export class NativeBlockEngine implements BlockEngine {
         for (const m of leaving) m.dispose();
         if (recompile) {
           setImmediate(() => {
-            if (!this.disposed && this.cache === cache) cache.lookup(model, fn, shapes);
+            if (this.disposed || this.cache !== cache) return;
+            // The next block is due soon (the stream is catching up): try again after it.
+            if (!this.room()) this.nextCompileAt = 0;
+            else cache.lookup(model, fn, shapes);
           });
         }
       },
@@ -203,7 +210,8 @@ export function resolveEngine(choice: EngineChoice, runtime: NativeAvailability 
   return { name: "wasm", why };
 }
 
-export function createBlockEngine(choice: EngineChoice, runtime: NativeAvailability = ONNX_RUNTIME): BlockEngine {
+/** `room`: whether the stream leaves time now for a recompile's synchronous part (see NativeBlockEngine). */
+export function createBlockEngine(choice: EngineChoice, runtime: NativeAvailability = ONNX_RUNTIME, room?: () => boolean): BlockEngine {
   const { name, why } = resolveEngine(choice, runtime);
-  return name === "native" ? new NativeBlockEngine() : new WasmBlockEngine(why ?? "");
+  return name === "native" ? new NativeBlockEngine(room) : new WasmBlockEngine(why ?? "");
 }

@@ -77,7 +77,8 @@ export class Session implements CommandContext {
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
 
   constructor(options: SessionOptions) {
-    this.engine = createBlockEngine(options.engine ?? "wasm", options.nativeRuntime);
+    // A recompile starts only when the next block is not due within half a block.
+    this.engine = createBlockEngine(options.engine ?? "wasm", options.nativeRuntime, () => this.clock.msUntilNextBlock() >= this.blockMs / 2);
     this.model = new SessionModel({
       workspace: options.workspace,
       modelsDir: options.modelsDir,
