@@ -5,7 +5,7 @@
 // block's output matrix received, both on this process's clock) p50/p95, the inference
 // thread's own latency figure, RTF, dropped blocks, underruns and overruns.
 // BENCH_INPUT_SECONDS (default 60) sets the run's length, BENCH_INPUT_CONTROLS (default 1000)
-// the control messages per second.
+// the control messages per second, --engine (or BENCH_INPUT_ENGINE) what computes blocks.
 import { createSocket } from "node:dgram";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,6 +18,9 @@ import { fmt, quantile } from "./util.js";
 const { control, transports } = tb;
 const SECONDS = Number(process.env.BENCH_INPUT_SECONDS ?? 60);
 const CONTROLS = Number(process.env.BENCH_INPUT_CONTROLS ?? 1000);
+// What computes blocks, as the plugin's --engine: `--engine native|wasm|auto` or BENCH_INPUT_ENGINE (default auto).
+const ENGINE_ARG = process.argv.indexOf("--engine");
+const ENGINE = ENGINE_ARG >= 0 ? process.argv[ENGINE_ARG + 1] : (process.env.BENCH_INPUT_ENGINE ?? "auto");
 const RATE = 44100;
 const BLOCK = 2048;
 const CHUNK = 512;
@@ -28,6 +31,7 @@ export async function runAudioInput() {
     modelsDir: new URL("../models", import.meta.url).pathname,
     workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")),
     model: "audio",
+    engine: ENGINE,
   });
   const receiver = new transports.JitterReceiver(engine, { port: 0 });
   const oscServer = new transports.OscServer(engine, { port: 0 });
@@ -115,7 +119,7 @@ export async function runAudioInput() {
 
 export function printAudioInput(r) {
   const s = r.status;
-  console.log(`\n## Live audio input (backend ${r.backend}; shipped model's forward, block 2048 = 46.4 ms, Jitter in and out)`);
+  console.log(`\n## Live audio input (backend ${r.backend}, engine ${r.status.engine}; shipped model's forward, block 2048 = 46.4 ms, Jitter in and out)`);
   console.log(`${r.seconds.toFixed(0)} s of input in 512-sample matrices with ${r.controlsPerSecond.toFixed(0)} control messages/s over OSC: ${r.received} of ${r.blocks} blocks out`);
   console.log("| measured | p50 | p95 |");
   console.log("|---|---:|---:|");
@@ -124,4 +128,10 @@ export function printAudioInput(r) {
   console.log(`| inference thread's figure (\`input_latency_ms\`), ms | ${fmt(s.input_latency_ms)} | ${fmt(s.input_latency_p95_ms)} |`);
   console.log(`| RTF (compute / block duration) | ${s.rtf_p50} | ${s.rtf_p95} |`);
   console.log(`dropped ${s.dropped}, underruns ${s.underruns}, overruns ${s.overruns}`);
+}
+
+// `node bench/audio-input.js [--engine native|wasm|auto]` runs it alone (bench/run.js runs it among the others).
+if (process.argv[1] && new URL(import.meta.url).pathname === (await import("node:path")).resolve(process.argv[1])) {
+  printAudioInput(await runAudioInput());
+  process.exit(0);
 }

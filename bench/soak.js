@@ -1,4 +1,4 @@
-// npm run soak -- --minutes N: the plugin process on the shipped audio model, streaming,
+// npm run soak -- --minutes N [--engine native|wasm|auto]: the plugin process on the shipped audio model, streaming,
 // while ~1,000 control messages a second arrive (set, get, status, interpolate,
 // bend/unbend, write with the version cap, version delete) over WebSocket and OSC, and
 // WebSocket clients connect and leave. All on 127.0.0.1; stops by itself after N minutes.
@@ -20,6 +20,8 @@ const { values: opts } = parseArgs({
     minutes: { type: "string", default: "1" },
     rate: { type: "string", default: "1000" },
     "max-versions": { type: "string", default: "8" },
+    // what computes blocks, as the plugin's --engine: native, wasm, auto (native where ONNX Runtime loads)
+    engine: { type: "string", default: "auto" },
   },
 });
 const MINUTES = Number(opts.minutes);
@@ -33,7 +35,9 @@ const engine = await control.Engine.start({
   workspace: mkdtempSync(join(tmpdir(), "tfbend-soak-")),
   model: "audio",
   maxVersions: MAX_VERSIONS,
+  engine: opts.engine,
 });
+console.log(`engine ${engine.status().engine} (--engine ${opts.engine}), backend ${engine.status().backend}`);
 const oscServer = new transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
 const wsServer = new transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
 await Promise.all([oscServer.ready, wsServer.ready]);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { tf } from "./tf.js";
 import { BendingError } from "./errors.js";
 import { installThreadedWasm, wasmThreadsInstalled } from "./wasm-threads.js";
+import { nativeInfo } from "./native/ort.js";
 
 export const BACKEND_ORDER = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_ORDER)[number];
@@ -19,6 +20,8 @@ export interface BackendInfo {
   device: string;
   /** Threads computing on the CPU backends (wasm: XNNPACK's pool, cpu: 1); absent on GPU backends. */
   threads?: number;
+  /** The native engine (src/native): "onnxruntime <version> (cpu)" where it runs, else "unavailable: <why>". */
+  native: string;
 }
 
 /**
@@ -442,6 +445,12 @@ function wasmDevice(): string {
 
 /** The backend in use and its device: the GPU adapter, the TensorFlow device, or the CPU flavour. */
 export function backendInfo(): BackendInfo {
+  const info = nativeInfo();
+  const native = info.available ? `onnxruntime ${info.onnxruntime} (${info.executionProvider})` : `unavailable: ${info.reason}`;
+  return { ...tfjsBackendInfo(), native };
+}
+
+function tfjsBackendInfo(): Omit<BackendInfo, "native"> {
   const name = tf.getBackend();
   switch (name) {
     case "webgpu":

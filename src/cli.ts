@@ -6,12 +6,14 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { Engine } from "./control/engine.js";
+import { backendInfo } from "./backend.js";
 import { OscServer, DEFAULT_SUBSCRIBER_TIMEOUT_MS } from "./transports/osc/server.js";
 import { WsServer } from "./transports/ws/server.js";
 import { panelRoute } from "./transports/panel-files.js";
 import { attachJitter } from "./transports/jitter/sender.js";
 import { JitterReceiver } from "./transports/jitter/receiver.js";
 import { DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
+import { ENGINE_CHOICES, resolveEngine, type EngineChoice } from "./control/block-engine.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 export const SHIPPED_MODELS = resolve(here, "../models");
@@ -38,6 +40,12 @@ function seconds(value: string): number {
   const n = Number(value);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError("expected a positive number of seconds");
   return n;
+}
+
+function engineChoice(value: string): EngineChoice {
+  const choice = ENGINE_CHOICES.find((c) => c === value);
+  if (!choice) throw new InvalidArgumentError(`expected one of ${ENGINE_CHOICES.join(", ")}`);
+  return choice;
 }
 
 function threads(value: string): number {
@@ -67,13 +75,21 @@ program
   .option("--jitter-in [port]", "listen as jit.net.recv for the patch's live audio ([jit.catch~] → [jit.net.send]) on --host, default port 7476")
   .option("--allow-origin <origin...>", "web page origins allowed to connect besides localhost pages")
   .option("--threads <n>", "wasm compute threads in the inference thread (sets TFBEND_THREADS)", threads)
+  .option("--engine <engine>", "what computes blocks: native (ONNX Runtime's CPU kernels), wasm (tfjs), auto (native where ONNX Runtime loads)", engineChoice, "auto")
   .action(async (opts) => {
+    // `native` where ONNX Runtime cannot run stops here, with why, before anything starts.
+    try {
+      resolveEngine(opts.engine);
+    } catch (e) {
+      console.error(`tfbend: ${(e as Error).message}`);
+      process.exit(1);
+    }
     // the inference worker inherits the environment and reads it when its backend starts
     if (opts.threads !== undefined) process.env.TFBEND_THREADS = String(opts.threads);
     const workspace = resolve(opts.workspace);
     mkdirSync(workspace, { recursive: true });
     const engine = await Engine.start({
-      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, input: { maxBlocks: opts.inputBuffer }, safety: opts.safety, maxVersions: opts.maxVersions,
+      model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, input: { maxBlocks: opts.inputBuffer }, safety: opts.safety, maxVersions: opts.maxVersions, engine: opts.engine,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply, subscriberTimeoutMs: opts.oscTimeout * 1000 });
     const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });
@@ -83,6 +99,7 @@ program
     await jitterIn?.ready;
     const s = engine.status();
     console.log(`tfbend: model ${s.model} (${s.kind}) on backend ${s.backend}`);
+    console.log(`tfbend: engine ${s.engine}${s.engine === "native" ? ` (${backendInfo().native})` : ` (${String(s.engine_reason)})`}`);
     console.log(`tfbend: OSC on udp://${opts.host}:${osc.port}  WebSocket on ws://${opts.host}:${ws.port}  workspace ${workspace}`);
     const stop = async () => {
       await osc.close();

@@ -15,6 +15,8 @@ const root = join(import.meta.dirname, "..");
 const scratch = mkdtempSync(join(tmpdir(), "tfbend-backend-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** backendInfo().native: the native engine's runtime where ONNX Runtime loads, else why not. */
+const NATIVE_INFO = expect.stringMatching(/^(onnxruntime \d+\.\d+\.\d+ \(cpu\)|unavailable: .+)$/);
 const probe = 'import("tfbend").then((tb) => console.log(JSON.stringify(tb.backendInfo())))';
 
 /** The environment without any backend choice: what a user who sets nothing gets. */
@@ -96,7 +98,7 @@ describe("backend selection", () => {
       env: cleanEnv({ TFBEND_BACKEND: "cpu" }),
       encoding: "utf8",
     });
-    expect(lastJson(out)).toEqual({ name: "cpu", device: "CPU (JavaScript)", threads: 1 });
+    expect(lastJson(out)).toEqual({ name: "cpu", device: "CPU (JavaScript)", threads: 1, native: NATIVE_INFO });
   });
 
   it("TFBEND_BACKEND=webgpu loads where an adapter exists and fails clearly where none does", () => {
@@ -156,7 +158,7 @@ describe("backend selection", () => {
     expect(result.stderr).not.toMatch(STACK_FRAME);
     expect(result.status).toBe(0);
     const report = JSON.parse(nonEmptyLines(result.stdout).at(-1) ?? "{}");
-    expect(report.info).toEqual({ name: "webgpu", device: "GPU null-backend (Dawn null backend)" });
+    expect(report.info).toEqual({ name: "webgpu", device: "GPU null-backend (Dawn null backend)", native: NATIVE_INFO });
     expect(report.length).toBe(4096);
     expect(report.recomputed).toBeGreaterThan(0);
     expect(report.syncRead).toMatch(/^BendingError: synchronous reads \(dataSync, .*\) are not available on the webgpu backend under Node .*await tensor\.data\(\)/);

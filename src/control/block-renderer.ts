@@ -18,6 +18,7 @@ import { renderAudioFile } from "./file-render.js";
 export interface StreamPeek {
   values: Record<string, { data: Float32Array; shape: number[] }>;
 }
+import type { BlockEngine, BlockStep } from "./block-engine.js";
 
 /** The parts of the session a block is rendered from. */
 export interface RenderSources {
@@ -32,6 +33,8 @@ export interface RenderSources {
   safetyEnabled(): boolean;
   /** Called once per block, after its input is taken and before it is computed (the modulators move controls). */
   beforeBlock?(): void;
+  /** What computes the blocks (tfjs, or the native engine). */
+  engine(): BlockEngine;
 }
 
 export class BlockRenderer {
@@ -90,7 +93,7 @@ export class BlockRenderer {
    */
   peekNextBlock(names: string[]): Promise<StreamPeek | null> {
     const { model } = this.sources;
-    if (!this.sources.streaming() || model.kind !== "audio") return Promise.resolve(null);
+    if (!this.sources.streaming() || model.kind !== "audio" || this.sources.engine().name === "native") return Promise.resolve(null);
     return new Promise((resolve) => {
       // a stream that sends no block (live input stopped) answers nothing: the caller runs the pass itself
       const timer = setTimeout(() => {
@@ -155,19 +158,27 @@ export class BlockRenderer {
     const pending = this.pending.take();
     const from = session.kind === "audio" && streaming ? pending : null;
     if (from === null) pending?.weights.dispose();
+    // The engine computes the block (see block-engine.ts); a native recompile that took over
+    // at this block is crossfaded from the session it replaced.
+    let step: BlockStep | null = null;
     try {
-      if (from) {
-        // The same block under the state before the change, from the same streamed past.
-        const state = session.streamingState;
-        const snapshot = state?.snapshotState?.();
-        const fadeInput = this.crossfadeInput(input);
+      step = await this.sources.engine().begin(model, session.method, input.shape);
+      const left = session.kind === "audio" && streaming ? step.left : null;
+      if (from || left) {
+        // The same block under the state before the change, from the same streamed past
+        // (the session left behind has its own past, which nobody needs after this block).
+        // On tfjs the old state renders only the frames the fade covers; a compiled session
+        // runs one input shape, so the native engine renders the whole block.
+        const restore = left ? null : step.save();
+        const current = step;
+        const fadeInput = step.onTfjs && !left ? this.crossfadeInput(input) : input;
         let old: Tensor;
         try {
-          const compute = () => model.call(session.method, fadeInput) as Tensor;
-          old = model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute()));
+          const compute = () => (left ?? current.call)(fadeInput);
+          old = from ? model.withPinnedWeights(from.weights, () => (from.undo ? from.undo(compute) : compute())) : compute();
         } finally {
           if (fadeInput !== input) fadeInput.dispose();
-          if (snapshot !== undefined) state!.restoreState!(snapshot);
+          restore?.();
         }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);
@@ -175,7 +186,8 @@ export class BlockRenderer {
           old.dispose();
         }
       }
-      const peeks = streaming ? this.peeks.splice(0) : [];
+      // Peeks ride on a tfjs pass; the native engine answers none (the caller runs its own pass between blocks).
+      const peeks = streaming && step.onTfjs ? this.peeks.splice(0) : [];
       let out: Tensor;
       if (peeks.length > 0) {
         let pass: { output: unknown; captured: Record<string, Tensor> };
@@ -187,7 +199,7 @@ export class BlockRenderer {
         }
         out = pass.output as Tensor;
         void this.answerPeeks(peeks, pass.captured);
-      } else out = model.call(session.method, input) as Tensor;
+      } else out = step.call(input);
       shape = out.shape;
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
       const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
@@ -198,6 +210,7 @@ export class BlockRenderer {
         out.dispose();
       }
     } finally {
+      step?.end();
       input.dispose();
       from?.weights.dispose();
     }
@@ -286,7 +299,9 @@ export class BlockRenderer {
     // A render uses the model's stream state, so it cannot run beside a live stream.
     if (this.sources.streaming()) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     const state = session.streamingState;
+    const engine = this.sources.engine();
     state?.resetState();
+    engine.resetState();
     const safety = new SafetyStage();
     await latent.forRender(async () => {
       this.rendering = true;
@@ -299,6 +314,7 @@ export class BlockRenderer {
       } finally {
         this.rendering = false;
         state?.resetState();
+        engine.resetState();
       }
     });
     await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);

@@ -5,6 +5,7 @@ import type { Atom } from "../protocol/atoms.js";
 import type { SessionModel } from "./session-model.js";
 import type { StreamStats } from "./stream-clock.js";
 import type { AudioInput } from "./audio-input.js";
+import type { BlockEngine } from "./block-engine.js";
 
 export interface StatusSources {
   model: SessionModel;
@@ -15,9 +16,11 @@ export interface StatusSources {
   walking: boolean;
   /** Voices run in one batched call (`voices N`). */
   voices?: number;
+  /** What computes the blocks (absent: tfjs). */
+  engine?: BlockEngine;
 }
 
-export function sessionStatus({ model, streaming, stats, input, walking, voices }: StatusSources): Record<string, Atom> {
+export function sessionStatus({ model, streaming, stats, input, walking, voices, engine }: StatusSources): Record<string, Atom> {
   const bended = model.bended;
   return {
     backend: backend(),
@@ -28,6 +31,7 @@ export function sessionStatus({ model, streaming, stats, input, walking, voices 
     method: model.method,
     ...methodStatus(model),
     voices: voices ?? 1,
+    ...engineStatus(model, engine),
     streaming: streaming ? 1 : 0,
     block: model.kind === "audio" ? model.blockSamples : model.kind === "image" ? 1 : 0,
     sample_rate: model.kind === "audio" ? model.sampleRate : 0,
@@ -60,6 +64,19 @@ function methodStatus(model: SessionModel): Record<string, Atom> {
   return spec
     ? { in_channels: spec.inChannels, in_ratio: spec.inRatio, out_channels: spec.outChannels, out_ratio: spec.outRatio }
     : { in_channels: 0, in_ratio: 0, out_channels: 0, out_ratio: 0 };
+}
+
+/**
+ * The engine computing blocks and the one the current method runs on: `method_engine` is
+ * wasm (with `engine_reason`) where the method cannot be compiled or the engine is wasm.
+ */
+function engineStatus(model: SessionModel, engine: BlockEngine | undefined): Record<string, Atom> {
+  if (!engine) return { engine: "wasm", method_engine: "wasm", engine_reason: "none", engine_compile_ms: 0, engine_compiles: 0 };
+  const method = engine.method(model.method);
+  return {
+    engine: engine.name, method_engine: method.engine, engine_reason: method.reason ?? "none",
+    engine_compile_ms: Number((method.compileMs ?? 0).toFixed(1)), engine_compiles: method.compiles ?? 0,
+  };
 }
 
 /** Live audio input: sender, latency (first sample's arrival → output sent), underruns, overruns, level. */

@@ -28,6 +28,7 @@ import { StreamClock } from "./stream-clock.js";
 import { resetStatusFigures, sessionStatus } from "./session-status.js";
 import { applyModulators, Modulators } from "./modulators.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
+import { createBlockEngine, type BlockEngine, type EngineChoice, type NativeAvailability } from "./block-engine.js";
 
 // Kept at their old paths for the transports and tests that import them from here.
 export type { Reply } from "../protocol/reply.js";
@@ -54,6 +55,10 @@ export interface SessionOptions {
   safety?: boolean;
   /** Versions a model may store (each a copy of its weights); `write` refuses one more. */
   maxVersions?: number;
+  /** What computes blocks (see block-engine.ts): default wasm here, `auto` in the plugin's command line. */
+  engine?: EngineChoice;
+  /** Whether ONNX Runtime can run (tests inject one; default: whether it loads). */
+  nativeRuntime?: NativeAvailability;
 }
 
 /** Every command a session runs: the core table and the panel's queries. */
@@ -71,6 +76,7 @@ export class Session implements CommandContext, VoiceContext {
   private readonly liveInput: LiveInput;
   private readonly renderer: BlockRenderer;
   private readonly clock: StreamClock;
+  private readonly engine: BlockEngine;
   safetyEnabled: boolean;
   private loading = false;
   /** Settles when the stream's block being rendered is done (null: none): a model is swapped between blocks. */
@@ -80,6 +86,8 @@ export class Session implements CommandContext, VoiceContext {
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
 
   constructor(options: SessionOptions) {
+    // A recompile starts only when the next block is not due within half a block.
+    this.engine = createBlockEngine(options.engine ?? "wasm", options.nativeRuntime, () => this.clock.msUntilNextBlock() >= this.blockMs / 2);
     this.model = new SessionModel({
       workspace: options.workspace,
       modelsDir: options.modelsDir,
@@ -98,6 +106,7 @@ export class Session implements CommandContext, VoiceContext {
       safetyEnabled: () => this.safetyEnabled,
       // Block time, not wall time: a render moves the modulators as the stream would.
       beforeBlock: () => applyModulators(this, this.modulators, this.blockMs / 1000, this.takesAudio ? this.liveInput.level : 0),
+      engine: () => this.engine,
     });
     this.clock = new StreamClock({
       blockMs: () => this.blockMs,
@@ -321,6 +330,7 @@ export class Session implements CommandContext, VoiceContext {
     this.requireModel();
     this.checkNotRendering("reset state");
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
   }
 
   attributeNames(): string[] {
@@ -457,6 +467,7 @@ export class Session implements CommandContext, VoiceContext {
     if (this.kind === "generic") throw new BendingError(`model '${this.modelName}' is not an audio or image model; it cannot stream`);
     if (this.streaming) return;
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
     this.renderer.resetOutput();
     this.input.release();
     this.input.resetStats();
@@ -469,14 +480,16 @@ export class Session implements CommandContext, VoiceContext {
     if (!wasRunning) return; // not streaming: nothing to stop (a render keeps its state)
     this.input.release();
     if (this.kind === "audio") this.model.streamingState?.resetState();
+    this.engine.resetState();
   }
 
   status(): Record<string, Atom> {
-    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false, voices: this.voices.count });
+    return sessionStatus({ model: this.model, streaming: this.streaming, stats: this.clock.stats, input: this.input, walking: this.walk?.walking ?? false, voices: this.voices.count, engine: this.engine });
   }
 
   dispose(): void {
     this.stopStream();
+    this.engine.dispose();
     this.model.dispose();
   }
 }

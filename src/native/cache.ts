@@ -12,6 +12,8 @@ export interface NativeLookup {
   current: boolean;
   /** Why the structure in effect cannot run natively (the caller runs wasm and says this). */
   reason?: string;
+  /** Whether a compile is under way for this method and shape (maybe of an older structure). */
+  compiling: boolean;
 }
 
 interface Slot {
@@ -21,11 +23,19 @@ interface Slot {
   failed: { key: string; reason: string } | null;
 }
 
+export interface CacheOptions extends CompileOptions {
+  /**
+   * Takes a session the cache replaced by a recompiled one (default: disposed at once). A
+   * stream keeps it for one more block, to crossfade from it at the swap, then disposes it.
+   */
+  retire?: (old: CompiledMethod) => void;
+}
+
 export class NativeMethodCache {
   private readonly slots = new Map<string, Slot>();
   private disposed = false;
 
-  constructor(private readonly options: CompileOptions = {}) {}
+  constructor(private readonly options: CacheOptions = {}) {}
 
   private slot(fn: string, shapes: number[][]): Slot {
     const id = `${fn}|${JSON.stringify(shapes)}`;
@@ -37,14 +47,17 @@ export class NativeMethodCache {
     return slot;
   }
 
-  /** The session for this block, starting a compile in the background when the structure changed. */
-  lookup(bended: BendedModule, fn: string, shapes: number[][]): NativeLookup {
+  /**
+   * The session for this block, starting a compile in the background when the structure
+   * changed (unless `start` is false: the caller starts it later, off the audio path).
+   */
+  lookup(bended: BendedModule, fn: string, shapes: number[][], start = true): NativeLookup {
     const slot = this.slot(fn, shapes);
     const key = structureKey(bended, fn, shapes, this.options);
-    if (slot.active?.key === key) return { method: slot.active, current: true };
-    if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason };
-    if (slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key);
-    return { method: slot.active, current: false };
+    if (slot.active?.key === key) return { method: slot.active, current: true, compiling: slot.pending !== null };
+    if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason, compiling: slot.pending !== null };
+    if (start && slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key);
+    return { method: slot.active, current: false, compiling: slot.pending !== null };
   }
 
   /** Resolves with the session for the structure in effect now (compiling it if needed). */
@@ -69,7 +82,7 @@ export class NativeMethodCache {
         slot.active = compiled;
         slot.pending = null;
         slot.pendingKey = null;
-        old?.dispose();
+        if (old) (this.options.retire ?? ((m: CompiledMethod) => m.dispose()))(old);
       },
       (error: unknown) => {
         if (slot.pending !== pending) return;

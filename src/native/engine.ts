@@ -73,6 +73,16 @@ export class CompiledMethod {
     return data === null ? this.zeros(shape) : new this.runtime.Tensor("float32", Float32Array.from(data), shape);
   }
 
+  /** A copy of the streamed past (to render one block twice from the same past: a crossfade). */
+  snapshotState(): Map<string, OrtTensor> {
+    return new Map(this.state);
+  }
+
+  /** Puts a snapshotState() copy back (state tensors are never written in place: runs return new ones). */
+  restoreState(snapshot: Map<string, OrtTensor>): void {
+    this.state = new Map(snapshot);
+  }
+
   /** Takes over another session's streamed past where the states match (a rebuilt session continues the stream). */
   adoptState(other: CompiledMethod): void {
     for (const s of this.model.states) {

@@ -2,7 +2,7 @@
 // bended/ and control/ do not import this folder; the session picks an engine per method.
 export { nativeAvailable, nativeUnavailableReason, nativeInfo } from "./ort.js";
 export { compileMethod, structureKey, engineFor, CompiledMethod, type CompileOptions, type EngineReport, type RunResult } from "./engine.js";
-export { NativeMethodCache, type NativeLookup } from "./cache.js";
+export { NativeMethodCache, type NativeLookup, type CacheOptions } from "./cache.js";
 export {
   registerFunctionLowering, registerMethodLowering, registerModuleLowering, NotCompilable,
   type FunctionLowering, type ModuleLowering, type LoweringContext, type LoweredArg, type TensorValue,
