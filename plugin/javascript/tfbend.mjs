@@ -16,6 +16,8 @@ startMax(maxApi, {
   modelsDir: resolve(here, "../../models"),
   workspace,
   model: process.env.TFBEND_MODEL ?? "audio",
+  // native (ONNX Runtime's CPU kernels) where it loads, tfjs wasm otherwise; TFBEND_ENGINE=wasm forces wasm
+  engine: "auto",
   jitter: { host: "127.0.0.1", audioPort: 7474, imagePort: 7475 },
   // the patch's live audio: [adc~] → [jit.catch~] → [jit.net.send @port 7476]
   jitterIn: { host: "127.0.0.1", port: 7476 },

@@ -135,13 +135,17 @@ export class BlockRenderer {
    * one that takes audio, the whole block (its internal ratio is not declared).
    */
   private crossfadeInput(input: Tensor): Tensor {
+    const needed = this.crossfadeFrames(input);
+    return needed === null ? input : tf.slice(input, [0, 0, 0], [-1, -1, needed]);
+  }
+
+  /** The input frames the crossfade covers, or null for the whole block (see crossfadeInput). */
+  private crossfadeFrames(input: Tensor): number | null {
     const { model } = this.sources;
     const frames = input.shape[2] ?? 0;
-    if (model.takesAudio || model.kind !== "audio" || input.rank !== 3 || frames === 0) return input;
-    const ratio = model.blockSamples / frames;
-    const needed = Math.ceil(CROSSFADE_MIN_SAMPLES / ratio);
-    if (needed >= frames) return input;
-    return tf.slice(input, [0, 0, 0], [-1, -1, needed]);
+    if (model.takesAudio || model.kind !== "audio" || input.rank !== 3 || frames === 0) return null;
+    const needed = Math.ceil(CROSSFADE_MIN_SAMPLES / (model.blockSamples / frames));
+    return needed >= frames ? null : needed;
   }
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
@@ -182,6 +186,10 @@ export class BlockRenderer {
         }
         try {
           before = Float32Array.from((await old.data()) as Float32Array);
+          // A compiled session rendered the whole block: keep the frames tfjs would have rendered,
+          // so that the fade is the same on both engines.
+          const fadeFrames = fadeInput === input && !left ? this.crossfadeFrames(input) : null;
+          if (fadeFrames !== null) before = keepPrefix(before, (old.shape[0] ?? 1) * (old.shape[1] ?? 1), fadeFrames * (session.blockSamples / (input.shape[2] ?? 1)));
         } finally {
           old.dispose();
         }
@@ -320,4 +328,12 @@ export class BlockRenderer {
     await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);
     return path;
   }
+}
+
+/** The first `samples` of each of `channels` channels laid one after the other. */
+function keepPrefix(block: Float32Array, channels: number, samples: number): Float32Array {
+  const length = block.length / channels;
+  const out = new Float32Array(channels * samples);
+  for (let c = 0; c < channels; c++) out.set(block.subarray(c * length, c * length + samples), c * samples);
+  return out;
 }
