@@ -1,82 +1,36 @@
 // BendedModule: wraps a module without touching it. Traces methods into graphs, bends
 // weights (computed once, cached) and activations (hooked into the original method as
-// it runs), keeps named weight versions and interpolates between them.
+// it runs), keeps named weight versions and interpolates between them. A coordinator:
+// traces.ts holds the traces, patterns.ts resolves patterns, bendings.ts the bendings and
+// their checks, bent-weights.ts the weights a pass reads, passes.ts runs the passes.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { Module, Parameter, StateTensor, stateGeneration, withStateOverrides } from "../nn/module.js";
+import { Module, Parameter, stateGeneration } from "../nn/module.js";
 import { Graph, Node, formatRecordedShape } from "../graph/graph.js";
 import { GraphModule } from "../graph/graph-module.js";
 import { trace as traceMethod } from "../graph/tracer.js";
-import { runHooked } from "../graph/executor.js";
-import { resolveMethod, type MethodInputs, type ModuleIndex } from "../graph/observe.js";
-import { BendingCallback, hashSeed, type BendingTarget, type TargetState } from "../bending/callback.js";
-import { BendingConfig, MAX_PATTERN_LENGTH, anchored, type PatternResolver } from "../bending/config.js";
+import type { MethodInputs } from "../graph/observe.js";
+import { BendingCallback, hashSeed, type BendingTarget } from "../bending/callback.js";
+import { BendingConfig, type PatternResolver } from "../bending/config.js";
 import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
 import { formatShape, tabulate, type Cell } from "../util/format.js";
 import { statistics } from "../util/stats.js";
 import { replaceFileSync } from "../formats/replace-file.js";
-import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
+import { DEFAULT_VERSION } from "./versions.js";
 import { channelDescriptions, clusterDescriptions, clusterSettings, randomInputs, type ChannelCluster, type ClusterOptions } from "./clusters.js";
 import { BENDING_LIMITS } from "./limits.js";
+import { DEFAULT_FN, Traces } from "./traces.js";
+import { FN_SCOPE, activationKey, resolvePatternTargets, type ResolvedPattern } from "./patterns.js";
+import {
+  activationChains, checkNewBending, disposeBendings, narrowBending, targetKey, weightChains,
+  type Bending, type BendingHandle, type BendingPlan, type BoundTarget, type PlannedBending,
+} from "./bendings.js";
+import { BentWeights, type WeightPin } from "./bent-weights.js";
+import { readActivations, runPass, type PassResult } from "./passes.js";
 
-export const DEFAULT_FN = "forward";
-
-interface TracedMethod {
-  graph: Graph;
-  inputNames: string[];
-  index: ModuleIndex;
-}
-
-/** One resolved target of a bending, with its drawn state. */
-interface BoundTarget {
-  target: BendingTarget;
-  state: TargetState;
-}
-
-interface Bending {
-  id: number;
-  callback: BendingCallback;
-  patterns: string[];
-  targets: BoundTarget[];
-}
-
-/** Weights held for later passes (see `BendedModule.pinWeights`): null overrides means the module's own. */
-export interface WeightPin {
-  readonly overrides: Map<StateTensor, Tensor> | null;
-  dispose(): void;
-}
-
-/** One bending applied to one target, as a compiling engine needs it (see `bendingPlan`). */
-export interface PlannedBending {
-  readonly callback: BendingCallback;
-  readonly state: TargetState;
-  readonly target: BendingTarget;
-}
-
-/** The bendings of one method as an engine that compiles it needs them. */
-export interface BendingPlan {
-  /** Changes whenever bendings, the version or the interpolation change (not when a control moves). */
-  readonly epoch: number;
-  /** Activation chains of the method by node name, in registration order. */
-  readonly activations: ReadonlyMap<string, readonly PlannedBending[]>;
-  /** Weights bent by a callback that reads a live control: their values change without a new epoch. */
-  readonly liveWeights: readonly string[];
-}
-
-/** Returned by bend(): what was reached, and a way to undo just this bending. */
-export interface BendingHandle {
-  readonly callback: BendingCallback;
-  /** Target keys reached (weights by name, activations by node name). */
-  readonly targets: string[];
-  /** Patterns that matched nothing. */
-  readonly unmatched: string[];
-  remove(): void;
-}
-
-interface ActivationLink {
-  callback: BendingCallback;
-  bound: BoundTarget;
-}
+export { DEFAULT_FN } from "./traces.js";
+export type { BendingHandle, BendingPlan, PlannedBending } from "./bendings.js";
+export type { WeightPin } from "./bent-weights.js";
 
 export interface PrintOptions {
   silent?: boolean;
@@ -96,25 +50,14 @@ function emit(table: string, options: PrintOptions): string {
   return table;
 }
 
-const FN_SCOPE = /^([A-Za-z_$][\w$]*):(.+)$/;
-
 export class BendedModule implements PatternResolver {
-  private readonly traces = new Map<string, TracedMethod>();
+  private readonly traces = new Traces();
   private bendings: Bending[] = [];
   private nextBendingId = 1;
-  private readonly versions: VersionStore;
-  private currentVersion = DEFAULT_VERSION;
-  /**
-   * The interpolation in effect. Its average is computed by the first pass that needs it
-   * (`values` null until then), so several interpolations between two passes cost one, and
-   * again when the module's own weights change (another generation).
-   */
-  private interpolation: { weights: Record<string, number>; values: StateValues | null; generation: number } | null = null;
-  /** Weights a pass uses instead of the current ones while `withPinnedWeights` runs. */
-  private pinned: WeightPin | null = null;
+  /** Versions, the interpolation in effect, pins and the cached bent weights. */
+  private readonly weights: BentWeights;
   /** Bumped whenever bendings or the base weights change. */
   private epoch = 0;
-  private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
   private readonly savedConfigs = new Map<string, BendingConfig>();
   private readonly knownControls = new Map<string, BendingParameter>();
   /** Channel clusters by name (`<activation>:c0`), see clusterChannels. */
@@ -122,7 +65,7 @@ export class BendedModule implements PatternResolver {
 
   constructor(readonly module: Module) {
     if (!(module instanceof Module)) throw new BendingError("BendedModule wraps a tb.nn.Module");
-    this.versions = new VersionStore(() => this.module.namedStateTensors());
+    this.weights = new BentWeights(module);
   }
 
   // --- weights ---------------------------------------------------------------------
@@ -193,8 +136,6 @@ export class BendedModule implements PatternResolver {
     const example = given;
     if (example === undefined) throw new BendingError(`trace('${fn}') needs example inputs, e.g. trace('${fn}', { x })`);
     const traced = traceMethod(this.module, fn, example);
-    const old = this.traces.get(fn);
-    if (old) for (const c of old.graph.constants.values()) c.dispose();
     this.traces.set(fn, traced);
     const values = Array.isArray(example) ? example : traced.inputNames.map((n) => example[n]);
     if (values.every((v) => v instanceof tf.Tensor)) this.exampleShapes.set(fn, values.map((v) => (v as Tensor).shape));
@@ -204,50 +145,35 @@ export class BendedModule implements PatternResolver {
 
   /** Traced methods. */
   tracedMethods(): string[] {
-    return [...this.traces.keys()];
-  }
-
-  private traced(fn: string): TracedMethod {
-    const t = this.traces.get(fn);
-    if (!t) {
-      const hint = this.traces.size ? ` (traced: ${[...this.traces.keys()].join(", ")})` : "";
-      throw new BendingError(`method '${fn}' is not traced; call trace('${fn}', inputs) first${hint}`);
-    }
-    return t;
+    return this.traces.names();
   }
 
   graph(fn = DEFAULT_FN): Graph {
-    return this.traced(fn).graph;
+    return this.traces.get(fn).graph;
   }
 
   graphModule(fn = DEFAULT_FN): GraphModule {
-    return new GraphModule(this.module, this.traced(fn).graph);
+    return new GraphModule(this.module, this.traces.get(fn).graph);
   }
 
   activationNames(fn = DEFAULT_FN): string[] {
-    return this.traced(fn).graph.activationNodes().map((n) => n.name);
-  }
-
-  private activationNode(name: string, fn: string): Node {
-    const node = this.traced(fn).graph.activationNodes().find((n) => n.name === name);
-    if (!node) throw new BendingError(`'${name}' is not an activation of ${fn} (activations: ${this.activationNames(fn).join(", ")})`);
-    return node;
+    return this.traces.activationNames(fn);
   }
 
   activationShape(name: string, fn = DEFAULT_FN): number[] | number[][] | null {
-    return this.activationNode(name, fn).shape;
+    return this.traces.activationNode(name, fn).shape;
   }
 
   /** Table of activations of `fn`: name, opcode, traced shape. */
   printActivations(fn = DEFAULT_FN, options: PrintOptions = {}): string {
-    const rows = this.traced(fn).graph.activationNodes().map((n) => [n.name, n.op, formatRecordedShape(n.shape)]);
+    const rows = this.traces.get(fn).graph.activationNodes().map((n) => [n.name, n.op, formatRecordedShape(n.shape)]);
     return emit(tabulate(rows), options);
   }
 
   /** The graph of `fn` with a node after each bent activation, named `<name>_bended`. */
   bendGraph(fn = DEFAULT_FN): Graph {
-    const graph = this.traced(fn).graph.clone();
-    const chains = this.activationChains(fn);
+    const graph = this.traces.get(fn).graph.clone();
+    const chains = activationChains(this.bendings, fn);
     for (const [name, links] of chains) {
       let at = graph.find(name);
       if (!at) continue;
@@ -263,57 +189,15 @@ export class BendedModule implements PatternResolver {
 
   // --- pattern resolution ----------------------------------------------------------
 
-  private activationKey(fn: string, name: string): string {
-    return fn === DEFAULT_FN ? name : `${fn}:${name}`;
-  }
-
   /** Resolves one pattern into weight names and (fn, activation) pairs. */
-  private resolve(pattern: string): { weights: string[]; activations: [string, string][] } {
-    const scoped = FN_SCOPE.exec(pattern);
-    if (scoped && this.traces.has(scoped[1])) {
-      const [, fn, inner] = scoped;
-      const names = this.activationNames(fn);
-      if (names.includes(inner)) return { weights: [], activations: [[fn, inner]] };
-      const re = this.compile(inner);
-      return { weights: [], activations: names.filter((n) => re.test(n)).map((n) => [fn, n]) };
-    }
-    if (scoped && !this.weightNames.includes(pattern) && resolveMethodName(this.module, scoped[1])) {
-      throw new BendingError(`'${pattern}' scopes method '${scoped[1]}', which is not traced; call trace('${scoped[1]}', inputs) first`);
-    }
-    const weights = this.weightNames;
-    const exactActivations: [string, string][] = [];
-    for (const fn of this.traces.keys()) {
-      const node = this.traced(fn).graph.find(pattern);
-      // A get_attr node reading this very weight is the weight, not a second target.
-      if (node && node.op !== "output" && !(node.op === "get_attr" && node.target === pattern)) exactActivations.push([fn, pattern]);
-    }
-    if (weights.includes(pattern)) {
-      if (exactActivations.length > 0) {
-        throw new BendingError(
-          `'${pattern}' names both a weight and an activation; write '${exactActivations[0][0]}:${pattern}' to bend the activation`,
-        );
-      }
-      return { weights: [pattern], activations: [] };
-    }
-    if (exactActivations.length > 0) return { weights: [], activations: exactActivations };
-    const re = this.compile(pattern);
-    const activations: [string, string][] = [];
-    for (const fn of this.traces.keys()) for (const n of this.activationNames(fn)) if (re.test(n)) activations.push([fn, n]);
-    return { weights: weights.filter((w) => re.test(w)), activations };
-  }
-
-  private compile(pattern: string): RegExp {
-    const re = anchored(pattern);
-    if (re === null) {
-      throw new BendingError(`'${pattern}' is not a valid pattern (a regular expression of at most ${MAX_PATTERN_LENGTH} characters, without backreferences or lookarounds)`);
-    }
-    return re;
+  private resolve(pattern: string): ResolvedPattern {
+    return resolvePatternTargets(this.module, this.traces, pattern);
   }
 
   /** PatternResolver: the target keys a pattern reaches. */
   resolvePattern(pattern: string): string[] {
     const { weights, activations } = this.resolve(pattern);
-    return [...weights, ...activations.map(([fn, n]) => this.activationKey(fn, n))];
+    return [...weights, ...activations.map(([fn, n]) => activationKey(fn, n))];
   }
 
   describeModule(): string {
@@ -331,13 +215,13 @@ export class BendedModule implements PatternResolver {
     let shape: number[];
     if (kind === "weight") shape = this.weightShape(name);
     else {
-      const recorded = this.activationNode(name, fn!).shape;
+      const recorded = this.traces.activationNode(name, fn!).shape;
       if (recorded === null || (recorded.length > 0 && Array.isArray(recorded[0]))) {
         throw new BendingError(`activation '${name}' of ${fn} is not a single tensor (traced: ${formatRecordedShape(recorded) || "no tensor"})`);
       }
       shape = recorded as number[];
     }
-    const key = kind === "weight" ? name : this.activationKey(fn!, name);
+    const key = kind === "weight" ? name : activationKey(fn!, name);
     const clusters = (cluster: string) => this.channelClusters.get(cluster);
     const target: BendingTarget = { kind, name, fn, shape, seed: hashSeed(callback.seed, key), clusters };
     return { target, state: callback.init(target) };
@@ -369,7 +253,7 @@ export class BendedModule implements PatternResolver {
           reached.push(w);
         }
         for (const [fn, n] of activations) {
-          const key = this.activationKey(fn, n);
+          const key = activationKey(fn, n);
           if (reached.includes(key)) continue;
           targets.push(this.bindTarget(callback, "activation", n, fn));
           reached.push(key);
@@ -383,23 +267,7 @@ export class BendedModule implements PatternResolver {
       const traced = this.traces.size ? "" : " (activations are known after trace())";
       throw new BendingError(`no weight or activation matches ${patterns.map((p) => `'${p}'`).join(", ")}${traced}`);
     }
-    const duplicate = this.identicalBending(callback, reached);
-    if (duplicate !== null) {
-      for (const t of targets) callback.disposeState(t.state);
-      throw new BendingError(`${callback} is already bent on ${reached.join(", ")} (bending ${duplicate.id}: ${duplicate.callback} on ${duplicate.patterns.join(", ")}); an identical bending would stack on it. Unbend it first, or change an argument`);
-    }
-    const newControls = new Set(callback.controls().filter((c) => !this.knownControls.has(c.name)).map((c) => c.name));
-    if (this.knownControls.size + newControls.size > BENDING_LIMITS.controlsPerModel) {
-      for (const t of targets) callback.disposeState(t.state);
-      throw new BendingError(`this model has ${this.knownControls.size} controls, and ${callback} would add ${newControls.size}: at most ${BENDING_LIMITS.controlsPerModel} controls per model`);
-    }
-    for (const c of callback.controls()) {
-      const known = this.knownControls.get(c.name);
-      if (known !== undefined && known !== c) {
-        for (const t of targets) callback.disposeState(t.state);
-        throw new BendingError(`another control named '${c.name}' exists; reuse it (bended.controlFor('${c.name}', ...)) or choose another name`);
-      }
-    }
+    checkNewBending(this.bendings, this.knownControls, callback, targets, reached);
     for (const c of callback.controls()) this.knownControls.set(c.name, c);
     const bending: Bending = { id: this.nextBendingId++, callback, patterns, targets };
     this.bendings.push(bending);
@@ -410,21 +278,6 @@ export class BendedModule implements PatternResolver {
       unmatched,
       remove: () => this.removeBending(bending),
     };
-  }
-
-  /**
-   * A bending with an equal callback (same type, arguments and seed: two Scale(2) are equal,
-   * two Masks drawn from different seeds are not, a Lambda only equals itself) on exactly the
-   * same targets, or null.
-   */
-  private identicalBending(callback: BendingCallback, keys: string[]): Bending | null {
-    const wanted = [...keys].sort().join("\n");
-    for (const b of this.bendings) {
-      if (b.callback !== callback && !sameCallback(b.callback, callback)) continue;
-      const have = b.targets.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name))).sort().join("\n");
-      if (have === wanted) return b;
-    }
-    return null;
   }
 
   private bendConfig(config: BendingConfig): BendingHandle {
@@ -455,32 +308,22 @@ export class BendedModule implements PatternResolver {
     const removed: string[] = [];
     for (const b of [...this.bendings]) {
       const keep = b.targets.filter((t) => {
-        const key = t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name);
+        const key = targetKey(t.target);
         if (!keys.has(key)) return true;
         b.callback.disposeState(t.state);
         removed.push(key);
         return false;
       });
-      this.narrowBending(b, keep);
+      narrowBending(this.bendings, b, keep);
     }
     if (removed.length === 0) throw new BendingError(`nothing bent matches '${pattern}'`);
     this.changed();
     return [...new Set(removed)];
   }
 
-  /** Keeps only `keep` of a bending's targets (their state stays; the others' is already disposed). */
-  private narrowBending(b: Bending, keep: BoundTarget[]): void {
-    if (keep.length !== b.targets.length) {
-      // The bending's patterns no longer describe it: pin it to the targets it keeps.
-      b.patterns = keep.map((t) => (t.target.kind === "weight" ? t.target.name : this.activationKey(t.target.fn!, t.target.name)));
-    }
-    b.targets = keep;
-    if (keep.length === 0) this.bendings.splice(this.bendings.indexOf(b), 1);
-  }
-
   /** Removes every bending: outputs are the version's exact outputs again. */
   reset(): void {
-    for (const b of this.bendings) for (const t of b.targets) b.callback.disposeState(t.state);
+    disposeBendings(this.bendings);
     this.bendings = [];
     this.changed();
   }
@@ -538,12 +381,12 @@ export class BendedModule implements PatternResolver {
     try {
       if (config.entries.length) this.bendConfig(config);
     } catch (e) {
-      for (const b of this.bendings) for (const t of b.targets) b.callback.disposeState(t.state);
+      disposeBendings(this.bendings);
       this.bendings = previous;
       this.changed();
       throw e;
     }
-    for (const b of previous) for (const t of b.targets) b.callback.disposeState(t.state);
+    disposeBendings(previous);
     this.changed();
   }
 
@@ -581,7 +424,7 @@ export class BendedModule implements PatternResolver {
    */
   clusterChannels(activation: string, options: ClusterOptions): ChannelCluster[] {
     const { k, samples, fn = DEFAULT_FN, seed } = clusterSettings(options);
-    this.activationNode(activation, fn);
+    this.traces.activationNode(activation, fn);
     const shapes = this.exampleShapes.get(fn);
     if (options.inputs === undefined && shapes === undefined) throw new BendingError(`clusterChannels needs inputs: '${fn}' has no example shapes to draw random ones`);
     const inputs = options.inputs ?? randomInputs(shapes!, samples, seed);
@@ -606,33 +449,33 @@ export class BendedModule implements PatternResolver {
   // --- versions --------------------------------------------------------------------
 
   get version(): string {
-    return this.currentVersion;
+    return this.weights.currentVersion;
   }
 
   /** null (or "_default") goes back to the original weights. */
   set version(name: string | null) {
     const target = name ?? DEFAULT_VERSION;
-    this.versions.check(target);
-    this.clearInterpolation();
-    this.currentVersion = target;
+    this.weights.versions.check(target);
+    this.weights.clearInterpolation();
+    this.weights.currentVersion = target;
     this.changed();
   }
 
   versionNames(): string[] {
-    return this.versions.names();
+    return this.weights.versions.names();
   }
 
   /** The weights and buffers of a version (tensors owned by the version store). */
   versionStateDict(name: string): Record<string, Tensor> {
-    this.versions.check(name);
+    this.weights.versions.check(name);
     const out: Record<string, Tensor> = {};
-    for (const [key, state] of this.module.namedStateTensors()) out[key] = this.versions.value(name, key, state);
+    for (const [key, state] of this.module.namedStateTensors()) out[key] = this.weights.versions.value(name, key, state);
     return out;
   }
 
   /** The interpolation weights in effect, or null. */
   get interpolationWeights(): Record<string, number> | null {
-    return this.interpolation ? { ...this.interpolation.weights } : null;
+    return this.weights.interpolation ? { ...this.weights.interpolation.weights } : null;
   }
 
   /**
@@ -643,14 +486,14 @@ export class BendedModule implements PatternResolver {
   write(name: string): void {
     if (typeof name !== "string" || name === "") throw new BendingError("write() needs a version name");
     const current = this.bendedStateDict();
-    this.versions.set(name, new Map(Object.entries(current)));
+    this.weights.versions.set(name, new Map(Object.entries(current)));
     for (const b of [...this.bendings]) {
       const weights = b.targets.filter((t) => t.target.kind === "weight");
       for (const t of weights) b.callback.disposeState(t.state);
-      this.narrowBending(b, b.targets.filter((t) => t.target.kind !== "weight"));
+      narrowBending(this.bendings, b, b.targets.filter((t) => t.target.kind !== "weight"));
     }
-    this.clearInterpolation();
-    this.currentVersion = name;
+    this.weights.clearInterpolation();
+    this.weights.currentVersion = name;
     this.changed();
   }
 
@@ -660,37 +503,37 @@ export class BendedModule implements PatternResolver {
    */
   deleteVersion(name: string): void {
     if (name === DEFAULT_VERSION) throw new BendingError(`'${DEFAULT_VERSION}' holds the original weights and cannot be deleted`);
-    this.versions.check(name);
-    if (this.interpolation && name in this.interpolation.weights) {
+    this.weights.versions.check(name);
+    if (this.weights.interpolation && name in this.weights.interpolation.weights) {
       throw new BendingError(`version '${name}' is part of the interpolation in effect; switch version first ('version default')`);
     }
-    if (this.currentVersion === name) {
+    if (this.weights.currentVersion === name) {
       throw new BendingError(`version '${name}' is in use; switch to another first ('version default')`);
     }
-    this.versions.delete(name);
+    this.weights.versions.delete(name);
     this.changed();
   }
 
   /** Most stored versions (besides `_default`); `write` and `createVersion` refuse one more. */
   get maxVersions(): number {
-    return this.versions.maxVersions;
+    return this.weights.versions.maxVersions;
   }
 
   set maxVersions(n: number) {
     if (!Number.isInteger(n) || n < 0) throw new BendingError(`maxVersions must be a non-negative integer, got ${n}`);
-    this.versions.maxVersions = n;
+    this.weights.versions.maxVersions = n;
   }
 
   /** Bytes held by stored versions and the interpolation in effect. */
   versionBytes(): number {
-    return this.versions.bytes() + (this.interpolation?.values ? stateBytes(this.interpolation.values.values()) : 0);
+    return this.weights.bytes();
   }
 
   /** Imports another set of weights (a module of the same architecture or a state dict). */
   createVersion(name: string, source: Module | Record<string, Tensor>): void {
     const values = source instanceof Module ? source.stateDict() : source;
     if (values === null || typeof values !== "object") throw new BendingError("createVersion needs a module or a state dict");
-    this.versions.set(name, new Map(Object.entries(values)));
+    this.weights.versions.set(name, new Map(Object.entries(values)));
     this.changed();
   }
 
@@ -703,7 +546,7 @@ export class BendedModule implements PatternResolver {
       this.version = name ?? null;
       return undefined;
     }
-    return this.temporarily(() => (this.version = name ?? null), fn);
+    return this.weights.temporarily(() => (this.version = name ?? null), fn, () => this.changed());
   }
 
   /**
@@ -712,36 +555,16 @@ export class BendedModule implements PatternResolver {
    */
   interpolate<T>(weights: Record<string, number>, fn?: () => T): T | undefined {
     const apply = () => {
-      this.versions.checkWeights(weights);
-      this.clearInterpolation();
-      this.interpolation = { weights: { ...weights }, values: null, generation: stateGeneration() };
+      this.weights.versions.checkWeights(weights);
+      this.weights.clearInterpolation();
+      this.weights.interpolation = { weights: { ...weights }, values: null, generation: stateGeneration() };
       this.changed();
     };
     if (fn === undefined) {
       apply();
       return undefined;
     }
-    return this.temporarily(apply, fn);
-  }
-
-  private temporarily<T>(enter: () => void, fn: () => T): T {
-    const savedVersion = this.currentVersion;
-    const savedInterpolation = this.interpolation;
-    this.interpolation = null; // keep the saved one alive while fn runs
-    try {
-      enter();
-      return fn();
-    } finally {
-      this.clearInterpolation();
-      this.currentVersion = savedVersion;
-      this.interpolation = savedInterpolation;
-      this.changed();
-    }
-  }
-
-  private clearInterpolation(): void {
-    if (this.interpolation?.values) for (const t of this.interpolation.values.values()) t.dispose();
-    this.interpolation = null;
+    return this.weights.temporarily(apply, fn, () => this.changed());
   }
 
   /**
@@ -751,28 +574,12 @@ export class BendedModule implements PatternResolver {
    * (no copy); `dispose()` the pin when done.
    */
   pinWeights(): WeightPin {
-    const current = this.overrides();
-    const overrides = current === null ? null : new Map([...current].map(([state, t]) => [state, tf.clone(t)] as const));
-    let disposed = false;
-    return {
-      overrides,
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        if (overrides) for (const t of overrides.values()) t.dispose();
-      },
-    };
+    return this.weights.pin(this.overrides());
   }
 
   /** Runs `fn` with the weights of `pin` in place of the current ones; activation bendings stay as they are now. */
   withPinnedWeights<T>(pin: WeightPin, fn: () => T): T {
-    const saved = this.pinned;
-    this.pinned = pin;
-    try {
-      return fn();
-    } finally {
-      this.pinned = saved;
-    }
+    return this.weights.withPinned(pin, fn);
   }
 
   /**
@@ -782,10 +589,10 @@ export class BendedModule implements PatternResolver {
    */
   bendingPlan(fn = DEFAULT_FN): BendingPlan {
     const activations = new Map<string, PlannedBending[]>();
-    for (const [name, links] of this.activationChains(fn)) {
+    for (const [name, links] of activationChains(this.bendings, fn)) {
       activations.set(name, links.map((l) => ({ callback: l.callback, state: l.bound.state, target: l.bound.target })));
     }
-    const liveWeights = [...this.weightChains()].filter(([, links]) => links.some((l) => l.callback.controls().length > 0)).map(([name]) => name);
+    const liveWeights = [...weightChains(this.bendings)].filter(([, links]) => links.some((l) => l.callback.controls().length > 0)).map(([name]) => name);
     return { epoch: this.epoch, activations, liveWeights };
   }
 
@@ -795,109 +602,15 @@ export class BendedModule implements PatternResolver {
     this.epoch++;
   }
 
-  /** Weight chains: weight name → callbacks in registration order. */
-  private weightChains(): Map<string, ActivationLink[]> {
-    const chains = new Map<string, ActivationLink[]>();
-    for (const b of this.bendings) {
-      for (const t of b.targets) {
-        if (t.target.kind !== "weight") continue;
-        const list = chains.get(t.target.name) ?? [];
-        list.push({ callback: b.callback, bound: t });
-        chains.set(t.target.name, list);
-      }
-    }
-    return chains;
+  /** The weights a bended pass reads now (see BentWeights.overrides), or null for the module's own. */
+  private overrides(): ReturnType<BentWeights["overrides"]> {
+    return this.weights.overrides(weightChains(this.bendings), this.epoch);
   }
 
-  private activationChains(fn: string): Map<string, ActivationLink[]> {
-    const chains = new Map<string, ActivationLink[]>();
-    for (const b of this.bendings) {
-      for (const t of b.targets) {
-        if (t.target.kind !== "activation" || t.target.fn !== fn) continue;
-        const list = chains.get(t.target.name) ?? [];
-        list.push({ callback: b.callback, bound: t });
-        chains.set(t.target.name, list);
-      }
-    }
-    return chains;
-  }
-
-  /**
-   * The tensors parameters/buffers read during a bended pass, or null when the module's
-   * own are used. Cached until a bending, a control driving a weight bending, or the
-   * version changes.
-   */
-  private overrides(): Map<StateTensor, Tensor> | null {
-    const chains = this.weightChains();
-    const signature = [...chains.values()].flat().map((l) => l.callback.controlSignature()).join(";");
-    if (this.interpolation && (this.interpolation.values === null || this.interpolation.generation !== stateGeneration())) {
-      // First pass since the interpolation was set, or the module's own weights changed
-      // (loadStateDict): the average must follow them.
-      const weights = this.interpolation.weights;
-      const values = this.versions.interpolate(weights);
-      this.clearInterpolation();
-      this.interpolation = { weights, values, generation: stateGeneration() };
-    }
-    const key = `${this.epoch}|${stateGeneration()}|${signature}`;
-    if (this.cache?.key === key) return this.cache.overrides;
-    if (this.cache) for (const t of this.cache.owned) t.dispose();
-    this.cache = null;
-    const owned: Tensor[] = [];
-    const overrides = new Map<StateTensor, Tensor>();
-    const usesVersion = this.interpolation !== null || this.currentVersion !== DEFAULT_VERSION;
-    try {
-      for (const [name, state] of this.module.namedStateTensors()) {
-        const base = this.interpolation
-          ? this.interpolation.values!.get(name)!
-          : this.versions.value(this.currentVersion, name, state);
-        const links = chains.get(name);
-        if (links) {
-          const bent = tf.keep(tf.tidy(() => links.reduce((x, l) => l.callback.apply(x, l.bound.state, l.bound.target), base)));
-          owned.push(bent);
-          overrides.set(state, bent);
-        } else if (usesVersion) overrides.set(state, base);
-      }
-    } catch (e) {
-      for (const t of owned) t.dispose();
-      throw e;
-    }
-    const result = overrides.size ? overrides : null;
-    this.cache = { key, overrides: result, owned };
-    return result;
-  }
-
-  private execute(fn: string, args: unknown[], options: { bended: boolean; capture?: Set<string> }): { output: unknown; captured: Record<string, Tensor> } {
-    const method = resolveMethod(this.module, fn);
-    const overrides = options.bended ? (this.pinned ? this.pinned.overrides : this.overrides()) : null;
-    const chains = options.bended ? this.activationChains(fn) : new Map<string, ActivationLink[]>();
-    const capture = options.capture;
-    const hooked = chains.size > 0 || (capture !== undefined && capture.size > 0);
-    const traced = hooked ? this.traced(fn) : undefined;
-    return tf.tidy(() => {
-      const captured: Record<string, Tensor> = {};
-      // A captured value is a kept clone (sharing the data): a module that runs its own
-      // tf.tidy (interpreted TorchScript) or updates tensors in place would dispose the
-      // value itself before the caller reads it.
-      const keepCaptured = (key: string, value: Tensor): void => {
-        captured[key]?.dispose(); // a node run twice (a loop): the last value counts
-        captured[key] = tf.keep(value.clone());
-      };
-      const output = withStateOverrides(overrides, () => {
-        if (!hooked) return method.apply(this.module, args);
-        return runHooked(this.module, fn, args, (name, value) => {
-          // a list (split, chunk) is not hooked; its items are captured for its getitem nodes
-          if (Array.isArray(value) && capture?.has(`${name}[]`)) value.forEach((v, i) => v instanceof tf.Tensor && keepCaptured(`${name}[${i}]`, v));
-          if (!(value instanceof tf.Tensor)) return value;
-          if (capture?.has(name)) keepCaptured(name, value);
-          const links = chains.get(name);
-          let out = value;
-          if (links) for (const l of links) out = l.callback.apply(out, l.bound.state, l.bound.target);
-          if (capture?.has(`${name}_bended`)) keepCaptured(`${name}_bended`, out);
-          return out;
-        }, { inputNames: traced!.inputNames, kernels: traced!.graph.untrackedKernels.length > 0, index: traced!.index });
-      });
-      return { output, captured } as unknown as tf.TensorContainer;
-    }) as unknown as { output: unknown; captured: Record<string, Tensor> };
+  private execute(fn: string, args: unknown[], options: { bended: boolean; capture?: Set<string> }): PassResult {
+    const overrides = options.bended ? this.weights.passOverrides(() => weightChains(this.bendings), this.epoch) : null;
+    const chains = options.bended ? activationChains(this.bendings, fn) : new Map();
+    return runPass(this.module, this.traces, fn, args, { overrides, chains, capture: options.capture });
   }
 
   /** Runs `forward` with the current bendings. Every intermediate tensor is disposed. */
@@ -925,89 +638,25 @@ export class BendedModule implements PatternResolver {
    */
   getActivations(names: string | string[], inputs: MethodInputs, options: ActivationOptions = {}): Record<string, Tensor> {
     const fn = options.fn ?? DEFAULT_FN;
+    const bended = options.bended ?? true;
     const wanted = typeof names === "string" ? [names] : names;
     const known = this.activationNames(fn);
     for (const n of wanted) {
       const base = n.endsWith("_bended") && !known.includes(n) ? n.slice(0, -"_bended".length) : n;
       if (!known.includes(base)) throw new BendingError(`'${n}' is not an activation of ${fn} (activations: ${known.join(", ")})`);
     }
-    const { inputNames } = this.traced(fn);
+    const { inputNames } = this.traces.get(fn);
     const args = Array.isArray(inputs) ? inputs : inputNames.map((name) => inputs[name]);
-    const lists = this.listsOfItems(wanted, fn);
-    const { output, captured } = this.execute(fn, args, { bended: options.bended ?? true, capture: new Set([...wanted, ...[...lists.values()].map((l) => `${l.list}[]`)]) });
-    for (const [item, { list, index }] of lists) captured[item] ??= captured[`${list}[${index}]`];
-    const result: Record<string, Tensor> = {};
-    for (const n of wanted) {
-      const value = captured[n] ?? (n.endsWith("_bended") ? captured[n.slice(0, -"_bended".length)] : undefined) ?? this.attributeActivation(n, fn, options.bended ?? true);
-      if (value === undefined) {
-        tf.dispose([...Object.values(captured), ...Object.values(result), ...flattenTensors(output).filter((t) => !args.includes(t))]);
-        const base = n.endsWith("_bended") ? n.slice(0, -"_bended".length) : n;
-        const { shape } = this.activationNode(base, fn);
-        if (Array.isArray(shape?.[0])) throw new BendingError(`activation '${base}' of ${fn} is a list of ${shape.length} tensors; read its items (the getitem nodes that use it)`);
-        throw new BendingError(`activation '${n}' was not produced by this run of ${fn} as a real tensor (a complex value is read through the real tensors around it)`);
-      }
-      result[n] = value;
-    }
-    const keep = new Set(Object.values(result));
-    for (const v of Object.values(captured)) if (!keep.has(v)) v.dispose();
-    for (const t of flattenTensors(output)) if (!keep.has(t)) t.dispose();
-    return result;
-  }
-
-  /** For wanted getitem nodes of a list-valued node: the list's name and the item's index (they are read from the list). */
-  private listsOfItems(wanted: string[], fn: string): Map<string, { list: string; index: number }> {
-    const out = new Map<string, { list: string; index: number }>();
-    const nodes = this.traced(fn).graph.activationNodes();
-    for (const n of wanted) {
-      const base = n.endsWith("_bended") ? n.slice(0, -"_bended".length) : n;
-      const node = nodes.find((x) => x.name === base);
-      const [src, index] = node?.target === "getitem" ? node.args : [];
-      if (src instanceof Node && typeof index === "number") out.set(n, { list: src.name, index });
-    }
-    return out;
-  }
-
-  /**
-   * A get_attr node's value (a constant the code made, or a parameter/buffer read, as the
-   * pass uses it when `bended`), which a run does not pass through its hooks; a kept copy.
-   */
-  private attributeActivation(name: string, fn: string, bended: boolean): Tensor | undefined {
-    const base = name.endsWith("_bended") ? name.slice(0, -"_bended".length) : name;
-    const { graph } = this.traced(fn);
-    const node = graph.activationNodes().find((n) => n.name === base);
-    if (node?.op !== "get_attr") return undefined;
-    const value = graph.constants.get(node.target) ?? (bended ? this.bendedStateDict() : this.stateDict())[node.target];
-    return value === undefined ? undefined : tf.keep(value.clone());
+    return readActivations(this.traces, fn, wanted, args, {
+      run: (passArgs, capture) => this.execute(fn, passArgs, { bended, capture }),
+      stateDict: () => (bended ? this.bendedStateDict() : this.stateDict()),
+    });
   }
 
   /** Frees versions, caches and bending state (not the wrapped module). */
   dispose(): void {
     this.reset();
-    this.clearInterpolation();
-    this.versions.dispose();
-    if (this.cache) for (const t of this.cache.owned) t.dispose();
-    this.cache = null;
-    for (const t of this.traces.values()) for (const c of t.graph.constants.values()) c.dispose();
-    this.traces.clear();
+    this.weights.dispose();
+    this.traces.dispose();
   }
-}
-
-function flattenTensors(value: unknown): Tensor[] {
-  if (value instanceof tf.Tensor) return [value];
-  if (Array.isArray(value)) return value.flatMap(flattenTensors);
-  if (value !== null && typeof value === "object") return Object.values(value).flatMap(flattenTensors);
-  return [];
-}
-
-/** BendingCallback.equals, where code callbacks (a Lambda, a chain holding one) cannot be compared: not equal. */
-function sameCallback(a: BendingCallback, b: BendingCallback): boolean {
-  try {
-    return a.equals(b) && b.equals(a);
-  } catch {
-    return false;
-  }
-}
-
-function resolveMethodName(module: Module, fn: string): boolean {
-  return module.findMethod(fn) !== null;
 }
