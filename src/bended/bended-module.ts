@@ -5,49 +5,37 @@
 // their checks, bent-weights.ts the weights a pass reads, passes.ts runs the passes.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { Module, Parameter, stateGeneration } from "../nn/module.js";
-import { Graph, Node, formatRecordedShape } from "../graph/graph.js";
+import { Module } from "../nn/module.js";
+import type { Graph } from "../graph/graph.js";
 import { GraphModule } from "../graph/graph-module.js";
 import { trace as traceMethod } from "../graph/tracer.js";
 import type { MethodInputs } from "../graph/observe.js";
-import { BendingCallback, hashSeed, type BendingTarget } from "../bending/callback.js";
+import { BendingCallback } from "../bending/callback.js";
 import { BendingConfig, type PatternResolver } from "../bending/config.js";
 import { BendingParameter, type ParameterOptions } from "../bending/parameter.js";
-import { formatShape, tabulate, type Cell } from "../util/format.js";
-import { statistics } from "../util/stats.js";
-import { replaceFileSync } from "../formats/replace-file.js";
 import { DEFAULT_VERSION } from "./versions.js";
-import { channelDescriptions, clusterDescriptions, clusterSettings, randomInputs, type ChannelCluster, type ClusterOptions } from "./clusters.js";
+import { clusterChannelsOf, type ChannelCluster, type ClusterOptions } from "./clusters.js";
 import { BENDING_LIMITS } from "./limits.js";
 import { DEFAULT_FN, Traces } from "./traces.js";
-import { FN_SCOPE, activationKey, resolvePatternTargets, type ResolvedPattern } from "./patterns.js";
+import { activationKey, resolvePatternTargets } from "./patterns.js";
 import {
-  activationChains, checkNewBending, disposeBendings, narrowBending, targetKey, weightChains,
-  type Bending, type BendingHandle, type BendingPlan, type BoundTarget, type PlannedBending,
+  activationChains, checkNewBending, disposeBendings, graphWithBendings, planBendings, removeTargets, targetKey, weightChains,
+  type Bending, type BendingHandle, type BendingPlan,
 } from "./bendings.js";
+import { bindPatterns, rebindActivations, weightShape, type BindingContext } from "./binding.js";
+import { activationTable, emit, weightTable, type PrintOptions } from "./print.js";
 import { BentWeights, type WeightPin } from "./bent-weights.js";
 import { readActivations, runPass, type PassResult } from "./passes.js";
 
 export { DEFAULT_FN } from "./traces.js";
 export type { BendingHandle, BendingPlan, PlannedBending } from "./bendings.js";
 export type { WeightPin } from "./bent-weights.js";
-
-export interface PrintOptions {
-  silent?: boolean;
-  /** Also write the table to this file. */
-  out?: string;
-}
+export type { PrintOptions } from "./print.js";
 
 export interface ActivationOptions {
   fn?: string;
   /** Apply the current bendings (default true); false reads the original module. */
   bended?: boolean;
-}
-
-function emit(table: string, options: PrintOptions): string {
-  if (options.out) replaceFileSync(options.out, table + "\n");
-  if (!options.silent) console.log(table);
-  return table;
 }
 
 export class BendedModule implements PatternResolver {
@@ -62,10 +50,13 @@ export class BendedModule implements PatternResolver {
   private readonly knownControls = new Map<string, BendingParameter>();
   /** Channel clusters by name (`<activation>:c0`), see clusterChannels. */
   private readonly channelClusters = new Map<string, number[]>();
+  /** What binding a bending to its targets reads from this module. */
+  private readonly binding: BindingContext;
 
   constructor(readonly module: Module) {
     if (!(module instanceof Module)) throw new BendingError("BendedModule wraps a tb.nn.Module");
     this.weights = new BentWeights(module);
+    this.binding = { module, traces: this.traces, cluster: (name) => this.channelClusters.get(name) };
   }
 
   // --- weights ---------------------------------------------------------------------
@@ -75,23 +66,13 @@ export class BendedModule implements PatternResolver {
     return this.module.namedParameters().map(([n]) => n);
   }
 
-  private parameter(name: string): Parameter {
-    const found = this.module.namedParameters().find(([n]) => n === name);
-    if (!found) throw new BendingError(`unknown weight '${name}' (weights: ${this.weightNames.join(", ")})`);
-    return found[1];
-  }
-
   weightShape(name: string): number[] {
-    return this.parameter(name).shape;
+    return weightShape(this.module, name);
   }
 
   /** Table of weights with shape, dtype and statistics (name, shape, dtype, min, max, mean, stddev). */
   printWeights(options: PrintOptions = {}): string {
-    const rows: Cell[][] = this.module.namedParameters().map(([name, p]) => {
-      const { min, max, mean, std } = statistics(p.data.dataSync());
-      return [name, formatShape(p.shape), p.data.dtype, min, max, mean, std];
-    });
-    return emit(tabulate(rows, ["name", "shape", "dtype", "min", "max", "mean", "stddev"]), options);
+    return emit(weightTable(this.module), options);
   }
 
   /** The module's own parameters and buffers (the original weights, never bent). */
@@ -139,7 +120,8 @@ export class BendedModule implements PatternResolver {
     this.traces.set(fn, traced);
     const values = Array.isArray(example) ? example : traced.inputNames.map((n) => example[n]);
     if (values.every((v) => v instanceof tf.Tensor)) this.exampleShapes.set(fn, values.map((v) => (v as Tensor).shape));
-    this.rebindActivations(fn);
+    rebindActivations(this.binding, this.bendings, fn);
+    this.changed();
     return traced.graph;
   }
 
@@ -166,37 +148,19 @@ export class BendedModule implements PatternResolver {
 
   /** Table of activations of `fn`: name, opcode, traced shape. */
   printActivations(fn = DEFAULT_FN, options: PrintOptions = {}): string {
-    const rows = this.traces.get(fn).graph.activationNodes().map((n) => [n.name, n.op, formatRecordedShape(n.shape)]);
-    return emit(tabulate(rows), options);
+    return emit(activationTable(this.traces.get(fn).graph), options);
   }
 
   /** The graph of `fn` with a node after each bent activation, named `<name>_bended`. */
   bendGraph(fn = DEFAULT_FN): Graph {
-    const graph = this.traces.get(fn).graph.clone();
-    const chains = activationChains(this.bendings, fn);
-    for (const [name, links] of chains) {
-      let at = graph.find(name);
-      if (!at) continue;
-      links.forEach((link, i) => {
-        const node = new Node("call_function", i === 0 ? `${name}_bended` : `${name}_bended_${i}`, String(link.callback), [at!]);
-        node.shape = at!.shape;
-        node.dtype = at!.dtype;
-        at = graph.insertAfter(at!, node);
-      });
-    }
-    return graph;
+    return graphWithBendings(this.traces.get(fn).graph, activationChains(this.bendings, fn));
   }
 
   // --- pattern resolution ----------------------------------------------------------
 
-  /** Resolves one pattern into weight names and (fn, activation) pairs. */
-  private resolve(pattern: string): ResolvedPattern {
-    return resolvePatternTargets(this.module, this.traces, pattern);
-  }
-
   /** PatternResolver: the target keys a pattern reaches. */
   resolvePattern(pattern: string): string[] {
-    const { weights, activations } = this.resolve(pattern);
+    const { weights, activations } = resolvePatternTargets(this.module, this.traces, pattern);
     return [...weights, ...activations.map(([fn, n]) => activationKey(fn, n))];
   }
 
@@ -209,23 +173,6 @@ export class BendedModule implements PatternResolver {
   }
 
   // --- bending ---------------------------------------------------------------------
-
-  private bindTarget(callback: BendingCallback, kind: "weight" | "activation", name: string, fn?: string): BoundTarget {
-    callback.checkCompatible(kind, name);
-    let shape: number[];
-    if (kind === "weight") shape = this.weightShape(name);
-    else {
-      const recorded = this.traces.activationNode(name, fn!).shape;
-      if (recorded === null || (recorded.length > 0 && Array.isArray(recorded[0]))) {
-        throw new BendingError(`activation '${name}' of ${fn} is not a single tensor (traced: ${formatRecordedShape(recorded) || "no tensor"})`);
-      }
-      shape = recorded as number[];
-    }
-    const key = kind === "weight" ? name : activationKey(fn!, name);
-    const clusters = (cluster: string) => this.channelClusters.get(cluster);
-    const target: BendingTarget = { kind, name, fn, shape, seed: hashSeed(callback.seed, key), clusters };
-    return { target, state: callback.init(target) };
-  }
 
   /**
    * Bends every weight and activation matched by the patterns (regular expressions
@@ -240,29 +187,7 @@ export class BendedModule implements PatternResolver {
     if (this.bendings.length >= BENDING_LIMITS.bendingsPerModel) {
       throw new BendingError(`this model has ${this.bendings.length} bendings, the most one model takes; remove some (unbend, reset) before adding ${callback}`);
     }
-    const targets: BoundTarget[] = [];
-    const reached: string[] = [];
-    const unmatched: string[] = [];
-    try {
-      for (const pattern of patterns) {
-        const { weights, activations } = this.resolve(pattern);
-        if (weights.length + activations.length === 0) unmatched.push(pattern);
-        for (const w of weights) {
-          if (reached.includes(w)) continue;
-          targets.push(this.bindTarget(callback, "weight", w));
-          reached.push(w);
-        }
-        for (const [fn, n] of activations) {
-          const key = activationKey(fn, n);
-          if (reached.includes(key)) continue;
-          targets.push(this.bindTarget(callback, "activation", n, fn));
-          reached.push(key);
-        }
-      }
-    } catch (e) {
-      for (const t of targets) callback.disposeState(t.state);
-      throw e;
-    }
+    const { targets, reached, unmatched } = bindPatterns(this.binding, callback, patterns);
     if (targets.length === 0) {
       const traced = this.traces.size ? "" : " (activations are known after trace())";
       throw new BendingError(`no weight or activation matches ${patterns.map((p) => `'${p}'`).join(", ")}${traced}`);
@@ -305,17 +230,7 @@ export class BendedModule implements PatternResolver {
    */
   unbend(pattern: string): string[] {
     const keys = new Set(this.resolvePattern(pattern));
-    const removed: string[] = [];
-    for (const b of [...this.bendings]) {
-      const keep = b.targets.filter((t) => {
-        const key = targetKey(t.target);
-        if (!keys.has(key)) return true;
-        b.callback.disposeState(t.state);
-        removed.push(key);
-        return false;
-      });
-      narrowBending(this.bendings, b, keep);
-    }
+    const removed = removeTargets(this.bendings, (t) => keys.has(targetKey(t)));
     if (removed.length === 0) throw new BendingError(`nothing bent matches '${pattern}'`);
     this.changed();
     return [...new Set(removed)];
@@ -325,37 +240,6 @@ export class BendedModule implements PatternResolver {
   reset(): void {
     disposeBendings(this.bendings);
     this.bendings = [];
-    this.changed();
-  }
-
-  /** Re-resolves the activation targets of `fn` after it was (re)traced. */
-  private rebindActivations(fn: string): void {
-    for (const b of this.bendings) {
-      const keep: BoundTarget[] = [];
-      for (const t of b.targets) {
-        if (t.target.kind === "activation" && t.target.fn === fn) b.callback.disposeState(t.state);
-        else keep.push(t);
-      }
-      for (const pattern of b.patterns) {
-        const scoped = FN_SCOPE.exec(pattern);
-        if (scoped && scoped[1] !== fn && this.traces.has(scoped[1])) continue;
-        let activations: [string, string][];
-        try {
-          activations = this.resolve(pattern).activations.filter(([f]) => f === fn);
-        } catch {
-          continue;
-        }
-        for (const [f, n] of activations) {
-          if (keep.some((t) => t.target.kind === "activation" && t.target.fn === f && t.target.name === n)) continue;
-          try {
-            keep.push(this.bindTarget(b.callback, "activation", n, f));
-          } catch {
-            // an activation this callback cannot bend in the new trace: skip it
-          }
-        }
-      }
-      b.targets = keep;
-    }
     this.changed();
   }
 
@@ -423,22 +307,12 @@ export class BendedModule implements PatternResolver {
    * option, and returns them. The same seed gives the same clusters.
    */
   clusterChannels(activation: string, options: ClusterOptions): ChannelCluster[] {
-    const { k, samples, fn = DEFAULT_FN, seed } = clusterSettings(options);
-    this.traces.activationNode(activation, fn);
-    const shapes = this.exampleShapes.get(fn);
-    if (options.inputs === undefined && shapes === undefined) throw new BendingError(`clusterChannels needs inputs: '${fn}' has no example shapes to draw random ones`);
-    const inputs = options.inputs ?? randomInputs(shapes!, samples, seed);
-    const activations: Tensor[] = [];
-    try {
-      for (const args of inputs) activations.push(this.getActivations(activation, args, { fn, bended: false })[activation]);
-      const groups = clusterDescriptions(channelDescriptions(activations), k, seed);
-      for (const name of [...this.channelClusters.keys()]) if (name.startsWith(`${activation}:c`)) this.channelClusters.delete(name);
-      groups.forEach((channels, i) => this.channelClusters.set(`${activation}:c${i}`, channels));
-      return groups.map((channels, i) => ({ name: `${activation}:c${i}`, channels: [...channels] }));
-    } finally {
-      tf.dispose(activations);
-      if (options.inputs === undefined) tf.dispose(inputs.flat());
-    }
+    return clusterChannelsOf({
+      checkActivation: (name, fn) => this.traces.activationNode(name, fn),
+      exampleShapes: (fn) => this.exampleShapes.get(fn),
+      read: (name, args, fn) => this.getActivations(name, args, { fn, bended: false })[name],
+      stored: this.channelClusters,
+    }, activation, options);
   }
 
   /** The stored channel clusters. */
@@ -454,10 +328,7 @@ export class BendedModule implements PatternResolver {
 
   /** null (or "_default") goes back to the original weights. */
   set version(name: string | null) {
-    const target = name ?? DEFAULT_VERSION;
-    this.weights.versions.check(target);
-    this.weights.clearInterpolation();
-    this.weights.currentVersion = target;
+    this.weights.select(name ?? DEFAULT_VERSION);
     this.changed();
   }
 
@@ -467,10 +338,7 @@ export class BendedModule implements PatternResolver {
 
   /** The weights and buffers of a version (tensors owned by the version store). */
   versionStateDict(name: string): Record<string, Tensor> {
-    this.weights.versions.check(name);
-    const out: Record<string, Tensor> = {};
-    for (const [key, state] of this.module.namedStateTensors()) out[key] = this.weights.versions.value(name, key, state);
-    return out;
+    return this.weights.stateDictOf(name);
   }
 
   /** The interpolation weights in effect, or null. */
@@ -485,15 +353,8 @@ export class BendedModule implements PatternResolver {
    */
   write(name: string): void {
     if (typeof name !== "string" || name === "") throw new BendingError("write() needs a version name");
-    const current = this.bendedStateDict();
-    this.weights.versions.set(name, new Map(Object.entries(current)));
-    for (const b of [...this.bendings]) {
-      const weights = b.targets.filter((t) => t.target.kind === "weight");
-      for (const t of weights) b.callback.disposeState(t.state);
-      narrowBending(this.bendings, b, b.targets.filter((t) => t.target.kind !== "weight"));
-    }
-    this.weights.clearInterpolation();
-    this.weights.currentVersion = name;
+    this.weights.store(name, this.bendedStateDict());
+    removeTargets(this.bendings, (t) => t.kind === "weight");
     this.changed();
   }
 
@@ -502,15 +363,7 @@ export class BendedModule implements PatternResolver {
    * version the interpolation in effect uses cannot be deleted.
    */
   deleteVersion(name: string): void {
-    if (name === DEFAULT_VERSION) throw new BendingError(`'${DEFAULT_VERSION}' holds the original weights and cannot be deleted`);
-    this.weights.versions.check(name);
-    if (this.weights.interpolation && name in this.weights.interpolation.weights) {
-      throw new BendingError(`version '${name}' is part of the interpolation in effect; switch version first ('version default')`);
-    }
-    if (this.weights.currentVersion === name) {
-      throw new BendingError(`version '${name}' is in use; switch to another first ('version default')`);
-    }
-    this.weights.versions.delete(name);
+    this.weights.deleteVersion(name);
     this.changed();
   }
 
@@ -555,9 +408,7 @@ export class BendedModule implements PatternResolver {
    */
   interpolate<T>(weights: Record<string, number>, fn?: () => T): T | undefined {
     const apply = () => {
-      this.weights.versions.checkWeights(weights);
-      this.weights.clearInterpolation();
-      this.weights.interpolation = { weights: { ...weights }, values: null, generation: stateGeneration() };
+      this.weights.startInterpolation(weights);
       this.changed();
     };
     if (fn === undefined) {
@@ -588,12 +439,7 @@ export class BendedModule implements PatternResolver {
    * from `bendedStateDict()`, cached as for any pass.
    */
   bendingPlan(fn = DEFAULT_FN): BendingPlan {
-    const activations = new Map<string, PlannedBending[]>();
-    for (const [name, links] of activationChains(this.bendings, fn)) {
-      activations.set(name, links.map((l) => ({ callback: l.callback, state: l.bound.state, target: l.bound.target })));
-    }
-    const liveWeights = [...weightChains(this.bendings)].filter(([, links]) => links.some((l) => l.callback.controls().length > 0)).map(([name]) => name);
-    return { epoch: this.epoch, activations, liveWeights };
+    return planBendings(this.bendings, fn, this.epoch);
   }
 
   // --- running -----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import { BendingError } from "../errors.js";
 import type { BendingCallback, BendingTarget, TargetState } from "../bending/callback.js";
 import type { BendingParameter } from "../bending/parameter.js";
+import { Graph, Node } from "../graph/graph.js";
 import { BENDING_LIMITS } from "./limits.js";
 import { activationKey } from "./patterns.js";
 
@@ -85,8 +86,49 @@ function chains(bendings: readonly Bending[], wanted: (target: BendingTarget) =>
   return out;
 }
 
+/** A clone of `traced` with a node after each bent activation, named `<name>_bended` (`_bended_1`… for later links). */
+export function graphWithBendings(traced: Graph, chains: Map<string, ChainLink[]>): Graph {
+  const graph = traced.clone();
+  for (const [name, links] of chains) {
+    let at = graph.find(name);
+    if (!at) continue;
+    links.forEach((link, i) => {
+      const node = new Node("call_function", i === 0 ? `${name}_bended` : `${name}_bended_${i}`, String(link.callback), [at!]);
+      node.shape = at!.shape;
+      node.dtype = at!.dtype;
+      at = graph.insertAfter(at!, node);
+    });
+  }
+  return graph;
+}
+
+/** The plan of `fn` for a compiling engine: its activation chains and the weights a live control moves. */
+export function planBendings(bendings: readonly Bending[], fn: string, epoch: number): BendingPlan {
+  const activations = new Map<string, PlannedBending[]>();
+  for (const [name, links] of activationChains(bendings, fn)) {
+    activations.set(name, links.map((l) => ({ callback: l.callback, state: l.bound.state, target: l.bound.target })));
+  }
+  const liveWeights = [...weightChains(bendings)].filter(([, links]) => links.some((l) => l.callback.controls().length > 0)).map(([name]) => name);
+  return { epoch, activations, liveWeights };
+}
+
+/** Unbinds every target `drop` picks, freeing its state (bendings left with none go). Returns their keys. */
+export function removeTargets(bendings: Bending[], drop: (target: BendingTarget) => boolean): string[] {
+  const removed: string[] = [];
+  for (const b of [...bendings]) {
+    const keep = b.targets.filter((t) => {
+      if (!drop(t.target)) return true;
+      b.callback.disposeState(t.state);
+      removed.push(targetKey(t.target));
+      return false;
+    });
+    narrowBending(bendings, b, keep);
+  }
+  return removed;
+}
+
 /** Keeps only `keep` of a bending's targets (their state stays; the others' is already disposed). */
-export function narrowBending(bendings: Bending[], b: Bending, keep: BoundTarget[]): void {
+function narrowBending(bendings: Bending[], b: Bending, keep: BoundTarget[]): void {
   if (keep.length !== b.targets.length) {
     // The bending's patterns no longer describe it: pin it to the targets it keeps.
     b.patterns = keep.map((t) => targetKey(t.target));

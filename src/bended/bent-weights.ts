@@ -1,6 +1,7 @@
 // The weights a pass reads: the version in use or an interpolation of versions, with the
 // weight bendings applied, computed once and cached; and pins that hold them for later.
 import { tf, type Tensor } from "../tf.js";
+import { BendingError } from "../errors.js";
 import { Module, StateTensor, stateGeneration } from "../nn/module.js";
 import { DEFAULT_VERSION, stateBytes, VersionStore, type StateValues } from "./versions.js";
 import type { ChainLink } from "./bendings.js";
@@ -32,6 +33,48 @@ export class BentWeights {
 
   constructor(private readonly module: Module) {
     this.versions = new VersionStore(() => this.module.namedStateTensors());
+  }
+
+  /** Switches to version `name` (checked), ending any interpolation. */
+  select(name: string): void {
+    this.versions.check(name);
+    this.clearInterpolation();
+    this.currentVersion = name;
+  }
+
+  /** Stores `values` as version `name` and switches to it. */
+  store(name: string, values: Record<string, Tensor>): void {
+    this.versions.set(name, new Map(Object.entries(values)));
+    this.clearInterpolation();
+    this.currentVersion = name;
+  }
+
+  /** The weights and buffers of a version (tensors owned by the version store). */
+  stateDictOf(name: string): Record<string, Tensor> {
+    this.versions.check(name);
+    const out: Record<string, Tensor> = {};
+    for (const [key, state] of this.module.namedStateTensors()) out[key] = this.versions.value(name, key, state);
+    return out;
+  }
+
+  /** Deletes a stored version unless it is `_default`, in use, or part of the interpolation. */
+  deleteVersion(name: string): void {
+    if (name === DEFAULT_VERSION) throw new BendingError(`'${DEFAULT_VERSION}' holds the original weights and cannot be deleted`);
+    this.versions.check(name);
+    if (this.interpolation && name in this.interpolation.weights) {
+      throw new BendingError(`version '${name}' is part of the interpolation in effect; switch version first ('version default')`);
+    }
+    if (this.currentVersion === name) {
+      throw new BendingError(`version '${name}' is in use; switch to another first ('version default')`);
+    }
+    this.versions.delete(name);
+  }
+
+  /** Sets the interpolation in effect; its average is computed by the next pass. */
+  startInterpolation(weights: Record<string, number>): void {
+    this.versions.checkWeights(weights);
+    this.clearInterpolation();
+    this.interpolation = { weights: { ...weights }, values: null, generation: stateGeneration() };
   }
 
   /**
