@@ -1,8 +1,9 @@
 // BendedModule: wraps a module without touching it. Traces methods into graphs, bends
 // weights (computed once, cached) and activations (hooked into the original method as
 // it runs), keeps named weight versions and interpolates between them. A coordinator:
-// traces.ts holds the traces, patterns.ts resolves patterns, bendings.ts the bendings and
-// their checks, bent-weights.ts the weights a pass reads, passes.ts runs the passes.
+// traces.ts holds the traces, patterns.ts resolves patterns, binding.ts binds bendings to
+// targets, bendings.ts holds them and their checks, bent-weights.ts the versions and the
+// weights a pass reads, passes.ts runs passes and peeks, print.ts prints tables.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { Module } from "../nn/module.js";
