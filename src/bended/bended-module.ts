@@ -21,7 +21,7 @@ import { DEFAULT_FN, Traces } from "./traces.js";
 import { activationKey, resolvePatternTargets } from "./patterns.js";
 import {
   activationChains, checkNewBending, disposeBendings, graphWithBendings, planBendings, removeTargets, targetKey, weightChains,
-  type Bending, type BendingHandle, type BendingPlan,
+  type Bending, type BendingHandle, type BendingPlan, type ChainLink,
 } from "./bendings.js";
 import { bindPatterns, rebindActivations, weightShape, type BindingContext } from "./binding.js";
 import { activationTable, emit, weightTable, type PrintOptions } from "./print.js";
@@ -455,8 +455,8 @@ export class BendedModule implements PatternResolver {
   }
 
   private execute(fn: string, args: unknown[], options: { bended: boolean; capture?: Set<string> }): PassResult {
-    const overrides = options.bended ? this.weights.passOverrides(() => weightChains(this.bendings), this.epoch) : null;
-    const chains = options.bended ? activationChains(this.bendings, fn) : new Map();
+    const overrides = () => (options.bended ? this.weights.passOverrides(() => weightChains(this.bendings), this.epoch) : null);
+    const chains = options.bended ? activationChains(this.bendings, fn) : new Map<string, ChainLink[]>();
     return runPass(this.module, this.traces, fn, args, { overrides, chains, capture: options.capture });
   }
 

@@ -16,8 +16,8 @@ export interface PassResult {
 }
 
 export interface PassOptions {
-  /** Parameter/buffer tensors to read instead of the module's own (null: its own). */
-  overrides: Map<StateTensor, Tensor> | null;
+  /** Parameter/buffer tensors to read instead of the module's own (null: its own); asked once the method is found. */
+  overrides: () => Map<StateTensor, Tensor> | null;
   /** Activation chains to apply, by node name. */
   chains: Map<string, ChainLink[]>;
   /** Node names whose values to keep: `<name>`, `<name>_bended`, `<list>[]` for a list's items. */
@@ -27,7 +27,8 @@ export interface PassOptions {
 /** Runs `fn` of `module` once; every intermediate tensor is disposed. */
 export function runPass(module: Module, traces: Traces, fn: string, args: unknown[], options: PassOptions): PassResult {
   const method = resolveMethod(module, fn);
-  const { overrides, chains, capture } = options;
+  const overrides = options.overrides();
+  const { chains, capture } = options;
   const hooked = chains.size > 0 || (capture !== undefined && capture.size > 0);
   const traced = hooked ? traces.get(fn) : undefined;
   return tf.tidy(() => {
