@@ -487,14 +487,7 @@ export class BendedModule implements PatternResolver {
     const fn = options.fn ?? DEFAULT_FN;
     const bended = options.bended ?? true;
     const wanted = typeof names === "string" ? [names] : names;
-    const known = this.activationNames(fn);
-    for (const n of wanted) {
-      const base = n.endsWith("_bended") && !known.includes(n) ? n.slice(0, -"_bended".length) : n;
-      if (!known.includes(base)) throw new BendingError(`'${n}' is not an activation of ${fn} (activations: ${known.join(", ")})`);
-    }
-    const { inputNames } = this.traces.get(fn);
-    const args = Array.isArray(inputs) ? inputs : inputNames.map((name) => inputs[name]);
-    return readActivations(this.traces, fn, wanted, args, {
+    return readActivations(this.traces, fn, wanted, inputs, {
       run: (passArgs, capture) => this.execute(fn, passArgs, { bended, capture }),
       stateDict: () => (bended ? this.bendedStateDict() : this.stateDict()),
     });

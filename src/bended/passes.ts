@@ -5,7 +5,7 @@ import { BendingError } from "../errors.js";
 import { Module, StateTensor, withStateOverrides } from "../nn/module.js";
 import { Node } from "../graph/graph.js";
 import { runHooked } from "../graph/executor.js";
-import { resolveMethod } from "../graph/observe.js";
+import { resolveMethod, type MethodInputs } from "../graph/observe.js";
 import type { ChainLink } from "./bendings.js";
 import type { Traces } from "./traces.js";
 
@@ -73,9 +73,16 @@ export interface ActivationPass {
 
 /**
  * Values of activations `wanted` of `fn` (before their bending; `<name>_bended` after it)
- * for `args`. The caller owns (and disposes) the returned tensors.
+ * for `inputs` (checked against the trace first). The caller owns (and disposes) the returned tensors.
  */
-export function readActivations(traces: Traces, fn: string, wanted: string[], args: unknown[], pass: ActivationPass): Record<string, Tensor> {
+export function readActivations(traces: Traces, fn: string, wanted: string[], inputs: MethodInputs, pass: ActivationPass): Record<string, Tensor> {
+  const known = traces.activationNames(fn);
+  for (const n of wanted) {
+    const base = n.endsWith("_bended") && !known.includes(n) ? unbendedName(n) : n;
+    if (!known.includes(base)) throw new BendingError(`'${n}' is not an activation of ${fn} (activations: ${known.join(", ")})`);
+  }
+  const { inputNames } = traces.get(fn);
+  const args: unknown[] = Array.isArray(inputs) ? inputs : inputNames.map((name) => inputs[name]);
   const lists = listsOfItems(traces, wanted, fn);
   const { output, captured } = pass.run(args, new Set([...wanted, ...[...lists.values()].map((l) => `${l.list}[]`)]));
   for (const [item, { list, index }] of lists) captured[item] ??= captured[`${list}[${index}]`];
