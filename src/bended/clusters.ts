@@ -6,6 +6,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { formatShape } from "../util/format.js";
 import { kmeans } from "../util/kmeans.js";
+import { DEFAULT_FN } from "./traces.js";
 
 export interface ClusterOptions {
   /** Number of clusters (at most the number of channels). */
@@ -132,4 +133,35 @@ export function clusterMeans(activation: Tensor, clusters: readonly ChannelClust
     }
     return tf.mean(tf.gather(activation, channels, 1), 1);
   }), 1));
+}
+
+/** What clustering reads from a bended module, and where it keeps the clusters. */
+export interface ClusterSource {
+  /** Throws unless `activation` is an activation of the traced method `fn`. */
+  checkActivation(activation: string, fn: string): void;
+  exampleShapes(fn: string): number[][] | undefined;
+  /** The unbent value of `activation` for one argument list (owned by the caller). */
+  read(activation: string, args: Tensor[], fn: string): Tensor;
+  /** Stored clusters by name; this activation's earlier ones are replaced. */
+  readonly stored: Map<string, number[]>;
+}
+
+/** See BendedModule.clusterChannels. */
+export function clusterChannelsOf(source: ClusterSource, activation: string, options: ClusterOptions): ChannelCluster[] {
+  const { k, samples, fn = DEFAULT_FN, seed } = clusterSettings(options);
+  source.checkActivation(activation, fn);
+  const shapes = source.exampleShapes(fn);
+  if (options.inputs === undefined && shapes === undefined) throw new BendingError(`clusterChannels needs inputs: '${fn}' has no example shapes to draw random ones`);
+  const inputs = options.inputs ?? randomInputs(shapes!, samples, seed);
+  const activations: Tensor[] = [];
+  try {
+    for (const args of inputs) activations.push(source.read(activation, args, fn));
+    const groups = clusterDescriptions(channelDescriptions(activations), k, seed);
+    for (const name of [...source.stored.keys()]) if (name.startsWith(`${activation}:c`)) source.stored.delete(name);
+    groups.forEach((channels, i) => source.stored.set(`${activation}:c${i}`, channels));
+    return groups.map((channels, i) => ({ name: `${activation}:c${i}`, channels: [...channels] }));
+  } finally {
+    tf.dispose(activations);
+    if (options.inputs === undefined) tf.dispose(inputs.flat());
+  }
 }
