@@ -1,7 +1,7 @@
-// TorchScript files for tests, written from a fixture with its code edited: the zip is
-// read entry by entry, one code file rewritten, and stored again (no compression).
+// TorchScript files for tests: zips written entry by entry (zipOf, also for hostile archives),
+// and a fixture with its code edited: read entry by entry, one code file rewritten, stored again.
 import { readFileSync } from "node:fs";
-import { crc32, inflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
 
 interface ZipEntry {
   name: string;
@@ -31,17 +31,21 @@ function readZip(bytes: Buffer): ZipEntry[] {
   return entries;
 }
 
-/** A zip of the entries, stored. */
-function writeZip(entries: ZipEntry[]): Buffer {
-  const parts: Buffer[] = [];
+/** A zip of the given entries (deflated where asked), as torch.jit.save's reader sees it. */
+export function zipOf(entries: { name: string; data: Uint8Array; deflate?: boolean }[], claimEntries?: number): Buffer {
+  const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
-  for (const { name, data } of entries) {
+  for (const { name, data, deflate } of entries) {
+    const body = deflate ? deflateRawSync(data) : Buffer.from(data);
     const fileName = Buffer.from(name);
     const fields = (h: Buffer, at: number): void => {
-      h.writeUInt16LE(20, at);
+      h.writeUInt16LE(20, at); // version needed
+      h.writeUInt16LE(0, at + 2); // flags
+      h.writeUInt16LE(deflate ? 8 : 0, at + 4);
+      h.writeUInt32LE(0, at + 6); // time, date
       h.writeUInt32LE(crc32(data), at + 10);
-      h.writeUInt32LE(data.length, at + 14);
+      h.writeUInt32LE(body.length, at + 14);
       h.writeUInt32LE(data.length, at + 18);
       h.writeUInt16LE(fileName.length, at + 22);
     };
@@ -50,21 +54,21 @@ function writeZip(entries: ZipEntry[]): Buffer {
     fields(local, 4);
     const entry = Buffer.alloc(46);
     entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4);
+    entry.writeUInt16LE(20, 4); // version made by
     fields(entry, 6);
     entry.writeUInt32LE(offset, 42);
-    parts.push(local, fileName, data);
+    locals.push(local, fileName, body);
     central.push(entry, fileName);
-    offset += 30 + fileName.length + data.length;
+    offset += 30 + fileName.length + body.length;
   }
   const directory = Buffer.concat(central);
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt16LE(claimEntries ?? entries.length, 8);
+  end.writeUInt16LE(claimEntries ?? entries.length, 10);
   end.writeUInt32LE(directory.length, 12);
   end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, directory, end]);
+  return Buffer.concat([...locals, directory, end]);
 }
 
 /**
@@ -79,5 +83,5 @@ export function editedTorchScript(fixture: string, edit: (source: string) => str
   const edited = edit(source);
   if (edited === source) throw new Error(`the edit of ${fixture} changed nothing`);
   code.data = Buffer.from(edited);
-  return writeZip(entries);
+  return zipOf(entries);
 }

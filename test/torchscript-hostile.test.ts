@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32, deflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
+import { zipOf } from "./torchscript-edit.js";
 
 const { tf } = tb;
 const FIXTURE = join(import.meta.dirname, "fixtures", "torchscript", "effects.ts");
@@ -106,45 +106,6 @@ describe("script methods cannot take over tfbend members", () => {
   });
 });
 
-/** A zip of the given entries (deflated where asked), as torch.jit.save's reader sees it. */
-function zipOf(entries: { name: string; data: Uint8Array; deflate?: boolean }[], claimEntries?: number): Buffer {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const { name, data, deflate } of entries) {
-    const body = deflate ? deflateRawSync(data) : Buffer.from(data);
-    const fileName = Buffer.from(name);
-    const fields = (h: Buffer, at: number): void => {
-      h.writeUInt16LE(20, at); // version needed
-      h.writeUInt16LE(0, at + 2); // flags
-      h.writeUInt16LE(deflate ? 8 : 0, at + 4);
-      h.writeUInt32LE(0, at + 6); // time, date
-      h.writeUInt32LE(crc32(data), at + 10);
-      h.writeUInt32LE(body.length, at + 14);
-      h.writeUInt32LE(data.length, at + 18);
-      h.writeUInt16LE(fileName.length, at + 22);
-    };
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    fields(local, 4);
-    const entry = Buffer.alloc(46);
-    entry.writeUInt32LE(0x02014b50, 0);
-    entry.writeUInt16LE(20, 4); // version made by
-    fields(entry, 6);
-    entry.writeUInt32LE(offset, 42);
-    locals.push(local, fileName, body);
-    central.push(entry, fileName);
-    offset += 30 + fileName.length + body.length;
-  }
-  const directory = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(claimEntries ?? entries.length, 8);
-  end.writeUInt16LE(claimEntries ?? entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
-}
 
 const scratch = mkdtempSync(join(tmpdir(), "tfbend-ts-hostile-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
