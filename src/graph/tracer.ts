@@ -71,6 +71,12 @@ class Tracer extends NamingObserver {
     if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.toArg(v)]));
     }
+    // an object of tensors one node returned whole (a Complex pair): that node
+    if (typeof value === "object") {
+      const entries = Object.entries(value);
+      const node = entries.length > 0 && isTensor(entries[0][1]) ? this.sources.get(entries[0][1])?.node : undefined;
+      if (node !== undefined && entries.every(([k, v]) => isTensor(v) && this.sources.get(v)?.node === node && this.sources.get(v)?.key === k)) return node;
+    }
     return String(value);
   }
 
