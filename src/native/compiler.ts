@@ -16,6 +16,7 @@ import { lowerBending } from "./bendings.js";
 import { StateBuffer, TorchScriptModule } from "../torchscript/module.js";
 import type { RandomSource } from "../torchscript/context.js";
 import "./modules.js";
+import "./spectral.js";
 
 /** In-place tensor ops as the TorchScript interpreter records them (copy_, zero_, add_, ...). */
 const IN_PLACE = /^[a-z][a-z0-9_]*[a-z0-9]_$/;

@@ -13,9 +13,24 @@ export interface TensorValue {
   readonly shape: readonly number[];
 }
 
-/** What a node argument becomes: tensors as TensorValues, the rest as traced. */
+/**
+ * A complex value as two float32 ONNX tensors, as the wasm ops hold it (spectral.ts's
+ * Complex): FFT lowerings make and take these pairs.
+ */
+export interface ComplexValue {
+  readonly kind: "complex";
+  readonly re: TensorValue;
+  readonly im: TensorValue;
+}
+
+export function isComplexValue(a: unknown): a is ComplexValue {
+  return typeof a === "object" && a !== null && (a as ComplexValue).kind === "complex" && isTensorValue((a as ComplexValue).re) && isTensorValue((a as ComplexValue).im);
+}
+
+/** What a node argument becomes: tensors as TensorValues, complex values as pairs, the rest as traced. */
 export type LoweredArg =
   | TensorValue
+  | ComplexValue
   | number
   | string
   | boolean

@@ -5,7 +5,7 @@ import { BendingError } from "../errors.js";
 import type { Node } from "../graph/graph.js";
 import { float, type OnnxGraphBuilder } from "./onnx-builder.js";
 import {
-  axis, isTensorValue, NotCompilable, registerFunctionLowering, registerMethodLowering, tensorArg,
+  axis, isComplexValue, isTensorValue, NotCompilable, registerFunctionLowering, registerMethodLowering, tensorArg,
   type FunctionLowering, type LoweredArg, type LoweringContext, type TensorValue,
 } from "./lowering.js";
 
@@ -21,7 +21,7 @@ function value(name: string, shape: readonly number[]): TensorValue {
 }
 
 /** Broadcast shape of two operands (numbers are scalars). */
-function broadcast(a: readonly number[], b: readonly number[]): number[] {
+export function broadcast(a: readonly number[], b: readonly number[]): number[] {
   const n = Math.max(a.length, b.length);
   return Array.from({ length: n }, (_, i) => {
     const x = a[a.length - n + i] ?? 1;
@@ -90,7 +90,7 @@ export function addBias(b: OnnxGraphBuilder, y: TensorValue, bias: TensorValue |
 }
 
 function options(a: LoweredArg): Record<string, LoweredArg> {
-  return a !== null && typeof a === "object" && !Array.isArray(a) && !isTensorValue(a) ? a : {};
+  return a !== null && typeof a === "object" && !Array.isArray(a) && !isTensorValue(a) && !isComplexValue(a) ? a : {};
 }
 
 function ints(v: LoweredArg, n: number, fallback: number): number[] {
@@ -418,4 +418,17 @@ register(["full"], (ctx, args) => {
   const shape = nodeShape(ctx.node);
   if (args[2] !== undefined && args[2] !== "float32") throw new NotCompilable(ctx.node.name, `full(dtype=${String(args[2])}): the native engine computes in float32 only`);
   return value(ctx.builder.floatConstant("full", new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(args[1] as number), shape), shape);
+});
+
+/** torch.repeat_interleave with an int count: each element repeated in place along `dim` (flattened when null). */
+register(["repeat_interleave"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  const repeats = args[1];
+  if (typeof repeats !== "number") throw new NotCompilable(ctx.node.name, "repeat_interleave with a tensor of counts has no native lowering");
+  const y = typeof args[2] === "number" ? x : reshape(ctx.builder, x, [x.shape.reduce((a, c) => a * c, 1)]);
+  const a = typeof args[2] === "number" ? axis(args[2], y.shape.length) : 0;
+  const spread = [...y.shape.slice(0, a + 1), repeats, ...y.shape.slice(a + 1)];
+  const lifted = reshape(ctx.builder, y, [...y.shape.slice(0, a + 1), 1, ...y.shape.slice(a + 1)]);
+  const tiled = value(ctx.builder.op1("Expand", [lifted.name, ctx.builder.int64s(spread)]), spread);
+  return reshape(ctx.builder, tiled, y.shape.map((d, i) => (i === a ? d * repeats : d)));
 });
