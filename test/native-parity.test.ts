@@ -163,6 +163,22 @@ describe.skipIf(!available)("native engine parity", () => {
     }
   });
 
+  it("FFT lowerings alone: padded and strided rfft/irfft, norms, complex mul/add, roll, hann, repeat_interleave", async () => {
+    const { nn, F } = tb;
+    class Spectral extends nn.Module {
+      forward(x: tb.Tensor): tb.Tensor {
+        const z = F.rfft(F.mul(x, F.hannWindow(32)), 40, -1, "ortho"); // zero-padded to 40
+        const filtered = F.complexOp("add", F.complexOp("mul", z, z), 0.5);
+        const y = F.roll(F.irfft(filtered, 32, -1, "ortho"), [5], [-1]);
+        const across = F.irfft(F.rfft(x, 3, 1), 2, 1, "forward"); // along the channel axis: transposed
+        const pairs = F.viewAsComplex(F.stack([x, F.flip(x, [2])], -1));
+        const back = F.irfft(F.complexOp("mul", pairs, F.rfft(x, 62, -1)), 32, -1);
+        return F.add(F.add(y, F.roll(across, [-1, 2], [1, 2])), F.repeatInterleave(F.narrow(back, 2, 0, 16), 2, 2));
+      }
+    }
+    (await expectStreamParity(new tb.BendedModule(new Spectral()), "forward", blocks([1, 2, 32], 2))).dispose();
+  });
+
   const activationCases: [string, () => tb.BendingCallback, number[]][] = [
     ["Mask", () => new tb.Mask(control("keep", 0.5)), [0.5, 0.2, 1, 0]],
     ["Mask constant", () => new tb.Mask(0.3, { dim: 1 }), []],
