@@ -179,6 +179,18 @@ describe.skipIf(!available)("native engine parity", () => {
     (await expectStreamParity(new tb.BendedModule(new Spectral()), "forward", blocks([1, 2, 32], 2))).dispose();
   });
 
+  it("norm: p = 2, 1, ∞, −∞, 0 and 3, over one axis, several, or all", async () => {
+    const { nn, F } = tb;
+    class Norms extends nn.Module {
+      forward(x: tb.Tensor): tb.Tensor {
+        const perAxis = [F.norm(x, 2, 2, true), F.norm(x, 1, 2, true), F.norm(x, Infinity, 2, true), F.norm(x, -Infinity, 2, true)];
+        const whole = F.add(F.norm(x, 3, [1, 2], true), F.norm(x)); // [1, 1, 1] and a scalar
+        return F.add(F.add(F.cat(perAxis, 2), whole), F.norm(F.relu(x), 0, 2, true));
+      }
+    }
+    (await expectStreamParity(new tb.BendedModule(new Norms()), "forward", blocks([1, 2, 32], 2))).dispose();
+  });
+
   const activationCases: [string, () => tb.BendingCallback, number[]][] = [
     ["Mask", () => new tb.Mask(control("keep", 0.5)), [0.5, 0.2, 1, 0]],
     ["Mask constant", () => new tb.Mask(0.3, { dim: 1 }), []],

@@ -432,3 +432,21 @@ register(["repeat_interleave"], (ctx, args) => {
   const tiled = value(ctx.builder.op1("Expand", [lifted.name, ctx.builder.int64s(spread)]), spread);
   return reshape(ctx.builder, tiled, y.shape.map((d, i) => (i === a ? d * repeats : d)));
 });
+
+/** torch.norm: the p-norm over `dim` (all axes when null), as the wasm op computes it. */
+register(["norm"], (ctx, args) => {
+  const b = ctx.builder;
+  const x = tensorArg(ctx, args, 0);
+  const p = typeof args[1] === "number" ? args[1] : 2;
+  const dims = args[2] === undefined || args[2] === null ? x.shape.map((_, i) => i) : ints(args[2], 1, 0).map((d) => axis(d, x.shape.length));
+  const attrs = { keepdims: args[3] === true ? 1 : 0 };
+  const sum = (t: string): string => b.op1("ReduceSum", [t, b.int64s(dims)], attrs);
+  const a = b.op1("Abs", [x.name]);
+  let out: string;
+  if (p === Infinity || p === -Infinity) out = b.op1(p > 0 ? "ReduceMax" : "ReduceMin", [a], { ...attrs, axes: dims });
+  else if (p === 0) out = sum(b.op1("Cast", [b.op1("Not", [b.op1("Equal", [x.name, b.scalar(0)])])], { to: 1 }));
+  else if (p === 2) out = b.op1("Sqrt", [sum(b.op1("Mul", [x.name, x.name]))]);
+  else if (p === 1) out = sum(a);
+  else out = b.op1("Pow", [sum(b.op1("Pow", [a, b.scalar(p)])), b.scalar(1 / p)]);
+  return value(out, nodeShape(ctx.node));
+});
