@@ -8,6 +8,7 @@ import {
   type ComplexValue, type LoweredArg, type LoweringContext, type TensorValue,
 } from "./lowering.js";
 import { broadcast, concat, narrow, reshape } from "./ops.js";
+import { dftTables } from "../nn/ops/spectral.js";
 
 function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };
@@ -23,7 +24,7 @@ const MAX_FFT = 8192;
 /** The DFT matrices of one model, by length: [n, bins] cos and −sin, and their transposes. */
 const dftConstants = new WeakMap<OnnxGraphBuilder, Map<string, string>>();
 
-/** cos (or −sin) of 2πkt/n as [n, bins] (or [bins, n] when `transposed`), as spectral.ts's dft() makes it. */
+/** cos (or −sin) of 2πkt/n as [n, bins] (or [bins, n] when `transposed`): the wasm op's own tables (dftTables). */
 function dftMatrix(b: OnnxGraphBuilder, n: number, part: "cos" | "sin", transposed: boolean): TensorValue {
   const bins = Math.floor(n / 2) + 1;
   const shape = transposed ? [bins, n] : [n, bins];
@@ -32,12 +33,11 @@ function dftMatrix(b: OnnxGraphBuilder, n: number, part: "cos" | "sin", transpos
   const key = `${part}:${n}:${transposed}`;
   let name = known.get(key);
   if (name === undefined) {
-    const data = new Float32Array(n * bins);
-    for (let t = 0; t < n; t++) {
-      for (let k = 0; k < bins; k++) {
-        const phase = (2 * Math.PI * ((k * t) % n)) / n;
-        data[transposed ? k * n + t : t * bins + k] = part === "cos" ? Math.cos(phase) : -Math.sin(phase);
-      }
+    const table = dftTables(n)[part];
+    let data = table;
+    if (transposed) {
+      data = new Float32Array(n * bins);
+      for (let t = 0; t < n; t++) for (let k = 0; k < bins; k++) data[k * n + t] = table[t * bins + k];
     }
     name = b.floatConstant(`dft_${part}${n}`, data, shape);
     known.set(key, name);

@@ -32,6 +32,25 @@ const dftMatrices = new Map<number, { cos: Tensor; sin: Tensor }>();
 /** Bytes the kept DFT matrices may hold (one length of 8192 takes 268 MB). */
 const DFT_CACHE_BYTES = 512 << 20;
 let dftCacheBytes = 0;
+/**
+ * The real DFT's matrices for length n, [n, bins] row-major: cos(2πkt/n) and −sin(2πkt/n),
+ * computed in float64 (the phase reduced mod n first). The native engine builds its constants
+ * from these too, so both engines multiply by the same float32 numbers.
+ */
+export function dftTables(n: number): { cos: Float32Array; sin: Float32Array; bins: number } {
+  const bins = Math.floor(n / 2) + 1;
+  const cos = new Float32Array(n * bins);
+  const sin = new Float32Array(n * bins);
+  for (let t = 0; t < n; t++) {
+    for (let k = 0; k < bins; k++) {
+      const phase = (2 * Math.PI * ((k * t) % n)) / n;
+      cos[t * bins + k] = Math.cos(phase);
+      sin[t * bins + k] = -Math.sin(phase);
+    }
+  }
+  return { cos, sin, bins };
+}
+
 function dft(n: number): { cos: Tensor; sin: Tensor } {
   if (n > MAX_FFT) throw new BendingError(`FFTs longer than ${MAX_FFT} are not supported (got ${n})`);
   let m = dftMatrices.get(n);
@@ -39,16 +58,7 @@ function dft(n: number): { cos: Tensor; sin: Tensor } {
     dftMatrices.delete(n);
     dftMatrices.set(n, m);
   } else {
-    const bins = Math.floor(n / 2) + 1;
-    const c = new Float32Array(n * bins);
-    const s = new Float32Array(n * bins);
-    for (let t = 0; t < n; t++) {
-      for (let k = 0; k < bins; k++) {
-        const phase = (2 * Math.PI * ((k * t) % n)) / n;
-        c[t * bins + k] = Math.cos(phase);
-        s[t * bins + k] = -Math.sin(phase);
-      }
-    }
+    const { cos: c, sin: s, bins } = dftTables(n);
     const bytes = 2 * c.byteLength;
     for (const [length, old] of dftMatrices) {
       if (dftCacheBytes + bytes <= DFT_CACHE_BYTES) break;
