@@ -179,7 +179,9 @@ function switchModel() {
   wsSend("load", [toSecond ? SECOND_MODEL : "audio"]);
   // Versions belong to the model that is replaced: the new one starts with none.
   written.length = 0;
-  if (!toSecond) wsSend(BEND_KEEP[0], BEND_KEEP.slice(1));
+  // rave_like's `forward` waits for audio in (the soak sends none): its `decode` streams from latents.
+  if (toSecond) wsSend("method", ["decode"]);
+  else wsSend(BEND_KEEP[0], BEND_KEEP.slice(1));
 }
 
 // --- churn: a client connects, asks for status, leaves (5 per second) -------------------
