@@ -52,7 +52,8 @@ if (parentPort) {
   let sentRestore = "";
   // Per stored version, the id of its first tensor when its weights were sent (a version written again gets new tensors).
   let sentVersions = new Map<string, number>();
-  const restoreDelta = (): { restore?: RestoreState; versionWeights?: StoredVersion[] } => {
+  // `command`: the command just run; only `write` (or a change of the names) can give a version new weights.
+  const restoreDelta = (command?: Atom): { restore?: RestoreState; versionWeights?: StoredVersion[] } => {
     const bended = session.bended;
     const versions = bended ? bended.versionNames().filter((name) => name !== DEFAULT_VERSION) : [];
     const restore: RestoreState = {
@@ -63,8 +64,9 @@ if (parentPort) {
       interpolation: bended?.interpolationWeights ?? null,
     };
     const versionWeights: StoredVersion[] = [];
+    const namesChanged = versions.length !== sentVersions.size || versions.some((name) => !sentVersions.has(name));
     const now = new Map<string, number>();
-    for (const name of versions) {
+    for (const name of command === undefined || command === "write" || namesChanged ? versions : []) {
       const state = Object.entries(bended!.versionStateDict(name));
       const id = state[0]?.[1].id ?? -1;
       now.set(name, id);
@@ -74,7 +76,7 @@ if (parentPort) {
       for (const [key, t] of state) weights[key] = { shape: [...t.shape], dtype: t.dtype as "float32" | "int32" | "bool", data: t.dataSync() as Float32Array | Int32Array | Uint8Array };
       versionWeights.push({ name, weights });
     }
-    sentVersions = now;
+    if (command === undefined || command === "write" || namesChanged) sentVersions = now;
     const signature = JSON.stringify(restore);
     if (signature === sentRestore && versionWeights.length === 0) return {};
     sentRestore = signature;
@@ -124,7 +126,7 @@ if (parentPort) {
       }
       if (!message.quiet) port.postMessage({ started: message.id, status: {} });
       const reply = await session.execute(message.atoms);
-      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta()) });
+      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta(message.atoms[0])) });
     },
   });
   session.onBlock(() => queue.blockDone());
