@@ -4,8 +4,11 @@
 // WebSocket clients connect and leave. All on 127.0.0.1; stops by itself after N minutes.
 // Every 10 s: blocks received vs real time, dropped, max gap, reply p50/p99, RSS; at the
 // end the totals and the RSS slope after the first minute.
+// --switch-models S: every S seconds, `load` alternately a second audio model (the
+// TorchScript fixture rave_like.ts, copied into the workspace) and the shipped `audio`
+// while the stream runs; the switch replies are listed at the end.
 import { createSocket } from "node:dgram";
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,17 +25,24 @@ const { values: opts } = parseArgs({
     "max-versions": { type: "string", default: "8" },
     // what computes blocks, as the plugin's --engine: native, wasm, auto (native where ONNX Runtime loads)
     engine: { type: "string", default: "auto" },
+    "switch-models": { type: "string", default: "0" },
   },
 });
 const MINUTES = Number(opts.minutes);
 const RATE = Number(opts.rate);
 const MAX_VERSIONS = Number(opts["max-versions"]);
 if (!(MINUTES > 0 && MINUTES <= 120) || !(RATE > 0 && RATE <= 20000)) throw new Error("--minutes in (0, 120], --rate in (0, 20000]");
+const SWITCH_S = Number(opts["switch-models"]);
+if (!(SWITCH_S >= 0)) throw new Error("--switch-models <seconds>: 0 (off) or more");
 const REPORT_MS = 10_000;
+const workspace = mkdtempSync(join(tmpdir(), "tfbend-soak-"));
+// The second model of --switch-models: a RAVE-like TorchScript archive in the workspace.
+const SECOND_MODEL = "rave_like.ts";
+if (SWITCH_S > 0) copyFileSync(new URL("../test/fixtures/torchscript/rave_like.ts", import.meta.url).pathname, join(workspace, SECOND_MODEL));
 
 const engine = await control.Engine.start({
   modelsDir: new URL("../models", import.meta.url).pathname,
-  workspace: mkdtempSync(join(tmpdir(), "tfbend-soak-")),
+  workspace,
   model: "audio",
   maxVersions: MAX_VERSIONS,
   engine: opts.engine,
@@ -50,7 +60,8 @@ const open = async () => {
   });
   return socket;
 };
-await engine.execute(["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2]);
+const BEND_KEEP = ["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2];
+await engine.execute(BEND_KEEP);
 
 // --- the listener: blocks as a patch receives them ------------------------------------
 const listener = await open();
@@ -92,6 +103,7 @@ control1.on("message", (data, binary) => {
   const { t0, command } = pending.get(m.id);
   pending.delete(m.id);
   const ms = performance.now() - t0;
+  if (command === "load") switchReplies.push({ at: (performance.now() - runStart) / 1000, ms, ok: m.ok, says: String(m.values.join(" ")).slice(0, 160) });
   intervalLatencies.push(ms);
   (allLatencies[command] ?? allLatencies.other).push(ms);
   answered++;
@@ -101,6 +113,9 @@ control1.on("message", (data, binary) => {
     if (!errorKinds.has(why) && errorKinds.size < 10) errorKinds.add(why);
   }
 });
+/** --switch-models: each `load` reply (when, how long, ok, what it said). */
+const switchReplies = [];
+let runStart = performance.now();
 const wsSend = (cmd, args = []) => {
   const id = nextId++;
   pending.set(id, { t0: performance.now(), command: cmd });
@@ -157,6 +172,18 @@ function writeVersion() {
   written.push(name);
 }
 
+/** --switch-models: the other model than the one loaded last; `audio` gets its `keep` bending back. */
+let switches = 0;
+function switchModel() {
+  const toSecond = switches++ % 2 === 0;
+  wsSend("load", [toSecond ? SECOND_MODEL : "audio"]);
+  // Versions belong to the model that is replaced: the new one starts with none.
+  written.length = 0;
+  // rave_like's `forward` waits for audio in (the soak sends none): its `decode` streams from latents.
+  if (toSecond) wsSend("method", ["decode"]);
+  else wsSend(BEND_KEEP[0], BEND_KEEP.slice(1));
+}
+
 // --- churn: a client connects, asks for status, leaves (5 per second) -------------------
 let churned = 0;
 let churnFailures = 0;
@@ -178,6 +205,7 @@ async function churnOnce() {
 // --- run -------------------------------------------------------------------------------
 await engine.execute(["stream", "start"]);
 const t0 = performance.now();
+runStart = t0;
 const end = t0 + MINUTES * 60_000;
 let sentTarget = 0;
 const traffic = setInterval(() => {
@@ -191,6 +219,18 @@ const traffic = setInterval(() => {
 }, 5);
 const versions = setInterval(writeVersion, 2000);
 const churn = setInterval(() => void churnOnce(), 200);
+const modelSwitches = SWITCH_S > 0 ? setInterval(switchModel, SWITCH_S * 1000) : null;
+
+// Late blocks: the session's `dropped` starts again at 0 with each model (and thread), so it is
+// sampled often and every fall counts what it had reached.
+let lateBefore = 0;
+let lateLast = 0;
+const lateNow = () => lateBefore + lateLast;
+const lateSampler = setInterval(() => {
+  const dropped = Number(engine.status().dropped ?? 0);
+  if (dropped < lateLast) lateBefore += lateLast;
+  lateLast = dropped;
+}, 50);
 
 const rows = [];
 const rssSamples = [];
@@ -206,7 +246,7 @@ await new Promise((resolveRun) => {
     const rss = process.memoryUsage().rss / 2 ** 20;
     rssSamples.push([t, rss]);
     const expected = (t * 1000) / blockMs;
-    const dropped = Number(status.dropped) + seqGaps + wsServer.dropped;
+    const dropped = lateNow() + seqGaps + wsServer.dropped;
     const row = { t, blocks, expected, dropped, gap: intervalMaxGap, replies: lat.length, p50: quantile(lat, 0.5) ?? 0, p99: quantile(lat, 0.99) ?? 0, rss, versionMb: Number(status.version_mb ?? 0) };
     rows.push(row);
     intervalMaxGap = 0;
@@ -220,6 +260,8 @@ await new Promise((resolveRun) => {
 clearInterval(traffic);
 clearInterval(versions);
 clearInterval(churn);
+clearInterval(lateSampler);
+if (modelSwitches) clearInterval(modelSwitches);
 await engine.execute(["stream", "stop"]);
 await new Promise((r) => setTimeout(r, 500));
 
@@ -238,12 +280,18 @@ const q = (xs, p) => quantile([...xs].sort((a, b) => a - b), p) ?? 0;
 const all = [...allLatencies.set, ...allLatencies.get, ...allLatencies.other];
 const status = engine.status();
 console.log("");
-console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${Number(status.dropped) + seqGaps + wsServer.dropped} (late ${status.dropped}, seq gaps ${seqGaps}, skipped by the server ${wsServer.dropped}); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
+console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${lateNow() + seqGaps + wsServer.dropped} (late ${lateNow()}, seq gaps ${seqGaps}, skipped by the server ${wsServer.dropped}); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
 console.log(`control: ${sent} sent (${(sent / seconds).toFixed(0)}/s), ${answered} answered, ${errors} errors, ${writes} writes (cap ${MAX_VERSIONS}); ${churned} connections churned (${churnFailures} failed)`);
 if (errorKinds.size) console.log(`error replies (first kinds): ${[...errorKinds].join(" | ")}`);
 console.log(`reply ms: all p50 ${fmt(q(all, 0.5))} p99 ${fmt(q(all, 0.99))}; set p50 ${fmt(q(allLatencies.set, 0.5))} p99 ${fmt(q(allLatencies.set, 0.99))}; get p50 ${fmt(q(allLatencies.get, 0.5))} p99 ${fmt(q(allLatencies.get, 0.99))}`);
 console.log(`stream RTF p50 ${status.rtf_p50} p95 ${status.rtf_p95}; RSS ${rssSamples[0]?.[1].toFixed(0)} → ${rssSamples.at(-1)?.[1].toFixed(0)} MB, slope after the first minute ${slope(rssSamples).toFixed(2)} MB/min`);
 
+if (SWITCH_S > 0) {
+  const ok = switchReplies.filter((r) => r.ok).length;
+  const ms = switchReplies.map((r) => r.ms);
+  console.log(`model switches: ${switches} sent every ${SWITCH_S} s, ${switchReplies.length} answered, ${ok} ok; load reply ms p50 ${fmt(q(ms, 0.5))} max ${fmt(q(ms, 1))}; pending replies at the end ${pending.size}`);
+  for (const r of switchReplies) console.log(`  t=${r.at.toFixed(1)} s ${r.ms.toFixed(0)} ms ${r.ok ? "ok" : "ERROR"}: ${r.says}`);
+}
 udp.close();
 listener.terminate();
 control1.terminate();

@@ -26,8 +26,20 @@ export interface EngineOptions extends SessionOptions {
 export interface RestoreState {
   method: string;
   config: string | null;
+  /** Stored versions (not `_default`), the version in use and the interpolation in effect. */
+  versions?: string[];
+  version?: string;
+  interpolation?: Record<string, number> | null;
   controls?: ControlState[];
   streaming?: boolean;
+  /** The weights of `versions` (set by the engine from what the thread sent when each was written). */
+  storedVersions?: StoredVersion[];
+}
+
+/** A stored version's weights as plain arrays, so that a new inference thread can store it again. */
+export interface StoredVersion {
+  name: string;
+  weights: Record<string, { shape: number[]; dtype: "float32" | "int32" | "bool"; data: Float32Array | Int32Array | Uint8Array }>;
 }
 
 /** Errors after which the inference thread cannot be trusted (its wasm memory or heap is broken): it is restarted. */
@@ -60,7 +72,7 @@ type FromWorker = { status: Record<string, Atom>; controls?: ControlState[] } & 
   | { event: Reply }
   | { started: number }
   | { alive: true }
-) & { restore?: RestoreState };
+) & { restore?: RestoreState; versionWeights?: StoredVersion[] };
 
 export class Engine {
   private worker!: Worker;
@@ -87,6 +99,8 @@ export class Engine {
   private running: number | null = null;
   /** The method and bendings the inference thread last reported, for a restart. */
   private restoreState: RestoreState | null = null;
+  /** The weights of the stored versions the thread reported (as many as --max-versions allows), for a restart. */
+  private readonly versionWeights = new Map<string, StoredVersion>();
   /** Why the thread is being restarted (the watchdog, a fatal error), for the event clients get. */
   private recovering: string | null = null;
   private readonly watchdog: NodeJS.Timeout;
@@ -146,7 +160,12 @@ export class Engine {
       worker.on("message", (message: FromWorker) => {
         if (worker !== this.worker) return;
         this.heardAt = performance.now();
-        if (message.restore) this.restoreState = message.restore;
+        for (const stored of message.versionWeights ?? []) this.versionWeights.set(stored.name, stored);
+        if (message.restore) {
+          this.restoreState = message.restore;
+          const kept = new Set(message.restore.versions ?? []);
+          for (const name of [...this.versionWeights.keys()]) if (!kept.has(name)) this.versionWeights.delete(name);
+        }
         if ("started" in message) {
           this.running = message.started;
           return;
@@ -193,7 +212,12 @@ export class Engine {
       this.planned = false;
       // What the new thread puts back: the method and bendings reported last, the live controls, the stream.
       const restore: RestoreState | undefined = this.restoreState
-        ? { ...this.restoreState, controls: this.mirror.states(), streaming: this.lastStatus.streaming === 1 }
+        ? {
+          ...this.restoreState,
+          controls: this.mirror.states(),
+          streaming: this.lastStatus.streaming === 1,
+          storedVersions: (this.restoreState.versions ?? []).flatMap((name) => this.versionWeights.get(name) ?? []),
+        }
         : undefined;
       const reason = this.recovering;
       this.running = null;
@@ -225,7 +249,7 @@ export class Engine {
           if (this.closed) return resolveRestart();
           this.spawn({ ...this.options, model, restore: lastModel ? restore : undefined })
             .then((boot) => {
-              const restored = boot?.ok ? `model ${model} restored with its method, bendings and controls${restore?.streaming ? ", streaming" : ""}` : `model ${model ?? "none"} could not be loaded again`;
+              const restored = boot?.ok ? `model ${model} restored with its method, versions, bendings and controls${restore?.streaming ? ", streaming" : ""}` : `model ${model ?? "none"} could not be loaded again`;
               const event: Reply = { command: "engine", ok: planned && boot?.ok === true, values: [`inference thread restarted (${reason ?? `it stopped, exit ${code}`}); ${restored}`] };
               for (const l of this.changeListeners) l(event);
             })

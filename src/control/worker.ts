@@ -11,7 +11,8 @@ import type { ControlState } from "./control-mirror.js";
 import type { AudioChunk } from "./audio-input.js";
 import { BendingConfig } from "../bending/config.js";
 import { tf } from "../tf.js";
-import type { RestoreState } from "./engine.js";
+import type { RestoreState, StoredVersion } from "./engine.js";
+import { DEFAULT_VERSION } from "../bended/versions.js";
 
 /** How often the thread says it is alive (the engine's watchdog restarts one that stops). */
 const HEARTBEAT_MS = 250;
@@ -47,15 +48,39 @@ if (parentPort) {
     return { controls };
   };
   const changes = () => ({ status: statusDelta(), ...controlsDelta() });
-  // What a restarted thread needs to put back (the method and bendings), sent when it changed after a command.
+  // What a restarted thread needs to put back (the method, versions and bendings), sent when it changed after a command.
   let sentRestore = "";
-  const restoreDelta = (): { restore?: RestoreState } => {
+  // Per stored version, the id of its first tensor when its weights were sent (a version written again gets new tensors).
+  let sentVersions = new Map<string, number>();
+  // `command`: the command just run; only `write` (or a change of the names) can give a version new weights.
+  const restoreDelta = (command?: Atom): { restore?: RestoreState; versionWeights?: StoredVersion[] } => {
     const bended = session.bended;
-    const restore: RestoreState = { method: session.method, config: bended ? JSON.stringify(bended.bendingConfig().toJSON()) : null };
+    const versions = bended ? bended.versionNames().filter((name) => name !== DEFAULT_VERSION) : [];
+    const restore: RestoreState = {
+      method: session.method,
+      config: bended ? JSON.stringify(bended.bendingConfig().toJSON()) : null,
+      versions,
+      version: bended?.version,
+      interpolation: bended?.interpolationWeights ?? null,
+    };
+    const versionWeights: StoredVersion[] = [];
+    const namesChanged = versions.length !== sentVersions.size || versions.some((name) => !sentVersions.has(name));
+    const now = new Map<string, number>();
+    for (const name of command === undefined || command === "write" || namesChanged ? versions : []) {
+      const state = Object.entries(bended!.versionStateDict(name));
+      const id = state[0]?.[1].id ?? -1;
+      now.set(name, id);
+      if (sentVersions.get(name) === id) continue;
+      // Copied out once per write: the engine keeps them (as many as --max-versions) for a restart.
+      const weights: StoredVersion["weights"] = {};
+      for (const [key, t] of state) weights[key] = { shape: [...t.shape], dtype: t.dtype as "float32" | "int32" | "bool", data: t.dataSync() as Float32Array | Int32Array | Uint8Array };
+      versionWeights.push({ name, weights });
+    }
+    if (command === undefined || command === "write" || namesChanged) sentVersions = now;
     const signature = JSON.stringify(restore);
-    if (signature === sentRestore) return {};
+    if (signature === sentRestore && versionWeights.length === 0) return {};
     sentRestore = signature;
-    return { restore };
+    return { restore, ...(versionWeights.length ? { versionWeights } : {}) };
   };
   setInterval(() => port.postMessage({ alive: true, status: {} }), HEARTBEAT_MS).unref();
   session.onBlock((block) => {
@@ -64,11 +89,21 @@ if (parentPort) {
   session.onError((reply) => port.postMessage({ event: reply, ...changes() }));
   session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));
   const boot = options.model ? session.execute(["load", options.model]).then((reply) => (reply.ok && options.restore ? restore(options.restore).then(() => reply) : reply)) : Promise.resolve(null);
-  /** Puts back what the thread before this one had: method, bendings, control values, stream. */
+  /** Puts back what the thread before this one had: method, versions, bendings, control values, stream. */
   async function restore(state: RestoreState): Promise<void> {
     try {
       if (state.method !== session.method) await session.execute(["method", state.method]);
       const model = session.requireModel();
+      for (const stored of state.storedVersions ?? []) {
+        const tensors = Object.fromEntries(Object.entries(stored.weights).map(([key, w]) => [key, tf.tensor(w.data, w.shape, w.dtype)]));
+        try {
+          model.createVersion(stored.name, tensors); // stores copies
+        } finally {
+          for (const t of Object.values(tensors)) t.dispose();
+        }
+      }
+      if (state.interpolation) model.interpolate(state.interpolation);
+      else if (state.version !== undefined) model.version = state.version;
       if (state.config) model.setConfig(BendingConfig.fromJSON(JSON.parse(state.config), model));
       const known = new Set(model.controls().map((c) => c.name));
       for (const control of state.controls ?? []) if (!control.derived && known.has(control.name)) model.update(control.name, control.value);
@@ -91,7 +126,7 @@ if (parentPort) {
       }
       if (!message.quiet) port.postMessage({ started: message.id, status: {} });
       const reply = await session.execute(message.atoms);
-      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta()) });
+      port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta(message.atoms[0])) });
     },
   });
   session.onBlock(() => queue.blockDone());
