@@ -1,166 +1,39 @@
-// The bending catalogue beyond Mask: masks, affine maps, noise, permutations, clamps,
-// captures, batch interpolation and code callbacks. Each one is registered by type name
-// so that configs round-trip through JSON.
-//
-// Derived tensors (a mask for the current prob, a scaled noise field, a scalar) are
-// cached in the target's state and remade only when the control values they come from
-// change, so a pass allocates nothing but its results.
+// The bending catalogue beyond Mask: masks, affine maps, noise, permutations and clamps;
+// the callbacks that watch or mix passes (Capture, InterpolateActivation, Lambda) are in
+// catalogue-passes.ts. Each one is registered by type name at the end of its file, so
+// that configs round-trip through JSON.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { formatShape } from "../util/format.js";
-import { wrapDim } from "../util/python.js";
-import {
-  BendingCallback,
-  controllableFromJSON,
-  registerCallback,
-  type ArgJSON,
-  type BendingTarget,
-  type CallbackJSON,
-  type ControlResolver,
-  type JSONValue,
-  type TargetState,
-} from "./callback.js";
+import { registerCallback, type BendingTarget, type TargetState } from "./callback.js";
 import { checkStateShape, keptShape } from "./mask.js";
-import { BendingParameter, resolveControl, type Controllable } from "./parameter.js";
+import { resolveControl, type Controllable } from "./parameter.js";
+import {
+  Dim,
+  DimOptions,
+  passThrough,
+  slot,
+  scalarSlot,
+  randomOrder,
+  axisOf,
+  where,
+  requireNumber,
+  numberArg,
+  dimArg,
+  requiredDim,
+  opArg,
+  CatalogueCallback,
+  NoiseOp,
+  NUMBER,
+  PROBABILITY,
+  NON_NEGATIVE,
+  DIM,
+  NOISE_OP,
+} from "./catalogue-base.js";
 
-export type Dim = number | number[];
-
-/** Upper bound of Capture's ring, so a message cannot make it hold unbounded memory. */
-export const MAX_CAPTURED_PASSES = 1024;
-
-export interface DimOptions {
-  /** Axes the random state varies along; the others have size 1 and broadcast. */
-  dim?: Dim;
-  seed?: number;
-}
-
-type ArgValue = Controllable | JSONValue | readonly Controllable[] | undefined;
-
-// --- shared helpers ------------------------------------------------------------------
-
-/**
- * `x` unchanged. Activations pass the very tensor on; a weight gets a clone (same data,
- * new handle) because the bent-weight cache disposes what a weight chain returns, and
- * that must never be the module's own parameter.
- */
-function passThrough(x: Tensor, target: BendingTarget): Tensor {
-  return target.kind === "weight" ? tf.clone(x) : x;
-}
-
-/** The control values each cached tensor was made for (state only holds tensors and numbers). */
-const slotSignatures = new WeakMap<Tensor, string>();
-
-/**
- * `state[key]`, a kept tensor made by `make()` for the control values in `signature`;
- * remade (and the old one disposed) only when the signature changes.
- */
-export function slot(state: TargetState, key: string, signature: string, make: () => Tensor): Tensor {
-  const cached = state[key];
-  if (cached instanceof tf.Tensor && slotSignatures.get(cached) === signature) return cached;
-  if (cached instanceof tf.Tensor) cached.dispose();
-  const made = tf.keep(tf.tidy(make));
-  slotSignatures.set(made, signature);
-  state[key] = made;
-  return made;
-}
-
-function scalarSlot(state: TargetState, key: string, value: number): Tensor {
-  return slot(state, key, String(value), () => tf.scalar(value));
-}
-
-/** A random order of 0..n-1 drawn from `seed` (tf's seeded uniform, argsorted once at bend time). */
-export function randomOrder(n: number, seed: number): Int32Array {
-  const field = tf.tidy(() => tf.randomUniform([n], 0, 1, "float32", seed).dataSync());
-  // Array.sort is stable, so ties (rare in float32) still give a reproducible order.
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => field[a] - field[b]);
-  return Int32Array.from(order);
-}
-
-/** `dim` of a tensor of `shape` as an axis (PyTorch's rule), or a BendingError naming the shape and the callback. */
-function axisOf(dim: number, shape: readonly number[], who: BendingCallback): number {
-  return wrapDim(dim, shape.length, `shape ${formatShape([...shape])}`, String(who));
-}
-
-function where(target: BendingTarget): string {
-  return target.kind === "activation" ? `activation '${target.name}' of ${target.fn}` : `weight '${target.name}'`;
-}
-
-function requireNumber(name: string, value: Controllable, options: { finite?: boolean } = {}): void {
-  if (typeof value === "number" && (Number.isNaN(value) || (options.finite !== false && !Number.isFinite(value)))) {
-    throw new BendingError(`${name} needs a ${options.finite !== false ? "finite " : ""}number, got ${value}`);
-  }
-}
-
-// JSON has no Infinity/NaN: they are saved as the strings "Infinity", "-Infinity", "NaN".
-const NON_FINITE = new Set(["Infinity", "-Infinity", "NaN"]);
-
-function argToJSON(v: Exclude<ArgValue, undefined>): ArgJSON {
-  if (v instanceof BendingParameter) return v.toJSON();
-  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
-  if (Array.isArray(v)) return (v as readonly (Controllable | JSONValue)[]).map((e) => argToJSON(e)) as JSONValue;
-  return v as JSONValue;
-}
-
-/** A saved numeric argument: a number, a non-finite string, or a control. */
-function numberArg(value: ArgJSON | undefined, controls: ControlResolver): Controllable | undefined {
-  if (typeof value === "string" && NON_FINITE.has(value)) return Number(value);
-  return controllableFromJSON(value, controls);
-}
-
-function dimArg(value: ArgJSON | undefined): Dim | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "number" || (Array.isArray(value) && value.every((d) => typeof d === "number"))) return value as Dim;
-  throw new BendingError(`dim must be an integer or a list of integers, got ${JSON.stringify(value)}`);
-}
-
-function requiredDim(type: string, value: ArgJSON | undefined): Dim {
-  const dim = dimArg(value);
-  if (dim === undefined) throw new BendingError(`a saved ${type} needs its dim argument`);
-  return dim;
-}
-
-function opArg(value: ArgJSON | undefined): NoiseOp | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (value === "add" || value === "mul") return value;
-  throw new BendingError(`noise op must be 'add' or 'mul', got ${JSON.stringify(value)}`);
-}
-
-// --- base ----------------------------------------------------------------------------
-
-/**
- * Base of the catalogue: arguments may hold lists of controls (InterpolateActivation's
- * weights) and non-finite numbers (Clamp's default bounds), which the base class's
- * controls, signature and JSON do not cover.
- */
-export abstract class CatalogueCallback extends BendingCallback {
-  /** Arguments in repr/JSON order. */
-  protected abstract args(): Record<string, ArgValue>;
-
-  protected arguments(): Record<string, Controllable | JSONValue | undefined> {
-    // Lists of controls print through the base repr, which handles them element-wise.
-    return this.args() as unknown as Record<string, Controllable | JSONValue | undefined>;
-  }
-
-  private controlArgs(): BendingParameter[] {
-    return Object.values(this.args())
-      .flatMap((v) => (Array.isArray(v) ? (v as readonly unknown[]) : [v]))
-      .filter((v): v is BendingParameter => v instanceof BendingParameter);
-  }
-
-  override controls(): BendingParameter[] {
-    return [...new Set(this.controlArgs().flatMap((p) => p.sources()))];
-  }
-
-  override controlSignature(): string {
-    return this.controlArgs().map((p) => p.value).join(",");
-  }
-
-  override toJSON(): CallbackJSON {
-    const args: Record<string, ArgJSON> = {};
-    for (const [k, v] of Object.entries(this.args())) if (v !== undefined) args[k] = argToJSON(v);
-    return { type: this.type, args, seed: this.seed };
-  }
-}
+// The catalogue's public names, wherever they live.
+export { CatalogueCallback, MAX_CAPTURED_PASSES, randomOrder, slot, type Dim, type DimOptions, type NoiseOp } from "./catalogue-base.js";
+export { Capture, InterpolateActivation, Lambda, type CaptureOptions, type LambdaOptions } from "./catalogue-passes.js";
 
 // --- OrderedMask -----------------------------------------------------------------------
 
@@ -264,8 +137,6 @@ export class Affine extends CatalogueCallback {
 }
 
 // --- Normal, Uniform -------------------------------------------------------------------
-
-export type NoiseOp = "add" | "mul";
 
 export interface NoiseOptions extends DimOptions {
   /** "add": x + noise (default); "mul": x · (1 + noise). */
@@ -465,221 +336,6 @@ export class ThresholdActivation extends CatalogueCallback {
   }
 }
 
-// --- Capture --------------------------------------------------------------------------------
-
-export interface CaptureOptions {
-  /** Passes kept per target, oldest dropped first (default 16). */
-  maxPasses?: number;
-}
-
-interface Ring {
-  /** Names it answers to: the activation name and `fn:name`. */
-  names: string[];
-  /** Its key as BendedModule prints it (`fn:name` outside the default method). */
-  key: string;
-  tensors: Tensor[];
-}
-
-/**
- * Records the activation of every pass (oldest first, the last `maxPasses` per target)
- * and passes it through unchanged. Activations only. The recorded tensors belong to the
- * Capture: `captured()` hands out clones the caller disposes; `clear()` frees the records;
- * removing the bending (or `reset()`) frees its targets' records.
- */
-export class Capture extends CatalogueCallback {
-  readonly type = "Capture";
-  protected override readonly integerArguments: readonly string[] = ["maxPasses"];
-  readonly maxPasses: number;
-  /** Records by target state object (the state lives exactly as long as the bound target). */
-  private readonly rings = new Map<TargetState, Ring>();
-
-  constructor(options: CaptureOptions = {}) {
-    super(0);
-    this.maxPasses = options.maxPasses ?? 16;
-    if (!(Number.isInteger(this.maxPasses) && this.maxPasses >= 1 && this.maxPasses <= MAX_CAPTURED_PASSES)) {
-      throw new BendingError(`Capture keeps 1 to ${MAX_CAPTURED_PASSES} passes, got ${this.maxPasses}`);
-    }
-  }
-  override get weightCompatible(): boolean {
-    return false;
-  }
-  protected args() {
-    return { maxPasses: this.maxPasses };
-  }
-
-  override init(target: BendingTarget): TargetState {
-    const state: TargetState = {};
-    const scoped = `${target.fn}:${target.name}`;
-    // "forward" is BendedModule's default method, whose keys are unscoped (bending/ cannot import bended/).
-    const key = target.fn === "forward" ? target.name : scoped;
-    this.rings.set(state, { names: [target.name, scoped], key, tensors: [] });
-    return state;
-  }
-
-  override disposeState(state: TargetState): void {
-    const ring = this.rings.get(state);
-    if (ring !== undefined) tf.dispose(ring.tensors);
-    this.rings.delete(state);
-    super.disposeState(state);
-  }
-
-  apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
-    const ring = this.rings.get(state);
-    if (ring !== undefined) {
-      // A kept clone shares x's data: no copy, and it outlives the pass's tidy.
-      ring.tensors.push(tf.keep(tf.clone(x)));
-      if (ring.tensors.length > this.maxPasses) ring.tensors.shift()!.dispose();
-    }
-    return passThrough(x, target);
-  }
-
-  /** Names of the targets with a record. */
-  targets(): string[] {
-    return [...this.rings.values()].map((r) => r.key);
-  }
-
-  /**
-   * The recorded activations of a target (oldest first), as clones the caller owns and
-   * disposes. `name` may be omitted when the Capture is bound to a single target.
-   */
-  captured(name?: string): Tensor[] {
-    const rings = [...this.rings.values()];
-    let ring: Ring | undefined;
-    if (name === undefined) {
-      if (rings.length > 1) throw new BendingError(`${this} records ${rings.length} targets; name one: ${this.targets().join(", ")}`);
-      ring = rings[0];
-    } else {
-      ring = rings.find((r) => r.key === name) ?? rings.find((r) => r.names.includes(name));
-      if (ring === undefined) throw new BendingError(`${this} records no '${name}' (targets: ${this.targets().join(", ") || "none"})`);
-    }
-    return ring === undefined ? [] : ring.tensors.map((t) => tf.clone(t));
-  }
-
-  /** Frees every recorded activation (the targets stay bound). */
-  clear(): void {
-    for (const ring of this.rings.values()) {
-      tf.dispose(ring.tensors);
-      ring.tensors = [];
-    }
-  }
-}
-
-// --- InterpolateActivation --------------------------------------------------------------------
-
-/**
- * Replaces every batch item of an activation by the weighted mean of the batch items,
- * Σ wᵢ·x[i] / Σ wᵢ, so a batch of two inputs can be morphed between ([1, 0] gives the
- * first everywhere, [1, 1] the midpoint, [0, 1] the second). One weight per batch item
- * (the batch size is fixed to weights.length); weights may be live controls, and negative
- * ones extrapolate as long as their sum is not 0. Activations only; it interpolates
- * within a batch (no recorded source is needed).
- */
-export class InterpolateActivation extends CatalogueCallback {
-  readonly type = "InterpolateActivation";
-  readonly weights: readonly Controllable[];
-
-  constructor(weights: readonly Controllable[]) {
-    super(0);
-    if (!Array.isArray(weights) || weights.length === 0) {
-      throw new BendingError("InterpolateActivation needs one weight per batch item, e.g. [1, 0]");
-    }
-    weights.forEach((w, i) => requireNumber(`InterpolateActivation weights[${i}]`, w));
-    this.weights = [...weights];
-  }
-  override get weightCompatible(): boolean {
-    return false;
-  }
-  protected args() {
-    return { weights: this.weights };
-  }
-
-  private normalised(target: BendingTarget): number[] {
-    const w = this.weights.map(resolveControl);
-    const sum = w.reduce((a, b) => a + b, 0);
-    if (sum === 0) throw new BendingError(`${this} on ${where(target)}: the weights sum to 0`);
-    return w.map((v) => v / sum);
-  }
-
-  /** A [B, B] matrix whose rows are the normalised weights: one matMul mixes the batch. */
-  private static matrix(w: number[]): Tensor {
-    return tf.tile(tf.tensor2d(w, [1, w.length]), [w.length, 1]);
-  }
-
-  override init(target: BendingTarget): TargetState {
-    const b = this.weights.length;
-    if (target.shape.length === 0 || target.shape[0] !== b) {
-      throw new BendingError(
-        `${this} has ${b} weights, one per batch item, but ${where(target)} has traced shape ${formatShape(target.shape)}; ` +
-          `trace with a batch of ${b}`,
-      );
-    }
-    this.normalised(target); // a zero sum fails at bend time
-    return { mix: null };
-  }
-
-  apply(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
-    const b = this.weights.length;
-    if (x.rank === 0 || x.shape[0] !== b) {
-      throw new BendingError(`${this} on ${where(target)} needs a batch of ${b}, got shape ${formatShape(x.shape)}`);
-    }
-    const w = this.normalised(target);
-    const mix = slot(state, "mix", w.join(","), () => InterpolateActivation.matrix(w));
-    return tf.reshape(tf.matMul(mix, tf.reshape(x, [b, -1])), x.shape);
-  }
-}
-
-// --- Lambda -----------------------------------------------------------------------------------
-
-export interface LambdaOptions {
-  /** Shown in the repr: Lambda(name='fold'). Defaults to the function's name. */
-  name?: string;
-}
-
-/**
- * Any TypeScript function of the tensor (weights and activations). It runs inside the
- * pass's tidy: return a tensor it made (or `x` itself), never one kept elsewhere. A
- * Lambda is code: it cannot be saved in a config, nor created from a message or a file.
- */
-export class Lambda extends CatalogueCallback {
-  readonly type = "Lambda";
-  readonly name: string | undefined;
-  constructor(readonly fn: (x: Tensor, target: BendingTarget) => Tensor, options: LambdaOptions = {}) {
-    super(0);
-    if (typeof fn !== "function") throw new BendingError("Lambda needs a function (x) => tensor");
-    this.name = options.name ?? (fn.name || undefined);
-  }
-  protected args() {
-    return { name: this.name };
-  }
-  apply(x: Tensor, _state: TargetState, target: BendingTarget): Tensor {
-    const y = this.fn(x, target);
-    if (!(y instanceof tf.Tensor)) throw new BendingError(`${this} on ${where(target)} returned ${typeof y}, not a tensor`);
-    if (target.kind === "weight" && y.shape.join() !== x.shape.join()) {
-      throw new BendingError(`${this} changed the shape of ${where(target)} from ${formatShape(x.shape)} to ${formatShape(y.shape)}`);
-    }
-    return y === x ? passThrough(x, target) : y;
-  }
-  override toJSON(): CallbackJSON {
-    throw new BendingError(
-      `${this} is TypeScript code and cannot be saved in a bending config; ` +
-        `remove it (handle.remove() or bended.unbend(pattern)) before saving, and bend it again in code after loading`,
-    );
-  }
-  /** Only the same Lambda: two functions cannot be compared. */
-  override equals(other: BendingCallback): boolean {
-    return other === this;
-  }
-}
-
-// --- registry ---------------------------------------------------------------------------------
-
-// Each callback's arguments and their domains (a control bound to one takes its domain as range).
-const NUMBER = { kind: "number" } as const;
-const PROBABILITY = { kind: "number", min: 0, max: 1 } as const;
-const NON_NEGATIVE = { kind: "number", min: 0 } as const;
-const DIM = { kind: "dim" } as const;
-const NOISE_OP = { kind: "word", words: ["add", "mul"] } as const;
-
 registerCallback("OrderedMask", (args, seed, controls) =>
   new OrderedMask(numberArg(args.prob, controls) ?? 0.5, { dim: dimArg(args.dim), seed }), { prob: PROBABILITY, dim: DIM });
 registerCallback("Scale", (args, _seed, controls) => new Scale(numberArg(args.scale, controls) ?? 1), { scale: NUMBER });
@@ -698,14 +354,3 @@ registerCallback("Clamp", (args, _seed, controls) =>
   new Clamp(numberArg(args.min, controls) ?? -Infinity, numberArg(args.max, controls) ?? Infinity), { min: NUMBER, max: NUMBER });
 registerCallback("ThresholdActivation", (args, _seed, controls) =>
   new ThresholdActivation(numberArg(args.threshold, controls) ?? 0, { value: numberArg(args.value, controls) }), { threshold: NUMBER, value: NUMBER });
-registerCallback("Capture", (args) =>
-  new Capture({ maxPasses: typeof args.maxPasses === "number" ? args.maxPasses : undefined }),
-  { maxPasses: { kind: "integer", min: 1, max: MAX_CAPTURED_PASSES } });
-registerCallback("InterpolateActivation", (args, _seed, controls) => {
-  if (!Array.isArray(args.weights)) throw new BendingError("a saved InterpolateActivation needs its weights list");
-  return new InterpolateActivation(args.weights.map((w) => numberArg(w, controls) ?? Number.NaN));
-}, { weights: { kind: "numbers" } });
-// Registered so that a message or file naming it gets the reason, not "unknown callback".
-registerCallback("Lambda", () => {
-  throw new BendingError("a Lambda is TypeScript code: it cannot be created from a message or a file; bend it in code");
-});
