@@ -13,10 +13,6 @@ const LATENT_HISTORY = 256;
 /** Seconds over which blocks/s is counted. */
 const RATE_WINDOW_MS = 2000;
 
-/** The block's stream kind, as the shared protocol decodes it. */
-export function blockKind(b: Block): Block["stream"] {
-  return b.stream;
-}
 
 export class OutputView implements View {
   parts = ["state" as const];
@@ -118,7 +114,7 @@ export class OutputView implements View {
     const now = performance.now();
     this.times.push(now);
     while (this.times.length && now - this.times[0] > RATE_WINDOW_MS) this.times.shift();
-    const kind = blockKind(block);
+    const kind = block.stream;
     if (kind === "latent") {
       // channel after channel: frame f of channel c at c * frames + f
       for (let f = 0; f < block.frames; f++) {
@@ -164,7 +160,7 @@ export class OutputView implements View {
     const b = this.latest;
     if (!b || b.seq === this.drawn || this.app.activeTab !== "output") return;
     this.drawn = b.seq;
-    const kind = blockKind(b);
+    const kind = b.stream;
     $("#out-wave").hidden = kind !== "audio";
     $("#out-image-wrap").hidden = kind !== "image";
     $("#out-latent-wrap").hidden = kind !== "latent";
@@ -233,7 +229,7 @@ export class OutputView implements View {
     $("#listen").hidden = s?.kind !== "audio";
     ($("#out-stream") as HTMLButtonElement).disabled = io.output === "none";
     this.hint(io, this.rate);
-    if (this.latest && blockKind(this.latest) !== io.output) {
+    if (this.latest && this.latest.stream !== io.output) {
       this.latest = null;
       this.drawn = -1;
     }
