@@ -176,12 +176,11 @@ function writeVersion() {
 let switches = 0;
 function switchModel() {
   const toSecond = switches++ % 2 === 0;
-  wsSend("load", [toSecond ? SECOND_MODEL : "audio"]);
+  // rave_like's `forward` waits for audio in (the soak sends none): its `decode` streams from latents.
+  wsSend("load", toSecond ? [SECOND_MODEL, "decode"] : ["audio"]);
   // Versions belong to the model that is replaced: the new one starts with none.
   written.length = 0;
-  // rave_like's `forward` waits for audio in (the soak sends none): its `decode` streams from latents.
-  if (toSecond) wsSend("method", ["decode"]);
-  else wsSend(BEND_KEEP[0], BEND_KEEP.slice(1));
+  if (!toSecond) wsSend(BEND_KEEP[0], BEND_KEEP.slice(1));
 }
 
 // --- churn: a client connects, asks for status, leaves (5 per second) -------------------

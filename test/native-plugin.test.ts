@@ -4,7 +4,7 @@
 // compiled in the background, heard at a block boundary (crossfaded from the old session)
 // and leaves no tensors behind; `native` where ONNX Runtime cannot run is a clear error.
 // Feeds are paced by the test and wait on each block's event (see crossfade.test.ts).
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -147,6 +147,55 @@ describe.skipIf(runtime !== null)(`the plugin on the native engine${runtime ? ` 
     for (let k = 0; k < 4; k++) expect(within(onNative.outputs[k], onWasm.outputs[k]), `block ${k}`).toBe(true);
     expect(worstDiff(onWasm.outputs[2], plain.outputs[2])).toBeGreaterThan(1e-3); // the reset is heard
     for (const s of [onNative, onWasm, plain]) s.session.dispose();
+  }, 120_000);
+
+  it("a model loaded mid-stream with its method is compiled before it takes over, and the stream stops and restarts after it", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-native-"));
+    copyFileSync(join(import.meta.dirname, "fixtures", "torchscript", "rave_like.ts"), join(workspace, "rave_like.ts"));
+    const session = new control.Session({ workspace, modelsDir: MODELS, safety: false, engine: "native" });
+    const errors: string[] = [];
+    session.onError((reply) => errors.push(String(reply.values[0])));
+    const run = async (line: string) => {
+      const reply = await session.execute(control.parseLine(line));
+      expect(reply.ok, `${line}: ${String(reply.values[0])}`).toBe(true);
+      return reply;
+    };
+    const blocks = (n: number) =>
+      new Promise<tb.control.OutputBlock>((resolve) => {
+        let seen = 0;
+        const off = session.onBlock((b) => {
+          if (++seen < n) return;
+          off();
+          resolve(b);
+        });
+      });
+    await run("load audio decode");
+    await run("stream start");
+    await blocks(2);
+    await run("load rave_like.ts decode");
+    // Compiled during the load: the first block of the new model needs no compile of its own.
+    expect(session.status()).toMatchObject({ model: "rave_like.ts", method: "decode", streaming: 1 });
+    const first = await blocks(1);
+    expect(session.status()).toMatchObject({ method_engine: "native", engine_compiles: 1 });
+    expect(first.frames).toBe(session.blockSamples);
+    // Stopping and starting again after the switch (the old model's sessions are gone with it).
+    await run("stream stop");
+    await run("stream start");
+    const again = await blocks(2);
+    expect(again.data.every(Number.isFinite)).toBe(true);
+    // A switch to a method on the other clock right after a load (the stream restarts before
+    // the new model's first block): the old model's compiled sessions must not be touched.
+    await run("load audio");
+    await run("method decode");
+    await blocks(2);
+    await run("stream stop");
+    expect(errors).toEqual([]);
+    // An unknown method is refused, naming the methods, and the model playing stays.
+    const refused = await session.execute(control.parseLine("load audio nosuch"));
+    expect(refused.ok).toBe(false);
+    expect(String(refused.values[0])).toMatch(/has no method 'nosuch' \(methods: .*decode/);
+    expect(session.status()).toMatchObject({ model: "audio", method: "decode" });
+    session.dispose();
   }, 120_000);
 });
 

@@ -42,6 +42,14 @@ export interface BlockEngine {
   readonly name: "native" | "wasm";
   /** Prepares one block of `fn` on inputs of `shape` (the native engine may wait for a first compile here). */
   begin(model: BendedModule, fn: string, shape: number[]): Promise<BlockStep>;
+  /**
+   * Gets `fn` of a model on its way in ready for blocks of `shape` while the model playing
+   * keeps its own (the native engine compiles it off the audio path), so that its first
+   * block is on time. A model that cannot be compiled is not an error here: it runs on tfjs.
+   */
+  prepare(model: BendedModule, fn: string, shape: number[]): Promise<void>;
+  /** The model is now the session's (the one before is being freed): its sessions go, a prepared model's come in. */
+  use(model: BendedModule): void;
   /** Forgets the streamed past of the engine's compiled sessions (the module's own past is the session's). */
   resetState(): void;
   /** What `fn` runs on, as far as the engine knows. */
@@ -73,6 +81,10 @@ export class WasmBlockEngine implements BlockEngine {
   begin(model: BendedModule, fn: string): Promise<BlockStep> {
     return Promise.resolve(tfjsStep(model, fn));
   }
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+  use(): void {}
   resetState(): void {}
   method(): MethodEngine {
     return { engine: "wasm", reason: this.why };
@@ -94,6 +106,8 @@ export class NativeBlockEngine implements BlockEngine {
   readonly name = "native";
   private cache: NativeMethodCache | null = null;
   private model: BendedModule | null = null;
+  /** The cache of a model on its way in (see `prepare`), taken over at its first block. */
+  private incoming: { model: BendedModule; cache: NativeMethodCache } | null = null;
   /** Sessions a recompile replaced, kept to crossfade from at the next block. */
   private retired: CompiledMethod[] = [];
   /** The session each method's last block ran on. */
@@ -106,13 +120,32 @@ export class NativeBlockEngine implements BlockEngine {
   /** `room()`: whether the thread has time now for a compile's synchronous part before the next block is due. */
   constructor(private readonly room: () => boolean = () => true) {}
 
+  private newCache(): NativeMethodCache {
+    return new NativeMethodCache({ retire: (old) => this.retired.push(old) });
+  }
+
   private cacheFor(model: BendedModule): NativeMethodCache {
     if (this.cache && this.model === model) return this.cache;
-    // Another model was loaded: the old one's sessions go.
+    // Another model was loaded: the old one's sessions go, and the new one's prepared sessions come in.
+    const incoming = this.incoming?.model === model ? this.incoming.cache : null;
+    if (incoming) this.incoming = null;
     this.releaseAll();
     this.model = model;
-    this.cache = new NativeMethodCache({ retire: (old) => this.retired.push(old) });
+    this.cache = incoming ?? this.newCache();
     return this.cache;
+  }
+
+  async prepare(model: BendedModule, fn: string, shape: number[]): Promise<void> {
+    if (this.model === model) return;
+    if (this.incoming?.model !== model) {
+      this.incoming?.cache.dispose();
+      this.incoming = { model, cache: this.newCache() };
+    }
+    await this.incoming.cache.ready(model, fn, [shape]).catch(() => undefined); // runs on tfjs, and says why, at its first block
+  }
+
+  use(model: BendedModule): void {
+    this.cacheFor(model);
   }
 
   async begin(model: BendedModule, fn: string, shape: number[]): Promise<BlockStep> {
@@ -121,7 +154,9 @@ export class NativeBlockEngine implements BlockEngine {
     let found = cache.lookup(model, fn, shapes, false);
     let recompile = false;
     if (!found.current && found.reason === undefined) {
-      if (found.method === null) {
+      // Nothing of this method has played yet (a session prepared at load may be out of date
+      // by the stream's start): the first block waits for the structure in effect.
+      if (found.method === null || !this.last.has(fn)) {
         this.methods.set(fn, { engine: "compiling" });
         await cache.ready(model, fn, shapes).catch(() => undefined);
         if (this.cache !== cache) return tfjsStep(model, fn); // disposed or another model meanwhile
@@ -190,6 +225,8 @@ export class NativeBlockEngine implements BlockEngine {
   dispose(): void {
     this.disposed = true;
     this.releaseAll();
+    this.incoming?.cache.dispose();
+    this.incoming = null;
   }
 }
 

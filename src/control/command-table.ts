@@ -23,7 +23,7 @@ export interface CommandContext {
   readonly method: string;
   requireModel(): BendedModule;
   availableModels(): string[];
-  loadModel(name: string): Promise<void>;
+  loadModel(name: string, method?: string): Promise<void>;
   methods(): MethodSpec[];
   methodSpec(): MethodSpec | null;
   selectMethod(name: string): MethodSpec | null;

@@ -91,12 +91,13 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "load",
-    usage: "load <model>",
-    help: "load a model by name (see 'models') or by a path inside the workspace",
+    usage: "load <model> [<method>]",
+    help: "load a model by name (see 'models') or by a path inside the workspace, streaming <method> (default: the model's own); a stream keeps playing across the switch",
     run: async (s, a) => {
       const name = symbol(a, 0, "model");
-      noMore(a, 1, "load <model>");
-      await s.loadModel(name);
+      const method = a.length > 1 ? symbol(a, 1, "method") : undefined;
+      noMore(a, 2, "load <model> [<method>]");
+      await s.loadModel(name, method);
       return { values: [name, s.kind] };
     },
   },

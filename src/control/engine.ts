@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { replyAnnounces, type Atom, type OutputBlock, type Reply } from "../protocol/index.js";
 import type { SessionOptions } from "./session.js";
 import { ControlMirror, type ControlState } from "./control-mirror.js";
+import { BlockRelease } from "./block-release.js";
 import type { AudioChunk } from "./audio-input.js";
 
 export interface EngineOptions extends SessionOptions {
@@ -68,7 +69,7 @@ const MAX_RESTARTS_PER_MINUTE = 5;
 type FromWorker = { status: Record<string, Atom>; controls?: ControlState[] } & (
   | { ready: true; boot: Reply | null }
   | { id: number; reply: Reply; quiet?: true }
-  | { block: OutputBlock }
+  | { block: OutputBlock; releaseAt?: number }
   | { event: Reply }
   | { started: number }
   | { alive: true }
@@ -79,6 +80,10 @@ export class Engine {
   private nextId = 1;
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private readonly blockListeners = new Set<(block: OutputBlock) => void>();
+  /** Blocks rendered ahead (during a load) wait here until they are due. */
+  private readonly release = new BlockRelease((block) => {
+    for (const l of this.blockListeners) l(block);
+  });
   private readonly changeListeners = new Set<(reply: Reply) => void>();
   private lastStatus: Record<string, Atom> = {};
   /** Controls as the inference thread last reported them: `get`/`set` are answered from here. */
@@ -185,7 +190,7 @@ export class Engine {
           this.heardAt = performance.now();
           resolveReady(message.boot);
         }
-        else if ("block" in message) for (const l of this.blockListeners) l(message.block);
+        else if ("block" in message) this.release.push(message.block, message.releaseAt);
         else if ("event" in message) {
           for (const l of this.changeListeners) l(message.event);
           if (!message.event.ok && FATAL_ERRORS.test(String(message.event.values[0]))) this.recover(`the inference thread failed: ${message.event.values[0]}`);
@@ -375,6 +380,7 @@ export class Engine {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
+    this.release.clear();
     this.worker.postMessage({ close: true });
     await this.worker.terminate();
   }

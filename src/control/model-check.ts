@@ -19,6 +19,18 @@ export interface StreamCandidate {
   blockSamplesFor(spec: MethodSpec): number;
 }
 
+/**
+ * The input one stream block of the model's current method takes with one voice (what the
+ * check runs and what the native engine compiles for), or null for a model that never streams.
+ */
+export function streamInputShape(model: StreamCandidate & { readonly blockFrames: number }): number[] | null {
+  const spec = model.methodSpec();
+  if (model.kind === "generic") return null;
+  if (spec) return [1, spec.inChannels, model.blockSamplesFor(spec) / spec.inRatio];
+  const latentDim = Number(model.require().metadata.latent_dim ?? 0);
+  return model.kind === "image" ? [1, latentDim] : [1, latentDim, model.blockFrames];
+}
+
 /** Runs one block through the model's current method and refuses an output the stream cannot send. */
 export function checkStreamBlock(model: StreamCandidate): void {
   const bended = model.require();
@@ -31,7 +43,7 @@ export function checkStreamBlock(model: StreamCandidate): void {
   if (spec) {
     const samples = model.blockSamplesFor(spec);
     if (spec.outChannels < 1) throw new BendingError(`${what} declares ${spec.outChannels} output channels; a stream needs at least 1`);
-    input = tf.zeros([1, spec.inChannels, samples / spec.inRatio]);
+    input = tf.zeros([1, spec.inChannels, samples / spec.inRatio]); // streamInputShape
     const frames = samples / spec.outRatio;
     expected = (s) => s.length === 3 && s[0] === 1 && s[1] === spec.outChannels && s[2] === frames;
     wanted = formatShape([1, spec.outChannels, frames]);

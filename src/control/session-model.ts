@@ -50,6 +50,13 @@ export interface OpenedModel {
   path: string;
 }
 
+export interface PrepareOptions {
+  /** The method to stream (default: the model's preferred one); an unknown name is refused. */
+  method?: string;
+  /** Awaited between the steps of a load, so that a stream playing meanwhile keeps its blocks on time. */
+  between?: () => Promise<void>;
+}
+
 export class SessionModel {
   bended: BendedModule | null = null;
   name = "";
@@ -121,13 +128,17 @@ export class SessionModel {
    * model of its own with its stream method chosen and one block run, ready to `adopt`.
    * On any failure the new model is freed and this one is untouched.
    */
-  async prepare(name: string): Promise<SessionModel> {
+  async prepare(name: string, options: PrepareOptions = {}): Promise<SessionModel> {
+    const between = options.between ?? (() => Promise.resolve());
     const opened = await this.open(name);
     const candidate = new SessionModel(this.options);
     try {
+      await between();
       candidate.install(opened);
       const methods = candidate.methods();
-      if (methods.length > 0) {
+      if (options.method !== undefined) {
+        candidate.selectMethod(options.method); // refuses an unknown name, listing the methods
+      } else if (methods.length > 0) {
         const preferred = String(opened.bended.metadata.method ?? "forward");
         candidate.selectMethod((methods.find((m) => m.name === preferred) ?? methods[0]).name);
       } else {
@@ -135,6 +146,7 @@ export class SessionModel {
         candidate.method = "forward";
         if (!opened.bended.tracedMethods().includes("forward") && opened.bended.exampleShapes.has("forward")) opened.bended.trace("forward");
       }
+      await between();
       checkStreamBlock(candidate);
       if (candidate.kind === "audio") candidate.streamingState?.resetState();
     } catch (e) {

@@ -28,6 +28,7 @@ import { StreamClock } from "./stream-clock.js";
 import { resetStatusFigures, sessionStatus } from "./session-status.js";
 import { applyModulators, Modulators } from "./modulators.js";
 import type { AudioChunk, AudioInput, AudioInputOptions } from "./audio-input.js";
+import { streamInputShape } from "./model-check.js";
 import { createBlockEngine, type BlockEngine, type EngineChoice, type NativeAvailability } from "./block-engine.js";
 
 // Kept at their old paths for the transports and tests that import them from here.
@@ -35,6 +36,12 @@ export type { Reply } from "../protocol/reply.js";
 export type { OutputBlock } from "../protocol/frame.js";
 export type { ModelKind } from "../protocol/session-state.js";
 export { crossfade, declick, DECLICK_SAMPLES, type PreviousState } from "./crossfade.js";
+
+/**
+ * Blocks the stream renders ahead while a model loads (see StreamClock.renderAhead): each step
+ * of a load (read, trace, check, compile) may take this many blocks without a block coming late.
+ */
+const LOAD_LEAD_BLOCKS = 4;
 
 export interface SessionOptions {
   /** Folder that load/save/render paths must stay inside. */
@@ -81,7 +88,9 @@ export class Session implements CommandContext, VoiceContext {
   private loading = false;
   /** Settles when the stream's block being rendered is done (null: none): a model is swapped between blocks. */
   private blockInFlight: Promise<void> | null = null;
-  private readonly listeners = new Set<(block: OutputBlock) => void>();
+  /** Resolved after the next block is sent (see betweenBlocks). */
+  private readonly afterBlock: (() => void)[] = [];
+  private readonly listeners = new Set<(block: OutputBlock, releaseAt?: number) => void>();
   private readonly errorListeners = new Set<(reply: Reply) => void>();
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
 
@@ -115,7 +124,7 @@ export class Session implements CommandContext, VoiceContext {
       input: this.liveInput.queue,
       renderBlock: () => this.trackBlock(this.renderer.renderBlock()),
       inputArrival: () => this.liveInput.arrival,
-      emit: (block) => this.emit(block),
+      emit: (block, releaseAt) => this.emit(block, releaseAt),
       failed: (message) => {
         this.stopStream();
         for (const l of this.errorListeners) l({ command: "stream", ok: false, values: [message] });
@@ -162,13 +171,29 @@ export class Session implements CommandContext, VoiceContext {
     return () => this.errorListeners.delete(listener);
   }
 
-  onBlock(listener: (block: OutputBlock) => void): () => void {
+  /** `releaseAt`: a block rendered ahead of time (during a load) is to be sent at this wall-clock time. */
+  onBlock(listener: (block: OutputBlock, releaseAt?: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  private emit(block: OutputBlock): void {
-    for (const l of this.listeners) l(block);
+  private emit(block: OutputBlock, releaseAt?: number): void {
+    for (const l of this.listeners) l(block, releaseAt);
+    const waiting = this.afterBlock.splice(0);
+    for (const resolve of waiting) resolve();
+  }
+
+  /**
+   * Resolves when the thread has at least half a block before the stream needs it again
+   * (at once when nothing streams on a clock): a long job awaits this between its steps so
+   * that the blocks playing meanwhile stay on time.
+   */
+  private betweenBlocks(): Promise<void> {
+    if (this.clock.msUntilNextBlock() >= this.blockMs / 2) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.afterBlock.push(resolve);
+      setTimeout(resolve, this.blockMs); // a stream that stopped (or an input that paused) sends no block
+    });
   }
 
   private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {
@@ -272,15 +297,30 @@ export class Session implements CommandContext, VoiceContext {
    * (declicked). On any failure the old model, its bendings, versions and stream are as
    * they were.
    */
-  async loadModel(name: string): Promise<void> {
+  async loadModel(name: string, method?: string): Promise<void> {
     this.checkNotRendering("load");
     this.loading = true;
+    // The stream renders ahead while the new model is read, traced and compiled on this thread.
+    const caughtUp = this.clock.renderAhead(LOAD_LEAD_BLOCKS);
     try {
-      const candidate = await this.model.prepare(name);
+      const between = () => this.betweenBlocks();
+      const candidate = await this.model.prepare(name, { method, between });
+      try {
+        // Compiled off the audio path too, so that the new model's first block is on time.
+        const shape = streamInputShape(candidate);
+        if (shape !== null) {
+          await between();
+          await this.engine.prepare(candidate.require(), candidate.method, shape);
+        }
+      } catch (e) {
+        candidate.dispose();
+        throw e;
+      }
       while (this.blockInFlight) await this.blockInFlight;
       const wasStreaming = this.streaming;
       const tookAudio = this.takesAudio;
       this.renderer.dropCrossfade(); // it pins the old model's weights
+      this.engine.use(candidate.require());
       this.model.adopt(candidate);
       this.modulators.clear(); // they drove the old model's controls
       this.voices.reset(); // a new model starts with one voice
@@ -296,11 +336,12 @@ export class Session implements CommandContext, VoiceContext {
         this.renderer.markOutputChanged(); // the join between the two models is declicked
         if (tookAudio !== this.takesAudio) {
           this.clock.stop();
-          this.clock.start();
+          this.clock.start(true);
         }
       }
     } finally {
       this.loading = false;
+      caughtUp();
     }
   }
 

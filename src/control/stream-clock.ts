@@ -20,7 +20,8 @@ export interface ClockHost {
   renderBlock(): Promise<OutputBlock>;
   /** When the first input sample of the block rendered last arrived (null: silence). */
   inputArrival(): number | null;
-  emit(block: OutputBlock): void;
+  /** Sends a block; `releaseAt` (wall clock ms): a block rendered ahead is to be sent then, not now. */
+  emit(block: OutputBlock, releaseAt?: number): void;
   /** Rendering failed: the stream stops (the host stops the clock and says why). */
   failed(message: string): void;
   /** A sender of live audio stopped (its partial block was dropped). */
@@ -36,10 +37,12 @@ export interface StreamStats {
   rtf: WindowedQuantiles;
   /** Input latency of the last 1,024 blocks (ms; first sample's arrival → output sent). */
   inputLatencyMs: WindowedQuantiles;
+  /** Milliseconds from `stream start` to the first block sent (a first compile shows here), null before it. */
+  startMs: number | null;
 }
 
 function newStats(): StreamStats {
-  return { blocks: 0, dropped: 0, rtf: new WindowedQuantiles(1024), inputLatencyMs: new WindowedQuantiles(1024, 0.01, 1e5) };
+  return { blocks: 0, dropped: 0, rtf: new WindowedQuantiles(1024), inputLatencyMs: new WindowedQuantiles(1024, 0.01, 1e5), startMs: null };
 }
 
 export class StreamClock {
@@ -51,6 +54,12 @@ export class StreamClock {
   private nextTickAt = 0;
   /** True while queued input is being rendered. */
   private pumping = false;
+  /** Whether this clock continues a stream that was playing (see `start`). */
+  private continuing = false;
+  /** Blocks rendered ahead of time (see `renderAhead`). */
+  private ahead = 0;
+  /** The block the timer waits to render (null while one renders). */
+  private waitingTick: { k: number; generation: number } | null = null;
   /** When the input-driven stream last sent a block (wall clock), for underrun detection. */
   private lastInputBlockAt: number | null = null;
   stats: StreamStats = newStats();
@@ -66,9 +75,14 @@ export class StreamClock {
     return this.timer !== null;
   }
 
-  /** Starts the clock: on the input when the method takes audio, else on the timer. */
-  start(): void {
+  /**
+   * Starts the clock: on the input when the method takes audio, else on the timer.
+   * `continuing`: a stream already playing goes on (another model's clock), so its first
+   * block is due a block from now like any other; a fresh stream starts when its first block is out.
+   */
+  start(continuing = false): void {
     this.resetStats();
+    this.continuing = continuing;
     this.streamStart = performance.now();
     this.lastInputBlockAt = null;
     const generation = ++this.generation;
@@ -92,6 +106,30 @@ export class StreamClock {
   }
 
   /**
+   * Renders the timer-driven stream `blocks` blocks ahead of time until the returned function
+   * is called: each goes out with the time it is to be sent (the main thread holds it until
+   * then), so the thread can do one long job between blocks (a model's load) without a block
+   * coming late. Controls moved meanwhile are heard up to `blocks` blocks later. No effect on a
+   * stream that follows its input (its blocks cannot be rendered before the input is there).
+   */
+  renderAhead(blocks: number): () => void {
+    this.ahead = Math.max(this.ahead, blocks);
+    this.hurry();
+    return () => {
+      this.ahead = 0;
+    };
+  }
+
+  /** A timer waiting for the next block fires now (it computes its own wait again). */
+  private hurry(): void {
+    if (this.timer === null || this.host.takesAudio() || !this.waitingTick) return;
+    clearTimeout(this.timer);
+    const { k, generation } = this.waitingTick;
+    this.waitingTick = null;
+    this.timer = setTimeout(() => void this.tick(k, generation), 0);
+  }
+
+  /**
    * Milliseconds until the stream needs this thread for its next block: 0 while one is due
    * or rendering, Infinity when nothing streams on a clock. Commands wait for the block.
    */
@@ -102,7 +140,7 @@ export class StreamClock {
   }
 
   /** The step both drivers share: renders a block; null when it failed or the stream was stopped meanwhile. */
-  private async renderOne(generation: number): Promise<OutputBlock | null> {
+  private async renderOne(generation: number, first = false): Promise<OutputBlock | null> {
     const t0 = performance.now();
     let block: OutputBlock;
     try {
@@ -116,25 +154,36 @@ export class StreamClock {
     }
     if (generation !== this.generation) return null; // stopped (or restarted) meanwhile
     this.stats.blocks++;
+    // The first block may include a first compile: that is the stream's start latency, not its speed.
+    if (first) this.stats.startMs = performance.now() - this.streamStart;
+    if (first && !this.continuing) return block;
     this.stats.rtf.add((performance.now() - t0) / this.host.blockMs());
     return block;
   }
 
   /** The timer-driven stream: block k is due when block k-1 finishes playing (one block of output latency). */
   private async tick(k: number, generation: number): Promise<void> {
-    const block = await this.renderOne(generation);
+    this.waitingTick = null;
+    const block = await this.renderOne(generation, k === 0);
     if (!block) return;
     const blockMs = this.host.blockMs();
     const done = performance.now();
-    const deadline = this.streamStart + (k + 1) * blockMs;
     const next = k + 1;
+    // Nothing plays before the first block, so a slow first block (a first compile) delays the
+    // start instead of leaving a gap: the stream's clock starts when it is sent.
+    if (k === 0 && !this.continuing) this.streamStart = done - blockMs;
+    const deadline = this.streamStart + (k + 1) * blockMs;
     if (done > deadline) {
       this.stats.dropped++;
       this.streamStart = done - next * blockMs; // resynchronise instead of piling up
     }
-    this.host.emit(block);
-    const wait = Math.max(0, this.streamStart + next * blockMs - performance.now() - blockMs * 0.5);
+    // Sent half a block before the one before it ends; a block rendered ahead waits for that time.
+    const sendAt = this.streamStart + (k - 0.5) * blockMs;
+    const early = sendAt - performance.now();
+    this.host.emit(block, early > 1 ? wallClockMs() + early : undefined);
+    const wait = Math.max(0, this.streamStart + next * blockMs - performance.now() - blockMs * (0.5 + this.ahead));
     this.nextTickAt = performance.now() + wait;
+    this.waitingTick = { k: next, generation };
     this.timer = setTimeout(() => void this.tick(next, generation), wait);
   }
 

@@ -83,8 +83,8 @@ if (parentPort) {
     return { restore, ...(versionWeights.length ? { versionWeights } : {}) };
   };
   setInterval(() => port.postMessage({ alive: true, status: {} }), HEARTBEAT_MS).unref();
-  session.onBlock((block) => {
-    port.postMessage({ block, ...changes() }, [block.data.buffer as ArrayBuffer]);
+  session.onBlock((block, releaseAt) => {
+    port.postMessage({ block, ...(releaseAt !== undefined ? { releaseAt } : {}), ...changes() }, [block.data.buffer as ArrayBuffer]);
   });
   session.onError((reply) => port.postMessage({ event: reply, ...changes() }));
   session.onNotice((reply) => port.postMessage({ event: reply, ...changes() }));

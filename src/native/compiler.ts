@@ -238,7 +238,13 @@ export function compileGraph(source: CompileSource): CompiledModel {
     const state = stateTensors.get(path);
     if (!(state instanceof StateBuffer)) return undefined;
     const known = states.get(path);
-    const value = known ? (known.value ?? { name: known.input, shape: known.shape }) : ctx.readState(path, state.shape, () => floatData(state.data), () => floatData(state.initial));
+    let value: TensorValue;
+    if (known) value = known.value ?? { name: known.input, shape: known.shape };
+    else {
+      // Copied now: a session may outlive its module's tensors (a model being replaced).
+      const initial = floatData(state.initial);
+      value = ctx.readState(path, state.shape, () => floatData(state.data), () => initial);
+    }
     bufferOf.set(value.name, path);
     return value;
   };

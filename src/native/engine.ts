@@ -217,6 +217,8 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
   const bytes = model.bytes;
   await session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
+    // Errors only: an optimiser's note (an unused initializer) on every recompile would flood the log.
+    logSeverityLevel: 3,
   });
   return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started, bytes.byteLength);
 }

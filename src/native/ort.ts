@@ -19,6 +19,8 @@ export interface OrtSessionOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   executionMode?: "sequential" | "parallel";
   executionProviders?: string[];
+  /** 0 verbose … 3 error, 4 fatal. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 /** The binding's session: `loadModel` is asynchronous, `run` synchronous. */

@@ -1,0 +1,138 @@
+// The stream clock's start and its render-ahead mode (used while a model loads), and the
+// main thread's release of blocks rendered ahead: driven by a stand-in host whose blocks
+// cost nothing unless a test holds one back.
+import { describe, expect, it } from "vitest";
+import { StreamClock, type ClockHost } from "../src/control/stream-clock.js";
+import { BlockRelease } from "../src/control/block-release.js";
+import { AudioInput, wallClockMs } from "../src/control/audio-input.js";
+import type { OutputBlock } from "../src/protocol/frame.js";
+
+function block(seq: number): OutputBlock {
+  return { stream: "audio", seq, sampleRate: 48000, frames: 1, channels: 1, width: 0, height: 0, data: new Float32Array(1) };
+}
+
+/** A host on a timer; `hold` makes the next render wait until the returned function is called. */
+function standIn(blockMs: number) {
+  const sent: { seq: number; releaseAt?: number; at: number }[] = [];
+  const waiters: { n: number; resolve: () => void }[] = [];
+  let held: Promise<void> | null = null;
+  let seq = 0;
+  const host: ClockHost = {
+    blockMs: () => blockMs,
+    blockSamples: () => 1,
+    takesAudio: () => false,
+    input: new AudioInput(),
+    async renderBlock() {
+      const wait = held;
+      held = null;
+      if (wait) await wait;
+      return block(seq++);
+    },
+    inputArrival: () => null,
+    emit(b, releaseAt) {
+      sent.push({ seq: b.seq, releaseAt, at: wallClockMs() });
+      for (const w of waiters.splice(0)) if (sent.length >= w.n) w.resolve();
+        else waiters.push(w);
+    },
+    failed: (message) => {
+      throw new Error(message);
+    },
+    senderStopped: () => undefined,
+    underrun: () => undefined,
+  };
+  return {
+    host,
+    sent,
+    /** Resolves when `n` blocks have been sent in all. */
+    blocks: (n: number) => new Promise<void>((resolve) => (sent.length >= n ? resolve() : waiters.push({ n, resolve }))),
+    /** The next render waits until the returned function is called (a first compile, say). */
+    hold(): () => void {
+      let release!: () => void;
+      held = new Promise<void>((r) => (release = r));
+      return release;
+    },
+  };
+}
+
+describe("StreamClock", () => {
+  it("starts a fresh stream when its first block is out: a slow first block is start latency, not a dropped block", async () => {
+    const s = standIn(20);
+    const release = s.hold();
+    const clock = new StreamClock(s.host);
+    clock.start();
+    // The first block takes five block periods (a first compile).
+    const slow = new Promise<void>((resolve) => setTimeout(resolve, 100));
+    await slow;
+    release();
+    await s.blocks(1);
+    clock.stop();
+    expect(clock.stats.dropped).toBe(0);
+    expect(clock.stats.startMs).toBeGreaterThanOrEqual(90);
+    // The start is not a block's real-time factor.
+    expect(clock.stats.rtf.size).toBe(0);
+  });
+
+  it("counts a late first block of a stream that continues (another model's clock)", async () => {
+    const s = standIn(20);
+    const release = s.hold();
+    const clock = new StreamClock(s.host);
+    clock.start(true);
+    await new Promise<void>((resolve) => setTimeout(resolve, 100));
+    release();
+    await s.blocks(1);
+    clock.stop();
+    expect(clock.stats.dropped).toBe(1);
+  });
+
+  it("renders ahead: the next blocks come at once, each with the time it is due, a block period apart", async () => {
+    const blockMs = 200;
+    const s = standIn(blockMs);
+    const clock = new StreamClock(s.host);
+    clock.start();
+    await s.blocks(2);
+    const caughtUp = clock.renderAhead(3);
+    await s.blocks(5);
+    caughtUp();
+    clock.stop();
+    const ahead = s.sent.slice(2, 5);
+    // Rendered at once (well within the first of them's own period), to be sent later.
+    expect(ahead.at(-1)!.at - ahead[0].at).toBeLessThan(blockMs);
+    for (const b of ahead.slice(1)) expect(b.releaseAt).toBeGreaterThan(b.at);
+    for (let i = 1; i < ahead.length; i++) {
+      if (ahead[i - 1].releaseAt !== undefined) expect(ahead[i].releaseAt! - ahead[i - 1].releaseAt!).toBeCloseTo(blockMs, 0);
+    }
+    expect(clock.stats.dropped).toBe(0);
+  });
+});
+
+describe("BlockRelease", () => {
+  it("passes blocks on at their time, in order, never one before an earlier one", async () => {
+    const got: { seq: number; at: number }[] = [];
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    const release = new BlockRelease((b) => {
+      got.push({ seq: b.seq, at: wallClockMs() });
+      if (got.length === 3) done();
+    });
+    const now = wallClockMs();
+    release.push(block(0), now + 60);
+    release.push(block(1)); // due now, but after block 0
+    release.push(block(2), now + 120);
+    expect(got).toHaveLength(0);
+    expect(release.size).toBe(3);
+    await all;
+    expect(got.map((g) => g.seq)).toEqual([0, 1, 2]);
+    expect(got[0].at).toBeGreaterThanOrEqual(now + 59);
+    expect(got[2].at).toBeGreaterThanOrEqual(now + 119);
+  });
+
+  it("passes a block due now on at once, and clear() drops what is held", () => {
+    const got: number[] = [];
+    const release = new BlockRelease((b) => got.push(b.seq));
+    release.push(block(0));
+    expect(got).toEqual([0]);
+    release.push(block(1), wallClockMs() + 10_000);
+    release.clear();
+    expect(release.size).toBe(0);
+  });
+});
