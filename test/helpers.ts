@@ -65,7 +65,7 @@ export async function oscClient(inbox: OscMessage[]): Promise<Socket> {
  * shipped worker wrapped by test/fixtures/test-thread.mjs. The engine's newest thread is
  * the one acted on.
  */
-export function testThreads(): { start: tb.control.StartThread; busy(ms: number): void; crash(): Promise<void> } {
+export function testThreads(): { start: tb.control.StartThread; busy(ms: number): void; wasmTrap(): void; crash(): Promise<void> } {
   const threads: Worker[] = [];
   const newest = (): Worker => {
     const worker = threads.at(-1);
@@ -79,6 +79,8 @@ export function testThreads(): { start: tb.control.StartThread; busy(ms: number)
       return worker;
     },
     busy: (ms) => newest().postMessage({ busyMs: ms }),
+    // The next allocation on the newest thread's wasm heap traps (see test-thread.mjs).
+    wasmTrap: () => newest().postMessage({ wasmTrap: true }),
     // Stops the thread as a crash would; resolves once it has exited.
     crash: async () => void (await newest().terminate()),
   };

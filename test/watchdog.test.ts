@@ -96,4 +96,27 @@ describe("the inference thread's watchdog", () => {
     for (let i = 0; i < after.length; i++) worst = Math.max(worst, Math.abs(after[i] - before[i]));
     expect(worst).toBeLessThan(1e-5);
   }, 60_000);
+
+  it("restarts a thread whose wasm memory failed (a trap on the heap), with the model's state put back", async () => {
+    const restarted = new Promise<tb.control.Reply>((resolve) => {
+      const off = engine.onChange((reply) => {
+        if (reply.command !== "engine") return;
+        off();
+        resolve(reply);
+      });
+    });
+    const threads = engine.restarts;
+    testThreadsOf.wasmTrap();
+    // The next command that allocates on the wasm heap fails as a full wasm memory makes it fail.
+    const failed = await engine.execute(["render", "trapped.wav", 0.2]);
+    expect(failed.ok).toBe(false);
+    expect(String(failed.values[0])).toMatch(/memory access out of bounds/);
+    const event = await restarted;
+    expect(String(event.values[0])).toMatch(/the inference thread failed: .*memory access out of bounds.*model audio restored/);
+    expect(engine.restarts).toBe(threads + 1);
+    // The fresh thread works, with the version in use put back.
+    expect((await engine.execute(["version"])).values).toEqual(["quiet"]);
+    const reply = await engine.execute(["render", "after-trap.wav", 0.2]);
+    expect(reply.ok, String(reply.values)).toBe(true);
+  }, 60_000);
 });
