@@ -7,7 +7,8 @@
 // per second received, and dropped frames from `status`. Then the same three in process
 // (Session.renderBlock, no threads or sockets) in CPU time per frame, which a machine busy
 // with other work does not inflate as it does wall time.
-// BENCH_SECONDS (default 20) is each run's length. Run: npm run build && node bench/image-stream.js
+// BENCH_SECONDS (default 20) is each run's length; BENCH_ENGINE (default auto, as the plugin)
+// picks the engine: native where ONNX Runtime loads, else wasm. Run: npm run build && node bench/image-stream.js
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,12 +18,14 @@ import { fmt, quantile } from "./util.js";
 
 const { control, transports } = tb;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const ENGINE = process.env.BENCH_ENGINE ?? "auto";
 
 export async function runImageStream() {
   const engine = await control.Engine.start({
     modelsDir: new URL("../models", import.meta.url).pathname,
     workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")),
     model: "image",
+    engine: ENGINE,
   });
   const wsServer = new transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
   await wsServer.ready;
@@ -63,6 +66,7 @@ export async function runImageStream() {
       dropped: status.dropped,
       blocks: status.blocks,
       backend: status.backend,
+      engine: `${status.method_engine}${status.method_engine === "wasm" && status.engine_reason !== "none" ? ` (${status.engine_reason})` : ""}`,
       periodMs: status.latency_ms,
     };
   }
@@ -86,7 +90,7 @@ export async function runImageStream() {
 
 /** CPU milliseconds (this process, all threads) per rendered frame, p50/p95 over `frames`, for each configuration. */
 export async function runImageCpu(frames = 300) {
-  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")), modelsDir: new URL("../models", import.meta.url).pathname });
+  const session = new control.Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-bench-")), modelsDir: new URL("../models", import.meta.url).pathname, engine: ENGINE });
   const run = (line) => session.execute(tb.control.parseLine(line));
   await run("load image");
   await run("input hold");
@@ -129,10 +133,10 @@ export function printImageCpu(results) {
 export function printImageStream(results) {
   const r0 = results[0];
   console.log(`\n## Image stream over WebSocket (backend ${r0.backend}; shipped image model, 64×64, ${(1000 / r0.periodMs).toFixed(0)} fps, ${SECONDS} s each)`);
-  console.log("| bendings | frame compute p50 / p95 ms | client frame interval p50 / p95 ms | fps received | dropped / frames |");
-  console.log("|---|---:|---:|---:|---:|");
+  console.log("| bendings | engine | frame compute p50 / p95 ms | client frame interval p50 / p95 ms | fps received | dropped / frames |");
+  console.log("|---|---|---:|---:|---:|---:|");
   for (const r of results) {
-    console.log(`| ${r.label} | ${fmt(r.frameMs.p50)} / ${fmt(r.frameMs.p95)} | ${fmt(r.gapMs.p50)} / ${fmt(r.gapMs.p95)} | ${r.fps.toFixed(1)} | ${r.dropped} / ${r.blocks} |`);
+    console.log(`| ${r.label} | ${r.engine} | ${fmt(r.frameMs.p50)} / ${fmt(r.frameMs.p95)} | ${fmt(r.gapMs.p50)} / ${fmt(r.gapMs.p95)} | ${r.fps.toFixed(1)} | ${r.dropped} / ${r.blocks} |`);
   }
 }
 
