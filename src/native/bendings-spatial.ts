@@ -92,19 +92,23 @@ registerBendingLowering(Flip, (a) => onSelectedChannels(a, (x) => {
 }));
 
 /**
- * The maximum over the (2r+1)² square around each pixel, r a live input in [0, MAX_RADIUS]:
- * a square of radius r is squares of the radii of r's binary digits one after the other
- * (edges taking only what is inside, as the wasm max pool does), so six max pools, each
- * used or passed over by its bit of r, cover every radius without a recompile.
+ * The maximum over the (2r+1)² square around each pixel, r a live input: a square of radius r
+ * is squares of the radii of r's binary digits one after the other (edges taking only what is
+ * inside, as the wasm max pool does), each a column then a row max pool, used or passed over
+ * by its bit of r, so every radius runs without a recompile. A radius past the map's larger
+ * side less one takes the whole map, so r is capped there and only the bits below it are built.
  */
 function maxAround(ctx: LoweringContext, x: TensorValue, radius: string): TensorValue {
   const b = ctx.builder;
   const [n, c, h, w] = x.shape;
+  const reach = Math.max(h, w) - 1;
+  const capped = bin(b, "Min", radius, b.scalar(reach));
   let y = reshape(b, x, [n * c, 1, h, w]).name;
-  for (let bit = 1; bit <= MAX_RADIUS; bit *= 2) {
-    const pooled = b.op1("MaxPool", [y], { kernel_shape: [2 * bit + 1, 2 * bit + 1], pads: [bit, bit, bit, bit], strides: [1, 1] });
-    const set = bin(b, "Greater", b.op1("Mod", [b.op1("Floor", [bin(b, "Div", radius, b.scalar(bit))]), b.scalar(2)], { fmod: 1 }), b.scalar(0.5));
-    y = b.op1("Where", [set, pooled, y]);
+  for (let bit = 1; bit <= Math.min(reach, MAX_RADIUS); bit *= 2) {
+    const column = b.op1("MaxPool", [y], { kernel_shape: [2 * bit + 1, 1], pads: [bit, 0, bit, 0], strides: [1, 1] });
+    const square = b.op1("MaxPool", [column], { kernel_shape: [1, 2 * bit + 1], pads: [0, bit, 0, bit], strides: [1, 1] });
+    const set = bin(b, "Greater", b.op1("Mod", [b.op1("Floor", [bin(b, "Div", capped, b.scalar(bit))]), b.scalar(2)], { fmod: 1 }), b.scalar(0.5));
+    y = b.op1("Where", [set, square, y]);
   }
   return reshape(b, value(y, [n * c, 1, h, w]), x.shape);
 }
