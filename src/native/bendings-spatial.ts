@@ -123,11 +123,10 @@ registerBendingLowering(Erode, (a) => onSelectedChannels(a, (x) => {
 }));
 
 /**
- * Normalised Gaussian taps over offsets −(size − 1)..size − 1, zero beyond ⌈3σ⌉ (and beyond
- * size − 1, what reflection allows), as a [2·size − 1] vector: the wasm kernel's taps.
+ * Normalised Gaussian taps over offsets −reach..reach, zero beyond ⌈3σ⌉, as a [2·reach + 1]
+ * vector: the wasm kernel's taps, with zeros around them when reach is the larger.
  */
-function gaussianTaps(b: OnnxGraphBuilder, sigma: string, size: number): string {
-  const reach = size - 1;
+function gaussianTaps(b: OnnxGraphBuilder, sigma: string, reach: number): string {
   const offsets = b.floatConstant("blur_offsets", Float32Array.from({ length: 2 * reach + 1 }, (_, i) => i - reach), [2 * reach + 1]);
   const radius = bin(b, "Min", b.op1("Ceil", [bin(b, "Mul", sigma, b.scalar(3))]), b.scalar(reach));
   const square = bin(b, "Mul", offsets, offsets);
@@ -138,31 +137,35 @@ function gaussianTaps(b: OnnxGraphBuilder, sigma: string, size: number): string 
 }
 
 /**
- * The wasm blur (a column then a row of Gaussian taps, edges reflected): the map is padded by
- * reflection as far as it allows and convolved with full-length kernels whose taps beyond
- * the current radius are 0, so σ moves without a new kernel size. σ = 0 is the input itself.
+ * The wasm blur (a column then a row of Gaussian taps, edges reflected). The map is padded by
+ * reflection as far as the taps reach and convolved with kernels whose taps beyond the
+ * current radius ⌈3σ⌉ are 0: for a live σ they reach as far as reflection allows (size − 1),
+ * so σ moves without a new kernel size; for a constant σ, as far as the wasm kernel's.
+ * σ = 0 is the input itself.
  */
-function gaussianBlur(b: OnnxGraphBuilder, x: TensorValue, sigma: string): TensorValue {
+function gaussianBlur(ctx: LoweringContext, x: TensorValue, sigma: Controllable, read: () => number): TensorValue {
+  const b = ctx.builder;
   const [n, c, h, w] = x.shape;
+  const sigmaValue = liveValue(ctx, "blur_sigma", [sigma], read);
+  const reach = (size: number) => (typeof sigma === "number" ? Math.min(Math.ceil(3 * Math.max(0, read())), size - 1) : size - 1);
+  const [ry, rx] = [reach(h), reach(w)];
   const images = reshape(b, x, [n * c, 1, h, w]).name;
-  const padded = b.op1("Pad", [images, b.int64s([0, 0, h - 1, w - 1, 0, 0, h - 1, w - 1])], { mode: "reflect" });
-  const column = b.op1("Reshape", [gaussianTaps(b, sigma, h), b.int64s([1, 1, 2 * h - 1, 1])]);
-  const row = b.op1("Reshape", [gaussianTaps(b, sigma, w), b.int64s([1, 1, 1, 2 * w - 1])]);
+  const padded = b.op1("Pad", [images, b.int64s([0, 0, ry, rx, 0, 0, ry, rx])], { mode: "reflect" });
+  const column = b.op1("Reshape", [gaussianTaps(b, sigmaValue, ry), b.int64s([1, 1, 2 * ry + 1, 1])]);
+  const row = b.op1("Reshape", [gaussianTaps(b, sigmaValue, rx), b.int64s([1, 1, 1, 2 * rx + 1])]);
   const blurred = b.op1("Conv", [b.op1("Conv", [padded, column]), row]);
-  const out = b.op1("Where", [bin(b, "Greater", sigma, b.scalar(0)), blurred, images]);
+  const out = b.op1("Where", [bin(b, "Greater", sigmaValue, b.scalar(0)), blurred, images]);
   return reshape(b, value(out, [n * c, 1, h, w]), x.shape);
 }
 
-registerBendingLowering(Blur, (a) => onSelectedChannels(a, (x) =>
-  gaussianBlur(a.ctx.builder, x, liveValue(a.ctx, "blur_sigma", [a.callback.sigma], () => a.callback.value()))));
+registerBendingLowering(Blur, (a) => onSelectedChannels(a, (x) => gaussianBlur(a.ctx, x, a.callback.sigma, () => a.callback.value())));
 
 registerBendingLowering(Sharpen, (a) => onSelectedChannels(a, (x) => {
   const { ctx, callback } = a;
   const b = ctx.builder;
-  const sigma = liveValue(ctx, "sharpen_sigma", [callback.sigma], () => finiteValue("Sharpen sigma", callback.sigma));
   const amount = liveValue(ctx, "sharpen_amount", [callback.amount], () => finiteValue("Sharpen amount", callback.amount));
   // σ ≤ 0: the blur is the input itself, so x − blur(x) is 0 and the input passes (the wasm identity)
-  const blurred = gaussianBlur(b, x, sigma);
+  const blurred = gaussianBlur(ctx, x, callback.sigma, () => finiteValue("Sharpen sigma", callback.sigma));
   return value(bin(b, "Add", x.name, bin(b, "Mul", bin(b, "Sub", x.name, blurred.name), amount)), x.shape);
 }));
 
