@@ -201,6 +201,31 @@ describe.skipIf(!available)("native spatial and time callbacks", () => {
     });
   }
 
+  it("keeps tf.memory flat over many native runs with spatial and time controls moving", async () => {
+    const angle = control("angle", 10);
+    const shift = control("shift", 1);
+    const handles = [maps.bend(new tb.Rotate(angle, { fraction: angle.times(0.01) }), "conv1"), series.bend(new tb.Stretch(shift.times(0.1).plus(1)), "conv1")];
+    const [image, frames] = [tf.randomNormal(MAP_SHAPE), tf.randomNormal(SERIES_SHAPE)];
+    const compiled = [await native.compileMethod(maps, "forward", [MAP_SHAPE]), await native.compileMethod(series, "forward", [SERIES_SHAPE])];
+    try {
+      const runs = (from: number) => {
+        for (let i = from; i < from + 50; i++) {
+          angle.value = i % 90;
+          shift.value = i % 7;
+          tf.dispose([compiled[0].run(image) as tb.Tensor, compiled[1].run(frames) as tb.Tensor]);
+        }
+      };
+      runs(0);
+      const before = tf.memory().numTensors;
+      runs(50);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      compiled.forEach((c) => c.dispose());
+      tf.dispose([image, frames]);
+      handles.forEach((h) => h.remove());
+    }
+  });
+
   it("new channel clusters make a new structure (the cluster's channels are compiled in)", () => {
     const handle = maps.bend(new tb.Blur(1, { cluster: "conv1:c1" }), "conv1");
     try {
