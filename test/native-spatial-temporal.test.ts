@@ -201,6 +201,33 @@ describe.skipIf(!available)("native spatial and time callbacks", () => {
     });
   }
 
+  it("long blocks and large maps: Stretch, Filter and Warp stay within tolerance at L = 2048 and 128×96", async () => {
+    const long = new tb.BendedModule(new Series().eval());
+    const large = new tb.BendedModule(new Maps().eval());
+    const [longShape, largeShape] = [[1, 2, 2048], [1, 2, 128, 96]];
+    for (const [m, shape] of [[long, longShape], [large, largeShape]] as const) {
+      const example = tf.zeros(shape);
+      m.trace({ x: example });
+      example.dispose();
+    }
+    const cases: [tb.BendedModule, number[], () => tb.BendingCallback, number[]][] = [
+      [long, longShape, () => new tb.Stretch(control("factor", 1.37)), [1.37, 0.61]],
+      [long, longShape, () => new tb.Filter("bandpass", control("cutoff", 0.2), 20), [0.2, 0.05]],
+      [large, largeShape, () => new tb.Warp(3.3, control("amount", 0.07)), [0.07, -0.13]],
+    ];
+    try {
+      for (const [m, shape, make, values] of cases) {
+        const callback = make();
+        const handle = m.bend(callback, "conv1");
+        await expectParity(m, "forward", callback, blocks(shape, 2), values);
+        handle.remove();
+      }
+    } finally {
+      long.dispose();
+      large.dispose();
+    }
+  });
+
   it("keeps tf.memory flat over many native runs with spatial and time controls moving", async () => {
     const angle = control("angle", 10);
     const shift = control("shift", 1);

@@ -7,8 +7,10 @@ import type { OnnxGraphBuilder } from "./onnx-builder.js";
 import type { LoweringContext, TensorValue } from "./lowering.js";
 import type { BendingLoweringArgs } from "./bendings.js";
 
-/** ONNX's int64 element type, for Cast. */
+/** ONNX's element types, for Cast. */
+export const FLOAT = 1;
 export const INT64 = 7;
+export const DOUBLE = 11;
 
 export function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };
@@ -22,6 +24,23 @@ export function value(name: string, shape: readonly number[]): TensorValue {
 export function liveValue(ctx: LoweringContext, base: string, sources: readonly (Controllable | undefined)[], read: () => number): string {
   if (sources.every((s) => s === undefined || typeof s === "number")) return ctx.builder.scalar(read());
   return ctx.liveScalar(base, read).name;
+}
+
+/** `v` cast to float64. */
+export function toDouble(b: OnnxGraphBuilder, v: string): string {
+  return b.op1("Cast", [v], { to: DOUBLE });
+}
+
+/**
+ * Like liveValue, as a float64 scalar: graph inputs are float32, so the number is fed as two
+ * parts (its float32 rounding and the rest) summed in float64, exact to about 2⁻⁴⁸. For
+ * coordinates the wasm pass computes in float64, where float32 would drift by a sample's
+ * fraction over a long block.
+ */
+export function liveDouble(ctx: LoweringContext, base: string, sources: readonly (Controllable | undefined)[], read: () => number): string {
+  const high = liveValue(ctx, `${base}_hi`, sources, () => Math.fround(read()));
+  const low = liveValue(ctx, `${base}_lo`, sources, () => read() - Math.fround(read()));
+  return bin(ctx.builder, "Add", toDouble(ctx.builder, high), toDouble(ctx.builder, low));
 }
 
 /** Elementwise binary op of two value names (broadcasting). */

@@ -9,7 +9,7 @@ import type { Controllable } from "../bending/parameter.js";
 import type { OnnxGraphBuilder } from "./onnx-builder.js";
 import type { LoweringContext, TensorValue } from "./lowering.js";
 import { registerBendingLowering } from "./bendings.js";
-import { INT64, bin, liveValue, onSelectedChannels, value } from "./bendings-channels.js";
+import { FLOAT, INT64, bin, liveDouble, liveValue, onSelectedChannels, toDouble, value } from "./bendings-channels.js";
 import { reshape, reverse } from "./ops.js";
 
 /** The pixel grid of an h×w map, flattened row by row: x and y of each pixel as float32 [h·w]. */
@@ -178,21 +178,44 @@ registerBendingLowering(Invert, (a) => onSelectedChannels(a, (x) => {
   return value(b.op1("Where", [bin(b, "Equal", amount, b.scalar(1)), inverted, blended]), x.shape);
 }));
 
-/** The sine displacement, coordinates computed in the graph and clamped to the map, sampled bilinearly. */
+/**
+ * The sine displacement as the wasm pass computes its grid: coordinates in float64, clamped
+ * to the map, the four corners' weights rounded to float32, corner × weight summed in order.
+ */
 registerBendingLowering(Warp, (a) => onSelectedChannels(a, (x) => {
   const { ctx, callback } = a;
   const b = ctx.builder;
-  const [, , h, w] = x.shape;
+  const [n, c, h, w] = x.shape;
   const grid = pixelGrid(b, h, w);
   const sources = [callback.freq, callback.amount];
   const freq = () => finiteValue("Warp freq", callback.freq);
   const amount = () => finiteValue("Warp amount", callback.amount);
+  const one = toDouble(b, b.scalar(1));
   // sx = x + amount·W·sin(2π·freq·y/H), sy = y + amount·H·sin(2π·freq·x/W), clamped to the map
-  const along = (pixel: string, other: string, size: number, otherSize: number, key: string): string => {
-    const reach = liveValue(ctx, `warp_reach_${key}`, sources, () => amount() * size);
-    const rate = liveValue(ctx, `warp_rate_${key}`, sources, () => (2 * Math.PI * freq()) / otherSize);
-    const moved = bin(b, "Add", pixel, bin(b, "Mul", reach, b.op1("Sin", [bin(b, "Mul", other, rate)])));
-    return bin(b, "Min", bin(b, "Max", moved, b.scalar(0)), b.scalar(size - 1));
+  const along = (pixel: string, other: string, size: number, otherSize: number, key: string) => {
+    const reach = liveDouble(ctx, `warp_reach_${key}`, sources, () => amount() * size);
+    const rate = liveDouble(ctx, `warp_rate_${key}`, sources, () => (2 * Math.PI * freq()) / otherSize);
+    const moved = bin(b, "Add", toDouble(b, pixel), bin(b, "Mul", reach, b.op1("Sin", [bin(b, "Mul", toDouble(b, other), rate)])));
+    const at = bin(b, "Min", bin(b, "Max", moved, toDouble(b, b.scalar(0))), toDouble(b, b.scalar(size - 1)));
+    const low = b.op1("Floor", [at]);
+    const fraction = bin(b, "Sub", at, low);
+    const first = b.op1("Cast", [low], { to: INT64 });
+    const second = bin(b, "Min", bin(b, "Add", first, b.int64s([1], [])), b.int64s([size - 1], []));
+    return { first, second, fraction, rest: bin(b, "Sub", one, fraction) };
   };
-  return sampleBilinear(b, x, along(grid.x, grid.y, w, h, "x"), along(grid.y, grid.x, h, w, "y"));
+  const sx = along(grid.x, grid.y, w, h, "x");
+  const sy = along(grid.y, grid.x, h, w, "y");
+  const flat = reshape(b, x, [n * c, h * w]).name;
+  const corner = (row: string, col: string, wy: string, wx: string): string => {
+    const at = bin(b, "Add", bin(b, "Mul", row, b.int64s([w], [])), col);
+    const weight = b.op1("Cast", [bin(b, "Mul", wx, wy)], { to: FLOAT });
+    return bin(b, "Mul", b.op1("Gather", [flat, at], { axis: 1 }), weight);
+  };
+  const corners = [
+    corner(sy.first, sx.first, sy.rest, sx.rest),
+    corner(sy.first, sx.second, sy.rest, sx.fraction),
+    corner(sy.second, sx.first, sy.fraction, sx.rest),
+    corner(sy.second, sx.second, sy.fraction, sx.fraction),
+  ];
+  return reshape(b, value(corners.reduce((sum, term) => bin(b, "Add", sum, term)), [n * c, h * w]), x.shape);
 }));

@@ -7,7 +7,7 @@ import { finiteValue } from "../bending/channels.js";
 import type { OnnxGraphBuilder } from "./onnx-builder.js";
 import type { TensorValue } from "./lowering.js";
 import { registerBendingLowering } from "./bendings.js";
-import { INT64, bin, liveValue, onSelectedChannels, ramp, value } from "./bendings-channels.js";
+import { FLOAT, INT64, bin, liveDouble, liveValue, onSelectedChannels, ramp, toDouble, value } from "./bendings-channels.js";
 import { dftMatrix } from "./spectral.js";
 
 /** x's frames at the int64 `frames` ([L]), 0 where `inside` (bool [L]) is false when given. */
@@ -29,21 +29,24 @@ registerBendingLowering(TimeShift, (a) => onSelectedChannels(a, (x) => {
   return value(gatherFrames(b, x, source, inside), x.shape);
 }));
 
+/** Frame positions in float64, as the wasm pass computes them (float32 drifts by 10⁻⁴ of a frame at t = 2048). */
 registerBendingLowering(Stretch, (a) => onSelectedChannels(a, (x) => {
   const b = a.ctx.builder;
   const l = x.shape[2];
   const wrap = a.callback.wrap;
-  const factor = liveValue(a.ctx, "stretch_factor", [a.callback.factor], () => a.callback.value());
-  const length = b.scalar(l);
-  const last = b.scalar(l - 1);
+  const factor = liveDouble(a.ctx, "stretch_factor", [a.callback.factor], () => a.callback.value());
+  const length = toDouble(b, b.scalar(l));
+  const last = toDouble(b, b.scalar(l - 1));
+  const one = toDouble(b, b.scalar(1));
   // frame t reads t / factor, folded back into the block (wrap) or held at its last frame
-  const read = bin(b, "Div", ramp(b, "frames", l), factor);
+  const read = bin(b, "Div", toDouble(b, ramp(b, "frames", l)), factor);
   const p = wrap ? b.op1("Mod", [read, length], { fmod: 1 }) : bin(b, "Min", read, last);
   const t0 = b.op1("Floor", [p]);
-  const next = bin(b, "Add", t0, b.scalar(1));
+  const next = bin(b, "Add", t0, one);
   const t1 = wrap ? b.op1("Mod", [next, length], { fmod: 1 }) : bin(b, "Min", next, last);
-  const w1 = bin(b, "Sub", p, t0);
-  const w0 = bin(b, "Sub", b.scalar(1), w1);
+  const fraction = bin(b, "Sub", p, t0);
+  const w1 = b.op1("Cast", [fraction], { to: FLOAT });
+  const w0 = b.op1("Cast", [bin(b, "Sub", one, fraction)], { to: FLOAT });
   const frame = (t: string) => gatherFrames(b, x, b.op1("Cast", [t], { to: INT64 }));
   return value(bin(b, "Add", bin(b, "Mul", frame(t0), w0), bin(b, "Mul", frame(t1), w1)), x.shape);
 }));
