@@ -97,15 +97,26 @@ export abstract class ChannelCallback extends CatalogueCallback {
     return {};
   }
 
-  private checkShape(shape: readonly number[], target: BendingTarget): void {
+  /** The random channel order drawn for `fraction` on this target's state (undefined without fraction). */
+  fractionOrder(state: TargetState): Int32Array | undefined {
+    return this.orders.get(state);
+  }
+
+  /** How many channels of C `fraction` bends now. */
+  fractionCount(c: number): number {
+    return Math.round(Math.min(1, Math.max(0, finiteValue(`${this.type} fraction`, this.fraction ?? 1))) * c);
+  }
+
+  /** The rank this callback bends (4: (N, C, H, W), 3: (N, C, L)), a BendingError for another shape. */
+  checkShape(shape: readonly number[], target: BendingTarget): void {
     if (shape.length !== this.rank) {
       const layout = this.rank === 4 ? "(N, C, H, W)" : "(N, C, L)";
       throw new BendingError(`${this.type} bends ${layout} activations; ${describeTarget(target)} has shape ${formatShape([...shape])}`);
     }
   }
 
-  /** The selected channels of C, or null for all of them. */
-  private selected(c: number, state: TargetState, target: BendingTarget): readonly number[] | null {
+  /** The selected channels of C now, or null for all of them. */
+  selected(c: number, state: TargetState, target: BendingTarget): readonly number[] | null {
     let list: readonly number[];
     if (this.channels !== undefined) list = this.channels;
     else if (this.cluster !== undefined) {
@@ -114,7 +125,7 @@ export abstract class ChannelCallback extends CatalogueCallback {
       list = found;
     } else if (this.fraction !== undefined) {
       const order = this.orders.get(state)!;
-      const k = Math.round(Math.min(1, Math.max(0, finiteValue(`${this.type} fraction`, this.fraction))) * c);
+      const k = this.fractionCount(c);
       if (k === c) return null;
       list = [...order.subarray(0, k)].sort((a, b) => a - b);
     } else return null;

@@ -45,8 +45,8 @@ abstract class AffineCallback extends SpatialCallback {
   protected fillMode(): FillMode {
     return "constant";
   }
-  /** The matrix for an h×w map. */
-  protected abstract matrix(h: number, w: number): Matrix;
+  /** The matrix for an h×w map at the current control values (the native engine reads it too). */
+  abstract matrix(h: number, w: number): Matrix;
 
   protected transform(x: Tensor, state: TargetState): Tensor {
     const [, , h, w] = x.shape as number[];
@@ -91,7 +91,7 @@ export class Translate extends AffineCallback {
   protected override fillMode(): FillMode {
     return this.wrap ? "wrap" : "constant";
   }
-  protected matrix(h: number, w: number): Matrix {
+  matrix(h: number, w: number): Matrix {
     return [1, 0, -finiteValue("Translate dx", this.dx) * w, 0, 1, -finiteValue("Translate dy", this.dy) * h, 0, 0];
   }
 }
@@ -109,7 +109,7 @@ export class Rotate extends AffineCallback {
   protected isIdentity(): boolean {
     return finiteValue("Rotate degrees", this.degrees) % 360 === 0;
   }
-  protected matrix(h: number, w: number): Matrix {
+  matrix(h: number, w: number): Matrix {
     const [cos, sin] = cosSin(finiteValue("Rotate degrees", this.degrees));
     const cx = (w - 1) / 2;
     const cy = (h - 1) / 2;
@@ -137,7 +137,7 @@ export class Zoom extends AffineCallback {
   protected isIdentity(): boolean {
     return this.value() === 1;
   }
-  protected matrix(h: number, w: number): Matrix {
+  matrix(h: number, w: number): Matrix {
     const s = 1 / this.value();
     const cx = (w - 1) / 2;
     const cy = (h - 1) / 2;
@@ -179,7 +179,7 @@ abstract class MorphologyCallback extends SpatialCallback {
     return { radius: this.radius, ...this.selectionArgs() };
   }
   /** The radius in pixels: the control rounded, within [0, MAX_RADIUS]. */
-  protected pixels(): number {
+  pixels(): number {
     return Math.min(MAX_RADIUS, Math.max(0, Math.round(finiteValue(`${this.type} radius`, this.radius))));
   }
   protected isIdentity(): boolean {
@@ -251,7 +251,8 @@ export class Blur extends SpatialCallback {
   protected args() {
     return { sigma: this.sigma, ...this.selectionArgs() };
   }
-  private value(): number {
+  /** sigma in pixels now (negative reads as 0). */
+  value(): number {
     return Math.max(0, finiteValue("Blur sigma", this.sigma));
   }
   protected isIdentity(): boolean {

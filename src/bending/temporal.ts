@@ -86,7 +86,8 @@ export class TimeShift extends TemporalCallback {
   protected args() {
     return { shift: this.shift, wrap: this.wrap, ...this.selectionArgs() };
   }
-  private frames(): number {
+  /** The shift in whole frames now. */
+  frames(): number {
     return Math.round(finiteValue("TimeShift shift", this.shift));
   }
   protected isIdentity(): boolean {
@@ -131,7 +132,8 @@ export class Stretch extends TemporalCallback {
   protected args() {
     return { factor: this.factor, wrap: this.wrap, ...this.selectionArgs() };
   }
-  private value(): number {
+  /** The factor now (a BendingError unless > 0). */
+  value(): number {
     const f = finiteValue("Stretch factor", this.factor);
     if (!(f > 0)) throw new BendingError(`Stretch factor must be > 0, got ${f}`);
     return f;
@@ -185,7 +187,8 @@ export class Smear extends MatrixCallback {
   protected args() {
     return { amount: this.amount, ...this.selectionArgs() };
   }
-  private value(): number {
+  /** The pole now, within [0, 0.999]. */
+  value(): number {
     return Math.min(0.999, Math.max(0, finiteValue("Smear amount", this.amount)));
   }
   protected isIdentity(): boolean {
@@ -249,12 +252,18 @@ export class Filter extends MatrixCallback {
   protected isIdentity(): boolean {
     return finiteValue("Filter mix", this.mix) === 0;
   }
+  /** cutoff, q and mix now, cutoff and q kept within the range the gains are defined on. */
+  settings(): { cutoff: number; q: number; mix: number } {
+    return {
+      cutoff: Math.min(1, Math.max(1e-6, finiteValue("Filter cutoff", this.cutoff))),
+      q: Math.max(1e-3, finiteValue("Filter q", this.q)),
+      mix: finiteValue("Filter mix", this.mix),
+    };
+  }
   protected transform(x: Tensor, state: TargetState, target: BendingTarget): Tensor {
     const l = x.shape[2] as number;
     checkMatrixLength(this, l, target);
-    const cutoff = Math.min(1, Math.max(1e-6, finiteValue("Filter cutoff", this.cutoff)));
-    const q = Math.max(1e-3, finiteValue("Filter q", this.q));
-    const mix = finiteValue("Filter mix", this.mix);
+    const { cutoff, q, mix } = this.settings();
     const matrix = slot(state, "matrix", `${cutoff},${q},${mix},${l}`, () => {
       // bin k lies at frequency 2k/L of Nyquist
       const h = impulseResponse(l, (k) => (1 - mix) + mix * filterGain(this.kind, (2 * k) / l / cutoff, q), () => 0);
@@ -265,6 +274,17 @@ export class Filter extends MatrixCallback {
 }
 
 // --- Unphase -----------------------------------------------------------------------------------
+
+/**
+ * Unphase's angles θ[k] for the bins k = 0..⌊L/2⌋ of a block of `l` frames, drawn uniformly in
+ * [−π, π) from `seed`; DC and (for even L) Nyquist get 0, as they must stay real.
+ */
+export function unphaseAngles(l: number, seed: number): Float32Array {
+  const theta = tf.tidy(() => tf.randomUniform([Math.floor(l / 2) + 1], -Math.PI, Math.PI, "float32", seed).dataSync());
+  theta[0] = 0;
+  if (l % 2 === 0) theta[l / 2] = 0;
+  return Float32Array.from(theta);
+}
 
 /**
  * Scrambles the phase of every frequency of the block while keeping its magnitude: bin k
@@ -288,9 +308,8 @@ export class Unphase extends MatrixCallback {
     checkMatrixLength(this, l, target);
     const amount = finiteValue("Unphase amount", this.amount);
     const matrix = slot(state, "matrix", `${amount},${l}`, () => {
-      const theta = tf.randomUniform([Math.floor(l / 2) + 1], -Math.PI, Math.PI, "float32", target.seed).dataSync();
-      // DC and (for even L) Nyquist must stay real: their phase can only be 0
-      const phase = (k: number) => (k === 0 || 2 * k === l ? 0 : amount * theta[k]);
+      const theta = unphaseAngles(l, target.seed);
+      const phase = (k: number) => amount * theta[k];
       return circulant(impulseResponse(l, () => 1, phase));
     });
     return alongTime(x, matrix);

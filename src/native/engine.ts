@@ -38,11 +38,13 @@ export interface EngineReport {
   onnxruntime?: string;
 }
 
-/** The key under which a compiled method stays valid: method, shapes, bendings, version, weights, streaming. */
+/** The key under which a compiled method stays valid: method, shapes, bendings, version, weights, streaming, channel clusters. */
 export function structureKey(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): string {
   const plan = bended.bendingPlan(fn);
   const streaming = bended.module.namedModules().map(([, m]) => ((m as unknown as { streaming?: unknown }).streaming === true ? 1 : 0)).join("");
-  return [fn, JSON.stringify(inputShapes), plan.epoch, stateGeneration(), streaming, (options.capture ?? []).join(","), options.threads ?? 1].join("|");
+  // a bending's `cluster` selection is compiled in: storing new clusters makes a new structure
+  const clusters = bended.clusters().map((c) => `${c.name}=${c.channels.join(",")}`).join(";");
+  return [fn, JSON.stringify(inputShapes), plan.epoch, stateGeneration(), streaming, (options.capture ?? []).join(","), options.threads ?? 1, clusters].join("|");
 }
 
 export class CompiledMethod {

@@ -8,4 +8,7 @@ export {
   type FunctionLowering, type ModuleLowering, type LoweringContext, type LoweredArg, type TensorValue,
 } from "./lowering.js";
 export { registerBendingLowering, type BendingLowering, type BendingLoweringArgs } from "./bendings.js";
+// the spatial and time callbacks' lowerings register themselves on import
+import "./bendings-spatial.js";
+import "./bendings-temporal.js";
 export * as onnxOps from "./ops.js";

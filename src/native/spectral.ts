@@ -25,7 +25,7 @@ const MAX_FFT = 8192;
 const dftConstants = new WeakMap<OnnxGraphBuilder, Map<string, string>>();
 
 /** cos (or −sin) of 2πkt/n as [n, bins] (or [bins, n] when `transposed`): the wasm op's own tables (dftTables). */
-function dftMatrix(b: OnnxGraphBuilder, n: number, part: "cos" | "sin", transposed: boolean): TensorValue {
+export function dftMatrix(b: OnnxGraphBuilder, n: number, part: "cos" | "sin", transposed: boolean): TensorValue {
   const bins = Math.floor(n / 2) + 1;
   const shape = transposed ? [bins, n] : [n, bins];
   let known = dftConstants.get(b);
