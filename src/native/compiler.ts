@@ -18,6 +18,8 @@ import type { RandomSource } from "../torchscript/context.js";
 import "./modules.js";
 import "./spectral.js";
 import "./recurrent.js";
+import "./dtypes.js";
+import "./stft.js";
 
 /** In-place tensor ops as the TorchScript interpreter records them (copy_, zero_, add_, ...). */
 const IN_PLACE = /^[a-z][a-z0-9_]*[a-z0-9]_$/;
