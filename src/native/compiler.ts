@@ -20,6 +20,8 @@ import "./spectral.js";
 import "./recurrent.js";
 import "./dtypes.js";
 import "./stft.js";
+import "./statistics.js";
+import "./attention.js";
 
 /** In-place tensor ops as the TorchScript interpreter records them (copy_, zero_, add_, ...). */
 const IN_PLACE = /^[a-z][a-z0-9_]*[a-z0-9]_$/;
