@@ -126,14 +126,16 @@ register(["logical_not"], (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
   return toFloat(ctx.builder, ctx.builder.op1("Not", [asBool(ctx.builder, x)]), x.shape);
 });
-for (const [name, op] of [["logical_and", "And"], ["logical_or", "Or"], ["logical_xor", "Xor"]] as const) {
-  register([name], (ctx, args) => {
-    const b = ctx.builder;
-    const x = ctx.operand(args[0]);
-    const y = ctx.operand(args[1]);
-    return toFloat(b, b.op1(op, [asBool(b, x), asBool(b, y)]), broadcast(x.shape, y.shape));
-  });
-}
+/** logical(op, a, b): and / or / xor of the operands taken as bools. */
+register(["logical"], (ctx, args) => {
+  const b = ctx.builder;
+  const ops: Record<string, string> = { and: "And", or: "Or", xor: "Xor" };
+  const op = ops[String(args[0])];
+  if (op === undefined) throw new NotCompilable(ctx.node.name, `logical '${String(args[0])}' has no native lowering`);
+  const x = ctx.operand(args[1]);
+  const y = ctx.operand(args[2]);
+  return toFloat(b, b.op1(op, [asBool(b, x), asBool(b, y)]), broadcast(x.shape, y.shape));
+});
 register(["where"], (ctx, args) => {
   const b = ctx.builder;
   const cond = tensorArg(ctx, args, 0);
@@ -178,15 +180,20 @@ register(["embedding"], (ctx, args) => {
   const weight = tensorArg(ctx, args, 1);
   return value(ctx.builder.op1("Gather", [weight.name, asIndices(ctx.builder, indices)], { axis: 0 }), [...indices.shape, ...weight.shape.slice(1)]);
 });
-register(["argmax", "argmin"], (ctx, args) => {
+register(["index_select"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  const index = tensorArg(ctx, args, 2);
+  const a = axis(numberArg(ctx, args[1], "dim"), x.shape.length);
+  return value(ctx.builder.op1("Gather", [x.name, asIndices(ctx.builder, index)], { axis: a }), nodeShape(ctx.node));
+});
+register(["argmax"], (ctx, args) => {
   const x = tensorArg(ctx, args, 0);
   const b = ctx.builder;
   const keep = args[2] === true ? 1 : 0;
-  const type = ctx.node.target === "argmax" ? "ArgMax" : "ArgMin";
   // tfjs returns the first extreme, as ONNX does by default (select_last_index = 0)
   const out = typeof args[1] === "number"
-    ? b.op1(type, [x.name], { axis: axis(args[1], x.shape.length), keepdims: keep })
-    : b.op1(type, [b.op1("Reshape", [x.name, b.int64s([-1])])], { axis: 0, keepdims: 0 });
+    ? b.op1("ArgMax", [x.name], { axis: axis(args[1], x.shape.length), keepdims: keep })
+    : b.op1("ArgMax", [b.op1("Reshape", [x.name, b.int64s([-1])])], { axis: 0, keepdims: 0 });
   return toFloat(b, out, nodeShape(ctx.node));
 });
 

@@ -263,6 +263,11 @@ function sliceWrite(b: OnnxGraphBuilder, base: TensorValue, view: TensorValue, a
   });
   return value(b.op1("Gather", [concat(b, [base, view], a).name, b.int64s(index)], { axis: a }), base.shape);
 }
+register(["expand"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  const shape = nodeShape(ctx.node);
+  return value(ctx.builder.op1("Expand", [x.name, ctx.builder.int64s(shape)]), shape);
+});
 register(["cat"], (ctx, args) => {
   const parts = (args[0] as LoweredArg[]).filter(isTensorValue);
   return concat(ctx.builder, parts, typeof args[1] === "number" ? args[1] : 0);

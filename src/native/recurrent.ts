@@ -71,11 +71,18 @@ function tensorList(ctx: LoweringContext, a: LoweredArg, what: string): TensorVa
   return a as TensorValue[];
 }
 
-/** torch.lstm / torch.gru (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first). */
+/**
+ * torch.lstm / torch.gru (input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+ * batch_first), and tb.F.gru (input, h0, params, has_biases, num_layers, batch_first), which
+ * traces under the same name with six arguments.
+ */
 function recurrent(kind: Cell): (ctx: LoweringContext, args: LoweredArg[]) => LoweredArg {
   return (ctx, args) => {
     const b = ctx.builder;
-    const [, hx, params, hasBiases, numLayers, , , bidirectional, batchFirst] = args;
+    const [, hx, params, hasBiases, numLayers] = args;
+    const torchForm = args.length > 6;
+    const bidirectional = torchForm ? args[7] : false;
+    const batchFirst = torchForm ? args[8] : args[5];
     const x = tensorArg(ctx, args, 0);
     if (x.shape.length !== 3) throw new NotCompilable(ctx.node.name, `${kind} of a ${x.shape.length}-d input (unbatched sequences have no native lowering)`);
     const states = kind === "lstm" ? tensorList(ctx, hx, "hx") : [tensorArg(ctx, args, 1)];
