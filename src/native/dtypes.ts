@@ -8,10 +8,11 @@
 import { tf, type Tensor } from "../tf.js";
 import type { OnnxGraphBuilder } from "./onnx-builder.js";
 import {
-  axis, floatData, isTensorValue, NotCompilable, registerFunctionLowering, tensorArg,
+  axis, floatData, NotCompilable, registerFunctionLowering, tensorArg,
   type FunctionLowering, type LoweredArg, type LoweringContext, type TensorValue,
 } from "./lowering.js";
 import { broadcast, nodeShape } from "./ops.js";
+import { frequencyValues } from "../torchscript/ops-torch2.js";
 
 /** ONNX element types used here. */
 const ONNX_FLOAT = 1;
@@ -83,7 +84,9 @@ register(["to"], (ctx, args) => {
 
 // factories: the values tfjs makes, cast as the wasm op casts them
 register(["arange"], (ctx, args) => {
-  const [start, end, step] = [0, 1, 2].map((i) => numberArg(ctx, args[i] ?? 1, "a bound"));
+  const start = numberArg(ctx, args[0], "start");
+  const end = numberArg(ctx, args[1], "end");
+  const step = args[2] === undefined ? 1 : numberArg(ctx, args[2], "step");
   const dtype = dtypeArg(args[3]) as tf.DataType;
   return constant(ctx, "arange", () => tf.cast(tf.range(start, end, step, "float32"), dtype));
 });
@@ -105,9 +108,8 @@ for (const [name, onesided] of [["fft_rfftfreq", true], ["fft_fftfreq", false]] 
   registerFunctionLowering(name, (ctx, args) => {
     const n = numberArg(ctx, args[0], "n");
     const d = typeof args[1] === "number" ? args[1] : 1;
-    const count = onesided ? Math.floor(n / 2) + 1 : n;
-    const values = Float32Array.from({ length: count }, (_, i) => (onesided || i < Math.ceil(n / 2) ? i : i - n) / (d * n));
-    return value(ctx.builder.floatConstant(name, values, [count]), [count]);
+    const values = frequencyValues(n, d, onesided);
+    return value(ctx.builder.floatConstant(name, values, [values.length]), [values.length]);
   });
 }
 
@@ -147,9 +149,7 @@ register(["masked_fill"], (ctx, args) => {
   const b = ctx.builder;
   const x = tensorArg(ctx, args, 0);
   const mask = tensorArg(ctx, args, 1);
-  // JSON cannot hold ±∞: a traced -inf fill arrives as null
-  const fill = args[2] === null ? -Infinity : args[2];
-  const v = isTensorValue(fill) ? fill : ctx.operand(fill);
+  const v = ctx.operand(args[2]);
   return value(b.op1("Where", [asBool(b, mask), v.name, x.name]), x.shape);
 });
 for (const name of ["tril", "triu"] as const) {

@@ -16,7 +16,7 @@ function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };
 }
 
-function positive(ctx: LoweringContext, a: LoweredArg, fallback: number | null, what: string): number {
+function numberOr(ctx: LoweringContext, a: LoweredArg, fallback: number | null, what: string): number {
   if (typeof a === "number") return a;
   if ((a === null || a === undefined) && fallback !== null) return fallback;
   throw new NotCompilable(ctx.node.name, `${ctx.node.target}: ${what} is not a number`);
@@ -40,10 +40,10 @@ function checkLength(ctx: LoweringContext, nFft: number): void {
 registerFunctionLowering("stft", (ctx, args) => {
   const b = ctx.builder;
   const x = tensorArg(ctx, args, 0);
-  const nFft = positive(ctx, args[1], null, "n_fft");
+  const nFft = numberOr(ctx, args[1], null, "n_fft");
   checkLength(ctx, nFft);
-  const hop = positive(ctx, args[2], Math.floor(nFft / 4), "hop_length");
-  const length = positive(ctx, args[3], nFft, "win_length");
+  const hop = numberOr(ctx, args[2], Math.floor(nFft / 4), "hop_length");
+  const length = numberOr(ctx, args[3], nFft, "win_length");
   if (args[6] === false) throw new NotCompilable(ctx.node.name, "stft with onesided=False has no native lowering");
   if (x.shape.length !== 1 && x.shape.length !== 2) throw new NotCompilable(ctx.node.name, `stft of a ${x.shape.length}-d signal`);
   const bins = Math.floor(nFft / 2) + 1;
@@ -79,10 +79,10 @@ registerFunctionLowering("istft", (ctx, args) => {
   const spec = args[0];
   if (!isComplexValue(spec)) throw new NotCompilable(ctx.node.name, "istft of a spectrogram that is not complex");
   if (args[7] === false || args[9] === true) throw new NotCompilable(ctx.node.name, "istft with onesided=False or return_complex=True has no native lowering");
-  const nFft = positive(ctx, args[1], null, "n_fft");
+  const nFft = numberOr(ctx, args[1], null, "n_fft");
   checkLength(ctx, nFft);
-  const hop = positive(ctx, args[2], Math.floor(nFft / 4), "hop_length");
-  const length = positive(ctx, args[3], nFft, "win_length");
+  const hop = numberOr(ctx, args[2], Math.floor(nFft / 4), "hop_length");
+  const length = numberOr(ctx, args[3], nFft, "win_length");
   const window = paddedWindow(ctx, args[4], length, nFft);
   const lift = (t: TensorValue): TensorValue => (t.shape.length === 2 ? reshape(b, t, [1, ...t.shape]) : t);
   const [rows, bins, count] = lift(spec.re).shape;
