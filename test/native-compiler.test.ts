@@ -17,7 +17,8 @@ class Net extends nn.Module {
 /** A tfjs tensor method without a lowering (F.cumsum has one; the chained method does not). */
 class WithCumsumMethod extends Net {
   override forward(x: tb.Tensor): tb.Tensor {
-    return (this.conv.call(x) as tb.Tensor).cumsum(2);
+    // the chained method tfbend registers on tensors (its type is not part of tfjs-core's Node bundle)
+    return (this.conv.call(x) as unknown as { cumsum(axis: number): tb.Tensor }).cumsum(2);
   }
 }
 

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
-import { blocks, expectStreamParity, expectTwinParity, root } from "./native-helpers.js";
+import { blocks, diff, expectStreamParity, expectTwinParity, root } from "./native-helpers.js";
 
 const { tf, native } = tb;
 const available = native.nativeAvailable();
@@ -40,6 +40,24 @@ describe.skipIf(!available)("native lowerings: recurrent, spectral, integer", ()
     await expectTwinParity("torch2", "rnn", blocks([1, 8, 12], 3));
   });
 
+  it("recurrent weights bent under a live control are regathered into ONNX's gate order every block", async () => {
+    const model = await tb.load(join(root, "test/fixtures/torchscript/torch2.ts"));
+    const gain = new tb.BendingParameter("rnn_gain", 1);
+    model.bend(new tb.Scale(gain), "lstm\\.weight_hh_l0$", "gru\\.weight_ih_l1_reverse", "lstm_cell\\.weight_ih");
+    const compiled = await expectStreamParity(model, "rnn", blocks([1, 8, 12], 3), (i) => (gain.value = [1, 0.5, 2][i]));
+    // the control is heard: one block under two gains differs by more than rounding
+    const [x] = blocks([1, 8, 12], 1, 9);
+    const under = (g: number): tb.Tensor => {
+      gain.value = g;
+      return compiled.run(x) as tb.Tensor;
+    };
+    const [one, two] = [under(1), under(2)];
+    expect(diff(one, two)).toBeGreaterThan(1e-3);
+    tf.dispose([x, one, two]);
+    compiled.dispose();
+    model.dispose();
+  });
+
   it("a GRU prior whose state lives in a buffer streams it from block to block", async () => {
     const states = await expectTwinParity("ops_zoo", "prior", blocks([1, 1, 256], 5));
     expect(states).toBeGreaterThan(0);
@@ -58,7 +76,7 @@ describe.skipIf(!available)("native lowerings: recurrent, spectral, integer", ()
       bIh1 = weight([9], 16);
       bHh1 = weight([9], 17);
       h0 = new nn.Buffer(tf.randomNormal([2, 1, 3], 0, 0.5, "float32", 3));
-      forward(x: tb.Tensor): tb.Tensor {
+      override forward(x: tb.Tensor): tb.Tensor {
         const params = [this.wIh0, this.wHh0, this.bIh0, this.bHh0, this.wIh1, this.wHh1, this.bIh1, this.bHh1].map((p) => p.value);
         const [out, h] = F.gru(x, this.h0.value, params, true, 2, true);
         return F.add(out, F.reshape(F.sum(h, [0]), [1, 1, 3]));
@@ -76,7 +94,7 @@ describe.skipIf(!available)("native lowerings: recurrent, spectral, integer", ()
   it("stft variants: normalized, a window shorter than n_fft, no window, real (re, im) output", async () => {
     const { nn, F } = tb;
     class Spectra extends nn.Module {
-      forward(x: tb.Tensor): tb.Tensor {
+      override forward(x: tb.Tensor): tb.Tensor {
         const signal = F.reshape(x, [2, 64]);
         const a = F.stft(signal, 16, 4, 12, F.hannWindow(12), true, true, true) as tb.F.Complex;
         const b = F.stft(F.reshape(signal, [128]), 8, 3, null, null, false, true, false) as tb.Tensor; // [5, 41, 2]
@@ -99,7 +117,7 @@ describe.skipIf(!available)("native lowerings: recurrent, spectral, integer", ()
     const { nn, F } = tb;
     class Indices extends nn.Module {
       table = new nn.Parameter(tf.randomNormal([10, 3], 0, 1, "float32", 4));
-      forward(x: tb.Tensor): tb.Tensor {
+      override forward(x: tb.Tensor): tb.Tensor {
         const codes = F.cast(F.clamp(F.mul(x, 3), -9, 9), "int32"); // truncated toward zero
         const index = F.remainder(codes, 10);
         const looked = F.embedding(F.reshape(index, [-1]), this.table.value); // [n, 3]
