@@ -5,79 +5,16 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
+import { blocks, diff, expectStreamParity, expectTwinParity, noise, peak, root, TOLERANCE } from "./native-helpers.js";
 
 const { tf, native, zoo } = tb;
-const root = join(import.meta.dirname, "..");
 const available = native.nativeAvailable();
 if (!available) console.log(`native parity suite skipped: ${native.nativeUnavailableReason()}`);
-
-const TOLERANCE = 1e-5;
-
-function peak(t: tb.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(t)).dataSync()[0]);
-}
-
-function diff(a: tb.Tensor, b: tb.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-
-/** Streams `blocks` through the wasm pass and a compiled session; `between` runs before each block. */
-async function expectStreamParity(
-  bended: tb.BendedModule, fn: string, blocks: tb.Tensor[], between: (i: number) => void = () => undefined,
-  options: tb.native.CompileOptions = {},
-): Promise<tb.native.CompiledMethod> {
-  const compiled = await native.compileMethod(bended, fn, [blocks[0].shape], options);
-  for (const [i, x] of blocks.entries()) {
-    between(i);
-    const expected = bended.call(fn, x) as tb.Tensor;
-    const actual = compiled.run(x) as tb.Tensor;
-    expect(actual.shape, `block ${i}`).toEqual(expected.shape);
-    const p = peak(expected);
-    expect(diff(actual, expected), `block ${i} of ${fn} (peak ${p})`).toBeLessThanOrEqual(TOLERANCE * Math.max(p, 1e-3));
-    tf.dispose([expected, actual]);
-  }
-  return compiled;
-}
 
 let controlCount = 0;
 /** A control with a name no other test used (a BendedModule refuses two controls of one name). */
 function control(name: string, value: number): tb.BendingParameter {
   return new tb.BendingParameter(`${name}_${controlCount++}`, value);
-}
-
-/**
- * Streams a TorchScript fixture on two loads with one seed, wasm on one and native on the
- * other, so that both draw the same random numbers; returns the session's state count.
- */
-async function expectTwinParity(name: string, fn: string, given?: tb.Tensor[]): Promise<number> {
-  const file = join(root, `test/fixtures/torchscript/${name}.ts`);
-  const [wasmTwin, nativeTwin] = await Promise.all([1, 2].map(() => tb.load(file, { seed: 5 })));
-  const shape = nativeTwin.exampleShapes.get(fn)![0];
-  const xs = given ?? blocks(shape, 3);
-  const compiled = await native.compileMethod(nativeTwin, fn, [xs[0].shape]);
-  const example = tf.zeros(xs[0].shape);
-  wasmTwin.trace(fn, [example]); // compiling traced the method once, which may draw: so does the twin
-  example.dispose();
-  for (const [i, x] of xs.entries()) {
-    const expected = wasmTwin.call(fn, x) as tb.Tensor;
-    const actual = compiled.run(x) as tb.Tensor;
-    const p = peak(expected);
-    expect(diff(actual, expected), `block ${i} of ${name}.${fn} (peak ${p})`).toBeLessThanOrEqual(TOLERANCE * Math.max(p, 1e-3));
-    tf.dispose([expected, actual]);
-  }
-  const states = compiled.stateShapes.length;
-  compiled.dispose();
-  wasmTwin.dispose();
-  nativeTwin.dispose();
-  return states;
-}
-
-function noise(shape: number[], seed: number): tb.Tensor {
-  return tf.randomNormal(shape, 0, 1, "float32", seed);
-}
-
-function blocks(shape: number[], n: number, seed = 1): tb.Tensor[] {
-  return Array.from({ length: n }, (_, i) => noise(shape, seed + i));
 }
 
 describe.skipIf(!available)("native engine parity", () => {

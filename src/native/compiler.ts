@@ -17,6 +17,11 @@ import { StateBuffer, TorchScriptModule } from "../torchscript/module.js";
 import type { RandomSource } from "../torchscript/context.js";
 import "./modules.js";
 import "./spectral.js";
+import "./recurrent.js";
+import "./dtypes.js";
+import "./stft.js";
+import "./statistics.js";
+import "./attention.js";
 
 /** In-place tensor ops as the TorchScript interpreter records them (copy_, zero_, add_, ...). */
 const IN_PLACE = /^[a-z][a-z0-9_]*[a-z0-9]_$/;
@@ -156,7 +161,7 @@ export function compileGraph(source: CompileSource): CompiledModel {
    * for its placeholders. `prefix` makes a leaf's weight paths the root's; bendings and
    * captures apply to the method's own nodes only (a leaf's inside has no activation names).
    */
-  const lowerGraph = (graph: Graph, root: Module, inputs: (index: number, node: Node) => TensorValue, prefix: string, outer: boolean): LoweredArg => {
+  const lowerGraph = (graph: Graph, root: Module, inputs: (index: number, node: Node) => TensorValue | null, prefix: string, outer: boolean): LoweredArg => {
     const env = new Map<Node, LoweredArg>();
     const load = (a: Argument): LoweredArg => {
       if (a !== null && typeof a === "object" && "op" in a && "users" in a) return env.get(a as Node);
@@ -297,16 +302,17 @@ export function compileGraph(source: CompileSource): CompiledModel {
 
   /** A leaf module without a lowering of its own: its forward traced alone and lowered in place. */
   const inline = (mod: Module, node: Node, args: LoweredArg[], prefix: string): LoweredArg => {
-    if (!args.every(isTensorValue)) throw new NotCompilable(node.name, `module class ${mod.constructor.name} ('${node.target}') has no native lowering`);
-    const tensors = args as TensorValue[];
-    const zeros = tensors.map((t) => tf.zeros([...t.shape]));
+    // tensors, or None for an optional input (hx of an RNN cell, a skipped conditioning)
+    if (!args.every((a) => isTensorValue(a) || a === null)) throw new NotCompilable(node.name, `module class ${mod.constructor.name} ('${node.target}') has no native lowering`);
+    const tensors = args as (TensorValue | null)[];
+    const zeros = tensors.map((t) => (t === null ? null : tf.zeros([...t.shape])));
     let inner: Graph;
     try {
       inner = trace(mod, "forward", zeros).graph;
     } catch (e) {
       throw new NotCompilable(node.name, `module ${mod.constructor.name} ('${node.target}') could not be traced alone: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
-      tf.dispose(zeros);
+      tf.dispose(zeros.filter((z) => z !== null));
     }
     try {
       return lowerGraph(inner, mod, (i) => tensors[i], prefix, false);

@@ -93,7 +93,7 @@ function options(a: LoweredArg): Record<string, LoweredArg> {
   return a !== null && typeof a === "object" && !Array.isArray(a) && !isTensorValue(a) && !isComplexValue(a) ? a : {};
 }
 
-function ints(v: LoweredArg, n: number, fallback: number): number[] {
+export function ints(v: LoweredArg, n: number, fallback: number): number[] {
   if (v === undefined || v === null) return new Array<number>(n).fill(fallback);
   if (typeof v === "number") return new Array<number>(n).fill(v);
   if (Array.isArray(v) && v.every((x) => typeof x === "number")) return v as number[];
@@ -177,7 +177,13 @@ register(["pow"], binary("Pow"));
 register(["maximum"], binary("Max"));
 register(["minimum"], binary("Min"));
 register(["neg"], unary("Neg"));
-register(["abs"], unary("Abs"));
+register(["abs"], (ctx, args) => {
+  const z = args[0];
+  if (!isComplexValue(z)) return unary("Abs")(ctx, args, {});
+  // the modulus of a complex value: √(re² + im²), as the wasm op
+  const b = ctx.builder;
+  return value(b.op1("Sqrt", [b.op1("Add", [b.op1("Mul", [z.re.name, z.re.name]), b.op1("Mul", [z.im.name, z.im.name])])]), z.re.shape);
+});
 register(["exp"], unary("Exp"));
 register(["log"], unary("Log"));
 register(["sqrt"], unary("Sqrt"));
@@ -195,8 +201,15 @@ register(["square"], (ctx, args) => {
 });
 register(["silu"], (ctx, args) => silu(ctx.builder, tensorArg(ctx, args, 0)));
 register(["gelu"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  if (args[1] === "tanh") {
+    // 0.5·x·(tanh(√(2/π)·(x + 0.044715·x³)) + 1), in the wasm op's order
+    const b = ctx.builder;
+    const inner = b.op1("Mul", [b.op1("Add", [x.name, b.op1("Mul", [b.op1("Pow", [x.name, b.scalar(3)]), b.scalar(0.044715)])]), b.scalar(Math.sqrt(2 / Math.PI))]);
+    return value(b.op1("Mul", [b.op1("Mul", [x.name, b.scalar(0.5)]), b.op1("Add", [b.op1("Tanh", [inner]), b.scalar(1)])]), x.shape);
+  }
   if (args[1] !== undefined && args[1] !== "none") throw new NotCompilable(ctx.node.name, `gelu(approximate=${String(args[1])}) has no lowering`);
-  return gelu(ctx.builder, tensorArg(ctx, args, 0));
+  return gelu(ctx.builder, x);
 });
 register(["leaky_relu"], (ctx, args) => leakyRelu(ctx.builder, tensorArg(ctx, args, 0), typeof args[1] === "number" ? args[1] : 0.01));
 register(["hardtanh"], (ctx, args) => {
@@ -215,11 +228,6 @@ register(["clamp"], (ctx, args) => {
 });
 register(["softmax"], (ctx, args) => softmax(ctx.builder, tensorArg(ctx, args, 0), typeof args[1] === "number" ? args[1] : -1));
 register(["dropout", "clone", "contiguous"], (ctx, args) => tensorArg(ctx, args, 0));
-register(["to"], (ctx, args) => {
-  const dtype = args.slice(1).find((a) => typeof a === "string");
-  if (dtype !== undefined && dtype !== "float32") throw new NotCompilable(ctx.node.name, `to(${dtype}): the native engine computes in float32 only`);
-  return tensorArg(ctx, args, 0);
-});
 register(["matmul"], (ctx, args) => {
   const a = tensorArg(ctx, args, 0);
   const b = tensorArg(ctx, args, 1);
@@ -268,6 +276,11 @@ function sliceWrite(b: OnnxGraphBuilder, base: TensorValue, view: TensorValue, a
   });
   return value(b.op1("Gather", [concat(b, [base, view], a).name, b.int64s(index)], { axis: a }), base.shape);
 }
+register(["expand"], (ctx, args) => {
+  const x = tensorArg(ctx, args, 0);
+  const shape = nodeShape(ctx.node);
+  return value(ctx.builder.op1("Expand", [x.name, ctx.builder.int64s(shape)]), shape);
+});
 register(["cat"], (ctx, args) => {
   const parts = (args[0] as LoweredArg[]).filter(isTensorValue);
   return concat(ctx.builder, parts, typeof args[1] === "number" ? args[1] : 0);
@@ -284,6 +297,8 @@ register(["slice"], (ctx, args) => {
   const start = clampBound(args[2], 0);
   const end = Math.max(start, clampBound(args[3], size));
   const step = typeof args[4] === "number" ? args[4] : 1;
+  // a whole-axis slice is the tensor itself, as in the interpreter: a write into it writes the tensor
+  if (start === 0 && end === size && step === 1) return x;
   const b = ctx.builder;
   const y = value(b.op1("Slice", [x.name, b.int64s([start]), b.int64s([end]), b.int64s([a]), b.int64s([step])]), nodeShape(ctx.node));
   ctx.markView(y, x, (bb, base, v) => sliceWrite(bb, base, v, a, start, end, step));
@@ -425,13 +440,6 @@ register(["unary"], (ctx, args) => {
 
 register(["randn"], (ctx) => ctx.random("normal", nodeShape(ctx.node)));
 register(["rand"], (ctx) => ctx.random("uniform", nodeShape(ctx.node)));
-
-// Tensors made from numbers alone are constants (shapes are static).
-register(["full"], (ctx, args) => {
-  const shape = nodeShape(ctx.node);
-  if (args[2] !== undefined && args[2] !== "float32") throw new NotCompilable(ctx.node.name, `full(dtype=${String(args[2])}): the native engine computes in float32 only`);
-  return value(ctx.builder.floatConstant("full", new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(args[1] as number), shape), shape);
-});
 
 /** torch.repeat_interleave with an int count: each element repeated in place along `dim` (flattened when null). */
 register(["repeat_interleave"], (ctx, args) => {

@@ -14,12 +14,12 @@ function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };
 }
 
-function complex(re: TensorValue, im: TensorValue): ComplexValue {
+export function complex(re: TensorValue, im: TensorValue): ComplexValue {
   return { kind: "complex", re, im };
 }
 
 /** Longest transform lowered (the wasm op's limit too). */
-const MAX_FFT = 8192;
+export const MAX_FFT = 8192;
 
 /** The DFT matrices of one model, by length: [n, bins] cos and −sin, and their transposes. */
 const dftConstants = new WeakMap<OnnxGraphBuilder, Map<string, string>>();
@@ -116,17 +116,20 @@ registerFunctionLowering("fft_irfft", (ctx, args) => {
   const bins = re1.shape[re1.shape.length - 1];
   const size = optionalInt(args[1]) ?? 2 * (bins - 1);
   if (size > MAX_FFT) throw new NotCompilable(ctx.node.name, `FFTs longer than ${MAX_FFT} are not supported (got ${size})`);
+  const im1 = im0 === null ? null : permuted(b, im0, perm);
+  return permuted(b, irfftLast(b, re1, im1, size, fftScale(ctx, args[3], size, false)), perm);
+});
+
+/** The inverse real DFT of `size` samples along the last axis of (re, im), times `scale`. */
+export function irfftLast(b: OnnxGraphBuilder, re: TensorValue, im: TensorValue | null, size: number, scale: number): TensorValue {
   const need = Math.floor(size / 2) + 1;
   // x_t = Σ_k w_k (re_k cos − im_k sin) with w = 1 at DC and Nyquist, 2 elsewhere
   const weights = new Float32Array(need).map((_, k) => (k === 0 || (size % 2 === 0 && k === size / 2) ? 1 : 2));
   const w = value(b.floatConstant("irfft_weights", weights, [need]), [need]);
-  let out = matmul(b, arith(b, "Mul", fitLast(b, re1, need), w), dftMatrix(b, size, "cos", true));
-  if (im0 !== null) {
-    const im1 = permuted(b, im0, perm);
-    out = arith(b, "Add", out, matmul(b, arith(b, "Mul", fitLast(b, im1, need), w), dftMatrix(b, size, "sin", true)));
-  }
-  return permuted(b, scaled(b, out, fftScale(ctx, args[3], size, false)), perm);
-});
+  let out = matmul(b, arith(b, "Mul", fitLast(b, re, need), w), dftMatrix(b, size, "cos", true));
+  if (im !== null) out = arith(b, "Add", out, matmul(b, arith(b, "Mul", fitLast(b, im, need), w), dftMatrix(b, size, "sin", true)));
+  return scaled(b, out, scale);
+}
 
 registerFunctionLowering("view_as_complex", (ctx, args) => {
   const x = tensorArg(ctx, args, 0);

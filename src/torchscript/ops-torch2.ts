@@ -193,10 +193,15 @@ op("istft", "self, n_fft, hop_length=None, win_length=None, window=None, center=
   });
 });
 
+/** The bin frequencies of rfftfreq (onesided) or fftfreq for n samples spaced d apart (the native engine's constants too). */
+export function frequencyValues(n: number, d: number, onesided: boolean): Float32Array {
+  const count = onesided ? Math.floor(n / 2) + 1 : n;
+  return Float32Array.from({ length: count }, (_, i) => (onesided || i < Math.ceil(n / 2) ? i : i - n) / (d * n));
+}
+
 function frequencies(name: string, n: number, d: number, dtype: Value, onesided: boolean): Tensor {
   if (!Number.isInteger(n) || n <= 0) throw new BendingError(`${name}: n must be a positive int, got ${n}`);
-  const count = onesided ? Math.floor(n / 2) + 1 : n;
-  const values = Float32Array.from({ length: count }, (_, i) => (onesided || i < Math.ceil(n / 2) ? i : i - n) / (d * n));
+  const values = frequencyValues(n, d, onesided);
   return dispatch("call_function", name, [n, d], () => tf.cast(tf.tensor1d(values), tfDtype(dtype))) as Tensor;
 }
 op("fft_rfftfreq", `n, d=1.0, ${FACTORY}`, ([n, d, dtype]) => frequencies("fft_rfftfreq", num(n), num(d), dtype, true));
