@@ -9,6 +9,7 @@ import { TorchScriptRoot } from "../torchscript/module.js";
 import { nnTildeInterface } from "../nn/method-spec.js";
 import type { Atom } from "../protocol/index.js";
 import { noMore, symbol } from "./command-args.js";
+import { attributeTypeName } from "./attribute-types.js";
 import type { CommandContext, CommandSpec } from "./command-table.js";
 
 /** The loaded model as an nn~ TorchScript export (the only models with tensor and buffer attributes). */
@@ -57,10 +58,12 @@ export const ATTRIBUTE_COMMANDS: readonly CommandSpec[] = [
   {
     name: "attributes",
     usage: "attributes",
-    help: "the model's nn~ attributes with their types: name type ... (dict: name, type, value; a tensor attribute's value is its shape)",
+    help: "the model's nn~ attributes with their types: name type ... (an enum's type is enum[name,name,...]; dict: name, type, value, and an enum's choices; a tensor attribute's value is its shape)",
     run: (s, a) => {
       noMore(a, 0, "attributes");
-      const plain = (nnTildeInterface(s.requireModel().module)?.attributes ?? []).map((spec) => ({ name: spec.name, type: spec.type.replace(/\s/g, ""), value: s.getAttribute(spec.name) }));
+      const plain = (nnTildeInterface(s.requireModel().module)?.attributes ?? []).map((spec) => ({
+        name: spec.name, type: attributeTypeName(spec.type, spec.choices), value: s.getAttribute(spec.name), ...(spec.choices ? { choices: spec.choices } : {}),
+      }));
       const tensors = tensorAttributeNames(s).map((name) => ({ name, type: "Tensor", value: tensorAttributeShape(s, name).slice(1) }));
       const all = [...plain, ...tensors];
       return { values: all.flatMap((x) => [x.name, x.type]), dict: all };
