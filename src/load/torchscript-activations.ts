@@ -21,15 +21,22 @@ import { resolveControl, type Controllable } from "../bending/parameter.js";
 import type { TargetState } from "../bending/callback.js";
 import { TorchScriptModule, type TorchScriptRoot } from "../torchscript/module.js";
 import { currentCallSite, withCallSites, type CallSite } from "../torchscript/call-sites.js";
-import type { Stmt } from "../torchscript/parser.js";
+import { parseWholeExpression, type Expr, type Stmt } from "../torchscript/parser.js";
 
-/** One statement to add to a code file: after `line` (1-based), or in place of a `return` there. */
+/**
+ * One statement to add to a code file: after `line` (1-based) when the statement there
+ * assigns the value to a name, or, when the value is a call inside the statement (a `return`,
+ * an argument of another call), before it: the call moved into a local that is bent, and the
+ * statement reading the local.
+ */
 export interface CodeEdit {
   /** The code file, as the archive's `code` map names it (`__torch__/model.py`). */
   file: string;
   line: number;
-  /** The name the statement assigns (`_3`), or null for a `return <call>`. */
+  /** The name the statement assigns (`_3`), or null when the call is moved out of the line. */
   assigned: string | null;
+  /** The call's columns in the line (start, end exclusive) when it is moved out. */
+  span: [number, number] | null;
   /** The bendings as expressions of the value (`v` → `torch.mul(v, 2.)`), in order. */
   bend: ((v: string) => string)[];
   /** What it writes, for messages: "Scale(2) on decoder_act". */
@@ -108,14 +115,65 @@ function lowering(b: PlannedBending): ((v: string) => string) | string {
   return `${c.type} cannot be written into TorchScript code (written: Mask, OrderedMask, Scale, Bias, Affine, Clamp, ThresholdActivation, Permute, Reverse)`;
 }
 
-/** The statement of `def` (searched through blocks) whose whole value is the call `expr`: `name = <call>` or `return <call>`. */
-function statementOf(body: Stmt[], expr: CallSite["expr"]): Stmt | undefined {
+/** The expressions directly inside `e`. */
+function children(e: Expr): Expr[] {
+  switch (e.k) {
+    case "attr": return [e.obj];
+    case "call": return [e.fn, ...e.args, ...e.kwargs.map(([, v]) => v)];
+    case "index": return [e.obj, e.index];
+    case "slice": return [e.lower, e.upper, e.step].filter((x): x is Expr => x !== null);
+    case "tuple": case "list": return e.items;
+    case "dict": return [...e.keys, ...e.values];
+    case "unary": return [e.operand];
+    case "binary": case "bool": return [e.left, e.right];
+    case "compare": return e.operands;
+    case "ifexp": return [e.test, e.body, e.orelse];
+    default: return [];
+  }
+}
+
+/** The path from `root` down to `target` (both included), or null. */
+function pathTo(root: Expr, target: Expr): Expr[] | null {
+  if (root === target) return [root];
+  for (const c of children(root)) {
+    const p = pathTo(c, target);
+    if (p !== null) return [root, ...p];
+  }
+  return null;
+}
+
+/** The statement of `body` (searched through blocks) whose expressions hold `expr`, with the path down to it. */
+function statementOf(body: Stmt[], expr: Expr): { st: Stmt; path: Expr[] } | undefined {
   for (const st of body) {
-    if ((st.k === "assign" || st.k === "return") && st.value === expr) return st;
+    const own = st.k === "assign" || st.k === "return" || st.k === "expr" ? st.value : st.k === "if" || st.k === "while" ? st.test : st.k === "for" ? st.iter : null;
+    const path = own === null ? null : pathTo(own, expr);
+    if (path !== null) return { st, path };
     const inner = "body" in st ? statementOf(st.body, expr) ?? ("orelse" in st ? statementOf(st.orelse, expr) : undefined) : undefined;
     if (inner !== undefined) return inner;
   }
   return undefined;
+}
+
+/** An expression's structure, locations left out (to compare a parse of a piece of a line with the traced call). */
+function shape(e: Expr): string {
+  return JSON.stringify(e, (k, v: unknown) => (k === "loc" ? undefined : v));
+}
+
+/** The columns of the one piece of `line` that parses as `expr`, or null when none or several do. */
+function callColumns(line: string, expr: Expr): [number, number] | null {
+  const want = shape(expr);
+  const found: [number, number][] = [];
+  for (let start = 0; start < line.length; start++) {
+    if (!/[A-Za-z_(]/.test(line[start]) || (start > 0 && /[A-Za-z0-9_.]/.test(line[start - 1]))) continue;
+    for (let end = line.indexOf(")", start); end >= 0; end = line.indexOf(")", end + 1)) {
+      try {
+        if (shape(parseWholeExpression(line.slice(start, end + 1))) === want) found.push([start, end + 1]);
+      } catch {
+        // not an expression
+      }
+    }
+  }
+  return found.length === 1 ? found[0] : null;
 }
 
 /** The archive's code map key of a parsed file name (`<path>: code/__torch__/x.py` → `__torch__/x.py`). */
@@ -142,7 +200,7 @@ function callSites(bended: BendedModule, fn: string): Map<string, { site: CallSi
  * The code edits that write the activation bendings of `bended` (a model loaded from a
  * TorchScript file) into its code, and the bendings that cannot be written, with why.
  */
-export function activationEdits(bended: BendedModule, root: TorchScriptRoot): ActivationEdits {
+export function activationEdits(bended: BendedModule, root: TorchScriptRoot, sources: ReadonlyMap<string, string>): ActivationEdits {
   const edits = new Map<string, CodeEdit & { fn: string }>();
   const refused: string[] = [];
   const instancesOf = new Map<unknown, string[]>();
@@ -186,11 +244,23 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot): Ac
         refuse(`its code (${site.owner}.${site.def.name}, ${where}) is shared by ${sharing.length} modules (${sharing.join(", ")})`);
         continue;
       }
-      const statement = statementOf(site.def.body, site.expr);
-      const assigned = statement?.k === "assign" && statement.targets.length === 1 && statement.targets[0].k === "name" ? statement.targets[0].id : null;
-      if (statement === undefined || (statement.k === "assign" && assigned === null)) {
-        refuse(`its value is used inside a larger expression at ${where}`);
+      const found2 = statementOf(site.def.body, site.expr);
+      if (found2 === undefined) {
+        refuse(`no statement of ${site.owner}.${site.def.name} holds the call at ${where}`);
         continue;
+      }
+      const { st: statement, path } = found2;
+      const assigned = statement.k === "assign" && path.length === 1 && statement.targets.length === 1 && statement.targets[0].k === "name" ? statement.targets[0].id : null;
+      let span: [number, number] | null = null;
+      if (assigned === null) {
+        // the call is part of the statement: moved into a local before it, when that keeps the statement's meaning
+        const line = (root.file === "" ? undefined : sources.get(codeFile(statement.loc.file)))?.split("\n")[statement.loc.line - 1] ?? "";
+        const conditional = path.slice(0, -1).some((e) => e.k === "bool" || e.k === "ifexp");
+        span = statement.k === "while" || statement.k === "for" || conditional || /\brand|_\(/.test(line) ? null : callColumns(line, site.expr);
+        if (span === null) {
+          refuse(`its value is used inside a larger expression at ${where} that tfbend cannot split`);
+          continue;
+        }
       }
       const lowered = chain.map(lowering);
       const cannot = chain.filter((_, i) => typeof lowered[i] === "string");
@@ -206,7 +276,7 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot): Ac
         if (previous.fn !== fn || previous.what.join() !== what.join()) refuse(`${where} is bent again by ${previous.fn}'s bendings (${previous.what.join(", ")})`);
         continue;
       }
-      edits.set(key, { file, line: statement.loc.line, assigned, bend: lowered as ((v: string) => string)[], what, fn });
+      edits.set(key, { file, line: statement.loc.line, assigned, span, bend: lowered as ((v: string) => string)[], what, fn });
     }
   }
   return { edits: [...edits.values()].map(({ fn: _fn, ...edit }) => edit), refused };
@@ -215,7 +285,9 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot): Ac
 /** `source` with `edits` (all of this file) applied; checks that each line is the statement it should be. */
 export function applyCodeEdits(source: string, edits: CodeEdit[], file: string): string {
   const lines = source.split("\n");
+  // locals no code of the file uses (torch prints its own as _0, _1, ...)
   let fresh = 0;
+  while (source.includes(`_tfbend_${fresh}`)) fresh++;
   for (const edit of [...edits].sort((a, b) => b.line - a.line)) {
     const text = lines[edit.line - 1] ?? "";
     const indent = /^\s*/.exec(text)![0];
@@ -223,10 +295,10 @@ export function applyCodeEdits(source: string, edits: CodeEdit[], file: string):
     if (edit.assigned !== null) {
       if (!text.startsWith(`${indent}${edit.assigned} = `)) throw new BendingError(`${file}:${edit.line} is not the statement '${edit.assigned} = ...' (${edit.what.join(", ")})`);
       lines.splice(edit.line, 0, `${indent}${edit.assigned} = ${chain(edit.assigned)}`);
-    } else {
-      if (!text.startsWith(`${indent}return `)) throw new BendingError(`${file}:${edit.line} is not a return statement (${edit.what.join(", ")})`);
+    } else if (edit.span !== null) {
+      const [start, end] = edit.span;
       const local = `_tfbend_${fresh++}`;
-      lines.splice(edit.line - 1, 1, `${indent}${local} = ${text.slice(indent.length + "return ".length)}`, `${indent}${local} = ${chain(local)}`, `${indent}return ${local}`);
+      lines.splice(edit.line - 1, 1, `${indent}${local} = ${text.slice(start, end)}`, `${indent}${local} = ${chain(local)}`, `${text.slice(0, start)}${local}${text.slice(end)}`);
     }
   }
   return lines.join("\n");

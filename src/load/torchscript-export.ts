@@ -91,11 +91,11 @@ export async function saveTorchScript(bended: BendedModule, path: string): Promi
   if (!(root instanceof TorchScriptRoot) || root.file === "") {
     throw new BendingError("only a model loaded from a TorchScript file (.ts) can be exported as TorchScript");
   }
-  const { edits, refused } = activationEdits(bended, root);
+  const archive = await readTorchScriptArchive(root.file);
+  const { edits, refused } = activationEdits(bended, root, archive.code);
   if (refused.length > 0) {
     throw new BendingError(`cannot export ${path}: these activation bendings cannot be written into the TorchScript code: ${refused.join("; ")}; remove them with unbend() (weight bendings are always written)`);
   }
-  const archive = await readTorchScriptArchive(root.file);
   const streaming = new Set(root.namedBuffers().filter(([, b]) => b instanceof StateBuffer).map(([k]) => k));
   const changes = new Map<string, { stored: StoredTensor; values: ArrayLike<number>; key: string }[]>();
   const written: string[] = [];
