@@ -185,7 +185,7 @@ function codeFile(locFile: string): string {
 /** Where each call node of `fn` is made: traced again on zeros of the user's trace's input shapes, with call sites recorded. */
 function callSites(bended: BendedModule, fn: string): Map<string, { site: CallSite | undefined; node: Node }> {
   const shapes = bended.exampleShapes.get(fn);
-  if (shapes === undefined) throw new BendingError(`the inputs '${fn}' was traced on are not tensors`);
+  if (shapes === undefined) throw new BendingError(`'${fn}' was traced on inputs that are not all tensors; trace it again on tensors`);
   const sites = new Map<string, { site: CallSite | undefined; node: Node }>();
   const zeros = shapes.map((s) => tf.zeros(s));
   try {
@@ -254,7 +254,7 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot, sou
       let span: [number, number] | null = null;
       if (assigned === null) {
         // the call is part of the statement: moved into a local before it, when that keeps the statement's meaning
-        const line = (root.file === "" ? undefined : sources.get(codeFile(statement.loc.file)))?.split("\n")[statement.loc.line - 1] ?? "";
+        const line = sources.get(codeFile(statement.loc.file))?.split("\n")[statement.loc.line - 1] ?? "";
         const conditional = path.slice(0, -1).some((e) => e.k === "bool" || e.k === "ifexp");
         span = statement.k === "while" || statement.k === "for" || conditional || /\brand|_\(/.test(line) ? null : callColumns(line, site.expr);
         if (span === null) {
@@ -273,7 +273,7 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot, sou
       const what = chain.map((b) => `${b.callback} on ${name}`);
       const previous = edits.get(key);
       if (previous !== undefined) {
-        if (previous.fn !== fn || previous.what.join() !== what.join()) refuse(`${where} is bent again by ${previous.fn}'s bendings (${previous.what.join(", ")})`);
+        if (previous.fn !== fn || previous.what.join() !== what.join()) refuse(`the statement at ${where} already takes another bending (${previous.what.join(", ")} of ${previous.fn}); one per statement`);
         continue;
       }
       edits.set(key, { file, line: statement.loc.line, assigned, span, bend: lowered as ((v: string) => string)[], what, fn });
@@ -285,9 +285,12 @@ export function activationEdits(bended: BendedModule, root: TorchScriptRoot, sou
 /** `source` with `edits` (all of this file) applied; checks that each line is the statement it should be. */
 export function applyCodeEdits(source: string, edits: CodeEdit[], file: string): string {
   const lines = source.split("\n");
-  // locals no code of the file uses (torch prints its own as _0, _1, ...)
+  // locals no code of the file uses (torch prints its own as _0, _1, ...; a file tfbend wrote may hold some)
   let fresh = 0;
-  while (source.includes(`_tfbend_${fresh}`)) fresh++;
+  const nextLocal = (): string => {
+    while (source.includes(`_tfbend_${fresh}`)) fresh++;
+    return `_tfbend_${fresh++}`;
+  };
   for (const edit of [...edits].sort((a, b) => b.line - a.line)) {
     const text = lines[edit.line - 1] ?? "";
     const indent = /^\s*/.exec(text)![0];
@@ -297,7 +300,7 @@ export function applyCodeEdits(source: string, edits: CodeEdit[], file: string):
       lines.splice(edit.line, 0, `${indent}${edit.assigned} = ${chain(edit.assigned)}`);
     } else if (edit.span !== null) {
       const [start, end] = edit.span;
-      const local = `_tfbend_${fresh++}`;
+      const local = nextLocal();
       lines.splice(edit.line - 1, 1, `${indent}${local} = ${text.slice(start, end)}`, `${indent}${local} = ${chain(local)}`, `${text.slice(0, start)}${local}${text.slice(end)}`);
     }
   }
