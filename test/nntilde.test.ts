@@ -43,7 +43,7 @@ beforeAll(async () => {
   const dirs = await makeModelsDir();
   workspace = dirs.workspace;
   mkdirSync(workspace, { recursive: true });
-  for (const f of ["torch2.ts", "effects.ts", "rave_like.ts", "ops_zoo.ts"]) copyFileSync(join(FIXTURES, f), join(workspace, f));
+  for (const f of ["torch2.ts", "effects.ts", "rave_like.ts", "ops_zoo.ts", "enum_attribute.ts"]) copyFileSync(join(FIXTURES, f), join(workspace, f));
   const sine = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i / 3));
   writeWav(join(workspace, "table.wav"), [sine], 44100);
   const wave = Float32Array.from({ length: 5 }, (_, i) => (i - 2) / 4);
@@ -84,7 +84,9 @@ describe("nn~ attributes over the plugin", () => {
     expect((await ok(s, "get steps")).values).toEqual(["steps", 3, 0.5]);
     expect((await ok(s, "set invert true")).values).toEqual(["invert", 1]);
     const listed = await ok(s, "attributes");
-    expect(listed.values).toEqual(["gain", "float", "polynomial", "Tuple[float,float,float]", "saturate_mode", "str", "invert", "bool", "steps", "Tuple[int,float]"]);
+    expect(listed.values).toEqual(["gain", "float", "polynomial", "Tuple[float,float,float]", "saturate_mode", "enum[tanh,clip,soft]", "invert", "bool", "steps", "Tuple[int,float]"]);
+    // nn~'s own scripting example declares saturate_mode as an enum (its setter checks self.modes)
+    expect(listed.dict).toContainEqual(expect.objectContaining({ name: "saturate_mode", choices: ["tanh", "clip", "soft"] }));
     expect(listed.dict).toContainEqual({ name: "steps", type: "Tuple[int,float]", value: [3, 0.5] });
     // nn_tilde master's attributes: getters return 1-tuples, setters take the plain value
     await ok(s, "load ops_zoo.ts");
@@ -120,6 +122,32 @@ describe("nn~ attributes over the plugin", () => {
     expect(await refused(s, "tensor mix table.wav")).toMatch(/unknown tensor attribute 'mix' \(tensor attributes: wavetable\)/);
     expect(await refused(s, "tensor wavetable nosuch.wav")).toMatch(/nosuch\.wav/);
     expect(tf.memory().numTensors).toBe(before);
+    s.dispose();
+  });
+});
+
+describe("nn~ enum attributes", () => {
+  it("an enum (a str attribute whose setter accepts only the names of a List[str] attribute): get answers the name, set takes a name or an index, others are refused listing the choices", async () => {
+    const s = newSession();
+    await ok(s, "load enum_attribute.ts");
+    const listed = await ok(s, "attributes");
+    expect(listed.values).toEqual(["animal", "enum[horse,goose,chicken,pig]", "name", "Tuple[str]"]);
+    expect(listed.dict).toContainEqual({ name: "animal", type: "enum[horse,goose,chicken,pig]", value: ["goose"], choices: ["horse", "goose", "chicken", "pig"] });
+    expect((await ok(s, "get animal")).values).toEqual(["animal", "goose"]);
+    const root = s.requireModel().module as tb.torchscript.TorchScriptRoot;
+    const gain = (): number => tf.tidy(() => (root.forward(tf.ones([1, 1, 4])) as tb.Tensor).dataSync()[0]);
+    expect(gain()).toBe(2); // the model multiplies by the animal's index + 1
+    expect((await ok(s, "set animal pig")).values).toEqual(["animal", "pig"]);
+    expect((await ok(s, "get animal")).values).toEqual(["animal", "pig"]);
+    expect(gain()).toBe(4);
+    expect((await ok(s, "set animal 0")).values).toEqual(["animal", "horse"]);
+    expect(gain()).toBe(1);
+    expect(await refused(s, "set animal cat")).toBe("attribute 'animal' takes one of horse, goose, chicken, pig (or an index 0-3), got 'cat'");
+    expect(await refused(s, "set animal 4")).toMatch(/takes one of horse, goose, chicken, pig .*got '4'/);
+    expect(await refused(s, "set animal horse pig")).toMatch(/takes one of .* got 2 values/);
+    expect((await ok(s, "get animal")).values).toEqual(["animal", "horse"]);
+    // a str attribute whose setter checks nothing is no enum
+    expect((await ok(s, "set name cat")).values).toEqual(["name", "cat"]);
     s.dispose();
   });
 });

@@ -63,9 +63,28 @@ function one(name: string, type: Scalar, a: Atom, position: string): boolean | n
   return a;
 }
 
-/** Atoms as the value of an nn~ attribute of printed type `type`: one value, or one per element of a list or tuple. */
-export function attributeValue(name: string, type: string, atoms: Atom[]): AttributeValue {
+/** An enum's name from a name or an index into its choices; refuses others, listing the choices. */
+function enumName(name: string, choices: string[], atoms: Atom[]): string {
+  const list = `${choices.join(", ")} (or an index 0-${choices.length - 1})`;
+  if (atoms.length !== 1) throw new BendingError(`attribute '${name}' takes one of ${list}, got ${atoms.length} values`);
+  const a = atoms[0];
+  if (typeof a === "number" && Number.isInteger(a) && a >= 0 && a < choices.length) return choices[a];
+  if (typeof a === "string" && choices.includes(a)) return a;
+  throw new BendingError(`attribute '${name}' takes one of ${list}, got '${a}'`);
+}
+
+/** The type `attributes` shows: the printed type, or `enum[a,b,c]` for an enum. */
+export function attributeTypeName(type: string, choices?: string[]): string {
+  return choices === undefined ? type.replace(/\s/g, "") : `enum[${choices.join(",")}]`;
+}
+
+/**
+ * Atoms as the value of an nn~ attribute of printed type `type`: one value, or one per element
+ * of a list or tuple; an enum (`choices`) takes one of its names or the name's index.
+ */
+export function attributeValue(name: string, type: string, atoms: Atom[], choices?: string[]): AttributeValue {
   if (atoms.length === 0) throw new BendingError(`missing value for attribute '${name}'`);
+  if (choices !== undefined) atoms = [enumName(name, choices, atoms)];
   const t = attributeType(type);
   if (t.kind === "list") return atoms.map((a, i) => one(name, t.element, a, ` (value ${i + 1})`));
   if (t.kind === "tuple") {

@@ -18,6 +18,8 @@ export interface AudioChunk {
   data: Float32Array;
   /** When the chunk arrived at the transport (wallClockMs). */
   arrival: number;
+  /** A Jitter matrix: `matrix` may route it to a buffer or tensor attribute instead. */
+  matrix?: true;
 }
 
 export interface AudioInputOptions {

@@ -12,6 +12,9 @@ import type { Modulators } from "./modulators.js";
 import type { StreamPeek } from "./block-renderer.js";
 
 /** What commands need from a session. */
+/** Where the Jitter matrices that arrive go: live audio (the default), or a buffer or tensor attribute (see attributes.ts). */
+export type MatrixRoute = { kind: "audio" } | { kind: "buffer"; name: string; sampleRate: number } | { kind: "tensor"; name: string };
+
 export interface CommandContext {
   /** The table this context runs (help lists it). */
   readonly commands: CommandTable;
@@ -36,6 +39,8 @@ export interface CommandContext {
   /** The real path of a workspace path (or, for reading, one in the models folder). */
   resolvePath(path: string, options?: { allowModels?: boolean }): string;
   loadConfigFile(name: string): BendingConfig;
+  /** Where the Jitter matrices that arrive go (`matrix`; see attributes.ts). */
+  matrixRoute: MatrixRoute;
 
   /** Applies a change the stream crossfades; `apply` returns whether anything changed. */
   changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void;
@@ -72,7 +77,9 @@ export interface CommandSpec {
   name: CommandName;
   usage: string;
   help: string;
-  run(context: CommandContext, args: Atom[]): CommandResult | Promise<CommandResult>;
+  /** Whether the command takes samples with its atoms (an OSC blob): `data` in run(). */
+  takesData?: boolean;
+  run(context: CommandContext, args: Atom[], data?: Float32Array): CommandResult | Promise<CommandResult>;
 }
 
 /** Commands by name, in the order they were registered. */

@@ -279,10 +279,11 @@ export class Engine {
   }
 
   /**
-   * Runs one command. `status` is answered here from the last report of the inference
-   * thread, so it never waits for a block to finish.
+   * Runs one command, with the samples `data` for a command that takes them (`buffer`,
+   * `tensor`). `status` is answered here from the last report of the inference thread, so
+   * it never waits for a block to finish.
    */
-  execute(atoms: Atom[]): Promise<Reply> {
+  execute(atoms: Atom[], data?: Float32Array): Promise<Reply> {
     if (this.closed) return Promise.resolve({ command: String(atoms[0] ?? "?"), ok: false, values: ["inference thread stopped; restart the plugin"] });
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
       const listed = Object.entries(this.limits).map(([name, value]): [string, Atom] => [name, value === Infinity ? "none" : value]);
@@ -290,7 +291,7 @@ export class Engine {
       const values = Object.entries({ ...this.lastStatus, ...limits }).flat();
       return Promise.resolve({ command: "status", ok: true, values, dict: { ...this.lastStatus, ...limits, limits: Object.fromEntries(listed) } });
     }
-    const fast = this.restarting ? null : this.mirror.answer(atoms);
+    const fast = this.restarting || data !== undefined ? null : this.mirror.answer(atoms);
     if (fast) {
       if (fast.apply) this.applySet(atoms);
       if (replyAnnounces(fast.reply)) for (const l of this.changeListeners) l(fast.reply);
@@ -305,7 +306,9 @@ export class Engine {
           settled();
           resolveReply(reply);
         });
-        this.worker.postMessage({ id, atoms });
+        // samples that come with the command are transferred, not copied
+        if (data === undefined) this.worker.postMessage({ id, atoms });
+        else this.worker.postMessage({ id, atoms, data }, [data.buffer as ArrayBuffer]);
       });
     return this.restarting ? this.restarting.then(send) : send();
   }

@@ -278,7 +278,7 @@ export class SessionModel {
     const nn = this.nnTilde;
     const spec = nn?.attributes.find((a) => a.name === name);
     if (!nn || !spec) throw new BendingError(`unknown attribute '${name}'`);
-    const value = attributeValue(name, spec.type, atoms);
+    const value = attributeValue(name, spec.type, atoms, spec.choices);
     return { nn, old: nn.getAttribute(name), value };
   }
 

@@ -11,10 +11,10 @@ import { atomsProblem, quoted, type Atom } from "../protocol/atoms.js";
 import type { Reply } from "../protocol/reply.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import type { ModelKind } from "../protocol/session-state.js";
-import { CommandTable, type CommandContext } from "./command-table.js";
+import { CommandTable, type CommandContext, type MatrixRoute } from "./command-table.js";
 import { CORE_COMMANDS } from "./commands.js";
 import { registerPanelCommands } from "./panel-commands.js";
-import { ATTRIBUTE_COMMANDS } from "./attributes.js";
+import { ATTRIBUTE_COMMANDS, receiveMatrix } from "./attributes.js";
 import { checkVoices, Voices } from "./voices.js";
 import { VOICE_COMMANDS, type VoiceContext } from "./voice-commands.js";
 import type { PreviousState } from "./crossfade.js";
@@ -81,6 +81,8 @@ export class Session implements CommandContext, VoiceContext {
   private readonly model: SessionModel;
   private readonly latentInput = new LatentInput();
   private readonly liveInput: LiveInput;
+  /** Where Jitter matrices go (`matrix`): live audio unless routed to a buffer or tensor attribute. */
+  matrixRoute: MatrixRoute = { kind: "audio" };
   private readonly renderer: BlockRenderer;
   private readonly clock: StreamClock;
   private readonly engine: BlockEngine;
@@ -137,8 +139,8 @@ export class Session implements CommandContext, VoiceContext {
     });
   }
 
-  /** Runs one command; never throws: errors become `error <command> <message>`. */
-  async execute(atoms: Atom[]): Promise<Reply> {
+  /** Runs one command (with `data`, samples for a command that takes them); never throws: errors become `error <command> <message>`. */
+  async execute(atoms: Atom[], data?: Float32Array): Promise<Reply> {
     const [head, ...args] = atoms;
     const command = typeof head === "string" ? head : String(head ?? "");
     const problem = atomsProblem(atoms);
@@ -147,8 +149,9 @@ export class Session implements CommandContext, VoiceContext {
     if (!spec) {
       return { command: command ? quoted(command, 40) : "?", ok: false, values: [`unknown command '${quoted(command)}'; send 'help' for the list`] };
     }
+    if (data !== undefined && !spec.takesData) return { command, ok: false, values: [`'${command}' takes no samples`] };
     try {
-      const result = await spec.run(this, args);
+      const result = await spec.run(this, args, data);
       const effect = this.commands.effect(command, args);
       if (effect === "output") this.renderer.markOutputChanged();
       return { command, ok: true, values: result.values ?? [], dict: result.dict, ...(effect !== this.commands.effect(command) ? { effect } : {}) };
@@ -445,6 +448,11 @@ export class Session implements CommandContext, VoiceContext {
 
   /** Audio from a sender for the running method; the reply is an error only when it is refused. Never throws. */
   receiveAudio(chunk: AudioChunk): Reply {
+    if (chunk.matrix && this.matrixRoute.kind !== "audio") {
+      const filled = receiveMatrix(this, this.matrixRoute, chunk);
+      if (filled.ok) this.renderer.markOutputChanged();
+      return filled;
+    }
     const spec = this.methodSpec();
     const reply = this.liveInput.receive(chunk, {
       // with voices, a sender sends every voice's channels, voice after voice

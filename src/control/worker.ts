@@ -18,7 +18,8 @@ import { DEFAULT_VERSION } from "../bended/versions.js";
 const HEARTBEAT_MS = 250;
 
 /** `quiet`: a `set` the main thread answered already (see ControlMirror). */
-export type ToWorker = { id: number; atoms: Atom[]; quiet?: true } | { id: number; audio: AudioChunk } | { close: true };
+/** `data`: samples a command takes with it (an OSC blob for `buffer`/`tensor`; see attributes.ts). */
+export type ToWorker = { id: number; atoms: Atom[]; quiet?: true; data?: Float32Array } | { id: number; audio: AudioChunk } | { close: true };
 
 if (parentPort) {
   const port = parentPort;
@@ -125,7 +126,7 @@ if (parentPort) {
         return;
       }
       if (!message.quiet) port.postMessage({ started: message.id, status: {} });
-      const reply = await session.execute(message.atoms);
+      const reply = await session.execute(message.atoms, message.data);
       port.postMessage({ id: message.id, reply, ...(message.quiet ? { quiet: true } : {}), ...changes(), ...(message.quiet ? {} : restoreDelta(message.atoms[0])) });
     },
   });

@@ -112,9 +112,10 @@ function centralRecord(w: Written): Buffer {
 /**
  * Copies the zip `source` to `target`, replacing the contents of the entries named in
  * `replace` (full names, root folder included) by what `replace` returns for the entry's
- * current bytes. Every other entry is copied as its compressed bytes. Atomic: temp + fsync + rename.
+ * current bytes, and leaving out the entries named in `drop` (when there are such entries).
+ * Every other entry is copied as its compressed bytes. Atomic: temp + fsync + rename.
  */
-export async function rewriteZip(source: string, target: string, replace: Map<string, (old: Uint8Array) => Uint8Array>): Promise<void> {
+export async function rewriteZip(source: string, target: string, replace: Map<string, (old: Uint8Array) => Uint8Array>, drop: ReadonlySet<string> = new Set()): Promise<void> {
   const { zip, entries } = await readEntries(source);
   const temp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
   let handle: FileHandle | null = null;
@@ -126,6 +127,7 @@ export async function rewriteZip(source: string, target: string, replace: Map<st
     for (const entry of entries) {
       const name = nameBytes(entry);
       const text = name.toString("utf8");
+      if (drop.has(text)) continue;
       const offset = out.position;
       const change = replace.get(text);
       if (change !== undefined) {

@@ -32,6 +32,9 @@ function recordedDtype(value: unknown): string | null {
 }
 
 class Tracer extends NamingObserver {
+  /** Told of each call node as it is made (while its call runs: see torchscript/call-sites.ts). */
+  onNode: ((node: Node) => void) | null = null;
+
   readonly graph = new Graph();
   private readonly sources = new Map<Tensor, Source>();
   private readonly getitems = new Map<string, Node>();
@@ -94,6 +97,7 @@ class Tracer extends NamingObserver {
     const out = run();
     const node = this.graph.add(new Node(kind, name, target, argNodes));
     this.register(node, out);
+    this.onNode?.(node);
     return out;
   }
 
@@ -136,11 +140,13 @@ export interface TraceResult {
  * Traces `module[fn]` on example inputs (named: `{ x }`, or positional: `[x]`).
  * Raw tfjs kernels the method runs outside tb.F are traced as `tf.<Kernel>` nodes and
  * reported in `graph.untrackedKernels` (and a warning), never silently dropped.
+ * `onNode` is told of each call node while its call is still running.
  */
-export function trace(module: Module, fn: string, inputs: MethodInputs): TraceResult {
+export function trace(module: Module, fn: string, inputs: MethodInputs, onNode: ((node: Node) => void) | null = null): TraceResult {
   const { names, args } = bindInputs(module, fn, inputs);
   const method = resolveMethod(module, fn);
   const tracer = new Tracer(module);
+  tracer.onNode = onNode;
   tf.tidy(() => {
     names.forEach((name, i) => tracer.placeholder(name, args[i]));
     const out = withFrozenState(() => withObserver(tracer, () => observeKernels(tracer, () => method.apply(module, args))));

@@ -1,20 +1,25 @@
 // Bent models back to nn~ (issue 20, part 3): writes a TorchScript file that PyTorch and nn~
 // load: the archive the model came from, with the weights the next pass would use (current
 // version or interpolation, weight bendings applied) written into the storages of the weights
-// that differ, and every other entry byte for byte. Activation bendings would need new code in
-// the archive; until they are written there, they are refused by name, never dropped.
+// that differ, and every other entry byte for byte. Activation bendings that TorchScript can
+// express are written into the code (torchscript-activations.ts: a statement after the one
+// computing the activation; the edited files lose their .debug_pkl, whose source ranges no
+// longer fit); the others are refused by name, with the reason, never dropped.
 import { BendingError } from "../errors.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { readTorchScriptArchive } from "../torchscript/archive.js";
 import { TorchScriptRoot, StateBuffer } from "../torchscript/module.js";
 import { ScriptTuple, type ScriptObject, type ScriptValue, type StoredTensor, type TorchDtype } from "../torchscript/values.js";
 import { rewriteZip } from "../formats/zip-writer.js";
+import { activationEdits, applyCodeEdits, type CodeEdit } from "./torchscript-activations.js";
 
 export interface ExportReport {
   /** The file written. */
   file: string;
   /** State-dict keys whose values were written (they differ from the source file). */
   written: string[];
+  /** Activation bendings written into the code ("Scale(2) on decoder_act"). */
+  activations: string[];
 }
 
 function isObject(v: ScriptValue | undefined): v is ScriptObject {
@@ -73,33 +78,24 @@ function sameValues(current: ArrayLike<number>, stored: StoredTensor): boolean {
   return true;
 }
 
-/** The activation bendings of `bended` (callback and the activations it reaches). */
-function activationBendings(bended: BendedModule): string[] {
-  const stateKeys = new Set(Object.keys(bended.stateDict()));
-  const out: string[] = [];
-  for (const { callback, pattern } of bended.bendingConfig().entries) {
-    const activations = bended.resolvePattern(pattern).filter((k) => !stateKeys.has(k));
-    if (activations.length > 0) out.push(`${String(callback)} on ${activations.join(", ")}`);
-  }
-  return out;
-}
-
 /**
  * Writes `bended` (a model loaded from a TorchScript file) as a TorchScript file at `path`:
  * the source archive with the current weights (version, interpolation and weight bendings
- * baked in) replacing the originals that differ; streaming caches keep the file's values.
- * Refuses activation bendings, naming them. Atomic (temp file, fsync, rename).
+ * baked in) replacing the originals that differ; streaming caches keep the file's values;
+ * activation bendings written into the code, controls at their current values. Refuses
+ * (writing nothing) when an activation bending cannot be written, naming it and why.
+ * Atomic (temp file, fsync, rename).
  */
 export async function saveTorchScript(bended: BendedModule, path: string): Promise<ExportReport> {
   const root = bended.module;
   if (!(root instanceof TorchScriptRoot) || root.file === "") {
     throw new BendingError("only a model loaded from a TorchScript file (.ts) can be exported as TorchScript");
   }
-  const refused = activationBendings(bended);
-  if (refused.length > 0) {
-    throw new BendingError(`cannot export ${path}: activation bendings are not written into TorchScript code yet (${refused.join("; ")}); bake weights only, or remove them with unbend()`);
-  }
   const archive = await readTorchScriptArchive(root.file);
+  const { edits, refused } = activationEdits(bended, root, archive.code);
+  if (refused.length > 0) {
+    throw new BendingError(`cannot export ${path}: these activation bendings cannot be written into the TorchScript code: ${refused.join("; ")}; remove them with unbend() (weight bendings are always written)`);
+  }
   const streaming = new Set(root.namedBuffers().filter(([, b]) => b instanceof StateBuffer).map(([k]) => k));
   const changes = new Map<string, { stored: StoredTensor; values: ArrayLike<number>; key: string }[]>();
   const written: string[] = [];
@@ -118,6 +114,16 @@ export async function saveTorchScript(bended: BendedModule, path: string): Promi
     written.push(key);
   }
   const replace = new Map<string, (old: Uint8Array) => Uint8Array>();
+  const drop = new Set<string>();
+  const byFile = new Map<string, CodeEdit[]>();
+  for (const edit of edits) byFile.set(edit.file, [...(byFile.get(edit.file) ?? []), edit]);
+  for (const [file, list] of byFile) {
+    const source = archive.code.get(file);
+    if (source === undefined) throw new BendingError(`${root.file}: no code file ${file} in the archive`);
+    const text = new TextEncoder().encode(applyCodeEdits(source, list, file));
+    replace.set(`${archive.rootFolder}/code/${file}`, () => text);
+    drop.add(`${archive.rootFolder}/code/${file}.debug_pkl`);
+  }
   for (const [entry, list] of changes) {
     replace.set(entry, (old) => {
       const bytes = old.slice();
@@ -125,6 +131,6 @@ export async function saveTorchScript(bended: BendedModule, path: string): Promi
       return bytes;
     });
   }
-  await rewriteZip(root.file, path, replace);
-  return { file: path, written };
+  await rewriteZip(root.file, path, replace, drop);
+  return { file: path, written, activations: edits.flatMap((e) => e.what) };
 }

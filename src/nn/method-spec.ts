@@ -26,6 +26,8 @@ export interface AttributeSpec {
   /** TorchScript-style type: "bool", "int", "float", "str", or a list/tuple of those. */
   type: string;
   value: AttributeValue;
+  /** An enum's names (nn~: a str attribute whose setter accepts only the names of a List[str] attribute). */
+  choices?: string[];
 }
 
 /** A module that nn~ could run: methods with ratios, attributes, and resettable streaming state. */

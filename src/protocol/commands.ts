@@ -51,6 +51,7 @@ export const COMMAND_EFFECTS = {
   tensor: "output",
   buffer: "output",
   buffers: "query",
+  matrix: "announce",
   voices: "output",
   voice: "announce",
   // the panel's (control/panel-commands.ts)
@@ -66,9 +67,9 @@ export type CommandName = keyof typeof COMMAND_EFFECTS;
 
 /**
  * Commands whose bare form (no arguments) only reads: `method` lists the methods, `version`
- * says which version is in use. With arguments they have their declared effect.
+ * says which version is in use, `matrix` where Jitter matrices go. With arguments they have their declared effect.
  */
-export const QUERY_WHEN_BARE: ReadonlySet<CommandName> = new Set<CommandName>(["method", "version"]);
+export const QUERY_WHEN_BARE: ReadonlySet<CommandName> = new Set<CommandName>(["method", "version", "matrix"]);
 
 export function isCommandName(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(COMMAND_EFFECTS, name);

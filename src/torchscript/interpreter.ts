@@ -9,6 +9,7 @@ import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./parse
 import { bindDefaults, findOp, type OpDef } from "./ops.js";
 import { checkListLength, type CallContext } from "./context.js";
 import { formatValue } from "./strings.js";
+import { atCallSite, trackingCallSites } from "./call-sites.js";
 
 export type Value = unknown;
 
@@ -489,7 +490,7 @@ export class Program {
         return (f) => new SliceValue(parts[0]?.(f) as number | null ?? null, parts[1]?.(f) as number | null ?? null, parts[2]?.(f) as number | null ?? null);
       }
       case "attr": return this.compileAttr(e, scope);
-      case "call": return this.compileCall(e, scope);
+      case "call": return this.sited(e, scope, this.compileCall(e, scope));
     }
   }
 
@@ -539,6 +540,13 @@ export class Program {
       if (isInstance(o)) return o.getField(name, f.ctx);
       return valueAttribute(o, name);
     };
+  }
+
+  /** A call that puts its site on the stack while call sites are recorded (see call-sites.ts). */
+  private sited(e: Extract<Expr, { k: "call" }>, scope: Scope, call: Eval): Eval {
+    const fn = scope.fn;
+    if (fn === null) return call;
+    return (f) => (trackingCallSites() ? atCallSite({ expr: e, def: fn.def, owner: fn.owner, self: fn.isMethod ? f.s[0] : null }, () => call(f)) : call(f));
   }
 
   private compileCall(e: Extract<Expr, { k: "call" }>, scope: Scope): Eval {

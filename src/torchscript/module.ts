@@ -15,6 +15,7 @@ import { checkExposedName } from "./exposed-names.js";
 import { checkMethodOutput, checkMethodParams } from "./output-check.js";
 import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
 import { ScriptObjectInstance } from "./objects.js";
+import { enumListAttribute } from "./enum-attributes.js";
 
 /** A buffer the model writes while it runs (a streaming cache); keeps the file's value for resetState(). */
 export class StateBuffer extends Buffer {
@@ -315,8 +316,19 @@ export class TorchScriptRoot extends TorchScriptModule implements NnTildeInterfa
     for (const name of names) checkExposedName(name, "nn~ attribute", this.file);
     const specs = names.filter((n) => cls.methods.has(`get_${n}`)).map((name) => ({ name, type: cls.methods.get(`get_${name}`)!.def.returns ?? "Any" }));
     this.tensorAttributes = specs.filter((a) => isTensorType(a.type));
-    this.attributes = specs.filter((a) => !isTensorType(a.type)).map((a) => ({ ...a, value: this.getAttribute(a.name) }));
+    this.attributes = specs.filter((a) => !isTensorType(a.type)).map((a) => {
+      const choices = this.enumChoices(a.name);
+      return { ...a, value: this.getAttribute(a.name), ...(choices ? { choices } : {}) };
+    });
     this.bufferAttributes = cls.methods.has("get_buffer_attributes") ? (this.invoke("get_buffer_attributes", []) as unknown[]).map(String) : [];
+  }
+
+  /** An enum attribute's names (see enum-attributes.ts), or undefined for other attributes. */
+  private enumChoices(name: string): string[] | undefined {
+    const setter = this.scriptClass.methods.get(`set_${name}`)?.def;
+    const list = setter === undefined ? undefined : enumListAttribute(setter);
+    const choices = list === undefined ? undefined : this.attribute(list);
+    return Array.isArray(choices) && choices.length > 0 && choices.every((c) => typeof c === "string") ? (choices as string[]) : undefined;
   }
 
   /** A tensor-valued attribute (a copy: the caller disposes it). */

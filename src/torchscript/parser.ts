@@ -573,6 +573,13 @@ class Parser {
       (t.kind === "op" && /^.+=$/.test(t.text) && !["==", "!=", "<=", ">="].includes(t.text));
   }
 
+  /** One expression that is the whole source (nothing follows it on its line). */
+  wholeExpression(): Expr {
+    const e = this.expression();
+    if (this.kind() !== "newline" && this.kind() !== "eof") throw this.error(`expected the end of the expression, found ${this.describe()}`);
+    return e;
+  }
+
   expression(): Expr {
     return this.nested(() => this.conditional());
   }
@@ -851,4 +858,9 @@ export function parseSource(source: string, file: string): ParsedFile {
 export function parseExpression(source: string, file = "<expr>"): Expr {
   const parser = new Parser(tokenize(source, file), file);
   return parser.expression();
+}
+
+/** Parses `source` as exactly one expression (refuses anything after it). */
+export function parseWholeExpression(source: string, file = "<expr>"): Expr {
+  return new Parser(tokenize(source, file), file).wholeExpression();
 }

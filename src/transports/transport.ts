@@ -17,7 +17,8 @@ export interface AudioSink extends LimitsRegistry {
 
 /** The engine as a transport sees it: commands in, replies, blocks and change events out. */
 export interface CommandEngine extends AudioSink {
-  execute(atoms: Atom[]): Promise<Reply>;
+  /** `data`: samples for a command that takes them (`buffer`, `tensor`; see control/attributes.ts). */
+  execute(atoms: Atom[], data?: Float32Array): Promise<Reply>;
   onBlock(listener: (block: OutputBlock) => void): () => void;
   onChange(listener: (reply: Reply) => void): () => void;
 }

@@ -129,7 +129,7 @@ export class JitterReceiver extends Transport {
     this.counts.matrices++;
     // Answer as jit.net.recv does, so the sender's latency figure and flow work.
     if (!socket.destroyed) socket.write(encodeLatencyPacket(m.time, arrived, performance.now()));
-    if (m.type !== JIT_TYPE.float32) return this.refuse(source, `audio matrices are float32 (jit.catch~'s output), got ${TYPE_NAMES[m.type]}`);
+    if (m.type !== JIT_TYPE.float32) return this.refuse(source, `matrices are float32 (jit.catch~'s or jit.buffer~'s output), got ${TYPE_NAMES[m.type]}`);
     const frames = m.dim[0];
     if (!m.dim.slice(1).every((d) => d === 1)) return this.refuse(source, `audio matrices are 1-d (frames), got dim ${m.dim.join("x")}`);
     const channels = m.planecount;
@@ -140,6 +140,7 @@ export class JitterReceiver extends Transport {
       if (/in use by/.test(message)) socket.destroy();
     };
     const chunk = this.audioChunk(source, { sampleRate: null, channels, data }, refuse);
-    if (chunk) this.pushAudio(chunk, refuse);
+    // the session's `matrix` route may send it to a buffer or tensor attribute instead of live audio
+    if (chunk) this.pushAudio({ ...chunk, matrix: true }, refuse);
   }
 }

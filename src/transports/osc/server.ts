@@ -11,6 +11,7 @@ import { reportHandlerFailure } from "../guard.js";
 import { Transport, type CommandEngine } from "../transport.js";
 import { fromOscArgs, OSC_PREFIX, toOscArgs, type OscArg, type OscMessage } from "./args.js";
 import { parseOscAudioIn } from "./audio-in.js";
+import { DATA_COMMANDS, parseOscData } from "./data-in.js";
 import { ChunkSequencer } from "./sequencer.js";
 import type { AudioChunk } from "../../control/audio-input.js";
 import { limitValue } from "../limits.js";
@@ -53,6 +54,8 @@ export interface OscOptions {
   maxCommandsPerDatagram?: number;
   /** Replies per second per reply address (default CLIENT_LIMITS.replies_per_second); the excess is dropped and counted. */
   repliesPerSecond?: number;
+  /** The largest blob /tfbend/buffer and /tfbend/tensor take (bytes; default 1 MiB, as the Jitter receiver's largest matrix). */
+  maxDataBytes?: number;
 }
 
 /** An hour: longer than a patch that only listens stays silent in a set, short enough to forget clients that left. */
@@ -175,6 +178,12 @@ export class OscServer extends Transport<RemoteInfo> {
       return;
     }
     if (command === "audio_in") return this.audioIn(message.args ?? [], info);
+    if (DATA_COMMANDS.has(command) && (message.args ?? []).some((a) => a.type === "b")) {
+      const parsed = parseOscData(command, message.args, this.options.maxDataBytes);
+      const reply = "problem" in parsed ? { command, ok: false, values: [parsed.problem] } : await this.engine.execute(parsed.atoms, parsed.data);
+      this.reply(reply, info);
+      return;
+    }
     let atoms: Atom[];
     try {
       atoms = fromOscArgs(message.args ?? []);
