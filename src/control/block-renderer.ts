@@ -6,7 +6,7 @@ import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import { SafetyStage } from "./safety.js";
-import { CROSSFADE_MIN_SAMPLES, crossfadePrefix, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { appendTail, continuation, CROSSFADE_MIN_SAMPLES, crossfadePrefix, PendingCrossfade, type PreviousState } from "./crossfade.js";
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
@@ -45,6 +45,8 @@ export class BlockRenderer {
   private outputChanged = false;
   /** Each channel's last sample of the last streamed block (declick). */
   private lastSample: Float32Array | null = null;
+  /** The last CONTINUATION_TAIL samples of each channel the stream sent (what a crossfade continues). */
+  private tail: Float32Array | null = null;
   private seq = 0;
   /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
@@ -59,6 +61,7 @@ export class BlockRenderer {
   resetOutput(): void {
     this.safety.reset();
     this.lastSample = null;
+    this.tail = null;
   }
 
   /** The output jumps (a command changed it, a sender came or went): the next streamed block is declicked. */
@@ -68,8 +71,9 @@ export class BlockRenderer {
 
   /**
    * Applies a change the stream crossfades (a control, an attribute, a version, an
-   * interpolation): the next block is rendered under the old state too and mixed into the
-   * new one (see PendingCrossfade). Without an audio stream the change is simply applied.
+   * interpolation): the next block fades from how the blocks before go on into the new
+   * state (see `continuation`), or, with no block before, from the old state's render (see
+   * PendingCrossfade). Without an audio stream the change is simply applied.
    */
   changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void {
     const { model } = this.sources;
@@ -159,6 +163,7 @@ export class BlockRenderer {
     let data: Float32Array;
     let shape: number[];
     let before: Float32Array | null = null;
+    let continued = false;
     const pending = this.pending.take();
     const from = session.kind === "audio" && streaming ? pending : null;
     if (from === null) pending?.weights.dispose();
@@ -168,7 +173,10 @@ export class BlockRenderer {
     try {
       step = await this.sources.engine().begin(model, session.method, input.shape);
       const left = session.kind === "audio" && streaming ? step.left : null;
-      if (from || left) {
+      // A change of controls, version or weights fades from how the last blocks go on
+      // (see `continuation`): one render. A recompile that took over renders the old session.
+      continued = from !== null && left === null && this.tail !== null && session.methodSpec()?.outRatio === 1;
+      if ((from && !continued) || left) {
         // The same block under the state before the change, from the same streamed past
         // (the session left behind has its own past, which nobody needs after this block).
         // On tfjs the old state renders only the frames the fade covers; a compiled session
@@ -231,13 +239,17 @@ export class BlockRenderer {
     }
     if (session.kind === "audio") {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
-      if (this.sources.streaming()) {
-        // Declick before the safety stage, on the raw signal the previous block ended with.
-        if (this.outputChanged && this.lastSample !== null) declickChannels(data, (shape[0] ?? 1) * (shape[1] ?? 1), this.lastSample);
-        this.outputChanged = false;
-        this.lastSample = lastSamples(data, (shape[0] ?? 1) * (shape[1] ?? 1));
-      }
       const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
+      if (this.sources.streaming()) {
+        if (continued && this.tail !== null && this.tail.length % channels === 0) {
+          crossfadePrefix(continuation(this.tail, channels, Math.min(CROSSFADE_MIN_SAMPLES, data.length / channels)), data, channels);
+        }
+        // Declick before the safety stage, on the raw signal the previous block ended with.
+        if ((this.outputChanged || continued) && this.lastSample !== null) declickChannels(data, channels, this.lastSample);
+        this.outputChanged = false;
+        this.lastSample = lastSamples(data, channels);
+        this.tail = appendTail(this.tail, data, channels);
+      }
       if (this.sources.safetyEnabled()) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
     }
@@ -264,6 +276,7 @@ export class BlockRenderer {
     const channels = spec.outChannels * this.sources.voices.count;
     const data = new Float32Array(channels * frames);
     this.lastSample = new Float32Array(channels);
+    this.tail = appendTail(this.tail, data, channels);
     this.outputChanged = true;
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
