@@ -42,6 +42,12 @@ export interface BlockEngine {
   readonly name: "native" | "wasm";
   /** Prepares one block of `fn` on inputs of `shape` (the native engine may wait for a first compile here). */
   begin(model: BendedModule, fn: string, shape: number[]): Promise<BlockStep>;
+  /**
+   * One block of `fn` beside the stream (a render on a copy of its state): the session the
+   * stream runs now, or tfjs where it has none; it starts no compile and hands over no
+   * retired session, so the stream's next `begin` is as it would have been.
+   */
+  sideStep(model: BendedModule, fn: string, shape: number[]): BlockStep;
   /** Forgets the streamed past of the engine's compiled sessions (the module's own past is the session's). */
   resetState(): void;
   /** What `fn` runs on, as far as the engine knows. */
@@ -72,6 +78,9 @@ export class WasmBlockEngine implements BlockEngine {
   constructor(private readonly why: string) {}
   begin(model: BendedModule, fn: string): Promise<BlockStep> {
     return Promise.resolve(tfjsStep(model, fn));
+  }
+  sideStep(model: BendedModule, fn: string): BlockStep {
+    return tfjsStep(model, fn);
   }
   resetState(): void {}
   method(): MethodEngine {
@@ -167,6 +176,22 @@ export class NativeBlockEngine implements BlockEngine {
           });
         }
       },
+    };
+  }
+
+  sideStep(model: BendedModule, fn: string, shape: number[]): BlockStep {
+    const found = this.cache && this.model === model ? this.cache.lookup(model, fn, [shape], false) : null;
+    const method = found?.method ?? null;
+    if (method === null || (found!.reason !== undefined && !found!.current)) return tfjsStep(model, fn);
+    return {
+      onTfjs: false,
+      call: (input) => method.run(input) as Tensor,
+      left: null,
+      save: () => {
+        const snapshot = method.snapshotState();
+        return () => method.restoreState(snapshot);
+      },
+      end: () => undefined,
     };
   }
 

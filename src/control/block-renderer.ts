@@ -13,6 +13,7 @@ import type { LiveInput } from "./live-input.js";
 import type { Voices } from "./voices.js";
 import { declickChannels, lastSamples } from "./channels.js";
 import { renderAudioFile } from "./file-render.js";
+import { renderBesideStream } from "./side-render.js";
 
 /** Activation values read from a streamed block: before and after each node's bending. */
 export interface StreamPeek {
@@ -35,6 +36,8 @@ export interface RenderSources {
   beforeBlock?(): void;
   /** What computes the blocks (tfjs, or the native engine). */
   engine(): BlockEngine;
+  /** Milliseconds until the stream needs the thread for its next block (Infinity: no clock; see StreamClock). */
+  msUntilNextBlock?(): number;
 }
 
 export class BlockRenderer {
@@ -54,6 +57,8 @@ export class BlockRenderer {
   renderingCopy = false;
   /** Peeks waiting for the next streamed block: its pass captures their activations. */
   private peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[] = [];
+  /** Waiting for the stream's next block to be done (a render beside the stream). */
+  private blockWaiters: (() => void)[] = [];
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -112,6 +117,26 @@ export class BlockRenderer {
     });
   }
 
+  /** Settles when the stream's next block is done, or after `ms` when none comes. */
+  private nextStreamBlock(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(1, ms));
+      const waiters = this.blockWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** The stream's block is done: a render beside it may take the thread. */
+  private streamBlockDone(): void {
+    for (const done of this.blockWaiters.splice(0)) done();
+  }
+
   /** Peeks that the stream will not serve (it stopped): they get nothing. */
   private releasePeeks(): void {
     for (const p of this.peeks.splice(0)) p.resolve({ values: {} });
@@ -154,6 +179,14 @@ export class BlockRenderer {
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
   async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
+    try {
+      return await this.computeBlock(safety);
+    } finally {
+      if (safety === this.safety) this.streamBlockDone();
+    }
+  }
+
+  private async computeBlock(safety: SafetyStage): Promise<OutputBlock> {
     const { model: session } = this.sources;
     const model = session.require();
     if (session.kind === "generic") throw new BendingError(`model '${session.name}' is not an audio or image model; it cannot stream`);
@@ -278,6 +311,7 @@ export class BlockRenderer {
     this.lastSample = new Float32Array(channels);
     this.tail = appendTail(this.tail, data, channels);
     this.outputChanged = true;
+    this.streamBlockDone();
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels, width: 0, height: 0, data };
@@ -295,7 +329,7 @@ export class BlockRenderer {
     }
   }
 
-  /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */
+  /** Renders `seconds` of audio (or one image) into a workspace file; beside a running stream, on a copy of its state. */
   async renderFile(file: string, seconds: number): Promise<string> {
     const { model: session, latent } = this.sources;
     session.require();
@@ -317,10 +351,23 @@ export class BlockRenderer {
     const blockSamples = session.blockSamples;
     const blocks = Math.ceil((seconds * session.sampleRate) / blockSamples);
     const out = new Float32Array(blocks * blockSamples);
-    // A render uses the model's stream state, so it cannot run beside a live stream.
-    if (this.sources.streaming()) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     const state = session.streamingState;
     const engine = this.sources.engine();
+    if (this.sources.streaming()) {
+      // Beside the stream: on a copy of its state, between its blocks (see side-render.ts).
+      if (state && !(state.snapshotState && state.restoreState)) throw new BendingError("this model cannot copy its streaming state; stop the stream before rendering ('stream stop')");
+      this.renderingCopy = true;
+      try {
+        await renderBesideStream({
+          model: session, latent: latent.copyForRender(), engine, safetyEnabled: this.sources.safetyEnabled,
+          msUntilNextBlock: () => this.sources.msUntilNextBlock?.() ?? Infinity, nextStreamBlock: (ms) => this.nextStreamBlock(ms),
+        }, blocks, out);
+      } finally {
+        this.renderingCopy = false;
+      }
+      await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);
+      return path;
+    }
     state?.resetState();
     engine.resetState();
     const safety = new SafetyStage();
