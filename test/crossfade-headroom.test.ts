@@ -22,6 +22,42 @@ describe("inaudible control steps", () => {
   });
 });
 
+describe("the continuation a crossfade fades from", () => {
+  const RATE = 44100;
+  /** `n` samples of a two-channel signal from sample `from` on (channel-major): a 220 Hz tone with a harmonic, and a 1 kHz tone. */
+  const signal = (from: number, n: number) => {
+    const x = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const t = (from + i) / RATE;
+      x[i] = 0.5 * Math.sin(2 * Math.PI * 220 * t) + 0.2 * Math.sin(2 * Math.PI * 660 * t + 1);
+      x[n + i] = 0.3 * Math.sin(2 * Math.PI * 1000 * t);
+    }
+    return x;
+  };
+
+  it("keeps the last CONTINUATION_TAIL samples of each channel across blocks", () => {
+    let tail: Float32Array | null = null;
+    for (let b = 0; b < 5; b++) tail = control.appendTail(tail, signal(b * 700, 700), 2);
+    const n = control.CONTINUATION_TAIL;
+    expect(Array.from(tail!)).toEqual(Array.from(signal(5 * 700 - n, n)));
+  });
+
+  it("goes on as a periodic signal goes on, each channel on its own, within a few % of its peak", () => {
+    const n = control.CONTINUATION_TAIL;
+    const fade = control.CROSSFADE_MIN_SAMPLES;
+    const next = control.continuation(signal(0, n), 2, fade);
+    const truth = signal(n, fade);
+    const peaks = [0.7, 0.3];
+    for (let c = 0; c < 2; c++) {
+      let worst = 0;
+      for (let i = 0; i < fade; i++) worst = Math.max(worst, Math.abs(next[c * fade + i] - truth[c * fade + i]));
+      expect(worst, `channel ${c}`).toBeLessThan(0.05 * peaks[c]);
+    }
+    // silence goes on as silence
+    expect(control.continuation(new Float32Array(n), 1, fade).every((v) => v === 0)).toBe(true);
+  });
+});
+
 describe("a control change while latents stream", () => {
   const sessions: tb.control.Session[] = [];
   afterEach(() => {
