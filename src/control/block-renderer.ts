@@ -178,12 +178,14 @@ export class BlockRenderer {
   }
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
-  async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
-    try {
-      return await this.computeBlock(safety);
-    } finally {
-      if (safety === this.safety) this.streamBlockDone();
+  renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
+    const block = this.computeBlock(safety);
+    // the caller gets the block's own promise (no extra turn before the stream sends it)
+    if (safety === this.safety) {
+      const done = () => this.streamBlockDone();
+      void block.then(done, done);
     }
+    return block;
   }
 
   private async computeBlock(safety: SafetyStage): Promise<OutputBlock> {
