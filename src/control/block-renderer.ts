@@ -50,6 +50,8 @@ export class BlockRenderer {
   private lastSample: Float32Array | null = null;
   /** The last CONTINUATION_TAIL samples of each channel the stream sent (what a crossfade continues). */
   private tail: Float32Array | null = null;
+  /** The channels `tail` holds (a method or voice count that changes starts it over). */
+  private tailChannels = 0;
   private seq = 0;
   /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
@@ -115,6 +117,12 @@ export class BlockRenderer {
       } };
       this.peeks.push(waiting);
     });
+  }
+
+  /** Adds a streamed block to the tail a crossfade continues. */
+  private keepTail(block: Float32Array, channels: number): void {
+    this.tail = appendTail(this.tailChannels === channels ? this.tail : null, block, channels);
+    this.tailChannels = channels;
   }
 
   /** Settles when the stream's next block is done, or after `ms` when none comes. */
@@ -210,7 +218,8 @@ export class BlockRenderer {
       const left = session.kind === "audio" && streaming ? step.left : null;
       // A change of controls, version or weights fades from how the last blocks go on
       // (see `continuation`): one render. A recompile that took over renders the old session.
-      continued = from !== null && left === null && this.tail !== null && session.methodSpec()?.outRatio === 1;
+      const spec = session.methodSpec();
+      continued = from !== null && left === null && this.tail !== null && spec?.outRatio === 1 && this.tailChannels === spec.outChannels * this.sources.voices.count;
       if ((from && !continued) || left) {
         // The same block under the state before the change, from the same streamed past
         // (the session left behind has its own past, which nobody needs after this block).
@@ -276,14 +285,14 @@ export class BlockRenderer {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
       const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
       if (this.sources.streaming()) {
-        if (continued && this.tail !== null && this.tail.length % channels === 0) {
+        if (continued && this.tail !== null && this.tailChannels === channels) {
           crossfadePrefix(continuation(this.tail, channels, Math.min(CROSSFADE_MIN_SAMPLES, data.length / channels)), data, channels);
         }
         // Declick before the safety stage, on the raw signal the previous block ended with.
         if ((this.outputChanged || continued) && this.lastSample !== null) declickChannels(data, channels, this.lastSample);
         this.outputChanged = false;
         this.lastSample = lastSamples(data, channels);
-        this.tail = appendTail(this.tail, data, channels);
+        this.keepTail(data, channels);
       }
       if (this.sources.safetyEnabled()) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
@@ -311,7 +320,7 @@ export class BlockRenderer {
     const channels = spec.outChannels * this.sources.voices.count;
     const data = new Float32Array(channels * frames);
     this.lastSample = new Float32Array(channels);
-    this.tail = appendTail(this.tail, data, channels);
+    this.keepTail(data, channels);
     this.outputChanged = true;
     this.streamBlockDone();
     if (spec.outRatio === 1) {
