@@ -79,11 +79,13 @@ async function openSession(model, engine, blockSamples) {
   const target = activations[Math.floor(activations.length / 2)].name;
   await ok(["bend", target, "Scale", "scale", "@gain=1"]);
   const bended = session.requireModel();
-  const call = bended.call.bind(bended);
-  bended.call = (...args) => {
-    passes.n++;
-    return call(...args);
-  };
+  for (const name of ["call", "callCapturing"]) {
+    const original = bended[name].bind(bended);
+    bended[name] = (...args) => {
+      passes.n++;
+      return original(...args);
+    };
+  }
   const range = bended.controls().find((c) => c.name === "gain").range;
   const span = range && Number.isFinite(range[0]) && Number.isFinite(range[1]) ? range[1] - range[0] : 1;
   return { session, target, span };
