@@ -3,6 +3,7 @@ cached padding, timed on one CPU thread. Prints one JSON line {frames: {p50, p95
 
   /usr/bin/python3 bench/rave_decoder.py --frames 1,8 --rounds 30
   /usr/bin/python3 bench/rave_decoder.py --export decoder.ts   # scripted streaming decoder
+  /usr/bin/python3 bench/rave_decoder.py --export decoder.ts --nn-tilde   # ... with nn~'s decode method
 """
 import argparse
 import json
@@ -78,6 +79,27 @@ class RaveDecoder(nn.Module):
         return self.synthesis(wave * amplitude)
 
 
+class NnTildeDecoder(nn.Module):
+    """The decoder as an nn~ export declares it (RAVE v1's way: a `decode_params` buffer
+    [in_channels, in_ratio, out_channels, out_ratio] beside the method), so that a session
+    streams it with `method decode`."""
+
+    def __init__(self, decoder: RaveDecoder):
+        super().__init__()
+        self.decoder = decoder
+        hop = BANDS
+        for r in RATIOS:
+            hop *= r
+        self.register_buffer("decode_params", torch.tensor([LATENT, hop, 1, 1]))
+
+    @torch.jit.export
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, z):
+        return self.decoder(z)
+
+
 # BENCH_CLOCK=cpu: this process's CPU time, as bench/util.js does (wall time on a shared machine
 # mostly measures the waiting)
 clock = time.process_time if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter
@@ -103,12 +125,13 @@ def main():
     parser.add_argument("--frames", default="1,8")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--export", help="save the scripted streaming decoder here (torch.jit.save)")
+    parser.add_argument("--nn-tilde", action="store_true", help="with --export: wrapped with nn~'s decode method")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = RaveDecoder().eval()
     if args.export:
-        torch.jit.save(torch.jit.script(model), args.export)
+        torch.jit.save(torch.jit.script(NnTildeDecoder(model) if args.nn_tilde else model), args.export)
         print(json.dumps({"exported": args.export}))
         return
     print(json.dumps({f: time_blocks(model, int(f), args.rounds) for f in args.frames.split(",")}))

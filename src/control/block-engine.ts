@@ -50,6 +50,12 @@ export interface BlockEngine {
   prepare(model: BendedModule, fn: string, shape: number[]): Promise<void>;
   /** The model is now the session's (the one before is being freed): its sessions go, a prepared model's come in. */
   use(model: BendedModule): void;
+  /**
+   * One block of `fn` beside the stream (a render on a copy of its state): the session the
+   * stream runs now, or tfjs where it has none; it starts no compile and hands over no
+   * retired session, so the stream's next `begin` is as it would have been.
+   */
+  sideStep(model: BendedModule, fn: string, shape: number[]): BlockStep;
   /** Forgets the streamed past of the engine's compiled sessions (the module's own past is the session's). */
   resetState(): void;
   /** What `fn` runs on, as far as the engine knows. */
@@ -85,6 +91,9 @@ export class WasmBlockEngine implements BlockEngine {
     return Promise.resolve();
   }
   use(): void {}
+  sideStep(model: BendedModule, fn: string): BlockStep {
+    return tfjsStep(model, fn);
+  }
   resetState(): void {}
   method(): MethodEngine {
     return { engine: "wasm", reason: this.why };
@@ -93,8 +102,9 @@ export class WasmBlockEngine implements BlockEngine {
 }
 
 /**
- * Blocks on ONNX Runtime. A method's first block waits for its first compile (the stream's
- * first block is then late by the compile time); afterwards a change of structure is
+ * Blocks on ONNX Runtime. A method's first block waits for its first compile (a fresh
+ * stream starts that much later; a model loaded mid-stream is compiled by `prepare` before it
+ * takes over); afterwards a change of structure is
  * compiled starting right after a block is sent, when the stream clock says the next block
  * is not due within half a block (its synchronous part, trace and lowering, then uses the
  * time until the next block is due), the old session plays until the new one is
@@ -202,6 +212,22 @@ export class NativeBlockEngine implements BlockEngine {
           });
         }
       },
+    };
+  }
+
+  sideStep(model: BendedModule, fn: string, shape: number[]): BlockStep {
+    const found = this.cache && this.model === model ? this.cache.lookup(model, fn, [shape], false) : null;
+    const method = found?.method ?? null;
+    if (method === null || (found!.reason !== undefined && !found!.current)) return tfjsStep(model, fn);
+    return {
+      onTfjs: false,
+      call: (input) => method.run(input) as Tensor,
+      left: null,
+      save: () => {
+        const snapshot = method.snapshotState();
+        return () => method.restoreState(snapshot);
+      },
+      end: () => undefined,
     };
   }
 

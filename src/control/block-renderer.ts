@@ -6,13 +6,14 @@ import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
 import { SafetyStage } from "./safety.js";
-import { CROSSFADE_MIN_SAMPLES, crossfadePrefix, declick, PendingCrossfade, type PreviousState } from "./crossfade.js";
+import { appendTail, continuation, CROSSFADE_MIN_SAMPLES, crossfadePrefix, PendingCrossfade, type PreviousState } from "./crossfade.js";
 import type { SessionModel } from "./session-model.js";
 import type { LatentInput } from "./latent-input.js";
 import type { LiveInput } from "./live-input.js";
 import type { Voices } from "./voices.js";
 import { declickChannels, lastSamples } from "./channels.js";
 import { renderAudioFile } from "./file-render.js";
+import { renderBesideStream } from "./side-render.js";
 
 /** Activation values read from a streamed block: before and after each node's bending. */
 export interface StreamPeek {
@@ -35,6 +36,8 @@ export interface RenderSources {
   beforeBlock?(): void;
   /** What computes the blocks (tfjs, or the native engine). */
   engine(): BlockEngine;
+  /** Milliseconds until the stream needs the thread for its next block (Infinity: no clock; see StreamClock). */
+  msUntilNextBlock?(): number;
 }
 
 export class BlockRenderer {
@@ -45,6 +48,10 @@ export class BlockRenderer {
   private outputChanged = false;
   /** Each channel's last sample of the last streamed block (declick). */
   private lastSample: Float32Array | null = null;
+  /** The last CONTINUATION_TAIL samples of each channel the stream sent (what a crossfade continues). */
+  private tail: Float32Array | null = null;
+  /** The channels `tail` holds (a method or voice count that changes starts it over). */
+  private tailChannels = 0;
   private seq = 0;
   /** True while a render to a file runs on the model's own streaming state. */
   rendering = false;
@@ -52,6 +59,8 @@ export class BlockRenderer {
   renderingCopy = false;
   /** Peeks waiting for the next streamed block: its pass captures their activations. */
   private peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[] = [];
+  /** Waiting for the stream's next block to be done (a render beside the stream). */
+  private blockWaiters: (() => void)[] = [];
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -59,6 +68,7 @@ export class BlockRenderer {
   resetOutput(): void {
     this.safety.reset();
     this.lastSample = null;
+    this.tail = null;
   }
 
   /** The output jumps (a command changed it, a sender came or went): the next streamed block is declicked. */
@@ -68,8 +78,9 @@ export class BlockRenderer {
 
   /**
    * Applies a change the stream crossfades (a control, an attribute, a version, an
-   * interpolation): the next block is rendered under the old state too and mixed into the
-   * new one (see PendingCrossfade). Without an audio stream the change is simply applied.
+   * interpolation): the next block fades from how the blocks before go on into the new
+   * state (see `continuation`), or, with no block before, from the old state's render (see
+   * PendingCrossfade). Without an audio stream the change is simply applied.
    */
   changeWithCrossfade(apply: () => boolean, undo?: PreviousState): void {
     const { model } = this.sources;
@@ -106,6 +117,32 @@ export class BlockRenderer {
       } };
       this.peeks.push(waiting);
     });
+  }
+
+  /** Adds a streamed block to the tail a crossfade continues. */
+  private keepTail(block: Float32Array, channels: number): void {
+    this.tail = appendTail(this.tailChannels === channels ? this.tail : null, block, channels);
+    this.tailChannels = channels;
+  }
+
+  /** Settles when the stream's next block is done, or after `ms` when none comes. */
+  private nextStreamBlock(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(1, ms));
+      const waiters = this.blockWaiters;
+      function done(): void {
+        clearTimeout(timer);
+        const i = waiters.indexOf(done);
+        if (i >= 0) waiters.splice(i, 1);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** The stream's block is done: a render beside it may take the thread. */
+  private streamBlockDone(): void {
+    for (const done of this.blockWaiters.splice(0)) done();
   }
 
   /** Peeks that the stream will not serve (it stopped): they get nothing. */
@@ -149,7 +186,17 @@ export class BlockRenderer {
   }
 
   /** Computes one block with the current bendings, controls and version; audio goes through `safety` when enabled. */
-  async renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
+  renderBlock(safety: SafetyStage = this.safety): Promise<OutputBlock> {
+    const block = this.computeBlock(safety);
+    // the caller gets the block's own promise (no extra turn before the stream sends it)
+    if (safety === this.safety) {
+      const done = () => this.streamBlockDone();
+      void block.then(done, done);
+    }
+    return block;
+  }
+
+  private async computeBlock(safety: SafetyStage): Promise<OutputBlock> {
     const { model: session } = this.sources;
     const model = session.require();
     if (session.kind === "generic") throw new BendingError(`model '${session.name}' is not an audio or image model; it cannot stream`);
@@ -159,6 +206,7 @@ export class BlockRenderer {
     let data: Float32Array;
     let shape: number[];
     let before: Float32Array | null = null;
+    let continued = false;
     const pending = this.pending.take();
     const from = session.kind === "audio" && streaming ? pending : null;
     if (from === null) pending?.weights.dispose();
@@ -168,7 +216,11 @@ export class BlockRenderer {
     try {
       step = await this.sources.engine().begin(model, session.method, input.shape);
       const left = session.kind === "audio" && streaming ? step.left : null;
-      if (from || left) {
+      // A change of controls, version or weights fades from how the last blocks go on
+      // (see `continuation`): one render. A recompile that took over renders the old session.
+      const spec = session.methodSpec();
+      continued = from !== null && left === null && this.tail !== null && spec?.outRatio === 1 && this.tailChannels === spec.outChannels * this.sources.voices.count;
+      if ((from && !continued) || left) {
         // The same block under the state before the change, from the same streamed past
         // (the session left behind has its own past, which nobody needs after this block).
         // On tfjs the old state renders only the frames the fade covers; a compiled session
@@ -231,13 +283,17 @@ export class BlockRenderer {
     }
     if (session.kind === "audio") {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
-      if (this.sources.streaming()) {
-        // Declick before the safety stage, on the raw signal the previous block ended with.
-        if (this.outputChanged && this.lastSample !== null) declickChannels(data, (shape[0] ?? 1) * (shape[1] ?? 1), this.lastSample);
-        this.outputChanged = false;
-        this.lastSample = lastSamples(data, (shape[0] ?? 1) * (shape[1] ?? 1));
-      }
       const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
+      if (this.sources.streaming()) {
+        if (continued && this.tail !== null && this.tailChannels === channels) {
+          crossfadePrefix(continuation(this.tail, channels, Math.min(CROSSFADE_MIN_SAMPLES, data.length / channels)), data, channels);
+        }
+        // Declick before the safety stage, on the raw signal the previous block ended with.
+        if ((this.outputChanged || continued) && this.lastSample !== null) declickChannels(data, channels, this.lastSample);
+        this.outputChanged = false;
+        this.lastSample = lastSamples(data, channels);
+        this.keepTail(data, channels);
+      }
       if (this.sources.safetyEnabled()) safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: session.sampleRate, frames: data.length / channels, channels, width: 0, height: 0, data };
     }
@@ -264,7 +320,9 @@ export class BlockRenderer {
     const channels = spec.outChannels * this.sources.voices.count;
     const data = new Float32Array(channels * frames);
     this.lastSample = new Float32Array(channels);
+    this.keepTail(data, channels);
     this.outputChanged = true;
+    this.streamBlockDone();
     if (spec.outRatio === 1) {
       if (this.sources.safetyEnabled()) this.safety.process(data);
       return { stream: "audio", seq: this.seq++, sampleRate: model.sampleRate, frames, channels, width: 0, height: 0, data };
@@ -282,7 +340,7 @@ export class BlockRenderer {
     }
   }
 
-  /** Renders `seconds` of audio (or one image) into a workspace file; the stream must be stopped for audio. */
+  /** Renders `seconds` of audio (or one image) into a workspace file; beside a running stream, on a copy of its state. */
   async renderFile(file: string, seconds: number): Promise<string> {
     const { model: session, latent } = this.sources;
     session.require();
@@ -304,10 +362,23 @@ export class BlockRenderer {
     const blockSamples = session.blockSamples;
     const blocks = Math.ceil((seconds * session.sampleRate) / blockSamples);
     const out = new Float32Array(blocks * blockSamples);
-    // A render uses the model's stream state, so it cannot run beside a live stream.
-    if (this.sources.streaming()) throw new BendingError("stop the stream before rendering to a file ('stream stop')");
     const state = session.streamingState;
     const engine = this.sources.engine();
+    if (this.sources.streaming()) {
+      // Beside the stream: on a copy of its state, between its blocks (see side-render.ts).
+      if (state && !(state.snapshotState && state.restoreState)) throw new BendingError("this model cannot copy its streaming state; stop the stream before rendering ('stream stop')");
+      this.renderingCopy = true;
+      try {
+        await renderBesideStream({
+          model: session, latent: latent.copyForRender(), engine, safetyEnabled: this.sources.safetyEnabled,
+          msUntilNextBlock: () => this.sources.msUntilNextBlock?.() ?? Infinity, nextStreamBlock: (ms) => this.nextStreamBlock(ms),
+        }, blocks, out);
+      } finally {
+        this.renderingCopy = false;
+      }
+      await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);
+      return path;
+    }
     state?.resetState();
     engine.resetState();
     const safety = new SafetyStage();

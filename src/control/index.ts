@@ -1,5 +1,5 @@
 export { Session, sessionCommands, declick, crossfade, DECLICK_SAMPLES, type SessionOptions } from "./session.js";
-export { crossfadePrefix, inaudibleStep, INAUDIBLE_STEP, CROSSFADE_MIN_SAMPLES } from "./crossfade.js";
+export { appendTail, continuation, crossfadePrefix, inaudibleStep, INAUDIBLE_STEP, CROSSFADE_MIN_SAMPLES, CONTINUATION_TAIL } from "./crossfade.js";
 export { COMMANDS, CORE_COMMANDS, type CommandSpec } from "./commands.js";
 export { CommandTable, type CommandContext, type CommandResult } from "./command-table.js";
 export { PANEL_COMMANDS, registerPanelCommands } from "./panel-commands.js";

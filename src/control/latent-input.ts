@@ -91,6 +91,18 @@ export class LatentInput {
   }
 
   /**
+   * A latent of its own for a render beside the stream, set up as `forRender` sets this one
+   * up (from the walk's origin, the current latent without a ramp); this one is left to the stream.
+   */
+  copyForRender(): LatentInput {
+    const copy = new LatentInput();
+    copy.walk = this.walk?.walking ? this.walk.fresh() : null;
+    copy.target = copy.walk ? copy.walk.position : [...this.target];
+    copy.reached = [...copy.target];
+    return copy;
+  }
+
+  /**
    * Runs a render: from the walk's origin (so renders repeat) and the current latent
    * without a ramp; the stream's walk and latent are as they were afterwards.
    */

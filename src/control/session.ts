@@ -118,6 +118,7 @@ export class Session implements CommandContext, VoiceContext {
       // Block time, not wall time: a render moves the modulators as the stream would.
       beforeBlock: () => applyModulators(this, this.modulators, this.blockMs / 1000, this.takesAudio ? this.liveInput.level : 0),
       engine: () => this.engine,
+      msUntilNextBlock: () => this.clock.msUntilNextBlock(),
     });
     this.clock = new StreamClock({
       blockMs: () => this.blockMs,
