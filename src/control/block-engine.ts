@@ -127,8 +127,15 @@ export class NativeBlockEngine implements BlockEngine {
   private nextCompileAt = 0;
   private disposed = false;
 
-  /** `room()`: whether the thread has time now for a compile's synchronous part before the next block is due. */
-  constructor(private readonly room: () => boolean = () => true) {}
+  /**
+   * `room()`: whether the thread has time now for a compile's synchronous part before the next block is due.
+   * `lead(ms)`: has the stream render ahead so that `ms` of work on this thread delays no block; resolves
+   * when it has, with the function that ends the lead (see StreamClock.renderAhead).
+   */
+  constructor(
+    private readonly room: () => boolean = () => true,
+    private readonly lead: (ms: number) => Promise<() => void> = () => Promise.resolve(() => undefined),
+  ) {}
 
   private newCache(): NativeMethodCache {
     return new NativeMethodCache({ retire: (old) => this.retired.push(old) });
@@ -203,14 +210,7 @@ export class NativeBlockEngine implements BlockEngine {
       end: () => {
         this.last.set(fn, method);
         for (const m of leaving) m.dispose();
-        if (recompile) {
-          setImmediate(() => {
-            if (this.disposed || this.cache !== cache) return;
-            // The next block is due soon (the stream is catching up): try again after it.
-            if (!this.room()) this.nextCompileAt = 0;
-            else cache.lookup(model, fn, shapes);
-          });
-        }
+        if (recompile) setImmediate(() => void this.recompile(cache, model, fn, shapes, method.buildMs));
       },
     };
   }
@@ -229,6 +229,25 @@ export class NativeBlockEngine implements BlockEngine {
       },
       end: () => undefined,
     };
+  }
+
+  /**
+   * Starts a compile of the structure in effect now. Its synchronous part (trace, lowering)
+   * took `buildMs` last time: the stream renders that far ahead first, so no block comes late.
+   */
+  private async recompile(cache: NativeMethodCache, model: BendedModule, fn: string, shapes: number[][], buildMs: number): Promise<void> {
+    if (this.disposed || this.cache !== cache) return;
+    // The next block is due soon (the stream is catching up): try again after it.
+    if (!this.room()) {
+      this.nextCompileAt = 0;
+      return;
+    }
+    const caughtUp = await this.lead(buildMs);
+    try {
+      if (!this.disposed && this.cache === cache) cache.lookup(model, fn, shapes);
+    } finally {
+      caughtUp();
+    }
   }
 
   resetState(): void {
@@ -278,7 +297,12 @@ export function resolveEngine(choice: EngineChoice, runtime: NativeAvailability 
 }
 
 /** `room`: whether the stream leaves time now for a recompile's synchronous part (see NativeBlockEngine). */
-export function createBlockEngine(choice: EngineChoice, runtime: NativeAvailability = ONNX_RUNTIME, room?: () => boolean): BlockEngine {
+export function createBlockEngine(
+  choice: EngineChoice,
+  runtime: NativeAvailability = ONNX_RUNTIME,
+  room?: () => boolean,
+  lead?: (ms: number) => Promise<() => void>,
+): BlockEngine {
   const { name, why } = resolveEngine(choice, runtime);
-  return name === "native" ? new NativeBlockEngine(room) : new WasmBlockEngine(why ?? "");
+  return name === "native" ? new NativeBlockEngine(room, lead) : new WasmBlockEngine(why ?? "");
 }

@@ -98,7 +98,12 @@ export class Session implements CommandContext, VoiceContext {
 
   constructor(options: SessionOptions) {
     // A recompile starts only when the next block is not due within half a block.
-    this.engine = createBlockEngine(options.engine ?? "wasm", options.nativeRuntime, () => this.clock.msUntilNextBlock() >= this.blockMs / 2);
+    this.engine = createBlockEngine(
+      options.engine ?? "wasm",
+      options.nativeRuntime,
+      () => this.clock.msUntilNextBlock() >= this.blockMs / 2,
+      (ms) => this.leadFor(ms),
+    );
     this.model = new SessionModel({
       workspace: options.workspace,
       modelsDir: options.modelsDir,
@@ -188,16 +193,35 @@ export class Session implements CommandContext, VoiceContext {
   }
 
   /**
+   * Has the stream render ahead far enough that `ms` of work on this thread delays no block
+   * (at most LOAD_LEAD_BLOCKS), and resolves once those blocks are out, with the function that
+   * ends the lead. No lead when the work fits before the next block or nothing streams on a clock.
+   */
+  private async leadFor(ms: number): Promise<() => void> {
+    const room = this.clock.msUntilNextBlock();
+    if (room === Infinity || room >= ms + 2 || !this.streaming || this.takesAudio) return () => undefined;
+    const blocks = Math.min(LOAD_LEAD_BLOCKS, Math.ceil(ms / this.blockMs));
+    const caughtUp = this.clock.renderAhead(blocks);
+    for (let i = 0; i < blocks && this.streaming; i++) await this.nextBlockSent();
+    return caughtUp;
+  }
+
+  /** Resolves after the next block is sent (or a block period, when none comes). */
+  private nextBlockSent(): Promise<void> {
+    return new Promise((resolve) => {
+      this.afterBlock.push(resolve);
+      setTimeout(resolve, this.blockMs);
+    });
+  }
+
+  /**
    * Resolves when the thread has at least half a block before the stream needs it again
    * (at once when nothing streams on a clock): a long job awaits this between its steps so
    * that the blocks playing meanwhile stay on time.
    */
   private betweenBlocks(): Promise<void> {
     if (this.clock.msUntilNextBlock() >= this.blockMs / 2) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.afterBlock.push(resolve);
-      setTimeout(resolve, this.blockMs); // a stream that stopped (or an input that paused) sends no block
-    });
+    return this.nextBlockSent(); // (a stream that stopped, or an input that paused, sends no block: a block period at most)
   }
 
   private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {

@@ -56,8 +56,9 @@ export class StreamClock {
   private pumping = false;
   /** Whether this clock continues a stream that was playing (see `start`). */
   private continuing = false;
-  /** Blocks rendered ahead of time (see `renderAhead`). */
+  /** Blocks rendered ahead of time now: the largest lead asked for and not yet given back (see `renderAhead`). */
   private ahead = 0;
+  private readonly leads: number[] = [];
   /** The block the timer waits to render (null while one renders). */
   private waitingTick: { k: number; generation: number } | null = null;
   /** When the input-driven stream last sent a block (wall clock), for underrun detection. */
@@ -113,10 +114,16 @@ export class StreamClock {
    * stream that follows its input (its blocks cannot be rendered before the input is there).
    */
   renderAhead(blocks: number): () => void {
-    this.ahead = Math.max(this.ahead, blocks);
+    const lead = [blocks];
+    this.leads.push(lead[0]);
+    this.ahead = Math.max(...this.leads);
     this.hurry();
+    let given = false;
     return () => {
-      this.ahead = 0;
+      if (given) return;
+      given = true;
+      this.leads.splice(this.leads.indexOf(lead[0]), 1);
+      this.ahead = this.leads.length > 0 ? Math.max(...this.leads) : 0;
     };
   }
 
