@@ -5,17 +5,21 @@ BatchNorm2d + LeakyReLU(0.2)] (channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to
 -> (N,3,64,64) in [0,1]. The module tree is the one the first (procedural) model had, only wider:
 net.2, net.6, net.10 keep their names, so bendings written for it still apply.
 The encoder (not exported) is a strided-conv VAE encoder.
-Loss: per-pixel MSE + EDGE_WEIGHT * L1 between the finite-difference gradients of the output and
-of the input (blur costs something) + KL_WEIGHT * KL (mean over latent dims).
+Loss (against blur; per-pixel losses alone pay a 16-number latent to average the detail away):
+L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight * L1 at 1/2 and 1/4
+resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) + KL_WEIGHT * KL +
+an adversarial hinge term from a small patch discriminator, balanced against the reconstruction
+terms on the decoder's last layer (VQGAN's adaptive weight) times adv_weight.
 
 Data: every .jpg/.png/.webp in the Debian packages listed in PACKAGES (installed with apt-get;
 see MODEL_CARD.md), decoded at several scales, random 64x64 crops with horizontal flips. The
 images named in HELD_OUT are never trained on (evaluate.py measures on them).
 
-Usage (repo root; the defaults are the shipped model's settings):
-    nice -n 10 /usr/bin/python3 models/image/train.py --minutes 22
-Writes models/image/{decoder,reference}.safetensors and tfbend.json; a checkpoint
-(encoder + decoder) goes to --checkpoint for evaluate.py.
+Usage (repo root; the defaults are the last stage of the shipped model, which fine-tunes earlier
+checkpoints: MODEL_CARD.md lists the chain of commands):
+    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 16 --init CHECKPOINT --adv-start 0
+Writes models/image/{decoder,reference}.safetensors and tfbend.json (at every checkpoint too); a
+checkpoint (encoder, decoder, discriminator) goes to --checkpoint, numbered copies beside it.
 """
 import argparse
 import json
@@ -41,7 +45,8 @@ WIDTH = 192
 KL_WEIGHT = 5e-4
 EDGE_WEIGHT = 1.0
 MULTISCALE_WEIGHT = 1.0
-SPECTRUM_WEIGHT = 1.0
+SPECTRUM_WEIGHT = 0.3
+SPECTRUM_EPS = 2e-3
 PACKAGES = ["mate-backgrounds", "ukui-wallpapers", "gnome-backgrounds", "lomiri-wallpapers-20.04"]
 HELD_OUT = ["Storm.jpg", "LadyBird.jpg", "city.png", "Kleiber_by_Lukas_Baubkus.jpg", "wood-d.webp", "Waves.png"]
 SCALES = [96, 144, 224, 320]  # shorter side in pixels before cropping
@@ -166,12 +171,14 @@ def multiscale_l1(y, x):
     return total / 2
 
 
-def spectrum_l1(y, x):
-    """L1 between the amplitude spectra of output and input (per channel, orthonormal FFT).
-    It ignores phase, so a decoder that cannot place a texture exactly still pays for leaving it out."""
+def spectrum_l1(y, x, eps=SPECTRUM_EPS):
+    """L1 between the log amplitude spectra of output and input (per image and channel, orthonormal
+    FFT; a focal-frequency-style loss). It ignores phase, so a decoder that cannot place a texture
+    exactly still pays for leaving it out; the log gives the weak high frequencies, which a blurred
+    output lacks, as much say as the strong low ones. eps keeps bins near zero in both out of it."""
     fy = torch.fft.rfft2(y, norm="ortho").abs()
     fx = torch.fft.rfft2(x, norm="ortho").abs()
-    return (fy - fx).abs().mean()
+    return (torch.log(fy + eps) - torch.log(fx + eps)).abs().mean()
 
 
 class PatchDiscriminator(nn.Module):
@@ -271,12 +278,15 @@ def save_checkpoint(path, enc, dec, disc, step, width):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=35.0)
+    ap.add_argument("--minutes", type=float, default=16.0)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--prior", type=int, default=0, help="decoded z ~ N(0, I) per step, shown to the discriminator")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--d-lr", type=float, default=2e-4)
-    ap.add_argument("--adv-weight", type=float, default=0.8)
+    ap.add_argument("--adv-weight", type=float, default=0.05)
+    ap.add_argument("--edge-weight", type=float, default=EDGE_WEIGHT)
+    ap.add_argument("--multiscale-weight", type=float, default=MULTISCALE_WEIGHT)
+    ap.add_argument("--spectrum-weight", type=float, default=SPECTRUM_WEIGHT)
     ap.add_argument("--adv-start", type=int, default=150, help="steps the discriminator trains alone first")
     ap.add_argument("--init", default="", help="checkpoint (enc, dec) to start from: the previous model's")
     ap.add_argument("--init-disc", default="", help="checkpoint whose discriminator to start from")
@@ -338,11 +348,11 @@ def main():
         ms = multiscale_l1(y, x)
         fft = spectrum_l1(y, x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
-        rec = l1 + EDGE_WEIGHT * edge + MULTISCALE_WEIGHT * ms + SPECTRUM_WEIGHT * fft
+        rec = l1 + args.edge_weight * edge + args.multiscale_weight * ms + args.spectrum_weight * fft
         loss = rec + KL_WEIGHT * kl
         g_adv = torch.zeros(())
         lam = torch.zeros(())
-        if step >= args.adv_start:
+        if args.adv_weight > 0 and step >= args.adv_start:
             g_adv = -disc(y_all).mean()
             lam = adaptive_weight(rec, g_adv, last_layer) * args.adv_weight
             loss = loss + lam * g_adv
@@ -394,7 +404,9 @@ def main():
                    decoder_params=n_params(dec), encoder_params=n_params(enc), discriminator_params=n_params(disc),
                    sizes=sizes, latent_mean=[round(v, 4) for v in lat_mean], latent_std=[round(v, 4) for v in lat_std],
                    torch=torch.__version__, threads=args.threads, batch=args.batch, prior=args.prior,
-                   minutes=args.minutes, width=args.width, images=names)
+                   minutes=args.minutes, width=args.width, lr=args.lr, adv_weight=args.adv_weight,
+                   edge_weight=args.edge_weight, multiscale_weight=args.multiscale_weight,
+                   spectrum_weight=args.spectrum_weight, init=args.init, init_disc=args.init_disc, images=names)
     print("SUMMARY " + json.dumps(summary))
 
 
