@@ -1,5 +1,6 @@
-"""Measure the shipped image decoder against the first (procedural) one on held-out real images,
-and draw the figures in docs/.
+"""Measure the shipped image decoder against the earlier ones on held-out real images, and draw the
+figures in docs/. The earlier decoders: the first (procedural shapes, width 128) and, with
+--previous, the second (wallpapers, MSE + edge loss only, width 192).
 
 Neither decoder has an exported encoder, so each held-out crop is projected into each decoder's
 latent space the same way: Adam on z (from z = 0) minimising per-pixel MSE, PROJECT_STEPS steps.
@@ -9,10 +10,15 @@ reconstruction (z = mu, from the checkpoint) is reported too, and the sharpness 
 (z ~ N(0, I)) over that of held-out crops.
 
     /usr/bin/python3 models/image/evaluate.py --old /tmp/old-image/decoder.safetensors \
-        --checkpoint /tmp/image-vae.pt
-(the first model: git show ec9cced:models/image/decoder.safetensors > /tmp/old-image/decoder.safetensors)
-Writes docs/image-samples.png, docs/image-latent-walk.png, docs/image-reconstructions.png and
-prints a JSON summary.
+        --previous /tmp/prev-image/decoder.safetensors --checkpoint /tmp/image-vae.pt
+(the first model: git show ec9cced:models/image/decoder.safetensors > /tmp/old-image/decoder.safetensors;
+the second: git show 5f6dadc:models/image/decoder.safetensors > /tmp/prev-image/decoder.safetensors)
+Writes docs/image-samples.png, docs/image-latent-walk.png, docs/image-reconstructions.png,
+docs/image-samples-compare.png and prints a JSON summary.
+
+Besides the edge ratio (which extra pixel noise alone would raise), it reports how the outputs'
+amplitude spectrum compares with the held-out crops' in three radial frequency bands: detail that
+is structure shows up in the middle band too, not only in the highest one.
 """
 import argparse
 import json
@@ -46,6 +52,26 @@ def grad_mag(x):
     return torch.sqrt(gx ** 2 + gy ** 2 + 1e-12).mean().item()
 
 
+def load_any(path):
+    _, meta = load_file(path)
+    return load_decoder(path, int(meta.get("width", 128)))
+
+
+def band_ratios(y, x):
+    """Mean amplitude spectrum of y over that of x in radial bands (cycles per pixel):
+    low < 1/16 <= mid < 1/4 <= high."""
+    fy = torch.fft.rfft2(y, norm="ortho").abs().mean(dim=(0, 1))
+    fx = torch.fft.rfft2(x, norm="ortho").abs().mean(dim=(0, 1))
+    ky = torch.fft.fftfreq(x.shape[-2])[:, None]
+    kx = torch.fft.rfftfreq(x.shape[-1])[None, :]
+    r = torch.sqrt(ky ** 2 + kx ** 2)
+    out = {}
+    for name, lo, hi in (("low", 1e-9, 1 / 16), ("mid", 1 / 16, 1 / 4), ("high", 1 / 4, 1.0)):
+        m = (r >= lo) & (r < hi)
+        out[name] = round((fy[m].sum() / fx[m].sum()).item(), 3)
+    return out
+
+
 def project(dec, x, z0=None, steps=PROJECT_STEPS):
     z = (torch.zeros(x.shape[0], LATENT) if z0 is None else z0.clone()).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=0.05)
@@ -77,6 +103,7 @@ def tiles(rows, pad=2):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", required=True)
+    ap.add_argument("--previous", default="", help="the second decoder, to compare as well")
     ap.add_argument("--checkpoint", default="/tmp/image-vae.pt")
     ap.add_argument("--new", default=os.path.join(HERE, "decoder.safetensors"))
     ap.add_argument("--n", type=int, default=32)
@@ -93,6 +120,7 @@ def main():
     width = int(meta["width"])
     new = load_decoder(args.new, width)
     old = load_decoder(args.old, 128)
+    prev = load_any(args.previous) if args.previous else None
     enc = ImageEncoder()
     enc.load_state_dict(ck["enc"])
     enc.eval()
@@ -103,23 +131,35 @@ def main():
     old_rec = project(old, held, steps=args.steps)
     new_rec = project(new, held, steps=args.steps)
     new_rec_enc_init = project(new, held, enc(held)[0].detach(), steps=args.steps)
+    prev_rec = project(prev, held, steps=args.steps) if prev is not None else None
     g_in = grad_mag(held)
     result = {"held_out_crops": int(held.shape[0]), "held_out_images": HELD_OUT, "project_steps": args.steps,
               "input_mean_gradient": round(g_in, 5)}
-    for name, rec in (("first_model_projected", old_rec), ("new_model_projected", new_rec),
-                      ("new_model_projected_from_encoder", new_rec_enc_init), ("new_model_encoder", enc_rec)):
-        result[name] = {"mse": round((rec - held).pow(2).mean().item(), 5),
-                        "edge_ratio": round(grad_mag(rec) / g_in, 3)}
+    recs = [("first_model_projected", old_rec), ("previous_model_projected", prev_rec), ("new_model_projected", new_rec),
+            ("new_model_projected_from_encoder", new_rec_enc_init), ("new_model_encoder", enc_rec)]
+    for name, rec in recs:
+        if rec is not None:
+            result[name] = {"mse": round((rec - held).pow(2).mean().item(), 5),
+                            "edge_ratio": round(grad_mag(rec) / g_in, 3), "spectrum_ratio": band_ratios(rec, held)}
     g = torch.Generator().manual_seed(7)
     zs = torch.randn(64, LATENT, generator=g)
     with torch.no_grad():
         new_samples, old_samples = new(zs), old(zs)
+        prev_samples = prev(zs) if prev is not None else None
     result["samples_edge_ratio"] = {"new": round(grad_mag(new_samples) / g_in, 3), "first": round(grad_mag(old_samples) / g_in, 3)}
+    result["samples_spectrum_ratio"] = {"new": band_ratios(new_samples, held), "first": band_ratios(old_samples, held)}
+    if prev_samples is not None:
+        result["samples_edge_ratio"]["previous"] = round(grad_mag(prev_samples) / g_in, 3)
+        result["samples_spectrum_ratio"]["previous"] = band_ratios(prev_samples, held)
     print(json.dumps(result, indent=1))
 
     docs = args.docs
     tiles([new_samples[i * 8:(i + 1) * 8] for i in range(4)]).save(os.path.join(docs, "image-samples.png"), optimize=True)
-    tiles([held[:8], old_rec[:8], new_rec_enc_init[:8]]).save(os.path.join(docs, "image-reconstructions.png"), optimize=True)
+    rows = [held[:8], old_rec[:8]] + ([prev_rec[:8]] if prev_rec is not None else []) + [new_rec[:8]]
+    tiles(rows).save(os.path.join(docs, "image-reconstructions.png"), optimize=True)
+    if prev_samples is not None:
+        tiles([old_samples[:8], prev_samples[:8], new_samples[:8]]).save(
+            os.path.join(docs, "image-samples-compare.png"), optimize=True)
     ends = torch.randn(5, LATENT, generator=torch.Generator().manual_seed(11))
     t = torch.linspace(0, 1, 8)[:, None]
     with torch.no_grad():

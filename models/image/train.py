@@ -5,21 +5,26 @@ BatchNorm2d + LeakyReLU(0.2)] (channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to
 -> (N,3,64,64) in [0,1]. The module tree is the one the first (procedural) model had, only wider:
 net.2, net.6, net.10 keep their names, so bendings written for it still apply.
 The encoder (not exported) is a strided-conv VAE encoder.
-Loss: per-pixel MSE + EDGE_WEIGHT * L1 between the finite-difference gradients of the output and
-of the input (blur costs something) + KL_WEIGHT * KL (mean over latent dims).
+Loss (against blur; per-pixel losses alone pay a 16-number latent to average the detail away):
+L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight * L1 at 1/2 and 1/4
+resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) + KL_WEIGHT * KL +
+an adversarial hinge term from a small patch discriminator, balanced against the reconstruction
+terms on the decoder's last layer (VQGAN's adaptive weight) times adv_weight.
 
 Data: every .jpg/.png/.webp in the Debian packages listed in PACKAGES (installed with apt-get;
 see MODEL_CARD.md), decoded at several scales, random 64x64 crops with horizontal flips. The
 images named in HELD_OUT are never trained on (evaluate.py measures on them).
 
-Usage (repo root; the defaults are the shipped model's settings):
-    nice -n 10 /usr/bin/python3 models/image/train.py --minutes 22
-Writes models/image/{decoder,reference}.safetensors and tfbend.json; a checkpoint
-(encoder + decoder) goes to --checkpoint for evaluate.py.
+Usage (repo root; the defaults are the last stage of the shipped model, which fine-tunes earlier
+checkpoints: MODEL_CARD.md lists the chain of commands):
+    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 16 --init CHECKPOINT --adv-start 0
+Writes models/image/{decoder,reference}.safetensors and tfbend.json (at every checkpoint too); a
+checkpoint (encoder, decoder, discriminator) goes to --checkpoint, numbered copies beside it.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +32,7 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,7 +43,10 @@ LATENT = 16
 SIZE = 64
 WIDTH = 192
 KL_WEIGHT = 5e-4
-EDGE_WEIGHT = 0.5
+EDGE_WEIGHT = 1.0
+MULTISCALE_WEIGHT = 1.0
+SPECTRUM_WEIGHT = 0.3
+SPECTRUM_EPS = 2e-3
 PACKAGES = ["mate-backgrounds", "ukui-wallpapers", "gnome-backgrounds", "lomiri-wallpapers-20.04"]
 HELD_OUT = ["Storm.jpg", "LadyBird.jpg", "city.png", "Kleiber_by_Lukas_Baubkus.jpg", "wood-d.webp", "Waves.png"]
 SCALES = [96, 144, 224, 320]  # shorter side in pixels before cropping
@@ -154,6 +163,49 @@ def edge_l1(y, x):
     return (yx - xx).abs().mean() + (yy - xy).abs().mean()
 
 
+def multiscale_l1(y, x):
+    """L1 at 1/2 and 1/4 resolution: the layout must agree even where fine detail cannot."""
+    total = 0.0
+    for k in (2, 4):
+        total = total + (F.avg_pool2d(y, k) - F.avg_pool2d(x, k)).abs().mean()
+    return total / 2
+
+
+def spectrum_l1(y, x, eps=SPECTRUM_EPS):
+    """L1 between the log amplitude spectra of output and input (per image and channel, orthonormal
+    FFT; a focal-frequency-style loss). It ignores phase, so a decoder that cannot place a texture
+    exactly still pays for leaving it out; the log gives the weak high frequencies, which a blurred
+    output lacks, as much say as the strong low ones. eps keeps bins near zero in both out of it."""
+    fy = torch.fft.rfft2(y, norm="ortho").abs()
+    fx = torch.fft.rfft2(x, norm="ortho").abs()
+    return (torch.log(fy + eps) - torch.log(fx + eps)).abs().mean()
+
+
+class PatchDiscriminator(nn.Module):
+    """A small spectrally normalised PatchGAN: 64x64 RGB -> 8x8 real/fake logits (receptive field 22 px)."""
+
+    def __init__(self, ch=32):
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        self.net = nn.Sequential(
+            sn(nn.Conv2d(3, ch, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),           # 32x32
+            sn(nn.Conv2d(ch, ch * 2, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),      # 16x16
+            sn(nn.Conv2d(ch * 2, ch * 4, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),  # 8x8
+            sn(nn.Conv2d(ch * 4, 1, 3, padding=1)),
+        )
+
+    def forward(self, x):
+        return self.net(x * 2 - 1)
+
+
+def adaptive_weight(rec_loss, adv_loss, last_layer):
+    """VQGAN's balance: scale the adversarial term so its gradient on the last layer matches the
+    reconstruction's (keeps the GAN from swamping or vanishing as both losses drift)."""
+    g_rec = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    g_adv = torch.autograd.grad(adv_loss, last_layer, retain_graph=True)[0]
+    return (g_rec.norm() / (g_adv.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+
 # ----------------------------------------------------------------------------
 def n_params(m):
     return sum(p.numel() for p in m.parameters())
@@ -200,16 +252,51 @@ def export(dec, enc, held, out):
     return lat_mean, lat_std
 
 
+def grad_mag(x):
+    """Mean finite-difference gradient magnitude (the edge-sharpness measure evaluate.py reports)."""
+    gx = (x[..., :, 1:] - x[..., :, :-1])[..., :-1, :]
+    gy = (x[..., 1:, :] - x[..., :-1, :])[..., :, :-1]
+    return torch.sqrt(gx ** 2 + gy ** 2 + 1e-12).mean()
+
+
+def cached_pool(path):
+    """load_pool, kept in `path` (decoding the wallpapers takes minutes on the loaded machine)."""
+    if path and os.path.exists(path):
+        return torch.load(path)
+    pools = load_pool(set(HELD_OUT))
+    if path:
+        torch.save(pools, path + ".tmp")
+        os.replace(path + ".tmp", path)
+    return pools
+
+
+def save_checkpoint(path, enc, dec, disc, step, width):
+    torch.save({"enc": enc.state_dict(), "dec": dec.state_dict(), "disc": disc.state_dict(), "step": step,
+                "width": width}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--minutes", type=float, default=22.0)
+    ap.add_argument("--minutes", type=float, default=16.0)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--prior", type=int, default=0, help="decoded z ~ N(0, I) per step, shown to the discriminator")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--d-lr", type=float, default=2e-4)
+    ap.add_argument("--adv-weight", type=float, default=0.05)
+    ap.add_argument("--edge-weight", type=float, default=EDGE_WEIGHT)
+    ap.add_argument("--multiscale-weight", type=float, default=MULTISCALE_WEIGHT)
+    ap.add_argument("--spectrum-weight", type=float, default=SPECTRUM_WEIGHT)
+    ap.add_argument("--adv-start", type=int, default=150, help="steps the discriminator trains alone first")
+    ap.add_argument("--init", default="", help="checkpoint (enc, dec) to start from: the previous model's")
+    ap.add_argument("--init-disc", default="", help="checkpoint whose discriminator to start from")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--width", type=int, default=WIDTH)
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--checkpoint", default="/tmp/image-vae.pt")
+    ap.add_argument("--pool-cache", default="")
+    ap.add_argument("--max-steps", type=int, default=0)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -218,46 +305,85 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     t_data = time.time()
-    train_pool, held_pool, names = load_pool(set(HELD_OUT))
+    train_pool, held_pool, names = cached_pool(args.pool_cache)
     print(f"data: {len(names['train'])} training images, {len(names['held_out'])} held out, "
           f"{len(train_pool)} scaled copies, {time.time() - t_data:.1f}s", flush=True)
     held = crops(np.random.default_rng(12345), held_pool, 64, flip=False)
 
-    enc, dec = ImageEncoder(), ImageDecoder(args.width)
-    params = list(enc.parameters()) + list(dec.parameters())
-    opt = torch.optim.Adam(params, lr=args.lr)
+    enc, dec, disc = ImageEncoder(), ImageDecoder(args.width), PatchDiscriminator()
+    start_step = 0
+    if args.init:
+        ck = torch.load(args.init)
+        enc.load_state_dict(ck["enc"])
+        dec.load_state_dict(ck["dec"])
+        if "disc" in ck:
+            disc.load_state_dict(ck["disc"])
+        start_step = int(ck.get("step", 0))
+        print(f"init from {args.init} (step {start_step})", flush=True)
+    if args.init_disc:
+        disc.load_state_dict(torch.load(args.init_disc)["disc"])
+        print(f"discriminator from {args.init_disc}", flush=True)
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=args.lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=args.d_lr, betas=(0.5, 0.9))
+    last_layer = dec.net[14].weight
 
     budget = args.minutes * 60.0
     t0 = time.time()
     last_ckpt = t0
     step = 0
-    recent = {"loss": [], "mse": [], "edge": []}
-    while time.time() - t0 < budget:
+    keys = ("loss", "mse", "l1", "edge", "ms", "fft", "kl", "g_adv", "lam", "d", "ratio", "ratio_prior")
+    recent = {k: [] for k in keys}
+    while time.time() - t0 < budget and (not args.max_steps or step < args.max_steps):
         frac = (time.time() - t0) / budget
-        for group in opt.param_groups:  # cosine decay over the wall-clock budget, to lr/10
-            group["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
+        for o, base in ((opt, args.lr), (opt_d, args.d_lr)):  # cosine decay over the wall-clock budget, to lr/10
+            for group in o.param_groups:
+                group["lr"] = base * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * frac)))
         x = crops(rng, train_pool, args.batch)
         mu, logvar = enc(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        y = dec(z)
-        mse = (y - x).pow(2).mean()
+        y_all = dec(torch.cat([z, torch.randn(args.prior, LATENT)]))
+        y = y_all[:args.batch]
+        l1 = (y - x).abs().mean()
         edge = edge_l1(y, x)
+        ms = multiscale_l1(y, x)
+        fft = spectrum_l1(y, x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
-        loss = mse + EDGE_WEIGHT * edge + KL_WEIGHT * kl
+        rec = l1 + args.edge_weight * edge + args.multiscale_weight * ms + args.spectrum_weight * fft
+        loss = rec + KL_WEIGHT * kl
+        g_adv = torch.zeros(())
+        lam = torch.zeros(())
+        if args.adv_weight > 0 and step >= args.adv_start:
+            g_adv = -disc(y_all).mean()
+            lam = adaptive_weight(rec, g_adv, last_layer) * args.adv_weight
+            loss = loss + lam * g_adv
         opt.zero_grad()
         loss.backward()
         opt.step()
+
+        d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(y_all.detach())).mean()  # hinge
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
         step += 1
-        for k, v in (("loss", loss), ("mse", mse), ("edge", edge)):
-            recent[k] = (recent[k] + [v.item()])[-50:]
+        with torch.no_grad():
+            gx = grad_mag(x)
+            ratio = grad_mag(y) / gx
+            ratio_prior = grad_mag(y_all[args.batch:]) / gx if args.prior else torch.zeros(())
+            mse = (y - x).pow(2).mean()
+        for k, v in zip(keys, (loss, mse, l1, edge, ms, fft, kl, g_adv, lam, d_loss, ratio, ratio_prior)):
+            recent[k] = (recent[k] + [float(v)])[-50:]
         if step % 50 == 0 or step == 1:
-            print(f"step {step:6d}  t={time.time() - t0:7.1f}s  loss {loss.item():.5f}  (avg50 {np.mean(recent['loss']):.5f}; "
-                  f"mse {np.mean(recent['mse']):.5f} edge {np.mean(recent['edge']):.5f} kl {kl.item():.3f})", flush=True)
+            avg = "  ".join(f"{k} {np.mean(recent[k]):.4f}" for k in keys)
+            print(f"step {step:6d}  t={time.time() - t0:7.1f}s  avg50: {avg}", flush=True)
         if time.time() - last_ckpt > 120:
-            torch.save({"enc": enc.state_dict(), "dec": dec.state_dict(), "step": step, "width": args.width}, args.checkpoint)
+            save_checkpoint(args.checkpoint, enc, dec, disc, start_step + step, args.width)
+            shutil.copyfile(args.checkpoint, f"{args.checkpoint}.{step}")  # earlier states, to compare
+            export(dec, enc, held, args.out)  # a usable model at every checkpoint
+            dec.train()
+            enc.train()
             last_ckpt = time.time()
     train_secs = time.time() - t0
-    torch.save({"enc": enc.state_dict(), "dec": dec.state_dict(), "step": step, "width": args.width}, args.checkpoint)
+    save_checkpoint(args.checkpoint, enc, dec, disc, start_step + step, args.width)
 
     with torch.no_grad():
         dec.train()
@@ -268,18 +394,19 @@ def main():
         y = dec(mu)
         held_mse = (y - held).pow(2).mean().item()
         held_edge = edge_l1(y, held).item()
+        held_ratio = (grad_mag(y) / grad_mag(held)).item()
         held_kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()).item()
     sizes = {p: os.path.getsize(os.path.join(args.out, p)) for p in ("decoder.safetensors", "reference.safetensors")}
-    summary = dict(steps=step, train_seconds=round(train_secs, 1),
-                   final_train_loss_avg50=round(float(np.mean(recent["loss"])), 5),
-                   final_train_mse_avg50=round(float(np.mean(recent["mse"])), 5),
-                   final_train_edge_avg50=round(float(np.mean(recent["edge"])), 5),
+    summary = dict(steps=step, start_step=start_step, train_seconds=round(train_secs, 1),
+                   final_avg50={k: round(float(np.mean(recent[k])), 5) for k in keys},
                    held_out_mse=round(held_mse, 5), held_out_edge_l1=round(held_edge, 5), held_out_kl=round(held_kl, 4),
-                   held_out_mse_train_mode_bn=round(held_mse_train_bn, 5),
-                   decoder_params=n_params(dec), encoder_params=n_params(enc), sizes=sizes,
-                   latent_mean=[round(v, 4) for v in lat_mean], latent_std=[round(v, 4) for v in lat_std],
-                   torch=torch.__version__, threads=args.threads, batch=args.batch, minutes=args.minutes,
-                   width=args.width, images=names)
+                   held_out_edge_ratio=round(held_ratio, 3), held_out_mse_train_mode_bn=round(held_mse_train_bn, 5),
+                   decoder_params=n_params(dec), encoder_params=n_params(enc), discriminator_params=n_params(disc),
+                   sizes=sizes, latent_mean=[round(v, 4) for v in lat_mean], latent_std=[round(v, 4) for v in lat_std],
+                   torch=torch.__version__, threads=args.threads, batch=args.batch, prior=args.prior,
+                   minutes=args.minutes, width=args.width, lr=args.lr, adv_weight=args.adv_weight,
+                   edge_weight=args.edge_weight, multiscale_weight=args.multiscale_weight,
+                   spectrum_weight=args.spectrum_weight, init=args.init, init_disc=args.init_disc, images=names)
     print("SUMMARY " + json.dumps(summary))
 
 
