@@ -136,3 +136,44 @@ describe("BlockRelease", () => {
     expect(release.size).toBe(0);
   });
 });
+
+describe("a long command while streaming", () => {
+  it("has the stream render ahead while it holds the thread (weightstats over every weight)", async () => {
+    const tb = await import("tfbend");
+    await tb.tf.ready();
+    const { Session, parseLine } = tb.control;
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const session = new Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-long-")), modelsDir: join(import.meta.dirname, "../models"), safety: false });
+    try {
+      for (const line of ["load audio decode", "stream start"]) expect((await session.execute(parseLine(line))).ok, line).toBe(true);
+      const ahead: number[] = [];
+      let seen = 0;
+      let started!: () => void;
+      const streaming = new Promise<void>((r) => (started = r));
+      session.onBlock((_b, releaseAt) => {
+        if (releaseAt !== undefined) ahead.push(releaseAt);
+        if (++seen === 2) started();
+      });
+      await streaming;
+      const reply = await session.execute(parseLine("weightstats"));
+      expect(reply.ok, String(reply.values[0])).toBe(true);
+      // Blocks went out ahead of their time while the command ran, each due a block after the one before.
+      expect(ahead.length).toBeGreaterThanOrEqual(1);
+      for (let i = 1; i < ahead.length; i++) expect(ahead[i]).toBeGreaterThan(ahead[i - 1]);
+      // The lead ends with the command: a few blocks later none is rendered ahead any more.
+      const later = await new Promise<number | undefined>((resolve) => {
+        let n = 0;
+        const off = session.onBlock((_b, releaseAt) => {
+          if (++n < 8) return;
+          off();
+          resolve(releaseAt);
+        });
+      });
+      expect(later).toBeUndefined();
+    } finally {
+      session.dispose();
+    }
+  }, 60_000);
+});

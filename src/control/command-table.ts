@@ -79,6 +79,11 @@ export interface CommandSpec {
   help: string;
   /** Whether the command takes samples with its atoms (an OSC blob): `data` in run(). */
   takesData?: boolean;
+  /**
+   * Whether the command can hold the inference thread for several blocks (statistics over
+   * every weight, say): a stream renders ahead while it runs, so that no block comes late.
+   */
+  long?: boolean;
   run(context: CommandContext, args: Atom[], data?: Float32Array): CommandResult | Promise<CommandResult>;
 }
 

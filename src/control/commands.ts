@@ -213,6 +213,7 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "cluster",
+    long: true,
     usage: "cluster <activation> <k> [samples <n>] [seed <s>]",
     help: "group an activation's channels by what they draw (k-means over random inputs); bend one with 'cluster <activation>:c0'",
     run: (s, a) => {

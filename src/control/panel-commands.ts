@@ -165,6 +165,7 @@ function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
 export const PANEL_COMMANDS: readonly CommandSpec[] = [
   {
     name: "weightstats",
+    long: true,
     usage: "weightstats",
     help: "statistics of every weight, original and as the next pass uses it (dict: name, shape, size, bended, changed, original, current)",
     run: async (s) => {
@@ -191,6 +192,7 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "histogram",
+    long: true,
     usage: "histogram <weight> [bins]",
     help: "histogram of a weight, original and as the next pass uses it, over their common range (dict: lo, hi, original, current)",
     run: async (s, a) => {
@@ -336,6 +338,7 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
 export const CLUSTER_MAP_COMMANDS: readonly CommandSpec[] = [
   {
     name: "clustermaps",
+    long: true,
     usage: "clustermaps <activation>",
     help: "the clusters of an activation (see 'cluster') and each one's mean feature map for the current input, unbent (dict: activation, clusters, view)",
     run: async (s, a) => {

@@ -156,6 +156,7 @@ export class Session implements CommandContext, VoiceContext {
       return { command: command ? quoted(command, 40) : "?", ok: false, values: [`unknown command '${quoted(command)}'; send 'help' for the list`] };
     }
     if (data !== undefined && !spec.takesData) return { command, ok: false, values: [`'${command}' takes no samples`] };
+    const caughtUp = spec.long ? await this.leadFor(LOAD_LEAD_BLOCKS * this.blockMs) : null;
     try {
       const result = await spec.run(this, args, data);
       const effect = this.commands.effect(command, args);
@@ -165,6 +166,8 @@ export class Session implements CommandContext, VoiceContext {
       const message = e instanceof Error ? e.message : String(e);
       if (!(e instanceof BendingError)) console.error(`tfbend: ${command} failed:`, e);
       return { command, ok: false, values: [message] };
+    } finally {
+      caughtUp?.();
     }
   }
 
