@@ -19,6 +19,15 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
+/** Resolves with the next `engine` event (a restart). */
+const nextEngineEvent = () => new Promise<tb.control.Reply>((resolve) => {
+  const off = engine.onChange((reply) => {
+    if (reply.command !== "engine") return;
+    off();
+    resolve(reply);
+  });
+});
+
 const nextBlock = () => new Promise<tb.control.OutputBlock>((resolve) => {
   const off = engine.onBlock((block) => {
     off();
@@ -40,13 +49,7 @@ describe("the inference thread's watchdog", () => {
     expect((await engine.execute(["stream", "start"])).ok).toBe(true);
     await nextBlock();
     const bendings = (await engine.execute(["bendings"])).values;
-    const restarted = new Promise<tb.control.Reply>((resolve) => {
-      const off = engine.onChange((reply) => {
-        if (reply.command !== "engine") return;
-        off();
-        resolve(reply);
-      });
-    });
+    const restarted = nextEngineEvent();
     threads.busy(60_000); // a block that never finishes
     const event = await restarted;
     expect(event.ok).toBe(false);
@@ -77,13 +80,7 @@ describe("the inference thread's watchdog", () => {
     const before = await render("before.wav");
     // The version's output differs from the original weights', so equal outputs below mean the weights came back.
     expect(before.some((x, i) => Math.abs(x - original[i]) > 1e-3)).toBe(true);
-    const restarted = new Promise<tb.control.Reply>((resolve) => {
-      const off = engine.onChange((reply) => {
-        if (reply.command !== "engine") return;
-        off();
-        resolve(reply);
-      });
-    });
+    const restarted = nextEngineEvent();
     const threads = engine.restarts;
     testThreadsOf.busy(60_000);
     expect(String((await restarted).values[0])).toMatch(/did not answer.*model audio restored/);
@@ -98,13 +95,7 @@ describe("the inference thread's watchdog", () => {
   }, 60_000);
 
   it("restarts a thread whose wasm memory failed (a trap on the heap), with the model's state put back", async () => {
-    const restarted = new Promise<tb.control.Reply>((resolve) => {
-      const off = engine.onChange((reply) => {
-        if (reply.command !== "engine") return;
-        off();
-        resolve(reply);
-      });
-    });
+    const restarted = nextEngineEvent();
     const threads = engine.restarts;
     testThreadsOf.wasmTrap();
     // The next command that allocates on the wasm heap fails as a full wasm memory makes it fail.

@@ -10,6 +10,7 @@
 // express the callback; nothing is ever dropped silently. A bending written into code
 // applies wherever that code runs: every method of the file that reaches the statement.
 import { tf, type Tensor } from "../tf.js";
+import { childExprs } from "../torchscript/expr-walk.js";
 import { BendingError } from "../errors.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { PlannedBending } from "../bended/bendings.js";
@@ -115,27 +116,11 @@ function lowering(b: PlannedBending): ((v: string) => string) | string {
   return `${c.type} cannot be written into TorchScript code (written: Mask, OrderedMask, Scale, Bias, Affine, Clamp, ThresholdActivation, Permute, Reverse)`;
 }
 
-/** The expressions directly inside `e`. */
-function children(e: Expr): Expr[] {
-  switch (e.k) {
-    case "attr": return [e.obj];
-    case "call": return [e.fn, ...e.args, ...e.kwargs.map(([, v]) => v)];
-    case "index": return [e.obj, e.index];
-    case "slice": return [e.lower, e.upper, e.step].filter((x): x is Expr => x !== null);
-    case "tuple": case "list": return e.items;
-    case "dict": return [...e.keys, ...e.values];
-    case "unary": return [e.operand];
-    case "binary": case "bool": return [e.left, e.right];
-    case "compare": return e.operands;
-    case "ifexp": return [e.test, e.body, e.orelse];
-    default: return [];
-  }
-}
 
 /** The path from `root` down to `target` (both included), or null. */
 function pathTo(root: Expr, target: Expr): Expr[] | null {
   if (root === target) return [root];
-  for (const c of children(root)) {
+  for (const c of childExprs(root)) {
     const p = pathTo(c, target);
     if (p !== null) return [root, ...p];
   }

@@ -4,23 +4,8 @@
 // `_valid_animals_ = self._valid_animals_` ... `torch.__contains__(_valid_animals_, animal)`.
 // That list attribute holds the choices.
 import type { Expr, FunctionDef, Stmt } from "./parser.js";
+import { childExprs } from "./expr-walk.js";
 
-/** The expressions directly inside `e`. */
-function childExprs(e: Expr): Expr[] {
-  switch (e.k) {
-    case "attr": return [e.obj];
-    case "call": return [e.fn, ...e.args, ...e.kwargs.map(([, v]) => v)];
-    case "index": return [e.obj, e.index];
-    case "slice": return [e.lower, e.upper, e.step].filter((x): x is Expr => x !== null);
-    case "tuple": case "list": return e.items;
-    case "dict": return [...e.keys, ...e.values];
-    case "unary": return [e.operand];
-    case "binary": case "bool": return [e.left, e.right];
-    case "compare": return e.operands;
-    case "ifexp": return [e.test, e.body, e.orelse];
-    default: return [];
-  }
-}
 
 /** `self.<name>` read directly, or through a local bound to it. */
 function selfAttribute(e: Expr, aliases: Map<string, string>): string | undefined {
