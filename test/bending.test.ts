@@ -215,3 +215,42 @@ describe("bending patterns, chains and caches", () => {
     expect(Math.max(...Array.from(tf.abs(tf.sub(interpolated, plain)).dataSync()))).toBeLessThan(1e-6);
   });
 });
+
+describe("weights bent under moving controls", () => {
+  it("a moved control recomputes only the weights it drives, to the same values as from scratch", () => {
+    const { tf } = tb;
+    const module = new Stanley();
+    const bended = new tb.BendedModule(module);
+    const a = bended.controlFor("a", 1, { range: [0, 4] });
+    const b = bended.controlFor("b", 1, { range: [0, 4] });
+    bended.bend(new tb.Scale(a), "conv_modules\\.0\\.weight");
+    bended.bend(new tb.Scale(b), "conv_modules\\.1\\.weight");
+    const w0 = module.stateDict()["conv_modules.0.weight"];
+    const w1 = module.stateDict()["conv_modules.1.weight"];
+    const first = bended.bendedStateDict();
+    a.value = 2.5;
+    const moved = bended.bendedStateDict();
+    // only the weight under 'a' was recomputed; the other is the very tensor computed before
+    expect(moved["conv_modules.1.weight"]).toBe(first["conv_modules.1.weight"]);
+    expect(moved["conv_modules.0.weight"]).not.toBe(first["conv_modules.0.weight"]);
+    tf.tidy(() => {
+      expect(maxAbsDiff(moved["conv_modules.0.weight"], tf.mul(w0, 2.5))).toBeLessThan(1e-6);
+      expect(maxAbsDiff(moved["conv_modules.1.weight"], w1)).toBeLessThan(1e-6);
+    });
+    b.value = 0.5;
+    a.value = 1;
+    const both = bended.bendedStateDict();
+    tf.tidy(() => {
+      expect(maxAbsDiff(both["conv_modules.0.weight"], w0)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(both["conv_modules.1.weight"], tf.mul(w1, 0.5))).toBeLessThan(1e-6);
+    });
+    // memory stays flat while controls move
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) {
+      a.value = 1 + (i % 3);
+      bended.bendedStateDict();
+    }
+    expect(tf.memory().numTensors).toBe(tensors);
+    bended.dispose();
+  });
+});

@@ -23,13 +23,26 @@ export interface Interpolation {
   generation: number;
 }
 
+/** The weights passes read, computed once per (epoch, weights generation, control values). */
+interface WeightCache {
+  key: string;
+  epoch: number;
+  generation: number;
+  overrides: Map<StateTensor, Tensor> | null;
+  /** The bent weights, owned by the cache. */
+  owned: Map<StateTensor, Tensor>;
+  states: Map<string, StateTensor>;
+  /** Each bent weight's chain and the control values it was computed with. */
+  chains: Map<string, { links: ChainLink[]; signature: string }>;
+}
+
 export class BentWeights {
   readonly versions: VersionStore;
   currentVersion = DEFAULT_VERSION;
   interpolation: Interpolation | null = null;
   /** Weights a pass uses instead of the current ones while `withPinned` runs. */
   private pinned: WeightPin | null = null;
-  private cache: { key: string; overrides: Map<StateTensor, Tensor> | null; owned: Tensor[] } | null = null;
+  private cache: WeightCache | null = null;
 
   constructor(private readonly module: Module) {
     this.versions = new VersionStore(() => this.module.namedStateTensors());
@@ -83,7 +96,9 @@ export class BentWeights {
    * or the version changes.
    */
   overrides(chains: Map<string, ChainLink[]>, epoch: number): Map<StateTensor, Tensor> | null {
-    const signature = [...chains.values()].flat().map((l) => l.callback.controlSignature()).join(";");
+    const signatures = new Map([...chains].map(([name, links]) => [name, links.map((l) => l.callback.controlSignature()).join(";")] as const));
+    const signature = [...signatures.values()].join(";");
+    let averaged = false;
     if (this.interpolation && (this.interpolation.values === null || this.interpolation.generation !== stateGeneration())) {
       // First pass since the interpolation was set, or the module's own weights changed
       // (loadStateDict): the average must follow them.
@@ -91,32 +106,70 @@ export class BentWeights {
       const values = this.versions.interpolate(weights);
       this.clearInterpolation();
       this.interpolation = { weights, values, generation: stateGeneration() };
+      averaged = true;
     }
     const key = `${epoch}|${stateGeneration()}|${signature}`;
     if (this.cache?.key === key) return this.cache.overrides;
+    // Only controls moved (same bendings, version and weights): recompute just the chains they drive.
+    if (!averaged && this.cache?.epoch === epoch && this.cache.generation === stateGeneration() && this.rebendMoved(signatures)) {
+      this.cache.key = key;
+      return this.cache.overrides;
+    }
     this.clearCache();
-    const owned: Tensor[] = [];
+    const owned = new Map<StateTensor, Tensor>();
+    const states = new Map<string, StateTensor>();
     const overrides = new Map<StateTensor, Tensor>();
     const usesVersion = this.interpolation !== null || this.currentVersion !== DEFAULT_VERSION;
     try {
       for (const [name, state] of this.module.namedStateTensors()) {
-        const base = this.interpolation
-          ? this.interpolation.values!.get(name)!
-          : this.versions.value(this.currentVersion, name, state);
         const links = chains.get(name);
         if (links) {
-          const bent = tf.keep(tf.tidy(() => links.reduce((x, l) => l.callback.apply(x, l.bound.state, l.bound.target), base)));
-          owned.push(bent);
+          const bent = this.bend(name, state, links);
+          owned.set(state, bent);
+          states.set(name, state);
           overrides.set(state, bent);
-        } else if (usesVersion) overrides.set(state, base);
+        } else if (usesVersion) overrides.set(state, this.base(name, state));
       }
     } catch (e) {
-      for (const t of owned) t.dispose();
+      for (const t of owned.values()) t.dispose();
       throw e;
     }
     const result = overrides.size ? overrides : null;
-    this.cache = { key, overrides: result, owned };
+    this.cache = { key, epoch, generation: stateGeneration(), overrides: result, owned, states, chains: new Map([...chains].map(([n, l]) => [n, { links: l, signature: signatures.get(n)! }])) };
     return result;
+  }
+
+  /** A weight of the version or interpolation in use, before bendings. */
+  private base(name: string, state: StateTensor): Tensor {
+    return this.interpolation ? this.interpolation.values!.get(name)! : this.versions.value(this.currentVersion, name, state);
+  }
+
+  private bend(name: string, state: StateTensor, links: ChainLink[]): Tensor {
+    const base = this.base(name, state);
+    return tf.keep(tf.tidy(() => links.reduce((x, l) => l.callback.apply(x, l.bound.state, l.bound.target), base)));
+  }
+
+  /**
+   * Recomputes the cached chains whose controls moved, in a new overrides map (a pass that
+   * holds the old one keeps its other tensors); false when the chains are not the cached ones.
+   */
+  private rebendMoved(signatures: Map<string, string>): boolean {
+    const cache = this.cache!;
+    if (cache.overrides === null || signatures.size !== cache.chains.size) return false;
+    for (const name of signatures.keys()) if (!cache.chains.has(name) || !cache.states.has(name)) return false;
+    const overrides = new Map(cache.overrides);
+    for (const [name, signature] of signatures) {
+      const chain = cache.chains.get(name)!;
+      if (chain.signature === signature) continue;
+      const state = cache.states.get(name)!;
+      const bent = this.bend(name, state, chain.links);
+      cache.owned.get(state)?.dispose();
+      cache.owned.set(state, bent);
+      overrides.set(state, bent);
+      chain.signature = signature;
+    }
+    cache.overrides = overrides;
+    return true;
   }
 
   /** What a bended pass reads: the pinned weights while `withPinned` runs, else `overrides`. */
@@ -175,7 +228,7 @@ export class BentWeights {
   }
 
   private clearCache(): void {
-    if (this.cache) for (const t of this.cache.owned) t.dispose();
+    if (this.cache) for (const t of this.cache.owned.values()) t.dispose();
     this.cache = null;
   }
 
