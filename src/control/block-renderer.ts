@@ -125,8 +125,8 @@ export class BlockRenderer {
     this.tailChannels = channels;
   }
 
-  /** Settles when the stream's next block is done, or after `ms` when none comes. */
-  private nextStreamBlock(ms: number): Promise<void> {
+  /** Settles when the stream's next block is done, or after `ms` when none comes (a stream that stopped, an input that paused). */
+  nextStreamBlock(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, Math.max(1, ms));
       const waiters = this.blockWaiters;

@@ -90,8 +90,6 @@ export class Session implements CommandContext, VoiceContext {
   private loading = false;
   /** Settles when the stream's block being rendered is done (null: none): a model is swapped between blocks. */
   private blockInFlight: Promise<void> | null = null;
-  /** Resolved after the next block is sent (see betweenBlocks). */
-  private readonly afterBlock: (() => void)[] = [];
   private readonly listeners = new Set<(block: OutputBlock, releaseAt?: number) => void>();
   private readonly errorListeners = new Set<(reply: Reply) => void>();
   private readonly noticeListeners = new Set<(reply: Reply) => void>();
@@ -191,8 +189,6 @@ export class Session implements CommandContext, VoiceContext {
 
   private emit(block: OutputBlock, releaseAt?: number): void {
     for (const l of this.listeners) l(block, releaseAt);
-    const waiting = this.afterBlock.splice(0);
-    for (const resolve of waiting) resolve();
   }
 
   /**
@@ -205,16 +201,8 @@ export class Session implements CommandContext, VoiceContext {
     if (room === Infinity || room >= ms + 2 || !this.streaming || this.takesAudio) return () => undefined;
     const blocks = Math.min(LOAD_LEAD_BLOCKS, Math.ceil(ms / this.blockMs));
     const caughtUp = this.clock.renderAhead(blocks);
-    for (let i = 0; i < blocks && this.streaming; i++) await this.nextBlockSent();
+    for (let i = 0; i < blocks && this.streaming; i++) await this.renderer.nextStreamBlock(this.blockMs);
     return caughtUp;
-  }
-
-  /** Resolves after the next block is sent (or a block period, when none comes). */
-  private nextBlockSent(): Promise<void> {
-    return new Promise((resolve) => {
-      this.afterBlock.push(resolve);
-      setTimeout(resolve, this.blockMs);
-    });
   }
 
   /**
@@ -224,7 +212,7 @@ export class Session implements CommandContext, VoiceContext {
    */
   private betweenBlocks(): Promise<void> {
     if (this.clock.msUntilNextBlock() >= this.blockMs / 2) return Promise.resolve();
-    return this.nextBlockSent(); // (a stream that stopped, or an input that paused, sends no block: a block period at most)
+    return this.renderer.nextStreamBlock(this.blockMs);
   }
 
   private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {

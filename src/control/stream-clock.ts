@@ -114,16 +114,15 @@ export class StreamClock {
    * stream that follows its input (its blocks cannot be rendered before the input is there).
    */
   renderAhead(blocks: number): () => void {
-    const lead = [blocks];
-    this.leads.push(lead[0]);
+    this.leads.push(blocks);
     this.ahead = Math.max(...this.leads);
     this.hurry();
     let given = false;
     return () => {
       if (given) return;
       given = true;
-      this.leads.splice(this.leads.indexOf(lead[0]), 1);
-      this.ahead = this.leads.length > 0 ? Math.max(...this.leads) : 0;
+      this.leads.splice(this.leads.indexOf(blocks), 1);
+      this.ahead = Math.max(0, ...this.leads);
     };
   }
 
