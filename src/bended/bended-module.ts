@@ -6,7 +6,7 @@
 // weights a pass reads, passes.ts runs passes and peeks, print.ts prints tables.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { Module } from "../nn/module.js";
+import { Module, type StateTensor } from "../nn/module.js";
 import type { Graph } from "../graph/graph.js";
 import { GraphModule } from "../graph/graph-module.js";
 import { trace as traceMethod } from "../graph/tracer.js";
@@ -87,6 +87,16 @@ export class BendedModule implements PatternResolver {
     const out: Record<string, Tensor> = {};
     for (const [name, state] of this.module.namedStateTensors()) out[name] = overrides?.get(state) ?? state.data;
     return out;
+  }
+
+  /**
+   * What the next bended pass reads for each of `states` (the module's own), as in
+   * `bendedStateDict()` but without walking every weight: the native engine feeds its live
+   * weights with this once per block.
+   */
+  bendedStates(states: readonly StateTensor[]): Tensor[] {
+    const overrides = this.overrides();
+    return states.map((state) => overrides?.get(state) ?? state.data);
   }
 
   // --- tracing -----------------------------------------------------------------------

@@ -70,6 +70,11 @@ function add(ctx: LoweringContext, x: TensorValue, y: string): TensorValue {
   return { name: ctx.builder.op1("Add", [x.name, y]), shape: x.shape };
 }
 
+/** `x` where `keep` (a bool tensor) is true, else 0: one pass over the activation, not a cast and a multiply. */
+function keepWhere(ctx: LoweringContext, keep: string, x: TensorValue): TensorValue {
+  return { name: ctx.builder.op1("Where", [keep, x.name, ctx.builder.scalar(0)]), shape: x.shape };
+}
+
 const clampUnit = (v: number): number => Math.min(1, Math.max(0, v));
 
 registerBendingLowering(Mask, ({ ctx, x, callback, state, target }) => {
@@ -82,7 +87,7 @@ registerBendingLowering(Mask, ({ ctx, x, callback, state, target }) => {
     return mul(ctx, x, b.floatConstant("mask", mask, field.shape));
   }
   const below = b.op1("Less", [constantOf(ctx, "mask_field", field), controllable(ctx, "mask_prob", callback.prob, clampUnit)]);
-  return mul(ctx, x, b.op1("Cast", [below], { to: 1 }));
+  return keepWhere(ctx, below, x);
 });
 
 registerBendingLowering(OrderedMask, ({ ctx, x, callback, state, target }) => {
@@ -92,7 +97,7 @@ registerBendingLowering(OrderedMask, ({ ctx, x, callback, state, target }) => {
   const count = (p: number): number => Math.round(clampUnit(p) * n);
   const b = ctx.builder;
   const below = b.op1("Less", [constantOf(ctx, "order_rank", rank), controllable(ctx, "ordered_count", callback.prob, count)]);
-  return mul(ctx, x, b.op1("Cast", [below], { to: 1 }));
+  return keepWhere(ctx, below, x);
 });
 
 registerBendingLowering(Scale, ({ ctx, x, callback }) => mul(ctx, x, controllable(ctx, "scale", callback.scale)));

@@ -5,7 +5,7 @@
 // node and the reason, so the caller keeps that method on wasm and says why.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import { stateGeneration } from "../nn/module.js";
+import { stateGeneration, type StateTensor } from "../nn/module.js";
 import { trace } from "../graph/tracer.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { RandomSource } from "../torchscript/context.js";
@@ -50,6 +50,8 @@ export function structureKey(bended: BendedModule, fn: string, inputShapes: numb
 export class CompiledMethod {
   private state = new Map<string, OrtTensor>();
   private readonly weightFeeds = new Map<string, { source: Tensor; tensor: OrtTensor }>();
+  /** The module's own tensor behind each weight fed per block (in feed order), found once. */
+  private readonly liveWeights: { path: string; state: StateTensor }[];
   private disposed = false;
 
   constructor(
@@ -66,6 +68,13 @@ export class CompiledMethod {
     readonly buildMs: number = compileMs,
   ) {
     this.state = new Map(this.model.states.map((s) => [s.key, this.stateTensor(s.shape, s.initial())]));
+    const paths = this.model.feeds.flatMap((f) => (f.kind === "weight" ? [f.path] : []));
+    const states = paths.length ? new Map(bended.module.namedStateTensors()) : new Map<string, StateTensor>();
+    this.liveWeights = paths.map((path) => {
+      const state = states.get(path);
+      if (state === undefined) throw new BendingError(`${fn}: the compiled graph feeds weight '${path}', which the module does not have`);
+      return { path, state };
+    });
   }
 
   /** Forgets the streamed past: the next block starts from silence, as `resetState` does on wasm. */
@@ -99,8 +108,7 @@ export class CompiledMethod {
     return new this.runtime.Tensor("float32", new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
   }
 
-  private weightFeed(path: string, weights: Record<string, Tensor>): OrtTensor {
-    const source = weights[path];
+  private weightFeed(path: string, source: Tensor): OrtTensor {
     const cached = this.weightFeeds.get(path);
     if (cached && cached.source === source) return cached.tensor;
     const tensor = new this.runtime.Tensor("float32", floatData(source), source.shape);
@@ -112,7 +120,9 @@ export class CompiledMethod {
   runData(inputs: Float32Array[]): RunResult {
     if (this.disposed) throw new BendingError(`the compiled ${this.fn} was disposed`);
     const feeds: Record<string, OrtTensor> = {};
-    let weights: Record<string, Tensor> | null = null;
+    // one lookup of the bent weights per block, not a walk of every state tensor per weight
+    const weights = this.liveWeights.length ? this.bended.bendedStates(this.liveWeights.map((w) => w.state)) : [];
+    let weightIndex = 0;
     for (const f of this.model.feeds) {
       switch (f.kind) {
         case "input": {
@@ -125,8 +135,7 @@ export class CompiledMethod {
           break;
         }
         case "weight":
-          weights ??= this.bended.bendedStateDict();
-          feeds[f.name] = this.weightFeed(f.path, weights);
+          feeds[f.name] = this.weightFeed(f.path, weights[weightIndex++]);
           break;
         case "scalar":
           feeds[f.name] = new this.runtime.Tensor("float32", Float32Array.of(f.read()), []);
