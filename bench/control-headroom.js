@@ -17,12 +17,11 @@
 // Activations view: `peek` of the bent node 4 times a second). Without PyTorch (/usr/bin/python3
 // with torch) the RAVE-like fixture (test/fixtures/torchscript/rave_like.ts) is measured instead,
 // and the output says so. Wall-clock figures: run it on an idle machine.
-import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as tb from "tfbend";
+import { writeRaveExport } from "./rave.js";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,10 +48,8 @@ function prepareModel() {
     else copyFileSync(given, join(workspace, name));
     return { name, note: `model ${name}` };
   }
-  const script = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
-  const run = spawnSync("/usr/bin/python3", [script, "--export", join(workspace, "rave_v2.ts"), "--nn-tilde"], { encoding: "utf8" });
-  if (run.status === 0) return { name: "rave_v2.ts", note: "RAVE-v2-sized decoder (bench/rave_decoder.py, random weights, scripted by PyTorch), method decode" };
-  const why = (run.stderr || run.error?.message || "export failed").trim().split("\n").at(-1);
+  const why = writeRaveExport(join(workspace, "rave_v2.ts"));
+  if (why === null) return { name: "rave_v2.ts", note: "RAVE-v2-sized decoder (bench/rave_decoder.py, random weights, scripted by PyTorch), method decode" };
   copyFileSync(FIXTURE, join(workspace, "rave_like.ts"));
   return { name: "rave_like.ts", note: `NOT RAVE-v2-sized: the RAVE-like fixture (no PyTorch export: ${why})` };
 }

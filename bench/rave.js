@@ -186,6 +186,15 @@ function countParameters(module) {
 
 const PY_SCRIPT = fileURLToPath(new URL("./rave_decoder.py", import.meta.url));
 
+/**
+ * Writes the RAVE-v2-sized decoder as an nn~-style TorchScript export (methods encode/decode/forward,
+ * random weights) to `file`; null when it worked, else why (no PyTorch at /usr/bin/python3).
+ */
+export function writeRaveExport(file) {
+  const run = spawnSync("/usr/bin/python3", [PY_SCRIPT, "--export", file, "--nn-tilde"], { encoding: "utf8" });
+  return run.status === 0 ? null : (run.stderr || run.error?.message || "export failed").trim().split("\n").at(-1);
+}
+
 /** The PyTorch decoder scripted and saved (torch.jit.save), loaded by tfbend's interpreter; null without PyTorch. */
 export async function interpretedDecoder() {
   const dir = mkdtempSync(join(tmpdir(), "tfbend-rave-"));

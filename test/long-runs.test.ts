@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
 import { makeModelsDir } from "./session-fixture.js";
+import type { WeightStatsDict } from "../src/protocol/index.js";
 
 const { tf } = tb;
 
@@ -56,6 +57,45 @@ describe("versions over a long run", () => {
     expect(reply).toMatchObject({ ok: false, values: [expect.stringMatching(/0 or more/)] });
     expect(session.bended!.interpolationWeights).toBeNull();
     await run("version delete pos");
+  });
+});
+
+describe("weight statistics over a long run", () => {
+  it("follow a control-driven weight bending and read only the weights that moved", async () => {
+    const stats = async () => {
+      const reply = await run("weightstats");
+      expect(reply.ok, String(reply.values[0])).toBe(true);
+      const rows = (reply.dict as unknown as WeightStatsDict).weights;
+      return rows.find((r) => r.name === "net.2.conv.weight")!;
+    };
+    expect(await run("bend net.2.conv.weight scale scale @wgain=1")).toMatchObject({ ok: true });
+    try {
+      const plain = await stats();
+      expect(plain).toMatchObject({ bended: true, changed: false });
+      expect(await run("set wgain 2")).toMatchObject({ ok: true });
+      const doubled = await stats();
+      expect(doubled.changed).toBe(true);
+      expect(doubled.current.std).toBeCloseTo(2 * plain.original.std, 3);
+      // asked again with nothing moved: not one weight is read back
+      const reads = { n: 0 };
+      const data = tf.Tensor.prototype.data;
+      tf.Tensor.prototype.data = function (this: tb.Tensor) {
+        reads.n++;
+        return data.call(this);
+      } as typeof data;
+      try {
+        expect(await stats()).toEqual(doubled);
+        expect(reads.n).toBe(0);
+        expect(await run("set wgain 0.5")).toMatchObject({ ok: true });
+        const halved = await stats();
+        expect(halved.current.std).toBeCloseTo(0.5 * plain.original.std, 3);
+        expect(reads.n).toBe(1); // the one bent weight, not the model
+      } finally {
+        tf.Tensor.prototype.data = data;
+      }
+    } finally {
+      await run("unbend net.2.conv.weight");
+    }
   });
 });
 

@@ -185,7 +185,10 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     expect(node).toContain("net_3_conv1");
     expect(node).toContain("[1,64,32]");
     expect(await page.locator("#graph-count").textContent()).toContain(`${count} nodes`);
+    // the header names the engine that computes the method's blocks (native where ONNX Runtime loads), not tfjs's backend
+    // (Engine.start computes on wasm unless told otherwise; the plugin's command line picks native where it loads)
     await until("the status strip", async () => (await page.locator("#st-backend").textContent()) === "wasm");
+    expect(await page.evaluate(() => String(window.tfbend.app.status.method_engine))).toBe("wasm");
     // the header stays on one line at 1400 px
     await page.setViewportSize({ width: 1400, height: 900 });
     const rows = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>("#bar > *")].map((el) => Math.round(el.getBoundingClientRect().top + el.getBoundingClientRect().height / 2)));

@@ -36,7 +36,7 @@ export class StatusView implements View {
   constructor(private readonly app: App) {
     const strip = $("#meters");
     fill(strip,
-      h("span", { class: "chip", id: "st-backend", title: "TensorFlow.js backend" }, "–"),
+      h("span", { class: "chip", id: "st-backend", title: "engine" }, "–"),
       h("span", { class: "chip", id: "st-block", title: "block size (samples)" }, "–"),
       h("span", { class: "chip", id: "st-latency", title: "one block of output latency" }, "–"),
       meter("st-p50", "RTF p50"),
@@ -48,7 +48,7 @@ export class StatusView implements View {
     const tab = $("#tab-status");
     fill(tab,
       h("div", { class: "cards" },
-        ...[["backend", "st2-backend", "wide"], ["model", "st2-model"], ["latency", "st2-latency"], ["block", "st2-block", "wide"], ["blocks", "st2-blocks"], ["dropped", "st2-dropped"], ["version", "st2-version", "wide"], ["streaming", "st2-streaming"]].map(([label, id, wide]) =>
+        ...[["engine", "st2-backend", "wide"], ["model", "st2-model"], ["latency", "st2-latency"], ["block", "st2-block", "wide"], ["blocks", "st2-blocks"], ["dropped", "st2-dropped"], ["version", "st2-version", "wide"], ["streaming", "st2-streaming"]].map(([label, id, wide]) =>
           h("div", { class: `card${wide ? " wide" : ""}` }, h("div", { class: "card-label" }, label), h("div", { class: "card-value", id }, "–")))),
       h("div", { class: "meters-big" }, meter("st2-p50", "RTF p50"), meter("st2-p95", "RTF p95")),
       h("h3", {}, "Real-time factor (compute time / block time)"),
@@ -99,8 +99,12 @@ export class StatusView implements View {
     const num = (k: string) => (stale.has(k) ? 0 : Number(s[k] ?? 0));
     const kind = String(s.kind ?? "");
     const block = kind === "audio" ? `block ${num("block")}` : kind === "image" ? "block 1 frame" : "no stream";
-    $("#st-backend").textContent = String(s.backend ?? "–");
-    $("#st-backend").title = `TensorFlow.js backend${s.device ? ` on ${s.device}` : ""}`;
+    // the engine that computes this method's blocks (native ONNX Runtime or tfjs); tfjs's own backend in the tooltip
+    const engine = String(s.method_engine ?? s.backend ?? "–");
+    const reason = String(s.engine_reason ?? "none");
+    const tfjs = `TensorFlow.js backend ${s.backend ?? "–"}${s.device ? ` on ${s.device}` : ""}`;
+    $("#st-backend").textContent = engine;
+    $("#st-backend").title = `engine for ${s.method ?? "the method"}: ${engine}${reason !== "none" ? ` (${reason})` : ""}; ${tfjs}`;
     $("#st-block").textContent = block;
     $("#st-latency").textContent = `latency ${fmt(num("latency_ms"), 3)} ms`;
     setMeter($("#st-p50"), num("rtf_p50"));
@@ -114,7 +118,7 @@ export class StatusView implements View {
     if (dropped > this.lastDropped) this.app.log("warn", `${dropped - this.lastDropped} block(s) dropped (RTF p95 ${fmt(num("rtf_p95"))})`);
     this.lastDropped = dropped;
     const set = (id: string, v: string) => ($(id).textContent = v);
-    set("#st2-backend", s.device ? `${s.backend ?? "–"} · ${s.device}` : String(s.backend ?? "–"));
+    set("#st2-backend", `${engine}${reason !== "none" ? ` (${reason})` : ""} · tfjs ${s.backend ?? "–"}${s.device ? ` · ${s.device}` : ""}`);
     set("#st2-model", `${s.model ?? "–"} (${kind})`);
     set("#st2-block", kind === "audio" ? `${num("block")} samples @ ${num("sample_rate")} Hz` : block);
     set("#st2-latency", `${fmt(num("latency_ms"))} ms`);
