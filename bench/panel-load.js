@@ -5,7 +5,7 @@
 // took, so late blocks with the page opening can be told from late blocks of a loaded machine.
 // Also: how long each command the page sends at load keeps the inference thread (reply time).
 //
-//   node bench/panel-load.js [--loads 10] [--engine native|wasm] [--block 2048] [--model <file.ts>]
+//   node bench/panel-load.js [--loads 10] [--engine native|wasm] [--block 2048] [--model <file.ts>] [--no-ahead]
 //
 // Needs Chromium (/usr/bin/chromium, or TFBEND_CHROMIUM). Wall-clock figures: an idle machine.
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -13,8 +13,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { chromium } from "playwright-core";
+import WebSocket from "ws";
 import * as tb from "tfbend";
-import { panelRoute } from "../dist/transports/panel-files.js";
+import { PAGE_LOAD_AHEAD_MS, panelRoute } from "../dist/transports/panel-files.js";
 import { writeRaveExport } from "./rave.js";
 import { fmt, quantile } from "./util.js";
 
@@ -50,7 +51,11 @@ if (given !== null) {
 const engine = await tb.control.Engine.start({
   modelsDir: new URL("../models", import.meta.url).pathname, workspace, model, blockSamples, engine: engineChoice,
 });
-const ws = new tb.transports.WsServer(engine, { host: "127.0.0.1", port: 0, http: panelRoute() });
+// as the plugin serves it (src/cli.ts): the page asks the stream to render ahead while it loads; --no-ahead leaves that out
+const ahead = !process.argv.includes("--no-ahead");
+const ws = new tb.transports.WsServer(engine, {
+  host: "127.0.0.1", port: 0, http: panelRoute({ onPage: ahead ? () => void engine.execute(["ahead", PAGE_LOAD_AHEAD_MS]) : undefined }),
+});
 await ws.ready;
 const ok = async (...atoms) => {
   const r = await engine.execute(atoms);
@@ -83,9 +88,24 @@ async function droppedOver(run) {
   return { dropped: Number((await status()).dropped) - before, ms: performance.now() - t0 };
 }
 
+/** The page's load-time commands at once from a WebSocket client: tfbend's share of a load, without a browser's CPU. */
+async function commandsOnly() {
+  const client = new WebSocket(`ws://127.0.0.1:${ws.port}`);
+  await new Promise((r) => client.once("open", r));
+  let left = PAGE_COMMANDS.length;
+  const done = new Promise((r) => client.on("message", (data, binary) => {
+    if (!binary && JSON.parse(String(data)).type === "reply" && --left === 0) r();
+  }));
+  PAGE_COMMANDS.forEach((atoms, id) => client.send(JSON.stringify({ cmd: atoms[0], args: atoms.slice(1), id })));
+  await done;
+  client.close();
+}
+
 const withPage = [];
 const alone = [];
+const commands = [];
 for (let i = 0; i < loads; i++) {
+  commands.push(await droppedOver(commandsOnly));
   const load = await droppedOver(async () => {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${ws.port}/`);
@@ -104,7 +124,7 @@ rmSync(workspace, { recursive: true, force: true });
 
 const cpu = spawnSync("lscpu", { encoding: "utf8" }).stdout?.match(/Model name:\s*(.+)/)?.[1]?.trim() ?? "unknown CPU";
 const sum = (xs) => xs.reduce((a, b) => a + b.dropped, 0);
-console.log(`\n## Panel page loads beside the stream (${model}, ${final.method}, ${final.method_engine}, block ${final.block}; ${cpu})`);
+console.log(`\n## Panel page loads beside the stream (${model}, ${final.method}, ${final.method_engine}, block ${final.block}; ${ahead ? `rendering ahead ${PAGE_LOAD_AHEAD_MS} ms from the page request` : "no render-ahead"}; ${cpu})`);
 console.log("\n| command a fresh page sends | reply ms, p50 | max |");
 console.log("|---|---:|---:|");
 for (const [c, ms] of Object.entries(commandMs)) console.log(`| ${c} | ${fmt(quantile(ms, 0.5))} | ${fmt(Math.max(...ms))} |`);
@@ -112,4 +132,5 @@ console.log(`\n| window | count | ms each, p50 | late blocks |`);
 console.log("|---|---:|---:|---:|");
 console.log(`| a page opened, drawn and closed | ${loads} | ${fmt(quantile(withPage.map((l) => l.ms), 0.5))} | ${sum(withPage)} |`);
 console.log(`| the stream alone, as long | ${loads} | ${fmt(quantile(alone.map((l) => l.ms), 0.5))} | ${sum(alone)} |`);
+console.log(`| the page's commands at once, no browser | ${loads} | ${fmt(quantile(commands.map((l) => l.ms), 0.5))} | ${sum(commands)} |`);
 console.log(`\nWhole run: ${final.blocks} blocks, ${final.dropped} late, RTF p50 ${final.rtf_p50} / p95 ${final.rtf_p95}`);

@@ -9,7 +9,7 @@ import { Engine } from "./control/engine.js";
 import { backendInfo } from "./backend.js";
 import { OscServer, DEFAULT_SUBSCRIBER_TIMEOUT_MS } from "./transports/osc/server.js";
 import { WsServer } from "./transports/ws/server.js";
-import { panelRoute } from "./transports/panel-files.js";
+import { PAGE_LOAD_AHEAD_MS, panelRoute } from "./transports/panel-files.js";
 import { attachJitter } from "./transports/jitter/sender.js";
 import { JitterReceiver } from "./transports/jitter/receiver.js";
 import { DEFAULT_MAX_VERSIONS } from "./bended/versions.js";
@@ -92,7 +92,7 @@ program
       model: opts.model, workspace, modelsDir: resolve(opts.models), blockSamples: opts.block, input: { maxBlocks: opts.inputBuffer }, safety: opts.safety, maxVersions: opts.maxVersions, engine: opts.engine,
     });
     const osc = new OscServer(engine, { host: opts.host, port: opts.oscPort, replyTo: opts.oscReply, subscriberTimeoutMs: opts.oscTimeout * 1000 });
-    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute(), allowOrigins: opts.allowOrigin ?? [] });
+    const ws = new WsServer(engine, { host: opts.host, port: opts.wsPort, http: panelRoute({ onPage: () => void engine.execute(["ahead", PAGE_LOAD_AHEAD_MS]) }), allowOrigins: opts.allowOrigin ?? [] });
     await Promise.all([osc.ready, ws.ready]);
     const jitter = opts.jitter ? attachJitter(engine, { host: opts.jitter === true ? "127.0.0.1" : opts.jitter }) : null;
     const jitterIn = opts.jitterIn ? new JitterReceiver(engine, { host: opts.host, port: opts.jitterIn === true ? 7476 : port(opts.jitterIn) }) : null;

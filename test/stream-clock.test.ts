@@ -177,3 +177,46 @@ describe("a long command while streaming", () => {
     }
   }, 60_000);
 });
+
+describe("ahead: a client asks the stream to render ahead", () => {
+  it("renders ahead for the time asked, then plays on time again; bad values change nothing", async () => {
+    const tb = await import("tfbend");
+    await tb.tf.ready();
+    const { Session, parseLine } = tb.control;
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const session = new Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-ahead-")), modelsDir: join(import.meta.dirname, "../models"), safety: false });
+    try {
+      expect((await session.execute(parseLine("load audio decode"))).ok).toBe(true);
+      // nothing streams: nothing to render ahead of
+      expect(await session.execute(parseLine("ahead 500"))).toMatchObject({ ok: true, values: [0] });
+      for (const bad of ["ahead", "ahead 0", "ahead 10001", "ahead 2.5", "ahead soon", "ahead 100 200"]) {
+        expect((await session.execute(parseLine(bad))).ok, bad).toBe(false);
+      }
+      expect((await session.execute(parseLine("stream start"))).ok).toBe(true);
+      const blocks = (n: number) => new Promise<(number | undefined)[]>((resolve) => {
+        const seen: (number | undefined)[] = [];
+        const off = session.onBlock((_b, releaseAt) => {
+          seen.push(releaseAt);
+          if (seen.length < n) return;
+          off();
+          resolve(seen);
+        });
+      });
+      await blocks(2);
+      const start = performance.now();
+      expect(await session.execute(parseLine("ahead 400"))).toMatchObject({ ok: true, values: [1] });
+      // blocks go out ahead of their time (a release time later than now) while the lead lasts
+      // (the first one or two were due already)
+      const during = await blocks(6);
+      expect(during.filter((t) => t !== undefined).length).toBeGreaterThanOrEqual(2);
+      // once the time asked has passed, blocks are played as they are rendered again
+      while (performance.now() - start < 400) await blocks(1);
+      const after = await blocks(12);
+      expect(after.slice(-4)).toEqual([undefined, undefined, undefined, undefined]);
+    } finally {
+      session.dispose();
+    }
+  }, 60_000);
+});

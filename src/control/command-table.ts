@@ -62,6 +62,8 @@ export interface CommandContext {
   renderAudio(inFile: string, outFile: string): Promise<string>;
   checkNotRendering(command: string): void;
   readonly streaming: boolean;
+  /** The stream renders ahead (as for a long command) for `ms` of wall clock; false when nothing streams on a clock. */
+  renderAheadFor(ms: number): boolean;
   startStream(): void;
   stopStream(): void;
   status(): Record<string, Atom>;

@@ -10,7 +10,7 @@ import { callbackArguments, callbackFromJSON, registeredCallbacks, type Callback
 import { BendingParameter } from "../bending/parameter.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { ActivationLayout, ActivationView, CallbackInfo, HistogramDict, PeekItem, SessionState, WeightRow, WeightStatsDict } from "../protocol/index.js";
-import { finiteOr, noMore, symbol } from "./command-args.js";
+import { finiteOr, noMore, number, symbol } from "./command-args.js";
 import { clusterMeans } from "../bended/clusters.js";
 import type { CommandContext, CommandSpec, CommandTable } from "./command-table.js";
 import { statistics, type Stats } from "../util/stats.js";
@@ -199,6 +199,9 @@ function currentInput(s: CommandContext, model: BendedModule): Tensor[] {
 
 // --- the commands -----------------------------------------------------------------------
 
+/** Longest render-ahead a client may ask for (`ahead`): a page load, not a way to add latency for good. */
+const MAX_AHEAD_MS = 10_000;
+
 export const PANEL_COMMANDS: readonly CommandSpec[] = [
   {
     name: "weightstats",
@@ -247,6 +250,17 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
         stats: { original: roundStats(sa), current: roundStats(sb) },
       };
       return { values: [name, bins, round(lo), round(hi)], dict };
+    },
+  },
+  {
+    name: "ahead",
+    usage: "ahead <ms>",
+    help: `the stream renders up to a few blocks ahead for <ms> milliseconds (1 to ${MAX_AHEAD_MS}): a burst of CPU beside it on this machine (a browser loading the panel) then delays no block; controls moved meanwhile are heard that much later. 0 when nothing streams on a clock`,
+    run: (s, a) => {
+      noMore(a, 1, "ahead <ms>");
+      const ms = number(a, 0, "ms");
+      if (!Number.isInteger(ms) || ms < 1 || ms > MAX_AHEAD_MS) throw new BendingError(`ms is an integer in 1..${MAX_AHEAD_MS}, got ${ms}`);
+      return { values: [s.renderAheadFor(ms) ? 1 : 0] };
     },
   },
   {

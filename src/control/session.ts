@@ -496,6 +496,13 @@ export class Session implements CommandContext, VoiceContext {
     return this.renderer.renderFile(file, seconds);
   }
 
+  renderAheadFor(ms: number): boolean {
+    if (!this.streaming || this.takesAudio) return false;
+    const end = this.clock.renderAhead(LOAD_LEAD_BLOCKS);
+    setTimeout(end, ms);
+    return true;
+  }
+
   /** The activations `names` as the next streamed block computes them (null: no audio stream; see BlockRenderer.peekNextBlock). */
   peekNextBlock(names: string[]): Promise<StreamPeek | null> {
     return this.renderer.peekNextBlock(names);

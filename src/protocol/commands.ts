@@ -58,6 +58,7 @@ export const COMMAND_EFFECTS = {
   weightstats: "query",
   histogram: "query",
   peek: "query",
+  ahead: "action",
   callbacks: "query",
   state: "query",
   clustermaps: "query",

@@ -11,7 +11,16 @@ import { join, resolve } from "node:path";
 export interface PanelOptions {
   /** Folder of the built panel (default: dist/panel next to this file's folder). */
   root?: string;
+  /**
+   * Called when the page itself is served: a browser is about to parse, lay out and draw the
+   * panel, a second or two of CPU beside the stream (the plugin asks the stream to render
+   * ahead meanwhile: `ahead PAGE_LOAD_AHEAD_MS`).
+   */
+  onPage?: () => void;
 }
+
+/** How long a page load is covered by the stream rendering ahead (ms): a RAVE-sized model's panel draws in 1.5-2.5 s on 2 cores. */
+export const PAGE_LOAD_AHEAD_MS = 3000;
 
 /** The built panel's folder. */
 export const PANEL_ROOT = resolve(fileURLToPath(new URL("../panel/", import.meta.url)));
@@ -50,6 +59,7 @@ export function panelRoute(options: PanelOptions = {}): (req: IncomingMessage, r
       return true;
     }
     const [name, type] = file;
+    if (name === "index.html" && req.method === "GET") options.onPage?.();
     const full = join(root, name);
     if (!existsSync(full)) {
       res.writeHead(503, { "content-type": "text/plain" }).end("tfbend panel is not built: run 'npm run build'\n");
