@@ -312,8 +312,9 @@ export class Session implements CommandContext, VoiceContext {
   /**
    * Loading is a transaction: the new model is read, traced and run for one block off to
    * the side (SessionModel.prepare) while the old one keeps playing; only then does it
-   * replace the old one, between two blocks. A stream keeps running across the switch
-   * (declicked). On any failure the old model, its bendings, versions and stream are as
+   * replace the old one, between two blocks. A stream keeps running across the switch: the
+   * new model's first block is crossfaded from what the old one renders for it (see
+   * BlockRenderer.holdLeaving). On any failure the old model, its bendings, versions and stream are as
    * they were.
    */
   async loadModel(name: string, method?: string): Promise<void> {
@@ -339,6 +340,7 @@ export class Session implements CommandContext, VoiceContext {
       const wasStreaming = this.streaming;
       const tookAudio = this.takesAudio;
       this.renderer.dropCrossfade(); // it pins the old model's weights
+      this.renderer.holdLeaving(); // what the old model plays at the join, to crossfade from
       this.engine.use(candidate.require());
       this.model.adopt(candidate);
       this.modulators.clear(); // they drove the old model's controls
@@ -352,7 +354,7 @@ export class Session implements CommandContext, VoiceContext {
       if (!wasStreaming) this.renderer.resetOutput();
       else if (this.kind === "generic") this.stopStream();
       else {
-        this.renderer.markOutputChanged(); // the join between the two models is declicked
+        this.renderer.markOutputChanged(); // and what the crossfade leaves of a step is declicked
         if (tookAudio !== this.takesAudio) {
           this.clock.stop();
           this.clock.start(true);
