@@ -208,11 +208,14 @@ export class Session implements CommandContext, VoiceContext {
   /**
    * Resolves when the thread has at least half a block before the stream needs it again
    * (at once when nothing streams on a clock): a long job awaits this between its steps so
-   * that the blocks playing meanwhile stay on time.
+   * that the blocks playing meanwhile stay on time. After a step that took longer than a
+   * block, the stream first renders the blocks it fell behind by (up to its lead), so the
+   * next step starts with the whole lead again.
    */
-  private betweenBlocks(): Promise<void> {
-    if (this.clock.msUntilNextBlock() >= this.blockMs / 2) return Promise.resolve();
-    return this.renderer.nextStreamBlock(this.blockMs);
+  private async betweenBlocks(): Promise<void> {
+    for (let owed = 0; owed <= LOAD_LEAD_BLOCKS && this.clock.msUntilNextBlock() < this.blockMs / 2; owed++) {
+      await this.renderer.nextStreamBlock(this.blockMs);
+    }
   }
 
   private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {
@@ -330,7 +333,7 @@ export class Session implements CommandContext, VoiceContext {
         const shape = streamInputShape(candidate);
         if (shape !== null) {
           await between();
-          await this.engine.prepare(candidate.require(), candidate.method, shape);
+          await this.engine.prepare(candidate.require(), candidate.method, shape, between);
         }
       } catch (e) {
         candidate.dispose();
