@@ -215,6 +215,8 @@ export class Session implements CommandContext, VoiceContext {
   private async betweenBlocks(): Promise<void> {
     for (let owed = 0; owed <= LOAD_LEAD_BLOCKS && this.clock.msUntilNextBlock() < this.blockMs / 2; owed++) {
       await this.renderer.nextStreamBlock(this.blockMs);
+      // after the stream has sent that block and set its next timer (they run before this)
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
