@@ -12,6 +12,8 @@ import * as tb from "tfbend";
 import { editedTorchScript } from "./torchscript-edit.js";
 
 const RAVE = join(import.meta.dirname, "fixtures", "torchscript", "rave_like.ts");
+/** The shipped models (`audio`). */
+const MODELS = join(import.meta.dirname, "..", "models");
 const DECODE_RETURN = "    return (pqmf).inverse(y, )\n";
 const HIGH = 0.25;
 const LOW = -0.25;
@@ -38,7 +40,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A session on `engine`, safety off (the limiter would reshape the levels), and every block it streams. */
 function streamingSession(engine: "wasm" | "native", input?: tb.control.AudioInputOptions) {
-  const session = new tb.control.Session({ workspace, modelsDir: join(root, "models"), safety: false, engine, input });
+  const session = new tb.control.Session({ workspace, modelsDir: MODELS, safety: false, engine, input });
   const blocks: tb.control.OutputBlock[] = [];
   let waiting: { until: (b: tb.control.OutputBlock) => boolean; resolve: () => void } | null = null;
   session.onBlock((block) => {
@@ -163,5 +165,57 @@ describe("a model switch from a method that takes live audio", () => {
     } finally {
       session.dispose();
     }
+  });
+});
+
+describe("the first switch is on time: the incoming model's compile leaves the stream room", () => {
+  it("compileMethod waits between its three steps (trace, lowering, ONNX Runtime's load), and a wait that fails frees what the trace held", async () => {
+    const session = new tb.control.Session({ workspace, modelsDir: MODELS, engine: "wasm" });
+    try {
+      expect((await session.execute(["load", "rave_like.ts", "decode"])).ok).toBe(true);
+      const model = session.requireModel();
+      const shape = [1, 3, session.blockFrames];
+      let waits = 0;
+      const compiled = await tb.native.compileMethod(model, "decode", [shape], {}, async () => {
+        waits++;
+      });
+      expect(waits).toBe(2);
+      compiled.dispose();
+      const tensors = tb.tf.memory().numTensors;
+      await expect(tb.native.compileMethod(model, "decode", [shape], {}, () => Promise.reject(new Error("the load was cancelled")))).rejects.toThrow(/cancelled/);
+      expect(tb.tf.memory().numTensors).toBe(tensors);
+    } finally {
+      session.dispose();
+    }
+  });
+
+  it("the prepared session's warm-up run off the audio path leaves its streamed past as it was: the new model's first block is a fresh start's", async () => {
+    /** The first block `audio` decode streams on native, after a switch from rave_like or from a fresh start. */
+    const firstBlock = async (switched: boolean): Promise<Float32Array> => {
+      const { session, blocks, run, blockWhere } = streamingSession("native");
+      try {
+        if (switched) {
+          await run("load rave_like.ts decode");
+          await run("stream start");
+          await blockWhere(() => true);
+        }
+        const arrived = blockWhere(() => session.modelName === "audio");
+        await run("load audio decode");
+        if (!switched) await run("stream start");
+        await arrived;
+        return blocks[blocks.length - 1].data;
+      } finally {
+        session.dispose();
+      }
+    };
+    const [fresh, joined] = [await firstBlock(false), await firstBlock(true)];
+    expect(joined.length).toBe(fresh.length);
+    // Past the crossfade from the old model (and its declick), the block is the fresh start's.
+    const after = joined.subarray(tb.control.CROSSFADE_MIN_SAMPLES);
+    const expected = fresh.subarray(tb.control.CROSSFADE_MIN_SAMPLES);
+    expect(expected.some((v) => v !== 0)).toBe(true);
+    let worst = 0;
+    for (let i = 0; i < after.length; i++) worst = Math.max(worst, Math.abs(after[i] - expected[i]));
+    expect(worst).toBeLessThan(1e-4);
   });
 });
