@@ -85,7 +85,7 @@ export class BlockRenderer {
    * Synchronous, so the model may be freed as soon as this returns (the samples are read
    * by the join). A method that takes live audio cannot be rendered ahead (its next input
    * has not arrived): that join fades from the continuation of the last blocks, as a change
-   * of controls does. A render that fails leaves the join declicked.
+   * of controls does, and so does a switch whose render here fails.
    */
   holdLeaving(): void {
     this.leaving = null;
@@ -109,7 +109,7 @@ export class BlockRenderer {
         step.end();
       }
     } catch (e) {
-      console.error(`tfbend: the model leaving could not render its last block (the switch is declicked): ${(e as Error).message}`);
+      console.error(`tfbend: the model leaving could not render its last block (the switch fades from its last blocks instead): ${(e as Error).message}`);
       return;
     } finally {
       input.dispose();
