@@ -325,9 +325,11 @@ export class Session implements CommandContext, VoiceContext {
   async loadModel(name: string, method?: string): Promise<void> {
     this.checkNotRendering("load");
     this.loading = true;
-    // The stream renders ahead while the new model is read, traced and compiled on this thread.
-    const caughtUp = this.clock.renderAhead(LOAD_LEAD_BLOCKS);
+    // The stream renders ahead while the new model is read, traced and compiled on this thread,
+    // and the lead is there before the first step (reading the file) takes the thread.
+    let caughtUp: () => void = () => undefined;
     try {
+      caughtUp = await this.leadFor(LOAD_LEAD_BLOCKS * this.blockMs);
       const between = () => this.betweenBlocks();
       const candidate = await this.model.prepare(name, { method, between });
       try {
