@@ -177,6 +177,7 @@ let switches = 0;
 function switchModel() {
   const toSecond = switches++ % 2 === 0;
   // rave_like's `forward` waits for audio in (the soak sends none): its `decode` streams from latents.
+  switchSentAt.push((performance.now() - runStart) / 1000);
   wsSend("load", toSecond ? [SECOND_MODEL, "decode"] : ["audio"]);
   // Versions belong to the model that is replaced: the new one starts with none.
   written.length = 0;
@@ -225,11 +226,17 @@ const modelSwitches = SWITCH_S > 0 ? setInterval(switchModel, SWITCH_S * 1000) :
 let lateBefore = 0;
 let lateLast = 0;
 const lateNow = () => lateBefore + lateLast;
+/** When (s into the run) the late count went up, to tell late blocks at a switch from the others. */
+const lateAt = [];
 const lateSampler = setInterval(() => {
+  const before = lateNow();
   const dropped = Number(engine.status().dropped ?? 0);
   if (dropped < lateLast) lateBefore += lateLast;
   lateLast = dropped;
+  for (let i = before; i < lateNow(); i++) lateAt.push((performance.now() - t0) / 1000);
 }, 50);
+/** --switch-models: when each `load` was sent (s into the run). */
+const switchSentAt = [];
 
 const rows = [];
 const rssSamples = [];
@@ -290,7 +297,11 @@ if (SWITCH_S > 0) {
   const ms = switchReplies.map((r) => r.ms);
   console.log(`model switches: ${switches} sent every ${SWITCH_S} s, ${switchReplies.length} answered, ${ok} ok; load reply ms p50 ${fmt(q(ms, 0.5))} max ${fmt(q(ms, 1))}; pending replies at the end ${pending.size}`);
   for (const r of switchReplies) console.log(`  t=${r.at.toFixed(1)} s ${r.ms.toFixed(0)} ms ${r.ok ? "ok" : "ERROR"}: ${r.says}`);
+  // A late block counts against a switch from its `load` until 2 s after the reply.
+  const atSwitch = lateAt.filter((t) => switchSentAt.some((sentAt, i) => t >= sentAt && t <= sentAt + (switchReplies[i]?.ms ?? 0) / 1000 + 2)).length;
+  console.log(`late blocks during a switch (its load to 2 s after its reply): ${atSwitch}; at other times: ${lateAt.length - atSwitch}`);
 }
+if (lateAt.length > 0) console.log(`late blocks at t = ${lateAt.map((t) => t.toFixed(1)).join(", ")} s`);
 udp.close();
 listener.terminate();
 control1.terminate();

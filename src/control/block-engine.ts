@@ -4,11 +4,11 @@
 // time (`begin`); the native engine recompiles in the background when the bending structure,
 // the version or the weights change, keeps the old session playing meanwhile, and hands the
 // renderer the old session at the block where the new one takes over, to crossfade from it.
-import type { Tensor } from "../tf.js";
+import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { streamingState } from "../nn/streaming-state.js";
-import { NativeMethodCache, nativeAvailable, nativeUnavailableReason, type CompiledMethod } from "../native/index.js";
+import { NativeMethodCache, nativeAvailable, nativeUnavailableReason, type BetweenSteps, type CompiledMethod } from "../native/index.js";
 
 export const ENGINE_CHOICES = ["auto", "native", "wasm"] as const;
 /** `auto`: native where ONNX Runtime loads, wasm otherwise. */
@@ -44,10 +44,11 @@ export interface BlockEngine {
   begin(model: BendedModule, fn: string, shape: number[]): Promise<BlockStep>;
   /**
    * Gets `fn` of a model on its way in ready for blocks of `shape` while the model playing
-   * keeps its own (the native engine compiles it off the audio path), so that its first
-   * block is on time. A model that cannot be compiled is not an error here: it runs on tfjs.
+   * keeps its own (the native engine compiles it off the audio path, `between` its steps, and
+   * runs it once), so that its first block is on time. A model that cannot be compiled is not
+   * an error here: it runs on tfjs.
    */
-  prepare(model: BendedModule, fn: string, shape: number[]): Promise<void>;
+  prepare(model: BendedModule, fn: string, shape: number[], between?: BetweenSteps): Promise<void>;
   /** The model is now the session's (the one before is being freed): its sessions go, a prepared model's come in. */
   use(model: BendedModule): void;
   /**
@@ -152,13 +153,27 @@ export class NativeBlockEngine implements BlockEngine {
     return this.cache;
   }
 
-  async prepare(model: BendedModule, fn: string, shape: number[]): Promise<void> {
+  async prepare(model: BendedModule, fn: string, shape: number[], between: BetweenSteps = () => Promise.resolve()): Promise<void> {
     if (this.model === model) return;
     if (this.incoming?.model !== model) {
       this.incoming?.cache.dispose();
       this.incoming = { model, cache: this.newCache() };
     }
-    await this.incoming.cache.ready(model, fn, [shape]).catch(() => undefined); // runs on tfjs, and says why, at its first block
+    const incoming = this.incoming;
+    const method = await incoming.cache.ready(model, fn, [shape], between).catch(() => null); // runs on tfjs, and says why, at its first block
+    if (method === null) return;
+    await between();
+    if (this.incoming !== incoming) return; // another load meanwhile
+    // One run on silence now, its streamed past put back: a session's first run copies every
+    // weight into ONNX Runtime and sets up its buffers, which would otherwise fall on the stream's block.
+    const snapshot = method.snapshotState();
+    const silence = tf.zeros(shape);
+    try {
+      tf.dispose(method.run(silence));
+    } finally {
+      silence.dispose();
+      method.restoreState(snapshot);
+    }
   }
 
   use(model: BendedModule): void {

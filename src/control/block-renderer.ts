@@ -61,6 +61,11 @@ export class BlockRenderer {
   private peeks: { names: string[]; resolve: (peek: StreamPeek) => void }[] = [];
   /** Waiting for the stream's next block to be done (a render beside the stream). */
   private blockWaiters: (() => void)[] = [];
+  /**
+   * A model switch is pending (see `holdLeaving`): what the model that left would have played
+   * at the new model's first streamed block, or null where it could not be rendered ahead.
+   */
+  private leaving: Promise<LeavingBlock | null> | null = null;
 
   constructor(private readonly sources: RenderSources) {}
 
@@ -69,6 +74,81 @@ export class BlockRenderer {
     this.safety.reset();
     this.lastSample = null;
     this.tail = null;
+    this.leaving = null;
+  }
+
+  /**
+   * Another model is about to take over the stream (`load` while streaming): renders, now,
+   * what the model playing would play at the next block (its latent held where it is, from
+   * its own streamed past, on the engine it plays on: the crossfade's frames on tfjs, the
+   * block on a compiled session), so that the new model's first block crossfades from it.
+   * Synchronous, so the model may be freed as soon as this returns (the samples are read
+   * by the join). A method that takes live audio cannot be rendered ahead (its next input
+   * has not arrived): that join fades from the continuation of the last blocks, as a change
+   * of controls does, and so does a switch whose render here fails.
+   */
+  holdLeaving(): void {
+    this.leaving = null;
+    const { model: session } = this.sources;
+    const spec = session.methodSpec();
+    if (!this.sources.streaming() || session.kind !== "audio" || !session.bended) return;
+    this.leaving = Promise.resolve(null);
+    if (spec === null || spec.inRatio === 1 || spec.outRatio !== 1) return;
+    const input = this.sources.voices.heldLatentBlock(this.sources.latent, session.blockFrames);
+    let out: Tensor;
+    let fadeFrames: number | null;
+    try {
+      const step = this.sources.engine().sideStep(session.bended, session.method, input.shape);
+      const fadeInput = step.onTfjs ? this.crossfadeInput(input) : input;
+      // A compiled session renders the whole block: it keeps the frames tfjs would have rendered.
+      fadeFrames = step.onTfjs ? null : this.crossfadeFrames(input);
+      try {
+        out = step.call(fadeInput);
+      } finally {
+        if (fadeInput !== input) fadeInput.dispose();
+        step.end();
+      }
+    } catch (e) {
+      console.error(`tfbend: the model leaving could not render its last block (the switch fades from its last blocks instead): ${(e as Error).message}`);
+      return;
+    } finally {
+      input.dispose();
+    }
+    const channels = (out.shape[0] ?? 1) * (out.shape[1] ?? 1);
+    const { sampleRate, latentGain } = session;
+    this.leaving = (async () => {
+      try {
+        const block = Float32Array.from((await out.data()) as Float32Array);
+        const data = fadeFrames !== null ? keepPrefix(block, channels, fadeFrames * spec.inRatio) : block;
+        if (latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= latentGain;
+        return { data, channels, sampleRate };
+      } finally {
+        out.dispose();
+      }
+    })().catch(() => null);
+  }
+
+  /** Crossfades the block's start from how the last blocks go on (see `continuation`); false where the tail has other channels. */
+  private fadeFromTail(data: Float32Array, channels: number): boolean {
+    if (this.tail === null || this.tailChannels !== channels) return false;
+    crossfadePrefix(continuation(this.tail, channels, Math.min(CROSSFADE_MIN_SAMPLES, data.length / channels)), data, channels);
+    return true;
+  }
+
+  /**
+   * The first block of the model that took over: crossfaded from what the model that left
+   * rendered for it (see `holdLeaving`), or from the continuation of the last blocks where
+   * it rendered nothing; where the channel count or sample rate changed, nothing is mixed
+   * (the declick joins the channels both have). Returns whether a crossfade was applied.
+   */
+  private async joinLeaving(data: Float32Array, channels: number, sampleRate: number): Promise<boolean> {
+    const leaving = await this.leaving;
+    this.leaving = null;
+    const frames = data.length / channels;
+    if (leaving === null) return this.fadeFromTail(data, channels);
+    if (leaving.channels !== channels || leaving.sampleRate !== sampleRate) return false;
+    crossfadePrefix(keepPrefix(leaving.data, channels, Math.min(frames, leaving.data.length / channels)), data, channels);
+    return true;
   }
 
   /** The output jumps (a command changed it, a sender came or went): the next streamed block is declicked. */
@@ -285,9 +365,8 @@ export class BlockRenderer {
       if (!(spec && spec.inRatio === 1) && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
       const channels = (shape[0] ?? 1) * (shape[1] ?? 1); // voices × the method's channels
       if (this.sources.streaming()) {
-        if (continued && this.tail !== null && this.tailChannels === channels) {
-          crossfadePrefix(continuation(this.tail, channels, Math.min(CROSSFADE_MIN_SAMPLES, data.length / channels)), data, channels);
-        }
+        if (this.leaving !== null) await this.joinLeaving(data, channels, session.sampleRate);
+        else if (continued) this.fadeFromTail(data, channels);
         // Declick before the safety stage, on the raw signal the previous block ended with.
         if ((this.outputChanged || continued) && this.lastSample !== null) declickChannels(data, channels, this.lastSample);
         this.outputChanged = false;
@@ -399,6 +478,13 @@ export class BlockRenderer {
     await writeWav(path, out.subarray(0, Math.round(seconds * session.sampleRate)), session.sampleRate);
     return path;
   }
+}
+
+/** What the model that left at a switch would have played at the join (channel-major, the crossfade's samples of each channel). */
+interface LeavingBlock {
+  data: Float32Array;
+  channels: number;
+  sampleRate: number;
 }
 
 /** The first `samples` of each of `channels` channels laid one after the other. */

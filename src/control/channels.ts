@@ -8,10 +8,14 @@ function channel(block: Float32Array, channels: number, c: number): Float32Array
   return block.subarray(c * frames, (c + 1) * frames);
 }
 
-/** declick() channel by channel, each from its own last sample of the block before. */
+/**
+ * declick() channel by channel, each from its own last sample of the block before. Where the
+ * channel count changed (another model took over), the channels both blocks have are
+ * declicked; the others have nothing to join to.
+ */
 export function declickChannels(block: Float32Array, channels: number, previous: Float32Array): void {
-  if (previous.length !== channels) return; // the channel count changed: nothing to join to
-  for (let c = 0; c < channels; c++) declick(channel(block, channels, c), previous[c]);
+  const shared = Math.min(channels, previous.length);
+  for (let c = 0; c < shared; c++) declick(channel(block, channels, c), previous[c]);
 }
 
 /** The last sample of each channel. */

@@ -208,11 +208,16 @@ export class Session implements CommandContext, VoiceContext {
   /**
    * Resolves when the thread has at least half a block before the stream needs it again
    * (at once when nothing streams on a clock): a long job awaits this between its steps so
-   * that the blocks playing meanwhile stay on time.
+   * that the blocks playing meanwhile stay on time. After a step that took longer than a
+   * block, the stream first renders the blocks it fell behind by (up to its lead), so the
+   * next step starts with the whole lead again.
    */
-  private betweenBlocks(): Promise<void> {
-    if (this.clock.msUntilNextBlock() >= this.blockMs / 2) return Promise.resolve();
-    return this.renderer.nextStreamBlock(this.blockMs);
+  private async betweenBlocks(): Promise<void> {
+    for (let owed = 0; owed <= LOAD_LEAD_BLOCKS && this.clock.msUntilNextBlock() < this.blockMs / 2; owed++) {
+      await this.renderer.nextStreamBlock(this.blockMs);
+      // after the stream has sent that block and set its next timer (they run before this)
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   private trackBlock(block: Promise<OutputBlock>): Promise<OutputBlock> {
@@ -312,16 +317,19 @@ export class Session implements CommandContext, VoiceContext {
   /**
    * Loading is a transaction: the new model is read, traced and run for one block off to
    * the side (SessionModel.prepare) while the old one keeps playing; only then does it
-   * replace the old one, between two blocks. A stream keeps running across the switch
-   * (declicked). On any failure the old model, its bendings, versions and stream are as
+   * replace the old one, between two blocks. A stream keeps running across the switch: the
+   * new model's first block is crossfaded from what the old one renders for it (see
+   * BlockRenderer.holdLeaving). On any failure the old model, its bendings, versions and stream are as
    * they were.
    */
   async loadModel(name: string, method?: string): Promise<void> {
     this.checkNotRendering("load");
     this.loading = true;
-    // The stream renders ahead while the new model is read, traced and compiled on this thread.
-    const caughtUp = this.clock.renderAhead(LOAD_LEAD_BLOCKS);
+    // The stream renders ahead while the new model is read, traced and compiled on this thread,
+    // and the lead is there before the first step (reading the file) takes the thread.
+    let caughtUp: () => void = () => undefined;
     try {
+      caughtUp = await this.leadFor(LOAD_LEAD_BLOCKS * this.blockMs);
       const between = () => this.betweenBlocks();
       const candidate = await this.model.prepare(name, { method, between });
       try {
@@ -329,7 +337,7 @@ export class Session implements CommandContext, VoiceContext {
         const shape = streamInputShape(candidate);
         if (shape !== null) {
           await between();
-          await this.engine.prepare(candidate.require(), candidate.method, shape);
+          await this.engine.prepare(candidate.require(), candidate.method, shape, between);
         }
       } catch (e) {
         candidate.dispose();
@@ -339,6 +347,7 @@ export class Session implements CommandContext, VoiceContext {
       const wasStreaming = this.streaming;
       const tookAudio = this.takesAudio;
       this.renderer.dropCrossfade(); // it pins the old model's weights
+      this.renderer.holdLeaving(); // what the old model plays at the join, to crossfade from
       this.engine.use(candidate.require());
       this.model.adopt(candidate);
       this.modulators.clear(); // they drove the old model's controls
@@ -352,7 +361,7 @@ export class Session implements CommandContext, VoiceContext {
       if (!wasStreaming) this.renderer.resetOutput();
       else if (this.kind === "generic") this.stopStream();
       else {
-        this.renderer.markOutputChanged(); // the join between the two models is declicked
+        this.renderer.markOutputChanged(); // and what the crossfade leaves of a step is declicked
         if (tookAudio !== this.takesAudio) {
           this.clock.stop();
           this.clock.start(true);

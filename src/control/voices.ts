@@ -60,6 +60,19 @@ export class Voices {
     });
     return tf.tensor(data, [this.count, z, frames]);
   }
+
+  /**
+   * Every voice's latent where it is, held across `frames` frames ([N, z, frames]; voice 1
+   * from `first`): nothing advances or ramps, so the stream's next block is as it would have been.
+   */
+  heldLatentBlock(first: LatentInput, frames: number): Tensor {
+    const z = first.target.length;
+    const data = new Float32Array(this.count * z * frames);
+    [first, ...this.others].forEach((v, i) => {
+      for (let c = 0; c < z; c++) data.fill(v.target[c], (i * z + c) * frames, (i * z + c + 1) * frames);
+    });
+    return tf.tensor(data, [this.count, z, frames]);
+  }
 }
 
 /**

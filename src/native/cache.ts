@@ -3,7 +3,7 @@
 // one is ready, then the new one takes over at the next block with the old one's streamed
 // state, and the old one is released.
 import type { BendedModule } from "../bended/bended-module.js";
-import { compileMethod, structureKey, type CompileOptions, type CompiledMethod } from "./engine.js";
+import { compileMethod, structureKey, type BetweenSteps, type CompileOptions, type CompiledMethod } from "./engine.js";
 
 export interface NativeLookup {
   /** The session to run this block: the current one, or the previous one while the new compiles; null if none. */
@@ -49,30 +49,31 @@ export class NativeMethodCache {
 
   /**
    * The session for this block, starting a compile in the background when the structure
-   * changed (unless `start` is false: the caller starts it later, off the audio path).
+   * changed (unless `start` is false: the caller starts it later, off the audio path);
+   * `between` runs between the compile's steps (see compileMethod).
    */
-  lookup(bended: BendedModule, fn: string, shapes: number[][], start = true): NativeLookup {
+  lookup(bended: BendedModule, fn: string, shapes: number[][], start = true, between?: BetweenSteps): NativeLookup {
     const slot = this.slot(fn, shapes);
     const key = structureKey(bended, fn, shapes, this.options);
     if (slot.active?.key === key) return { method: slot.active, current: true, compiling: slot.pending !== null };
     if (slot.failed?.key === key) return { method: null, current: false, reason: slot.failed.reason, compiling: slot.pending !== null };
-    if (start && slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key);
+    if (start && slot.pendingKey !== key) this.start(slot, bended, fn, shapes, key, between);
     return { method: slot.active, current: false, compiling: slot.pending !== null };
   }
 
-  /** Resolves with the session for the structure in effect now (compiling it if needed). */
-  async ready(bended: BendedModule, fn: string, shapes: number[][]): Promise<CompiledMethod> {
+  /** Resolves with the session for the structure in effect now (compiling it if needed, with `between` between its steps). */
+  async ready(bended: BendedModule, fn: string, shapes: number[][], between?: BetweenSteps): Promise<CompiledMethod> {
     for (;;) {
-      const found = this.lookup(bended, fn, shapes);
+      const found = this.lookup(bended, fn, shapes, true, between);
       if (found.current && found.method) return found.method;
       if (found.reason !== undefined) throw new Error(found.reason);
       await this.slot(fn, shapes).pending?.catch(() => undefined);
     }
   }
 
-  private start(slot: Slot, bended: BendedModule, fn: string, shapes: number[][], key: string): void {
+  private start(slot: Slot, bended: BendedModule, fn: string, shapes: number[][], key: string, between?: BetweenSteps): void {
     slot.pendingKey = key;
-    const pending = compileMethod(bended, fn, shapes, this.options);
+    const pending = compileMethod(bended, fn, shapes, this.options, between);
     slot.pending = pending;
     pending.then(
       (compiled) => {

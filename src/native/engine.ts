@@ -7,6 +7,7 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { stateGeneration, type StateTensor } from "../nn/module.js";
 import { trace } from "../graph/tracer.js";
+import type { Graph } from "../graph/graph.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import type { RandomSource } from "../torchscript/context.js";
 import { compileGraph, type CompiledModel } from "./compiler.js";
@@ -196,36 +197,75 @@ export class CompiledMethod {
   }
 }
 
-/** Traces `bended[fn]` on zeros of `inputShapes` and lowers it with the bendings in effect now. */
-function buildModel(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions): CompiledModel {
+/** Waits for room on the calling thread between two steps of a compile (see compileMethod); resolves at once by default. */
+export type BetweenSteps = () => Promise<void>;
+
+const NO_WAIT: BetweenSteps = () => Promise.resolve();
+
+/** A method traced on zeros of its input shapes: the graph and the zeros, freed by `lowerMethod` or `release`. */
+interface TracedMethod {
+  graph: Graph;
+  zeros: Tensor[];
+}
+
+function traceMethod(bended: BendedModule, fn: string, inputShapes: number[][]): TracedMethod {
   const zeros = inputShapes.map((s) => tf.zeros(s));
   try {
-    const { graph } = trace(bended.module, fn, zeros);
-    try {
-      return compileGraph({
-        module: bended.module, graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
-        capture: options.capture ?? [], random: options.random,
-      });
-    } finally {
-      for (const c of graph.constants.values()) c.dispose();
-    }
-  } finally {
+    return { graph: trace(bended.module, fn, zeros).graph, zeros };
+  } catch (e) {
     tf.dispose(zeros);
+    throw e;
   }
+}
+
+function release({ graph, zeros }: TracedMethod): void {
+  for (const c of graph.constants.values()) c.dispose();
+  tf.dispose(zeros);
+}
+
+/** Lowers a traced method with the bendings in effect now, and frees what the trace held. */
+function lowerMethod(bended: BendedModule, fn: string, traced: TracedMethod, inputShapes: number[][], options: CompileOptions): CompiledModel {
+  try {
+    return compileGraph({
+      module: bended.module, graph: traced.graph, plan: bended.bendingPlan(fn), weights: bended.bendedStateDict(), inputShapes,
+      capture: options.capture ?? [], random: options.random,
+    });
+  } finally {
+    release(traced);
+  }
+}
+
+/** Runs `between` and says how long it waited. */
+async function waited(between: BetweenSteps): Promise<number> {
+  const t = performance.now();
+  await between();
+  return performance.now() - t;
 }
 
 /**
  * Compiles `bended[fn]` for inputs of `inputShapes` with the bendings, version and streaming
  * mode in effect now. Rejects with NotCompilable (naming the node) when part of the method
  * cannot be lowered, and with a BendingError when ONNX Runtime is not available here.
+ * Its three steps (trace, lowering, ONNX Runtime's load of the session) are each synchronous
+ * work on this thread: `between` runs between them, so that a compile off the audio path (a
+ * model on its way in) leaves the stream its room after each (and the times leave the waits out).
  */
-export async function compileMethod(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): Promise<CompiledMethod> {
+export async function compileMethod(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}, between: BetweenSteps = NO_WAIT): Promise<CompiledMethod> {
   const runtime = ortRuntime();
   if (runtime === null) throw new BendingError(`the native engine is not available: ${nativeUnavailableReason()}`);
   const started = performance.now();
   const key = structureKey(bended, fn, inputShapes, options);
-  const model = buildModel(bended, fn, inputShapes, options);
-  const buildMs = performance.now() - started;
+  const traced = traceMethod(bended, fn, inputShapes);
+  let waitedMs: number;
+  try {
+    waitedMs = await waited(between);
+  } catch (e) {
+    release(traced);
+    throw e;
+  }
+  const model = lowerMethod(bended, fn, traced, inputShapes, options);
+  const buildMs = performance.now() - started - waitedMs;
+  waitedMs += await waited(between);
   const session = runtime.createSession();
   const threads = options.threads ?? 1;
   const bytes = model.bytes;
@@ -234,7 +274,7 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
     // Errors only: an optimiser's note (an unused initializer) on every recompile would flood the log.
     logSeverityLevel: 3,
   });
-  return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started, bytes.byteLength, buildMs);
+  return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started - waitedMs, bytes.byteLength, buildMs);
 }
 
 /**
@@ -243,7 +283,7 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
  */
 export function engineFor(bended: BendedModule, fn: string, inputShapes: number[][], options: CompileOptions = {}): EngineReport {
   try {
-    buildModel(bended, fn, inputShapes, options);
+    lowerMethod(bended, fn, traceMethod(bended, fn, inputShapes), inputShapes, options);
   } catch (error) {
     return { engine: "wasm", reason: error instanceof Error ? error.message : String(error) };
   }

@@ -1,7 +1,7 @@
 // The native engine (ONNX Runtime's CPU kernels): compiles a traced, bent method to ONNX.
 // bended/ and control/ do not import this folder; the session picks an engine per method.
 export { nativeAvailable, nativeUnavailableReason, nativeInfo } from "./ort.js";
-export { compileMethod, structureKey, engineFor, CompiledMethod, type CompileOptions, type EngineReport, type RunResult } from "./engine.js";
+export { compileMethod, structureKey, engineFor, CompiledMethod, type BetweenSteps, type CompileOptions, type EngineReport, type RunResult } from "./engine.js";
 export { NativeMethodCache, type NativeLookup, type CacheOptions } from "./cache.js";
 export {
   registerFunctionLowering, registerMethodLowering, registerModuleLowering, NotCompilable,
