@@ -2,6 +2,7 @@
 // thread that talks to the patch. Commands arrive as atoms; replies, blocks and stats
 // go back as messages (block data transferred, not copied).
 import { parentPort, workerData } from "node:worker_threads";
+import { getHeapStatistics } from "node:v8";
 // The whole library: selects the backend and registers every architecture and callback.
 import "../index.js";
 import { Session, type SessionOptions } from "./session.js";
@@ -30,7 +31,12 @@ if (parentPort) {
   let sent: Record<string, Atom> = {};
   const statusDelta = (): Record<string, Atom> => {
     // tensor_mb: what the thread's tensors hold; the engine compares it with the process's RSS (memory returns).
-    const now: Record<string, Atom> = { ...session.status(), tensor_mb: Number((tf.memory().numBytes / 2 ** 20).toFixed(1)) };
+    // heap_mb: the thread's own JavaScript heap (a slow leak shows here or in tensor_mb, or in neither: native memory).
+    const now: Record<string, Atom> = {
+      ...session.status(),
+      tensor_mb: Number((tf.memory().numBytes / 2 ** 20).toFixed(1)),
+      heap_mb: Number((getHeapStatistics().used_heap_size / 2 ** 20).toFixed(1)),
+    };
     const delta: Record<string, Atom> = {};
     for (const [key, value] of Object.entries(now)) if (sent[key] !== value) delta[key] = value;
     sent = now;
