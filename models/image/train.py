@@ -1,23 +1,28 @@
 """Train a 64x64 image VAE on crops of photographs and artwork that Debian packages ship; export the decoder.
 
-ImageDecoder(width=W): z (N,16) -> fc -> (N,W,4,4) -> 4x [Upsample(2, nearest) + Conv2d 3x3 +
-BatchNorm2d + LeakyReLU(0.2)] (channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to RGB -> Sigmoid
--> (N,3,64,64) in [0,1]. The module tree is the one the first (procedural) model had, only wider:
-net.2, net.6, net.10 keep their names, so bendings written for it still apply.
-The encoder (not exported) is a strided-conv VAE encoder.
-Loss (against blur; per-pixel losses alone pay a 16-number latent to average the detail away):
-L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight * L1 at 1/2 and 1/4
-resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) + KL_WEIGHT * KL +
-an adversarial hinge term from a small patch discriminator, balanced against the reconstruction
-terms on the decoder's last layer (VQGAN's adaptive weight) times adv_weight.
+ImageDecoder(width=W, latent_channels=C): with C > 0 (the shipped model: C = 32) the latent is
+spatial: z (N, C*16) is viewed as (N, C, 4, 4), one C-vector per 16x16 px region, and fc is a
+Conv2d(C, W, 3, padding=1) on that grid; with C = 0 (the earlier models) z (N, 16) -> fc (Linear)
+-> (N, W, 4, 4). Then 4x [Upsample(2, nearest) + Conv2d 3x3 + BatchNorm2d + LeakyReLU(0.2)]
+(channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to RGB -> Sigmoid -> (N,3,64,64) in [0,1]. The
+`net` module tree is the one the first (procedural) model had, only wider: net.2, net.6, net.10
+keep their names, so bendings written for it still apply.
+The encoder (not exported) is a strided-conv VAE encoder to a 4x4 map, then a Linear to (mu,
+logvar) for the vector latent, or a 3x3 conv to 2C channels (mu, logvar per cell) for the spatial one.
+Loss (against blur): L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight *
+L1 at 1/2 and 1/4 resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) +
+kl_weight * KL (mean per latent number) + an adversarial hinge term from a small patch
+discriminator, balanced against the reconstruction terms on the decoder's last layer (VQGAN's
+adaptive weight) times adv_weight (0 turns it and the discriminator off).
 
 Data: every .jpg/.png/.webp in the Debian packages listed in PACKAGES (installed with apt-get;
 see MODEL_CARD.md), decoded at several scales, random 64x64 crops with horizontal flips. The
 images named in HELD_OUT are never trained on (evaluate.py measures on them).
 
-Usage (repo root; the defaults are the last stage of the shipped model, which fine-tunes earlier
-checkpoints: MODEL_CARD.md lists the chain of commands):
-    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 16 --init CHECKPOINT --adv-start 0
+Usage (repo root; MODEL_CARD.md lists the shipped model's commands, a from-scratch stage and a
+fine-tuning stage that starts from its checkpoint):
+    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 22 --latent-channels 32 --adv-weight 0 \
+        --lr 1e-3 --kl-weight 2e-3 --checkpoint /tmp/image-vae.pt --pool-cache /tmp/image-pool.pt
 Writes models/image/{decoder,reference}.safetensors and tfbend.json (at every checkpoint too); a
 checkpoint (encoder, decoder, discriminator) goes to --checkpoint, numbered copies beside it.
 """
