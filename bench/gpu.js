@@ -76,7 +76,7 @@ async function measure() {
     nn.manualSeed(1);
     image = new tb.BendedModule(tb.createModule("image-decoder").eval());
   }
-  const zImage = tf.randomNormal([1, zoo.IMAGE_LATENT], 0, 1, "float32", 8);
+  const zImage = tf.randomNormal([1, image.module.latentDim], 0, 1, "float32", 8);
   const imageStats = await interleave({ x: timed(() => image.forward(zImage)) });
   result.image = { ...imageStats.x, frameMs: 1000 / FPS, weights: existsSync(join(root, "models/image/tfbend.json")) ? "shipped" : "seeded" };
 

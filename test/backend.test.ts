@@ -211,7 +211,8 @@ else {
   nn.manualSeed(1);
   image = new tb.BendedModule(tb.createModule("image-decoder").eval());
 }
-await put("image", image.forward(tf.tensor2d(signal(2 * tb.zoo.IMAGE_LATENT, 0.7, 2.1), [2, tb.zoo.IMAGE_LATENT])));
+const latentDim = image.module.latentDim;
+await put("image", image.forward(tf.tensor2d(signal(2 * latentDim, 0.7, 2.1), [2, latentDim])));
 writeFileSync(process.env.TFBEND_OUT, JSON.stringify(out));
 process.exit(0);
 `;

@@ -360,6 +360,24 @@ describe.skipIf(!hasChromium)("browser panel (headless Chromium against the plug
     expect(lit).toMatchObject({ w: 64, h: 64 });
     expect(lit.varied).toBeGreaterThan(10);
     await shot("output-image");
+    // the latent box: one slider per dimension for a short latent; for a long one (the spatial
+    // image latent) a heat map of all values where a click picks the dimension one slider edits
+    const { latent } = (await wsCommand("state")).dict as { latent: number[] };
+    if (latent.length <= 32) expect(await page.locator("#latent input[type=range]").count()).toBe(latent.length);
+    else {
+      expect(await page.locator("#latent input[type=range]").count()).toBe(1);
+      const grid = (await page.locator("#latent-grid").boundingBox())!;
+      const rows = Math.ceil(latent.length / 32);
+      await page.mouse.click(grid.x + (5.5 / 32) * grid.width, grid.y + (2.5 / rows) * grid.height); // row 2, column 5
+      expect(await page.textContent("#latent-grid-label")).toBe("z69");
+      const value = await clickSlider("#latent-grid-slider", latent[69] > 0 ? 0.05 : 0.95); // the far end from where it is
+      expect(Math.abs(value - latent[69])).toBeGreaterThan(2);
+      const sent = await until("the edited dimension in the plugin's state", async () => {
+        const now = ((await wsCommand("state")).dict as { latent: number[] }).latent;
+        return Math.abs(now[69] - value) < 1e-3 && now;
+      });
+      expect(sent.filter((v, i) => v !== latent[i])).toHaveLength(1); // only the picked one moved
+    }
     // the Status tab: meters, RTF history, and errors as they arrive
     await tab("status");
     await until("RTF history", async () => Number(await page.textContent("#st2-blocks")) > 10 && (await page.locator("#rtf-plot .uplot").count()) === 1);

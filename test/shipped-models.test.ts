@@ -38,9 +38,15 @@ describe("shipped models", () => {
     const { tensors: weights, metadata } = await tb.io.loadSafetensorsFile(join(models, "image/decoder.safetensors"));
     tf.dispose(Object.values(weights));
     const decoder = await tb.load(join(models, "image"));
-    expect(decoder.metadata).toMatchObject({ kind: "image", latent_dim: "16" });
+    expect(decoder.metadata).toMatchObject({ kind: "image" });
     // the architecture tfbend.json names is the one the training script exported
-    expect((decoder.module as tb.zoo.ImageDecoder).width).toBe(Number(metadata.width));
+    const module = decoder.module as tb.zoo.ImageDecoder;
+    expect(module.width).toBe(Number(metadata.width));
+    expect(module.latentChannels).toBe(Number(metadata.latent_channels ?? 0));
+    expect(module.latentDim).toBe(Number(metadata.latent_dim));
+    expect(ref.z.shape).toEqual([2, module.latentDim]);
+    expect(JSON.parse(metadata.latent_mean)).toHaveLength(module.latentDim);
+    expect(JSON.parse(metadata.latent_std)).toHaveLength(module.latentDim);
     const image = decoder.forward(ref.z);
     expect(image.shape).toEqual([2, 3, 64, 64]);
     expect(maxAbsDiff(image, ref.image)).toBeLessThan(1e-4);
@@ -63,5 +69,32 @@ describe("shipped models", () => {
     expect(Object.keys(wide.stateDict())).toEqual(Object.keys(first.stateDict()));
     expect(() => tb.createModule("image-decoder", { width: 100 })).toThrow(/multiple of 8/);
     expect(() => tb.createModule("image-decoder", { width: "wide" })).toThrow(/must be a number/);
+  });
+
+  it("image-decoder with latentChannels views the latent as a (C, 4, 4) grid: each cell drives its own region", () => {
+    tb.nn.manualSeed(3);
+    const spatial = tb.createModule("image-decoder", { width: 192, latentChannels: 32 }).eval() as tb.zoo.ImageDecoder;
+    expect(spatial.latentDim).toBe(512);
+    expect(spatial.fc.weight.shape).toEqual([192, 32, 3, 3]);
+    // the same net (names and shapes) as the vector-latent decoder of the same width
+    const vector = tb.createModule("image-decoder", { width: 192 }) as tb.zoo.ImageDecoder;
+    const netShapes = (m: tb.zoo.ImageDecoder) => Object.entries(m.stateDict()).filter(([k]) => k.startsWith("net.")).map(([k, t]) => [k, t.shape]);
+    expect(netShapes(spatial)).toEqual(netShapes(vector));
+    const [top, bottom] = tf.tidy(() => {
+      const z = tf.randomNormal([1, 512], 0, 1, "float32", 5);
+      // move only the latent's top-left cell (index c·16 + 0 for every channel c)
+      const cell = tf.tensor2d(Array.from({ length: 512 }, (_, i) => (i % 16 === 0 ? 3 : 0)), [1, 512]);
+      const diff = tf.abs(tf.sub(spatial.forward(tf.add(z, cell)), spatial.forward(z))).sum([0, 1]) as tb.Tensor;
+      // its 16x16 px region changes; the 3x3 convs (one per scale) spread that to at most pixel 46,
+      // so the opposite corner stays exactly the same
+      return [tf.keep(diff.slice([0, 0], [16, 16]).sum()), tf.keep(diff.slice([48, 48], [16, 16]).sum())];
+    });
+    expect(top.dataSync()[0]).toBeGreaterThan(1);
+    expect(bottom.dataSync()[0]).toBe(0);
+    tf.dispose([top, bottom]);
+    expect(() => tb.createModule("image-decoder", { latentChannels: -1 })).toThrow(/latentChannels must be an integer/);
+    expect(() => tb.createModule("image-decoder", { latentChannels: 2.5 })).toThrow(/latentChannels must be an integer/);
+    expect(() => tb.createModule("image-decoder", { latentChannels: "32" })).toThrow(/'latentChannels' must be a number/);
+    expect(() => tb.createModule("image-decoder", { latent_channels: 32 })).toThrow(/unknown option 'latent_channels'/);
   });
 });

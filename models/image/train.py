@@ -1,23 +1,28 @@
 """Train a 64x64 image VAE on crops of photographs and artwork that Debian packages ship; export the decoder.
 
-ImageDecoder(width=W): z (N,16) -> fc -> (N,W,4,4) -> 4x [Upsample(2, nearest) + Conv2d 3x3 +
-BatchNorm2d + LeakyReLU(0.2)] (channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to RGB -> Sigmoid
--> (N,3,64,64) in [0,1]. The module tree is the one the first (procedural) model had, only wider:
-net.2, net.6, net.10 keep their names, so bendings written for it still apply.
-The encoder (not exported) is a strided-conv VAE encoder.
-Loss (against blur; per-pixel losses alone pay a 16-number latent to average the detail away):
-L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight * L1 at 1/2 and 1/4
-resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) + KL_WEIGHT * KL +
-an adversarial hinge term from a small patch discriminator, balanced against the reconstruction
-terms on the decoder's last layer (VQGAN's adaptive weight) times adv_weight.
+ImageDecoder(width=W, latent_channels=C): with C > 0 (the shipped model: C = 32) the latent is
+spatial: z (N, C*16) is viewed as (N, C, 4, 4), one C-vector per 16x16 px region, and fc is a
+Conv2d(C, W, 3, padding=1) on that grid; with C = 0 (the earlier models) z (N, 16) -> fc (Linear)
+-> (N, W, 4, 4). Then 4x [Upsample(2, nearest) + Conv2d 3x3 + BatchNorm2d + LeakyReLU(0.2)]
+(channels W -> W/2 -> W/4 -> W/8) -> Conv2d 3x3 to RGB -> Sigmoid -> (N,3,64,64) in [0,1]. The
+`net` module tree is the one the first (procedural) model had, only wider: net.2, net.6, net.10
+keep their names, so bendings written for it still apply.
+The encoder (not exported) is a strided-conv VAE encoder to a 4x4 map, then a Linear to (mu,
+logvar) for the vector latent, or a 3x3 conv to 2C channels (mu, logvar per cell) for the spatial one.
+Loss (against blur): L1 + edge_weight * L1 between finite-difference gradients + multiscale_weight *
+L1 at 1/2 and 1/4 resolution + spectrum_weight * L1 between log amplitude spectra (phase-free) +
+kl_weight * KL (mean per latent number) + an adversarial hinge term from a small patch
+discriminator, balanced against the reconstruction terms on the decoder's last layer (VQGAN's
+adaptive weight) times adv_weight (0 turns it and the discriminator off).
 
 Data: every .jpg/.png/.webp in the Debian packages listed in PACKAGES (installed with apt-get;
 see MODEL_CARD.md), decoded at several scales, random 64x64 crops with horizontal flips. The
 images named in HELD_OUT are never trained on (evaluate.py measures on them).
 
-Usage (repo root; the defaults are the last stage of the shipped model, which fine-tunes earlier
-checkpoints: MODEL_CARD.md lists the chain of commands):
-    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 16 --init CHECKPOINT --adv-start 0
+Usage (repo root; MODEL_CARD.md lists the shipped model's commands, a from-scratch stage and a
+fine-tuning stage that starts from its checkpoint):
+    nice -n 19 /usr/bin/python3 models/image/train.py --minutes 22 --latent-channels 32 --adv-weight 0 \
+        --lr 1e-3 --kl-weight 2e-3 --checkpoint /tmp/image-vae.pt --pool-cache /tmp/image-pool.pt
 Writes models/image/{decoder,reference}.safetensors and tfbend.json (at every checkpoint too); a
 checkpoint (encoder, decoder, discriminator) goes to --checkpoint, numbered copies beside it.
 """
@@ -52,12 +57,21 @@ HELD_OUT = ["Storm.jpg", "LadyBird.jpg", "city.png", "Kleiber_by_Lukas_Baubkus.j
 SCALES = [96, 144, 224, 320]  # shorter side in pixels before cropping
 
 
+def latent_dim(latent_channels):
+    """Numbers in one latent: LATENT for the vector latent, C x 4 x 4 for the spatial one."""
+    return latent_channels * 16 if latent_channels else LATENT
+
+
 class ImageDecoder(nn.Module):
-    def __init__(self, width=WIDTH):
+    def __init__(self, width=WIDTH, latent_channels=0):
         super().__init__()
         w = [width, width // 2, width // 4, width // 8]
         self.width = width
-        self.fc = nn.Linear(LATENT, width * 4 * 4)
+        self.latent_channels = latent_channels
+        self.latent_dim = latent_dim(latent_channels)
+        # Spatial latent: z (N, C*16) is viewed as (N, C, 4, 4), one C-vector per 16x16 px cell, and fc
+        # is a 3x3 conv on that grid, so each cell places its own edges instead of one code for the crop.
+        self.fc = nn.Conv2d(latent_channels, width, 3, padding=1) if latent_channels else nn.Linear(LATENT, width * 4 * 4)
         self.net = nn.Sequential(
             nn.LeakyReLU(0.2),
             nn.Upsample(scale_factor=2, mode="nearest"),
@@ -78,21 +92,34 @@ class ImageDecoder(nn.Module):
         )
 
     def forward(self, z):
+        if self.latent_channels:
+            return self.net(self.fc(z.view(z.shape[0], self.latent_channels, 4, 4)))
         x = self.fc(z).view(z.shape[0], self.width, 4, 4)
         return self.net(x)
 
 
 class ImageEncoder(nn.Module):
-    def __init__(self):
+    """Strided convs to a 4x4 map; then, for the vector latent, a Linear to (mu, logvar), or, for the
+    spatial latent (latent_channels C), a 3x3 conv to 2C channels: mu and logvar per cell, flattened
+    channel-major as the decoder views them."""
+
+    def __init__(self, latent_channels=0):
         super().__init__()
+        self.latent_channels = latent_channels
         chans = [3, 32, 64, 128, 128]
         layers = []
         for cin, cout in zip(chans[:-1], chans[1:]):  # 64 -> 32 -> 16 -> 8 -> 4
             layers += [nn.Conv2d(cin, cout, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*layers)
-        self.head = nn.Linear(128 * 4 * 4, 2 * LATENT)
+        if latent_channels:
+            self.head = nn.Conv2d(128, 2 * latent_channels, 3, padding=1)
+        else:
+            self.head = nn.Linear(128 * 4 * 4, 2 * LATENT)
 
     def forward(self, x):
+        if self.latent_channels:
+            mu, logvar = self.head(self.net(x)).chunk(2, dim=1)
+            return mu.flatten(1), logvar.flatten(1).clamp(-10, 5)
         h = self.head(self.net(x).flatten(1))
         mu, logvar = h.chunk(2, dim=1)
         return mu, logvar.clamp(-10, 5)
@@ -225,26 +252,29 @@ def export(dec, enc, held, out):
         zs = enc(held)[0]
     lat_mean, lat_std = zs.mean(0).tolist(), zs.std(0).tolist()
     g = torch.Generator().manual_seed(2024)
-    z_ref = torch.randn(2, LATENT, generator=g)
+    z_ref = torch.randn(2, dec.latent_dim, generator=g)
     with torch.no_grad():
         img_ref = dec(z_ref)
-    common = {"latent_dim": str(LATENT), "image_size": str(SIZE), "channels": "3", "range": "[0,1]"}
+    common = {"latent_dim": str(dec.latent_dim), "image_size": str(SIZE), "channels": "3", "range": "[0,1]"}
     dec_path = os.path.join(out, "decoder.safetensors")
     save_file(export_state(dec), dec_path, dict(common, latent_mean=json.dumps(lat_mean), latent_std=json.dumps(lat_std),
-                                               width=str(dec.width)))
+                                               width=str(dec.width), latent_channels=str(dec.latent_channels)))
     save_file({"z": z_ref, "image": img_ref}, os.path.join(out, "reference.safetensors"), dict(common))
     sd, _ = load_file(dec_path)
-    fresh = ImageDecoder(dec.width)
+    fresh = ImageDecoder(dec.width, dec.latent_channels)
     fresh.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
     fresh.eval()
     with torch.no_grad():
         assert torch.equal(fresh(z_ref), img_ref)
+    options = {"width": dec.width}
+    if dec.latent_channels:
+        options["latentChannels"] = dec.latent_channels
     config = {
         "format": "tfbend", "version": 1,
-        "architecture": {"kind": "registered", "name": "image-decoder", "options": {"width": dec.width}},
+        "architecture": {"kind": "registered", "name": "image-decoder", "options": options},
         "weights": "decoder.safetensors", "versions": {}, "currentVersion": "_default", "interpolation": None,
-        "config": None, "traces": {"forward": [[1, LATENT]]},
-        "metadata": {"kind": "image", "description": f"image decoder: latent (1, {LATENT}) -> RGB (1, 3, {SIZE}, {SIZE}) "
+        "config": None, "traces": {"forward": [[1, dec.latent_dim]]},
+        "metadata": {"kind": "image", "description": f"image decoder: latent (1, {dec.latent_dim}) -> RGB (1, 3, {SIZE}, {SIZE}) "
                      "in [0, 1], trained on photographs and artwork from Debian packages; see MODEL_CARD.md"},
     }
     with open(os.path.join(out, "tfbend.json"), "w") as f:
@@ -272,7 +302,7 @@ def cached_pool(path):
 
 def save_checkpoint(path, enc, dec, disc, step, width):
     torch.save({"enc": enc.state_dict(), "dec": dec.state_dict(), "disc": disc.state_dict(), "step": step,
-                "width": width}, path + ".tmp")
+                "width": width, "latent_channels": dec.latent_channels}, path + ".tmp")
     os.replace(path + ".tmp", path)
 
 
@@ -293,6 +323,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--width", type=int, default=WIDTH)
+    ap.add_argument("--latent-channels", type=int, default=0,
+                    help="C > 0: a spatial latent of C x 4 x 4 numbers (fc becomes a 3x3 conv); 0: the vector latent of 16")
+    ap.add_argument("--kl-weight", type=float, default=KL_WEIGHT)
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--checkpoint", default="/tmp/image-vae.pt")
     ap.add_argument("--pool-cache", default="")
@@ -310,7 +343,7 @@ def main():
           f"{len(train_pool)} scaled copies, {time.time() - t_data:.1f}s", flush=True)
     held = crops(np.random.default_rng(12345), held_pool, 64, flip=False)
 
-    enc, dec, disc = ImageEncoder(), ImageDecoder(args.width), PatchDiscriminator()
+    enc, dec, disc = ImageEncoder(args.latent_channels), ImageDecoder(args.width, args.latent_channels), PatchDiscriminator()
     start_step = 0
     if args.init:
         ck = torch.load(args.init)
@@ -341,7 +374,7 @@ def main():
         x = crops(rng, train_pool, args.batch)
         mu, logvar = enc(x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-        y_all = dec(torch.cat([z, torch.randn(args.prior, LATENT)]))
+        y_all = dec(torch.cat([z, torch.randn(args.prior, dec.latent_dim)]))
         y = y_all[:args.batch]
         l1 = (y - x).abs().mean()
         edge = edge_l1(y, x)
@@ -349,7 +382,7 @@ def main():
         fft = spectrum_l1(y, x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).mean()
         rec = l1 + args.edge_weight * edge + args.multiscale_weight * ms + args.spectrum_weight * fft
-        loss = rec + KL_WEIGHT * kl
+        loss = rec + args.kl_weight * kl
         g_adv = torch.zeros(())
         lam = torch.zeros(())
         if args.adv_weight > 0 and step >= args.adv_start:
@@ -360,10 +393,12 @@ def main():
         loss.backward()
         opt.step()
 
-        d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(y_all.detach())).mean()  # hinge
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
+        d_loss = torch.zeros(())
+        if args.adv_weight > 0:  # without the adversarial term the discriminator is not trained (saves ~30% per step)
+            d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(y_all.detach())).mean()  # hinge
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
         step += 1
         with torch.no_grad():
             gx = grad_mag(x)
@@ -404,7 +439,7 @@ def main():
                    decoder_params=n_params(dec), encoder_params=n_params(enc), discriminator_params=n_params(disc),
                    sizes=sizes, latent_mean=[round(v, 4) for v in lat_mean], latent_std=[round(v, 4) for v in lat_std],
                    torch=torch.__version__, threads=args.threads, batch=args.batch, prior=args.prior,
-                   minutes=args.minutes, width=args.width, lr=args.lr, adv_weight=args.adv_weight,
+                   minutes=args.minutes, width=args.width, latent_channels=args.latent_channels, kl_weight=args.kl_weight, lr=args.lr, adv_weight=args.adv_weight,
                    edge_weight=args.edge_weight, multiscale_weight=args.multiscale_weight,
                    spectrum_weight=args.spectrum_weight, init=args.init, init_disc=args.init_disc, images=names)
     print("SUMMARY " + json.dumps(summary))

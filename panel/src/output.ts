@@ -5,6 +5,7 @@
 import type { App, View } from "./app.js";
 import type { Block, ChangeEvent } from "./client.js";
 import { $, fill, fmt, h, throttle } from "./dom.js";
+import { LATENT_RANGE, LatentGrid, MAX_LATENT_SLIDERS } from "./latent-grid.js";
 import { methodIO, type MethodIO } from "./methodio.js";
 import { COLORS, Plot, drawHeat, drawRGB, heatLegend, setLegend } from "./plots.js";
 
@@ -23,6 +24,8 @@ export class OutputView implements View {
   private drawn = -1;
   private plot: Plot | null = null;
   private latentKey = "";
+  /** The latent editor of a long latent (null while the input is sliders, audio or nothing). */
+  private grid: LatentGrid | null = null;
   /** Latent frames, oldest first, each `channels` values. */
   private latentFrames: Float32Array[] = [];
   private readonly legend = heatLegend();
@@ -246,16 +249,24 @@ export class OutputView implements View {
     $("#latent-buttons").hidden = io.input !== "latent";
     if (key !== this.latentKey) {
       this.latentKey = key;
+      this.grid = null;
       fill($("#latent-title"), io.input === "latent" ? "Latent input " : `Input of ${io.method} `, h("span", { class: "muted" }, io.input === "latent" ? `(input · ${io.method})` : `(${io.input === "audio" ? "audio" : "none"})`));
       if (io.input === "audio") {
         fill(box, h("p", { class: "muted", id: "latent-note" }, `${io.method} takes audio (${io.inChannels} channel${io.inChannels === 1 ? "" : "s"}), not latents: send sound with Input below — the microphone or a sound file — or from a patch.`));
       } else if (io.input === "none" || latent.length === 0) {
         fill(box, h("p", { class: "muted", id: "latent-note" }, `${io.method || "This method"} takes no input.`));
+      } else if (latent.length > MAX_LATENT_SLIDERS) {
+        this.grid = new LatentGrid(latent, (values) => this.sendLatent(values));
+        fill(box, this.grid.element);
       } else {
         fill(box, ...latent.map((v, i) => h("label", { class: "latent-row" }, h("span", { class: "mono" }, `z${i}`),
           h("input", { type: "range", class: "slider", min: "-3", max: "3", step: "0.01", value: String(v), dataset: { i: String(i) }, oninput: () => this.sendLatent(this.latentValues()) }),
           h("span", { class: "mono latent-value" }, fmt(v)))));
       }
+    }
+    if (this.grid) {
+      this.grid.update(latent);
+      return;
     }
     box.querySelectorAll<HTMLInputElement>("input").forEach((el, i) => {
       if (document.activeElement !== el && latent[i] !== undefined) el.value = String(latent[i]);
@@ -271,12 +282,16 @@ export class OutputView implements View {
   }
 
   private setLatent(how: "random" | "zero"): void {
-    const inputs = [...document.querySelectorAll<HTMLInputElement>("#latent input")];
-    for (const el of inputs) {
-      // Box–Muller: a standard normal draw, the latent prior
-      const r = Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
-      el.value = String(how === "zero" ? 0 : Math.max(-3, Math.min(3, r)));
+    // Box–Muller: a standard normal draw, the latent prior
+    const draw = () => how === "zero" ? 0
+      : Math.max(-LATENT_RANGE, Math.min(LATENT_RANGE, Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random())));
+    if (this.grid) {
+      this.grid.update(this.grid.current.map(draw));
+      this.sendLatent(this.grid.current);
+      return;
     }
+    const inputs = [...document.querySelectorAll<HTMLInputElement>("#latent input")];
+    for (const el of inputs) el.value = String(draw());
     this.sendLatent(this.latentValues());
   }
 }
