@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as tb from "tfbend";
-import { LatentWalk } from "../dist/control/latent-walk.js";
+import { LatentWalk, latentStatistics } from "../dist/control/latent-walk.js";
 
 const root = join(import.meta.dirname, "..");
 let session: tb.control.Session;
@@ -64,6 +64,72 @@ describe("LatentWalk", () => {
     const walk = new LatentWalk(stats);
     expect(() => walk.walk(0, [1, -2, 0])).toThrow(/walk speed must be in \(0, 100\]/);
     expect(() => walk.walk(Number.NaN, [1, -2, 0])).toThrow(tb.BendingError);
+  });
+});
+
+describe("LatentWalk between anchors", () => {
+  const mean = [0, 0];
+  const std = [1, 1];
+  const anchors = [[1, 0], [0, 1], [-1, 0], [0, -1]];
+
+  it("reads anchors from metadata only where each is a latent of the model's size", () => {
+    const meta = (a: unknown) => ({ latent_mean: JSON.stringify(mean), latent_std: JSON.stringify(std), latent_anchors: JSON.stringify(a) });
+    expect(latentStatistics(meta(anchors), 2)?.anchors).toEqual(anchors);
+    for (const bad of [[[1, 0]], [[1, 0], [0]], [[1, 0], [0, null]], "[1,2]", [[1, 0], [0, 1e400]]]) {
+      const stats = latentStatistics(meta(bad), 2);
+      expect(stats, JSON.stringify(bad)).toMatchObject({ mean, std });
+      expect(stats?.anchors, JSON.stringify(bad)).toBeUndefined();
+    }
+  });
+
+  it("starts at an anchor, reaches the next one every 1/speed seconds, never stays, and repeats from its origin", () => {
+    const walk = new LatentWalk({ mean, std, anchors }, { seed: 5 });
+    walk.speed = 0.5; // two seconds a leg
+    const isAnchor = (p: number[]) => anchors.findIndex((a) => Math.abs(a[0] - p[0]) < 1e-9 && Math.abs(a[1] - p[1]) < 1e-9);
+    const visited = [isAnchor(walk.position)];
+    expect(visited[0]).toBeGreaterThanOrEqual(0);
+    for (let leg = 0; leg < 12; leg++) {
+      const between = walk.step(1); // half way: not at an anchor, on the segment between two
+      expect(isAnchor(between)).toBe(-1);
+      const reached = isAnchor(walk.step(1));
+      expect(reached).toBeGreaterThanOrEqual(0);
+      expect(reached).not.toBe(visited.at(-1));
+      visited.push(reached);
+    }
+    expect(new Set(visited).size).toBeGreaterThan(2);
+    const again = walk.fresh();
+    const first = new LatentWalk({ mean, std, anchors }, { seed: 5 });
+    first.speed = 0.5;
+    expect(again.position).toEqual(first.position);
+    expect(again.step(0.7)).toEqual(first.step(0.7));
+  });
+
+  it("eases out of where `input walk` starts it and into the anchor it goes to", () => {
+    const walk = new LatentWalk({ mean, std, anchors }, { seed: 2 });
+    walk.walk(1, [5, 5]);
+    expect(walk.position).toEqual([5, 5]);
+    const near = walk.step(0.01);
+    const far = walk.step(0.49);
+    // smoothstep: the first hundredth of a leg moves 0.03 % of the way (about 7 units here), half a leg 50 %
+    expect(Math.hypot(near[0] - 5, near[1] - 5)).toBeLessThan(0.01);
+    expect(Math.hypot(far[0] - 5, far[1] - 5)).toBeGreaterThan(2);
+  });
+});
+
+describe("the shipped image model's stream", () => {
+  it("walks between the pictures its anchors decode", async () => {
+    const images = new tb.control.Session({ modelsDir: join(root, "models"), workspace, safety: false });
+    try {
+      expect((await images.execute(["load", "image"])).ok).toBe(true);
+      const anchors = JSON.parse(images.bended!.metadata.latent_anchors) as number[][];
+      expect(anchors.length).toBeGreaterThanOrEqual(2);
+      const nearest = (z: number[]) => Math.min(...anchors.map((a) => Math.max(...a.map((v, i) => Math.abs(v - z[i])))));
+      expect(nearest([...images.latent])).toBeLessThan(1e-6); // it starts on a picture
+      for (let i = 0; i < 30; i++) await images.renderBlock(); // a second at 30 frames/s
+      expect(nearest([...images.latent])).toBeGreaterThan(1e-3); // and moves on towards the next
+    } finally {
+      images.dispose();
+    }
   });
 });
 

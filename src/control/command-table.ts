@@ -62,7 +62,7 @@ export interface CommandContext {
   renderAudio(inFile: string, outFile: string): Promise<string>;
   checkNotRendering(command: string): void;
   readonly streaming: boolean;
-  /** The stream renders ahead (as for a long command) for `ms` of wall clock; false when nothing streams on a clock. */
+  /** The stream keeps 500 ms of blocks (at least 4) rendered ahead for `ms` of wall clock; false when nothing streams on a clock. */
   renderAheadFor(ms: number): boolean;
   startStream(): void;
   stopStream(): void;

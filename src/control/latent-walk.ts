@@ -1,7 +1,10 @@
 // The stream's default input: a slow random walk through the latent space the decoder was
 // trained on. Each dimension follows an Ornstein–Uhlenbeck process around the encoder's latent
 // mean with the encoder's latent std as its spread, so the walk stays where the decoder makes
-// sound and never drifts off. Seeded: a walk restarted from its origin repeats exactly.
+// sound and never drifts off. A model whose latent cells each draw their own region (the image
+// model's spatial latent) would give a patchwork that way: where its metadata holds anchors
+// (`latent_anchors`: latents of real pictures), the walk glides from one anchor to another
+// instead, easing in and out of each. Seeded: a walk restarted from its origin repeats exactly.
 import seedrandom from "seedrandom";
 import { BendingError } from "../errors.js";
 
@@ -9,25 +12,40 @@ import { BendingError } from "../errors.js";
 export const DEFAULT_WALK_SPEED = 0.25;
 /** Fastest walk `input walk` accepts (a new place every 10 ms). */
 export const MAX_WALK_SPEED = 100;
+/** Most anchors a model may declare (each a whole latent). */
+const MAX_ANCHORS = 256;
 
 export interface LatentStatistics {
   mean: number[];
   std: number[];
+  /** Latents the walk goes between (at least two), instead of wandering around the mean. */
+  anchors?: number[][];
 }
 
-/** A model's latent statistics from its metadata (`latent_mean`, `latent_std`: JSON lists), or null. */
+/** A model's latent statistics from its metadata (`latent_mean`, `latent_std`: JSON lists; `latent_anchors`: a list of them), or null. */
 export function latentStatistics(metadata: Record<string, string>, dim: number): LatentStatistics | null {
-  const list = (key: string): number[] | null => {
+  const parse = (key: string): unknown => {
     try {
-      const value: unknown = JSON.parse(metadata[key] ?? "null");
-      return Array.isArray(value) && value.length === dim && value.every((v) => typeof v === "number" && Number.isFinite(v)) ? value : null;
+      return JSON.parse(metadata[key] ?? "null");
     } catch {
       return null;
     }
   };
-  const mean = list("latent_mean");
-  const std = list("latent_std");
-  return mean && std && std.every((s) => s >= 0) ? { mean, std } : null;
+  const isLatent = (value: unknown): value is number[] =>
+    Array.isArray(value) && value.length === dim && value.every((v) => typeof v === "number" && Number.isFinite(v));
+  const mean = parse("latent_mean");
+  const std = parse("latent_std");
+  if (!isLatent(mean) || !isLatent(std) || !std.every((s) => s >= 0)) return null;
+  const anchors = parse("latent_anchors");
+  const usable = Array.isArray(anchors) && anchors.length >= 2 && anchors.length <= MAX_ANCHORS && anchors.every(isLatent);
+  return usable ? { mean, std, anchors: anchors as number[][] } : { mean, std };
+}
+
+/** Where an anchor walk is: on its way from `from` to anchor `to`, `t` of the way (0..1). */
+interface AnchorLeg {
+  from: number[];
+  to: number;
+  t: number;
 }
 
 export class LatentWalk {
@@ -38,10 +56,25 @@ export class LatentWalk {
   walking: boolean;
   speed = DEFAULT_WALK_SPEED;
 
+  /** The leg of an anchor walk (null: the walk wanders around the mean). */
+  private leg: AnchorLeg | null = null;
+
   constructor(readonly stats: LatentStatistics, readonly options: { seed?: number; walking?: boolean } = {}) {
     this.walking = options.walking ?? true;
     this.unit = stats.mean.map(() => 0);
     this.rng = seedrandom(`latent-walk:${options.seed ?? 1}`);
+    const anchors = stats.anchors;
+    if (anchors) {
+      const start = this.pick(-1);
+      this.leg = { from: [...anchors[start]], to: this.pick(start), t: 0 };
+    }
+  }
+
+  /** A seeded anchor other than `not`. */
+  private pick(not: number): number {
+    const count = this.stats.anchors!.length;
+    const i = Math.floor(this.rng() * (not < 0 ? count : count - 1));
+    return not >= 0 && i >= not ? i + 1 : i;
   }
 
   /** The same walk from its origin (a render starts there, so renders repeat). */
@@ -53,6 +86,12 @@ export class LatentWalk {
 
   /** The latent at the walk's position. */
   get position(): number[] {
+    if (this.leg) {
+      const { from, to, t } = this.leg;
+      const target = this.stats.anchors![to];
+      const eased = t * t * (3 - 2 * t); // lingers near each anchor, no jump in speed at one
+      return from.map((v, i) => v + (target[i] - v) * eased);
+    }
     return this.unit.map((u, i) => this.stats.mean[i] + this.stats.std[i] * u);
   }
 
@@ -62,15 +101,29 @@ export class LatentWalk {
       throw new BendingError(`walk speed must be in (0, ${MAX_WALK_SPEED}] (1/s; ${DEFAULT_WALK_SPEED} is slow), got ${speed}`);
     }
     this.speed = speed;
-    this.unit = from.map((v, i) => (this.stats.std[i] > 0 ? (v - this.stats.mean[i]) / this.stats.std[i] : 0));
+    if (this.leg) this.leg = { from: [...from], to: this.leg.to, t: 0 };
+    else this.unit = from.map((v, i) => (this.stats.std[i] > 0 ? (v - this.stats.mean[i]) / this.stats.std[i] : 0));
     this.walking = true;
   }
 
   /** Advances the walk by `seconds` and returns the latent there (exact OU transition, any step size). */
   step(seconds: number): number[] {
+    if (this.leg) return this.stepAnchors(seconds);
     const decay = Math.exp(-this.speed * seconds);
     const spread = Math.sqrt(1 - decay * decay);
     this.unit = this.unit.map((u) => u * decay + spread * this.gaussian());
+    return this.position;
+  }
+
+  /** An anchor walk takes 1/speed seconds from one anchor to the next (4 s at the default speed). */
+  private stepAnchors(seconds: number): number[] {
+    const leg = this.leg!;
+    leg.t += seconds * this.speed;
+    while (leg.t >= 1) {
+      leg.t -= 1;
+      leg.from = [...this.stats.anchors![leg.to]];
+      leg.to = this.pick(leg.to);
+    }
     return this.position;
   }
 

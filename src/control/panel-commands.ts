@@ -255,7 +255,7 @@ export const PANEL_COMMANDS: readonly CommandSpec[] = [
   {
     name: "ahead",
     usage: "ahead <ms>",
-    help: `the stream renders up to a few blocks ahead for <ms> milliseconds (1 to ${MAX_AHEAD_MS}): a burst of CPU beside it on this machine (a browser loading the panel) then delays no block; controls moved meanwhile are heard that much later. 0 when nothing streams on a clock`,
+    help: `the stream keeps 500 ms of blocks (at least 4) rendered ahead for <ms> milliseconds (1 to ${MAX_AHEAD_MS}): a burst of CPU beside it on this machine (a browser loading the panel) then delays no block; controls moved meanwhile are heard up to that much later. 0 when nothing streams on a clock`,
     run: (s, a) => {
       noMore(a, 1, "ahead <ms>");
       const ms = number(a, 0, "ms");

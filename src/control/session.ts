@@ -42,6 +42,12 @@ export { crossfade, declick, DECLICK_SAMPLES, type PreviousState } from "./cross
  * of a load (read, trace, check, compile) may take this many blocks without a block coming late.
  */
 const LOAD_LEAD_BLOCKS = 4;
+/**
+ * How much audio `ahead` keeps rendered ahead (ms, at least LOAD_LEAD_BLOCKS blocks): a browser
+ * loading the panel beside the stream takes both cores of a 2-core machine for about a second,
+ * longer than a load's 4 blocks (186 ms at 2048) carry the stream; 500 ms of blocks carry it through.
+ */
+const AHEAD_LEAD_MS = 500;
 
 export interface SessionOptions {
   /** Folder that load/save/render paths must stay inside. */
@@ -507,7 +513,7 @@ export class Session implements CommandContext, VoiceContext {
 
   renderAheadFor(ms: number): boolean {
     if (!this.streaming || this.takesAudio) return false;
-    const end = this.clock.renderAhead(LOAD_LEAD_BLOCKS);
+    const end = this.clock.renderAhead(Math.max(LOAD_LEAD_BLOCKS, Math.ceil(AHEAD_LEAD_MS / this.blockMs)));
     setTimeout(end, ms);
     return true;
   }
