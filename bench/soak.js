@@ -240,8 +240,8 @@ const switchSentAt = [];
 
 const rows = [];
 const rssSamples = [];
-console.log("| t s | blocks | real-time blocks | received % | dropped | max gap ms | replies | reply p50 ms | reply p99 ms | RSS MB | versions MB | heap MB main / inference | tensor MB |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| t s | blocks | real-time blocks | received % | dropped | max gap ms | replies | reply p50 ms | reply p99 ms | RSS MB | versions MB | heap MB main / inference | tensor MB | wasm MB |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 await new Promise((resolveRun) => {
   const report = setInterval(() => {
     const now = performance.now();
@@ -256,7 +256,7 @@ await new Promise((resolveRun) => {
     const row = { t, blocks, expected, dropped, gap: intervalMaxGap, replies: lat.length, p50: quantile(lat, 0.5) ?? 0, p99: quantile(lat, 0.99) ?? 0, rss, versionMb: Number(status.version_mb ?? 0) };
     rows.push(row);
     intervalMaxGap = 0;
-    console.log(`| ${t.toFixed(0)} | ${blocks} | ${expected.toFixed(0)} | ${((100 * blocks) / expected).toFixed(1)} | ${dropped} | ${row.gap.toFixed(1)} | ${row.replies} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${rss.toFixed(0)} | ${row.versionMb.toFixed(1)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} / ${status.heap_mb ?? "?"} | ${status.tensor_mb ?? "?"} |`);
+    console.log(`| ${t.toFixed(0)} | ${blocks} | ${expected.toFixed(0)} | ${((100 * blocks) / expected).toFixed(1)} | ${dropped} | ${row.gap.toFixed(1)} | ${row.replies} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${rss.toFixed(0)} | ${row.versionMb.toFixed(1)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} / ${status.heap_mb ?? "?"} | ${status.tensor_mb ?? "?"} | ${status.wasm_mb ?? "?"} |`);
     if (now >= end) {
       clearInterval(report);
       resolveRun();

@@ -23,6 +23,11 @@ const HEARTBEAT_MS = 250;
 export type ToWorker = { id: number; atoms: Atom[]; quiet?: true; data?: Float32Array } | { id: number; audio: AudioChunk } | { close: true };
 
 if (parentPort) {
+  /** The wasm backend's linear memory (it grows and never shrinks), 0 on another backend. */
+  const wasmHeapMb = (): number => {
+    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+    return heap ? Number((heap.byteLength / 2 ** 20).toFixed(1)) : 0;
+  };
   const port = parentPort;
   const options = workerData as SessionOptions & { model?: string; restore?: RestoreState };
   const session = new Session(options);
@@ -36,6 +41,7 @@ if (parentPort) {
       ...session.status(),
       tensor_mb: Number((tf.memory().numBytes / 2 ** 20).toFixed(1)),
       heap_mb: Number((getHeapStatistics().used_heap_size / 2 ** 20).toFixed(1)),
+      wasm_mb: wasmHeapMb(),
     };
     const delta: Record<string, Atom> = {};
     for (const [key, value] of Object.entries(now)) if (sent[key] !== value) delta[key] = value;
