@@ -514,7 +514,7 @@ export class Session implements CommandContext, VoiceContext {
   renderAheadFor(ms: number): boolean {
     if (!this.streaming || this.takesAudio) return false;
     const end = this.clock.renderAhead(Math.max(LOAD_LEAD_BLOCKS, Math.ceil(AHEAD_LEAD_MS / this.blockMs)));
-    setTimeout(end, ms);
+    setTimeout(end, ms).unref(); // a lead never keeps a closing process alive
     return true;
   }
 
