@@ -1,7 +1,7 @@
 // Rendering: one block of output from the next input (live audio or the latent's ramp)
 // with the current bendings, controls and version, crossfaded from the state before a
 // change and declicked at the join; and renders of many blocks into a workspace file.
-import { tf, type Tensor } from "../tf.js";
+import { takeFloats, tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { writePng, writeWav } from "../formats/media.js";
 import type { OutputBlock } from "../protocol/frame.js";
@@ -117,14 +117,10 @@ export class BlockRenderer {
     const channels = (out.shape[0] ?? 1) * (out.shape[1] ?? 1);
     const { sampleRate, latentGain } = session;
     this.leaving = (async () => {
-      try {
-        const block = Float32Array.from((await out.data()) as Float32Array);
-        const data = fadeFrames !== null ? keepPrefix(block, channels, fadeFrames * spec.inRatio) : block;
-        if (latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= latentGain;
-        return { data, channels, sampleRate };
-      } finally {
-        out.dispose();
-      }
+      const block = await takeFloats(out);
+      const data = fadeFrames !== null ? keepPrefix(block, channels, fadeFrames * spec.inRatio) : block;
+      if (latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= latentGain;
+      return { data, channels, sampleRate };
     })().catch(() => null);
   }
 
@@ -344,10 +340,9 @@ export class BlockRenderer {
       // Read back asynchronously: GPU backends cannot read synchronously in Node.
       const readable = session.kind === "image" ? tf.tidy(() => tf.transpose(out, [0, 2, 3, 1])) : out;
       try {
-        data = Float32Array.from((await readable.data()) as Float32Array);
+        data = await takeFloats(readable);
       } finally {
-        readable.dispose();
-        out.dispose();
+        out.dispose(); // the image's transpose was read, not the output itself
       }
     } finally {
       step?.end();

@@ -1,7 +1,7 @@
 // `render <in.wav> <out.wav>`: a sound file through a method that takes audio, offline and
 // as fast as the model runs, block by block on a fresh copy of the streaming state: the
 // same samples as streaming the file, and a stream that runs meanwhile is left as it was.
-import { tf, type Tensor } from "../tf.js";
+import { takeFloats, tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import { readWav, writeWav } from "../formats/media.js";
 import type { StreamingState } from "../nn/streaming-state.js";
@@ -95,12 +95,7 @@ export async function renderAudioFile(sources: FileRenderSources, inPath: string
       } finally {
         tensor.dispose();
       }
-      let samples: Float32Array;
-      try {
-        samples = Float32Array.from((await result.data()) as Float32Array);
-      } finally {
-        result.dispose();
-      }
+      const samples = await takeFloats(result);
       if (sources.safetyEnabled()) safety.process(samples);
       out.set(samples, b * block * spec.outChannels);
       // Let other commands (and the stream's blocks) run between blocks of a long render.

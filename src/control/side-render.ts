@@ -2,7 +2,7 @@
 // stream's state (its own streamed past, its own latent walk, its own safety stage), one
 // block at a time in the room the stream leaves between its blocks, so that the stream goes
 // on exactly as it would have without the render.
-import { tf, type Tensor } from "../tf.js";
+import { takeFloats, tf, type Tensor } from "../tf.js";
 import type { BendedModule } from "../bended/bended-module.js";
 import { SafetyStage } from "./safety.js";
 import type { SessionModel } from "./session-model.js";
@@ -107,12 +107,7 @@ export async function renderBesideStream(sources: SideRenderSources, blocks: num
       } finally {
         input.dispose();
       }
-      let data: Float32Array;
-      try {
-        data = Float32Array.from((await result.data()) as Float32Array);
-      } finally {
-        result.dispose();
-      }
+      const data = await takeFloats(result);
       if (session.methodSpec()?.inRatio !== 1 && session.latentGain !== 1) for (let i = 0; i < data.length; i++) data[i] *= session.latentGain;
       if (sources.safetyEnabled()) safety.process(data);
       out.set(data.subarray(0, blockSamples), b * blockSamples);
