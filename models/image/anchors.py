@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 from safetensors_io import load_file, save_file  # noqa: E402
 from train import HELD_OUT, SCALES, SIZE, load_pool  # noqa: E402
-from evaluate import grad_mag, load_any, tiles  # noqa: E402
+from evaluate import fit_latent, grad_mag, load_any, tiles  # noqa: E402
 
 MIN_DETAIL = 0.01  # mean gradient magnitude; the held-out crops average 0.027
 
@@ -49,19 +49,6 @@ def draw_crops(pool, k, seed):
         if len(chosen) == k:
             break
     return torch.stack(chosen)
-
-
-def project(dec, x, z0, steps):
-    z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=0.05)
-    for p in dec.parameters():
-        p.requires_grad_(False)
-    for _ in range(steps):
-        loss = (dec(z) - x).pow(2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return z.detach()
 
 
 def smoothstep(t):
@@ -85,7 +72,7 @@ def main():
     mean = torch.tensor(json.loads(meta["latent_mean"]), dtype=torch.float32)
     train_pool, _, _ = load_pool(set(HELD_OUT))
     x = draw_crops(train_pool, args.k, args.seed)
-    z = project(dec, x, mean.expand(args.k, dim), args.steps)
+    z = fit_latent(dec, x, mean.expand(args.k, dim), args.steps)
     with torch.no_grad():
         rec = dec(z)
     mse = (rec - x).pow(2).mean().item()

@@ -77,7 +77,8 @@ def band_ratios(y, x):
     return out
 
 
-def project(dec, x, z0=None, steps=PROJECT_STEPS):
+def fit_latent(dec, x, z0=None, steps=PROJECT_STEPS):
+    """The latent whose decoding is closest to x (per-pixel MSE): Adam (lr 0.05) on z from z0 (default 0)."""
     z = (torch.zeros(x.shape[0], dec.latent_dim) if z0 is None else z0.clone()).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=0.05)
     for p in dec.parameters():
@@ -87,8 +88,13 @@ def project(dec, x, z0=None, steps=PROJECT_STEPS):
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return z.detach()
+
+
+def project(dec, x, z0=None, steps=PROJECT_STEPS):
+    """x as the decoder draws it from its fitted latent."""
     with torch.no_grad():
-        return dec(z)
+        return dec(fit_latent(dec, x, z0, steps))
 
 
 def tiles(rows, pad=2):
