@@ -137,15 +137,20 @@ describe("BlockRelease", () => {
   });
 });
 
+/** A session on the shipped models (tfbend from dist/, imported when a test needs it), without the output limiter. */
+async function shippedSession(prefix: string) {
+  const tb = await import("tfbend");
+  await tb.tf.ready();
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const session = new tb.control.Session({ workspace: mkdtempSync(join(tmpdir(), prefix)), modelsDir: join(import.meta.dirname, "../models"), safety: false });
+  return { session, parseLine: tb.control.parseLine };
+}
+
 describe("a long command while streaming", () => {
   it("has the stream render ahead while it holds the thread (weightstats over every weight)", async () => {
-    const tb = await import("tfbend");
-    await tb.tf.ready();
-    const { Session, parseLine } = tb.control;
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const session = new Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-long-")), modelsDir: join(import.meta.dirname, "../models"), safety: false });
+    const { session, parseLine } = await shippedSession("tfbend-long-");
     try {
       for (const line of ["load audio decode", "stream start"]) expect((await session.execute(parseLine(line))).ok, line).toBe(true);
       const ahead: number[] = [];
@@ -180,13 +185,7 @@ describe("a long command while streaming", () => {
 
 describe("ahead: a client asks the stream to render ahead", () => {
   it("renders ahead for the time asked, then plays on time again; bad values change nothing", async () => {
-    const tb = await import("tfbend");
-    await tb.tf.ready();
-    const { Session, parseLine } = tb.control;
-    const { mkdtempSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const session = new Session({ workspace: mkdtempSync(join(tmpdir(), "tfbend-ahead-")), modelsDir: join(import.meta.dirname, "../models"), safety: false });
+    const { session, parseLine } = await shippedSession("tfbend-ahead-");
     try {
       expect((await session.execute(parseLine("load audio decode"))).ok).toBe(true);
       // nothing streams: nothing to render ahead of
