@@ -349,12 +349,15 @@ describe("live audio input", () => {
     session.onBlock(() => blocks++);
     session.startStream();
     const tone = sweep(0.1);
+    let fed = 0;
     const feed = async (n: number) => {
       for (let i = 0; i < n; i++) {
         const reply = session.receiveAudio({ source: "test", sampleRate: RATE, channels: 1, data: Float32Array.from(tone.subarray(0, BLOCK)), arrival: control.wallClockMs() });
         expect(reply.ok, String(reply.values[0])).toBe(true);
+        fed++;
         if (i % 3 === 0) await session.execute(["set", "keep", (i % 10) / 10]);
-        await until("block", () => blocks > 0 && Number(session.status().input_queued) === 0);
+        // the block of this input sent (the queue empties when its render starts, before it is sent)
+        await until("block", () => blocks >= fed && Number(session.status().input_queued) === 0);
       }
     };
     await feed(10);
