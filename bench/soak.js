@@ -1,12 +1,15 @@
-// npm run soak -- --minutes N [--engine native|wasm|auto]: the plugin process on the shipped audio model, streaming,
+// npm run soak -- --minutes N [--engine native|wasm|auto]: the plugin process (`tfbend serve`, started
+// here as its own process, as a user runs it) on the shipped audio model, streaming,
 // while ~1,000 control messages a second arrive (set, get, status, interpolate,
 // bend/unbend, write with the version cap, version delete) over WebSocket and OSC, and
 // WebSocket clients connect and leave. All on 127.0.0.1; stops by itself after N minutes.
 // Every 10 s: blocks received vs real time, dropped, max gap, reply p50/p99, RSS; at the
-// end the totals and the RSS slope after the first minute.
+// end the totals and the RSS slope after the first minute. RSS is the plugin process's (its `status`
+// rss_mb), not this load generator's.
 // --switch-models S: every S seconds, `load` alternately a second audio model (the
 // TorchScript fixture rave_like.ts, copied into the workspace) and the shipped `audio`
 // while the stream runs; the switch replies are listed at the end.
+import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +20,7 @@ import WebSocket from "ws";
 import * as tb from "tfbend";
 import { fmt, quantile } from "./util.js";
 
-const { control, transports } = tb;
+const { transports } = tb;
 const { values: opts } = parseArgs({
   options: {
     minutes: { type: "string", default: "1" },
@@ -40,18 +43,34 @@ const workspace = mkdtempSync(join(tmpdir(), "tfbend-soak-"));
 const SECOND_MODEL = "rave_like.ts";
 if (SWITCH_S > 0) copyFileSync(new URL("../test/fixtures/torchscript/rave_like.ts", import.meta.url).pathname, join(workspace, SECOND_MODEL));
 
-const engine = await control.Engine.start({
-  modelsDir: new URL("../models", import.meta.url).pathname,
-  workspace,
-  model: "audio",
-  maxVersions: MAX_VERSIONS,
-  engine: opts.engine,
+// The plugin as a user starts it, on ports the system picks (it prints them).
+const plugin = spawn(process.execPath, [new URL("../dist/cli.js", import.meta.url).pathname, "serve",
+  "--osc-port", "0", "--ws-port", "0", "--workspace", workspace, "--models", new URL("../models", import.meta.url).pathname,
+  "--max-versions", String(MAX_VERSIONS), "--engine", opts.engine], { stdio: ["ignore", "pipe", "inherit"] });
+let pluginExited = false;
+let stopping = false;
+plugin.once("exit", (code, signal) => {
+  pluginExited = true;
+  if (!stopping) {
+    console.error(`the plugin exited during the soak (code ${code}, signal ${signal})`);
+    process.exit(1);
+  }
 });
-console.log(`engine ${engine.status().engine} (--engine ${opts.engine}), backend ${engine.status().backend}`);
-const oscServer = new transports.OscServer(engine, { host: "127.0.0.1", port: 0 });
-const wsServer = new transports.WsServer(engine, { host: "127.0.0.1", port: 0 });
-await Promise.all([oscServer.ready, wsServer.ready]);
-const url = `ws://127.0.0.1:${wsServer.port}`;
+const ports = await new Promise((resolve, reject) => {
+  let text = "";
+  const onData = (chunk) => {
+    text += chunk;
+    const m = /OSC on udp:\/\/[^:]+:(\d+)\s+WebSocket on ws:\/\/[^:]+:(\d+)/.exec(text);
+    if (!m) return;
+    plugin.stdout.off("data", onData);
+    plugin.stdout.resume();
+    console.log(text.split("\n").filter((l) => l.startsWith("tfbend: engine")).join("\n"));
+    resolve({ osc: Number(m[1]), ws: Number(m[2]) });
+  };
+  plugin.stdout.setEncoding("utf8").on("data", onData);
+  plugin.once("exit", () => reject(new Error(`the plugin exited before it listened:\n${text}`)));
+});
+const url = `ws://127.0.0.1:${ports.ws}`;
 const open = async () => {
   const socket = new WebSocket(url);
   await new Promise((resolve, reject) => {
@@ -61,7 +80,6 @@ const open = async () => {
   return socket;
 };
 const BEND_KEEP = ["bend", "net_7_conv1", "mask", "prob", "@keep=0.5", "dim", -2];
-await engine.execute(BEND_KEEP);
 
 // --- the listener: blocks as a patch receives them ------------------------------------
 const listener = await open();
@@ -99,7 +117,15 @@ const errorKinds = new Set();
 control1.on("message", (data, binary) => {
   if (binary) return;
   const m = JSON.parse(String(data));
-  if (m.type !== "reply" || !pending.has(m.id)) return;
+  if (m.type !== "reply") return;
+  if (m.command === "status" && m.ok && m.dict) sampleStatus(m.dict);
+  const waiter = waiters.get(m.id);
+  if (waiter) {
+    waiters.delete(m.id);
+    waiter(m);
+    return;
+  }
+  if (!pending.has(m.id)) return;
   const { t0, command } = pending.get(m.id);
   pending.delete(m.id);
   const ms = performance.now() - t0;
@@ -112,6 +138,14 @@ control1.on("message", (data, binary) => {
     const why = `${m.command}: ${m.values[0]}`;
     if (!errorKinds.has(why) && errorKinds.size < 10) errorKinds.add(why);
   }
+});
+/** Replies awaited by `command` (setup and teardown), by id. */
+const waiters = new Map();
+/** One command outside the measured traffic; resolves with its reply. */
+const command = (cmd, args = []) => new Promise((resolve) => {
+  const id = nextId++;
+  waiters.set(id, resolve);
+  control1.send(JSON.stringify({ cmd, args, id }));
 });
 /** --switch-models: each `load` reply (when, how long, ok, what it said). */
 const switchReplies = [];
@@ -137,7 +171,7 @@ udp.on("message", (data) => {
 });
 const oscSend = (command, atoms) => {
   oscTimes.push(performance.now());
-  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: transports.toOscArgs(atoms) }, { metadata: true }), oscServer.port, "127.0.0.1");
+  udp.send(osc.writePacket({ address: `/tfbend/${command}`, args: transports.toOscArgs(atoms) }, { metadata: true }), ports.osc, "127.0.0.1");
   sent++;
 };
 
@@ -203,7 +237,9 @@ async function churnOnce() {
 }
 
 // --- run -------------------------------------------------------------------------------
-await engine.execute(["stream", "start"]);
+for (const reply of [await command(BEND_KEEP[0], BEND_KEEP.slice(1)), await command("stream", ["start"])]) {
+  if (!reply.ok) throw new Error(`${reply.command}: ${reply.values.join(" ")}`);
+}
 const t0 = performance.now();
 runStart = t0;
 const end = t0 + MINUTES * 60_000;
@@ -222,41 +258,45 @@ const churn = setInterval(() => void churnOnce(), 200);
 const modelSwitches = SWITCH_S > 0 ? setInterval(switchModel, SWITCH_S * 1000) : null;
 
 // Late blocks: the session's `dropped` starts again at 0 with each model (and thread), so it is
-// sampled often and every fall counts what it had reached.
+// read from every `status` reply (about 150 a second) and every fall counts what it had reached.
 let lateBefore = 0;
 let lateLast = 0;
 const lateNow = () => lateBefore + lateLast;
 /** When (s into the run) the late count went up, to tell late blocks at a switch from the others. */
 const lateAt = [];
-const lateSampler = setInterval(() => {
+/** The plugin's last status (memory columns of the report). */
+let lastStatus = {};
+function sampleStatus(status) {
+  lastStatus = status;
   const before = lateNow();
-  const dropped = Number(engine.status().dropped ?? 0);
+  const dropped = Number(status.dropped ?? 0);
   if (dropped < lateLast) lateBefore += lateLast;
   lateLast = dropped;
   for (let i = before; i < lateNow(); i++) lateAt.push((performance.now() - t0) / 1000);
-}, 50);
+}
 /** --switch-models: when each `load` was sent (s into the run). */
 const switchSentAt = [];
 
 const rows = [];
 const rssSamples = [];
-console.log("| t s | blocks | real-time blocks | received % | dropped | max gap ms | replies | reply p50 ms | reply p99 ms | RSS MB | versions MB | heap MB main / inference | tensor MB | wasm MB |");
+console.log("| t s | blocks | real-time blocks | received % | dropped | max gap ms | replies | reply p50 ms | reply p99 ms | plugin RSS MB | versions MB | inference heap MB | tensor MB | wasm MB |");
 console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 await new Promise((resolveRun) => {
   const report = setInterval(() => {
     const now = performance.now();
     const t = (now - t0) / 1000;
-    const status = engine.status();
+    const status = lastStatus;
     const lat = intervalLatencies.sort((a, b) => a - b);
     intervalLatencies = [];
-    const rss = process.memoryUsage().rss / 2 ** 20;
+    const rss = Number(status.rss_mb ?? NaN);
     rssSamples.push([t, rss]);
     const expected = (t * 1000) / blockMs;
-    const dropped = lateNow() + seqGaps + wsServer.dropped;
+    // frames the server skipped for a slow reader show as gaps in the block sequence
+    const dropped = lateNow() + seqGaps;
     const row = { t, blocks, expected, dropped, gap: intervalMaxGap, replies: lat.length, p50: quantile(lat, 0.5) ?? 0, p99: quantile(lat, 0.99) ?? 0, rss, versionMb: Number(status.version_mb ?? 0) };
     rows.push(row);
     intervalMaxGap = 0;
-    console.log(`| ${t.toFixed(0)} | ${blocks} | ${expected.toFixed(0)} | ${((100 * blocks) / expected).toFixed(1)} | ${dropped} | ${row.gap.toFixed(1)} | ${row.replies} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${rss.toFixed(0)} | ${row.versionMb.toFixed(1)} | ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} / ${status.heap_mb ?? "?"} | ${status.tensor_mb ?? "?"} | ${status.wasm_mb ?? "?"} |`);
+    console.log(`| ${t.toFixed(0)} | ${blocks} | ${expected.toFixed(0)} | ${((100 * blocks) / expected).toFixed(1)} | ${dropped} | ${row.gap.toFixed(1)} | ${row.replies} | ${fmt(row.p50)} | ${fmt(row.p99)} | ${rss.toFixed(0)} | ${row.versionMb.toFixed(1)} | ${status.heap_mb ?? "?"} | ${status.tensor_mb ?? "?"} | ${status.wasm_mb ?? "?"} |`);
     if (now >= end) {
       clearInterval(report);
       resolveRun();
@@ -266,10 +306,10 @@ await new Promise((resolveRun) => {
 clearInterval(traffic);
 clearInterval(versions);
 clearInterval(churn);
-clearInterval(lateSampler);
 if (modelSwitches) clearInterval(modelSwitches);
-await engine.execute(["stream", "stop"]);
-await new Promise((r) => setTimeout(r, 500));
+// the stream's figures before it stops (a stop or a switch starts them again)
+const finalStatus = (await command("status")).dict;
+await command("stream", ["stop"]);
 
 /** Least-squares slope of RSS (MB per minute) over the samples after the first minute. */
 function slope(samples) {
@@ -284,13 +324,13 @@ function slope(samples) {
 const seconds = (performance.now() - t0) / 1000;
 const q = (xs, p) => quantile([...xs].sort((a, b) => a - b), p) ?? 0;
 const all = [...allLatencies.set, ...allLatencies.get, ...allLatencies.other];
-const status = engine.status();
+const status = finalStatus;
 console.log("");
-console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${lateNow() + seqGaps + wsServer.dropped} (late ${lateNow()}, seq gaps ${seqGaps}, skipped by the server ${wsServer.dropped}); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
+console.log(`${seconds.toFixed(0)} s: ${blocks} blocks received, ${((100 * blocks) / ((seconds * 1000) / blockMs)).toFixed(1)}% of real time; dropped ${lateNow() + seqGaps} (late ${lateNow()}, seq gaps ${seqGaps}, which include frames the server skipped); max gap ${maxGap.toFixed(1)} ms (block ${blockMs.toFixed(1)} ms)`);
 console.log(`control: ${sent} sent (${(sent / seconds).toFixed(0)}/s), ${answered} answered, ${errors} errors, ${writes} writes (cap ${MAX_VERSIONS}); ${churned} connections churned (${churnFailures} failed)`);
 if (errorKinds.size) console.log(`error replies (first kinds): ${[...errorKinds].join(" | ")}`);
 console.log(`reply ms: all p50 ${fmt(q(all, 0.5))} p99 ${fmt(q(all, 0.99))}; set p50 ${fmt(q(allLatencies.set, 0.5))} p99 ${fmt(q(allLatencies.set, 0.99))}; get p50 ${fmt(q(allLatencies.get, 0.5))} p99 ${fmt(q(allLatencies.get, 0.99))}`);
-console.log(`stream RTF p50 ${status.rtf_p50} p95 ${status.rtf_p95}; RSS ${rssSamples[0]?.[1].toFixed(0)} → ${rssSamples.at(-1)?.[1].toFixed(0)} MB, slope after the first minute ${slope(rssSamples).toFixed(2)} MB/min`);
+console.log(`stream RTF p50 ${status.rtf_p50} p95 ${status.rtf_p95}; plugin RSS ${rssSamples[0]?.[1].toFixed(0)} → ${rssSamples.at(-1)?.[1].toFixed(0)} MB, slope after the first minute ${slope(rssSamples).toFixed(2)} MB/min`);
 
 if (SWITCH_S > 0) {
   const ok = switchReplies.filter((r) => r.ok).length;
@@ -305,7 +345,9 @@ if (lateAt.length > 0) console.log(`late blocks at t = ${lateAt.map((t) => t.toF
 udp.close();
 listener.terminate();
 control1.terminate();
-oscServer.close();
-await wsServer.close();
-await engine.close();
+stopping = true;
+if (!pluginExited) {
+  plugin.kill("SIGTERM");
+  await new Promise((r) => plugin.once("exit", r));
+}
 process.exit(0);

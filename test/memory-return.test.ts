@@ -3,7 +3,11 @@
 // 25% of what it was before the large model was loaded. Measured in a child process
 // (bench/memory-return.js), whose RSS is the plugin's alone.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as tb from "tfbend";
 import { describe, expect, it } from "vitest";
 
 describe("memory returns", () => {
@@ -16,4 +20,26 @@ describe("memory returns", () => {
     expect(result.fresh).toMatch(/memory of a model no longer loaded returns.*model small restored/);
     expect(result.after).toBeLessThan(result.before * 1.25);
   }, 300_000);
+});
+
+describe("status reports memory", () => {
+  it("rss_mb is the process's resident memory, read when status answers; the inference thread's heap, tensors and wasm heap beside it", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-status-memory-"));
+    const engine = await tb.control.Engine.start({ workspace, modelsDir: fileURLToPath(new URL("../models", import.meta.url)), model: "audio" });
+    try {
+      const status = (await engine.execute(["status"])).dict as Record<string, number>;
+      const rss = process.memoryUsage.rss() / 2 ** 20;
+      expect(status.rss_mb).toBeGreaterThan(rss * 0.8);
+      expect(status.rss_mb).toBeLessThan(rss * 1.25);
+      for (const field of ["heap_mb", "tensor_mb", "wasm_mb"]) expect(status[field], field).toBeGreaterThan(0);
+      // a patch watching for a leak sees a fresh figure each time, not one cached with the thread's last report
+      const held = new Float64Array(64 * 2 ** 20 / 8).fill(1);
+      const after = (await engine.execute(["status"])).dict as Record<string, number>;
+      expect(after.rss_mb - status.rss_mb).toBeGreaterThan(40);
+      expect(held[held.length - 1]).toBe(1);
+    } finally {
+      await engine.close();
+      rmSync(workspace, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -53,7 +53,7 @@ const WATCHDOG_TICK_MS = 250;
  */
 const MEMORY_SLACK = 1.25;
 const MEMORY_SLACK_MB = 128;
-const rssMb = (): number => process.memoryUsage().rss / 2 ** 20;
+const rssMb = (): number => process.memoryUsage.rss() / 2 ** 20;
 
 /** Starts the thread that hosts the session, with `workerData` (the shipped worker unless a test wraps it). */
 export type StartThread = (workerData: EngineOptions) => Worker;
@@ -288,8 +288,10 @@ export class Engine {
     if (atoms.length === 1 && atoms[0] === "status" && Object.keys(this.lastStatus).length > 0) {
       const listed = Object.entries(this.limits).map(([name, value]): [string, Atom] => [name, value === Infinity ? "none" : value]);
       const limits = Object.fromEntries(listed.map(([name, value]) => [`limit_${name}`, value]));
-      const values = Object.entries({ ...this.lastStatus, ...limits }).flat();
-      return Promise.resolve({ command: "status", ok: true, values, dict: { ...this.lastStatus, ...limits, limits: Object.fromEntries(listed) } });
+      // the whole process's resident memory, read now (a patch or the soak watches it for a slow leak)
+      const memory = { rss_mb: Number(rssMb().toFixed(1)) };
+      const values = Object.entries({ ...this.lastStatus, ...memory, ...limits }).flat();
+      return Promise.resolve({ command: "status", ok: true, values, dict: { ...this.lastStatus, ...memory, ...limits, limits: Object.fromEntries(listed) } });
     }
     const fast = this.restarting || data !== undefined ? null : this.mirror.answer(atoms);
     if (fast) {
