@@ -3,6 +3,7 @@
 // silently changed; lowerings cannot be registered twice.
 import { describe, expect, it } from "vitest";
 import * as tb from "tfbend";
+import { polyphaseBias, polyphaseFilter } from "../dist/native/polyphase.js";
 
 const { tf, nn, F, native } = tb;
 
@@ -72,5 +73,40 @@ describe("native compiler", () => {
     expect(() => native.registerFunctionLowering("add", () => 0)).toThrow(/already registered/);
     expect(() => native.registerModuleLowering(nn.Conv1d, () => 0)).toThrow(/already registered/);
     expect(() => native.registerBendingLowering(tb.Scale, ({ x }) => x)).toThrow(/already registered/);
+  });
+});
+
+describe("transposed convs as polyphase convs", () => {
+  /** PyTorch's ConvTranspose1d before cropping: y[co][l·stride + k] += x[ci][l]·w[ci][co][k]. */
+  function transposed(x: Float32Array[], w: Float32Array, [cin, cout, kernel]: number[], stride: number): Float64Array[] {
+    const length = x[0].length;
+    const y = Array.from({ length: cout }, () => new Float64Array((length - 1) * stride + kernel));
+    for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) for (let l = 0; l < length; l++) for (let k = 0; k < kernel; k++) {
+      y[co][l * stride + k] += x[ci][l] * w[(ci * cout + co) * kernel + k];
+    }
+    return y;
+  }
+
+  it("the phase filters, correlated over the input padded by taps−1 and interleaved, give every output sample", () => {
+    for (const [cin, cout, kernel, stride] of [[3, 2, 4, 2], [2, 3, 8, 4], [2, 2, 5, 2], [1, 1, 16, 16], [2, 2, 3, 1], [2, 1, 3, 4]]) {
+      const random = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + kernel) * 0.5);
+      const w = random(cin * cout * kernel);
+      const x = Array.from({ length: cin }, (_, c) => random(5).map((v) => v + c));
+      const { data, shape, taps } = polyphaseFilter(w, [cin, cout, kernel], stride);
+      expect(shape).toEqual([cout * stride, cin, taps]);
+      expect(taps).toBe(Math.ceil(kernel / stride));
+      const frames = x[0].length + taps - 1;
+      const at = (ci: number, t: number) => (t >= 0 && t < x[0].length ? x[ci][t] : 0);
+      const want = transposed(x, w, [cin, cout, kernel], stride);
+      for (let co = 0; co < cout; co++) {
+        for (let q = 0; q < frames; q++) for (let r = 0; r < stride; r++) {
+          let sum = 0;
+          for (let ci = 0; ci < cin; ci++) for (let m = 0; m < taps; m++) sum += at(ci, q + m - (taps - 1)) * data[((co * stride + r) * cin + ci) * taps + m];
+          const t = q * stride + r;
+          expect(sum, `cin ${cin} cout ${cout} K ${kernel} stride ${stride}: y[${co}][${t}]`).toBeCloseTo(t < want[co].length ? want[co][t] : 0, 5);
+        }
+      }
+    }
+    expect(Array.from(polyphaseBias(Float32Array.of(1, 2), 3))).toEqual([1, 1, 1, 2, 2, 2]);
   });
 });

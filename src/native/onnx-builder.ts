@@ -39,6 +39,8 @@ export class OnnxGraphBuilder {
   private readonly used = new Set<string>();
   private readonly int64Constants = new Map<string, string>();
   private readonly floatScalars = new Map<number, string>();
+  /** Each float initializer's values by name, for lowerings that rearrange a constant (a filter) at build time. */
+  private readonly floatConstants = new Map<string, { data: Float32Array; dims: readonly number[] }>();
 
   /** A value name from `base` not used before. */
   fresh(base: string): string {
@@ -69,7 +71,13 @@ export class OnnxGraphBuilder {
     const name = this.fresh(base);
     const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.initializers.push({ name, dataType: FLOAT, dims: [...dims], rawData: raw });
+    this.floatConstants.set(name, { data, dims: [...dims] });
     return name;
+  }
+
+  /** The values of `name` when it is a float initializer (not an input or a computed value). */
+  constantValues(name: string): Float32Array | undefined {
+    return this.floatConstants.get(name)?.data;
   }
 
   /** A float32 scalar initializer, shared by value. */
@@ -118,11 +126,14 @@ export class OnnxGraphBuilder {
   }
 
   encode(): Uint8Array {
+    // a constant a lowering replaced (a filter rearranged at build time) is not written
+    const read = new Set([...this.nodes.flatMap((n) => n.input ?? []), ...this.outputs.map((o) => o.name)]);
+    const initializer = this.initializers.filter((t) => read.has(t.name ?? ""));
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: "tfbend",
       opsetImport: [{ domain: "", version: OPSET }],
-      graph: { name: "tfbend", node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: { name: "tfbend", node: this.nodes, initializer, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }

@@ -4,6 +4,7 @@
 import { BendingError } from "../errors.js";
 import type { Node } from "../graph/graph.js";
 import { float, type OnnxGraphBuilder } from "./onnx-builder.js";
+import { polyphaseBias, polyphaseFilter } from "./polyphase.js";
 import {
   axis, isComplexValue, isTensorValue, NotCompilable, registerFunctionLowering, registerMethodLowering, tensorArg,
   type FunctionLowering, type LoweredArg, type LoweringContext, type TensorValue,
@@ -151,7 +152,33 @@ export function convTranspose(b: OnnxGraphBuilder, x: TensorValue, w: TensorValu
     kernel_shape: kernel, strides: ints(spec.stride, kernel.length, 1), dilations: ints(spec.dilation, kernel.length, 1),
     pads: [...p, ...p], output_padding: ints(spec.outputPadding, kernel.length, 0), group: typeof spec.groups === "number" ? spec.groups : 1,
   };
-  return value(b.op1("ConvTranspose", [x.name, w.name, ...(bias ? [bias.name] : [])], attrs), outShape);
+  const phased = kernel.length === 1 && attrs.group === 1 && attrs.dilations[0] === 1 ? polyphaseConvTranspose1d(b, x, w, bias, attrs.strides[0], p[0], outShape) : null;
+  return phased ?? value(b.op1("ConvTranspose", [x.name, w.name, ...(bias ? [bias.name] : [])], attrs), outShape);
+}
+
+/**
+ * A ConvTranspose1d whose filter (and bias) are constants, as a Conv with one output channel per
+ * phase and an interleave of the phases (polyphase.ts); null when they are not constants (a
+ * filter bent by a live control is fed per block) or the output reaches past what the conv computes.
+ */
+function polyphaseConvTranspose1d(b: OnnxGraphBuilder, x: TensorValue, w: TensorValue, bias: TensorValue | null, stride: number, padding: number, outShape: readonly number[]): TensorValue | null {
+  const weight = b.constantValues(w.name);
+  const biasValues = bias === null ? null : b.constantValues(bias.name);
+  if (weight === undefined || biasValues === undefined) return null;
+  const [n, , length] = x.shape;
+  const cout = w.shape[1];
+  const outLength = outShape[2];
+  const filter = polyphaseFilter(weight, w.shape, stride);
+  const frames = length + filter.taps - 1;
+  if (padding + outLength > frames * stride) return null;
+  const channels = cout * stride;
+  const phaseWeight = value(b.floatConstant("polyphase_weight", filter.data, filter.shape), filter.shape);
+  const phaseBias = biasValues === null ? null : value(b.floatConstant("polyphase_bias", polyphaseBias(biasValues, stride), [channels]), [channels]);
+  const phases = conv(b, x, phaseWeight, phaseBias, { padding: filter.taps - 1 }, [n, channels, frames]);
+  const split = reshape(b, phases, [n, cout, stride, frames]);
+  const interleaved = value(b.op1("Transpose", [split.name], { perm: [0, 1, 3, 2] }), [n, cout, frames, stride]);
+  const full = reshape(b, interleaved, [n, cout, frames * stride]);
+  return padding === 0 && outLength === frames * stride ? full : narrow(b, full, 2, padding, outLength);
 }
 
 /** PyTorch linear (weight [out, in]). */
