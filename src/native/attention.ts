@@ -3,6 +3,7 @@
 // (held as float, a bool mask cannot be told from a float one here, so it is refused).
 import { NotCompilable, registerFunctionLowering, tensorArg, type TensorValue } from "./lowering.js";
 import { nodeShape } from "./ops.js";
+import { ONNX_TYPE } from "./onnx-builder.js";
 
 registerFunctionLowering("scaled_dot_product_attention", (ctx, args) => {
   const b = ctx.builder;
@@ -16,7 +17,7 @@ registerFunctionLowering("scaled_dot_product_attention", (ctx, args) => {
     const l = q.shape[q.shape.length - 2];
     const s = k.shape[rank - 2];
     const keep = new Float32Array(l * s).map((_, i) => (Math.floor(i / s) >= i % s ? 1 : 0));
-    const mask = b.op1("Cast", [b.floatConstant("causal", keep, [l, s])], { to: 9 });
+    const mask = b.op1("Cast", [b.floatConstant("causal", keep, [l, s])], { to: ONNX_TYPE.BOOL });
     scores = b.op1("Where", [mask, scores, b.scalar(-Infinity)]);
   }
   const out: TensorValue = { name: b.op1("MatMul", [b.op1("Softmax", [scores], { axis: -1 }), v.name]), shape: nodeShape(ctx.node) };

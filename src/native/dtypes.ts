@@ -6,7 +6,7 @@
 // and factories with a dtype (arange, linspace, full, rfftfreq) become constants computed the
 // way the wasm op computes them.
 import { tf, type Tensor } from "../tf.js";
-import type { OnnxGraphBuilder } from "./onnx-builder.js";
+import { ONNX_TYPE, type OnnxGraphBuilder } from "./onnx-builder.js";
 import {
   axis, floatData, NotCompilable, registerFunctionLowering, tensorArg,
   type FunctionLowering, type LoweredArg, type LoweringContext, type TensorValue,
@@ -14,11 +14,7 @@ import {
 import { broadcast, nodeShape } from "./ops.js";
 import { frequencyValues } from "../torchscript/ops-torch2.js";
 
-/** ONNX element types used here. */
-const ONNX_FLOAT = 1;
-const ONNX_INT32 = 6;
-const ONNX_INT64 = 7;
-const ONNX_BOOL = 9;
+const { FLOAT: ONNX_FLOAT, INT32: ONNX_INT32, INT64: ONNX_INT64, BOOL: ONNX_BOOL } = ONNX_TYPE;
 
 function value(name: string, shape: readonly number[]): TensorValue {
   return { name, shape };
@@ -35,7 +31,7 @@ export function asIndices(b: OnnxGraphBuilder, x: TensorValue): string {
 }
 
 /** A bool (or int) ONNX value back to the float32 the graph carries. */
-function toFloat(b: OnnxGraphBuilder, name: string, shape: readonly number[]): TensorValue {
+export function toFloat(b: OnnxGraphBuilder, name: string, shape: readonly number[]): TensorValue {
   return value(b.op1("Cast", [name], { to: ONNX_FLOAT }), shape);
 }
 

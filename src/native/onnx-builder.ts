@@ -6,8 +6,10 @@ import onnxProto from "onnx-proto";
 const { onnx } = onnxProto;
 
 export const OPSET = 17;
-const FLOAT = 1;
-const INT64 = 7;
+/** ONNX's element types (TensorProto.DataType), for initializers, inputs and Cast. */
+export const ONNX_TYPE = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, DOUBLE: 11 } as const;
+const FLOAT = ONNX_TYPE.FLOAT;
+const INT64 = ONNX_TYPE.INT64;
 
 /** A float attribute (plain numbers are integer attributes). */
 export interface FloatAttr {
