@@ -127,6 +127,23 @@ describe("the shipped image model's stream", () => {
       expect(nearest([...images.latent])).toBeLessThan(1e-6); // it starts on a picture
       for (let i = 0; i < 30; i++) await images.renderBlock(); // a second at 30 frames/s
       expect(nearest([...images.latent])).toBeGreaterThan(1e-3); // and moves on towards the next
+      // `input random` jumps to a picture (an anchor), not to a patchwork of independent cells, and holds it
+      const drawn = new Set<number>();
+      for (let i = 0; i < 12; i++) {
+        const reply = await images.execute(["input", "random"]);
+        expect(reply.ok).toBe(true);
+        expect(reply.values[0]).toBe("random");
+        const z = reply.values.slice(1).map(Number);
+        expect(z).toEqual([...images.latent]);
+        const at = anchors.findIndex((a) => a.every((v, j) => Math.abs(v - z[j]) < 1e-9));
+        expect(at).toBeGreaterThanOrEqual(0);
+        drawn.add(at);
+      }
+      expect(drawn.size).toBeGreaterThan(2); // different pictures, not one
+      expect((await images.execute(["status"])).dict).toMatchObject({ input: "hold" });
+      const held = [...images.latent];
+      await images.renderBlock();
+      expect([...images.latent]).toEqual(held);
     } finally {
       images.dispose();
     }
@@ -169,13 +186,28 @@ describe("the first sound", () => {
       ["input walk fast", /walk speed must be a number, got the word 'fast'/],
       ["input walk 1 2", /too many arguments; usage: input walk \[speed\]/],
       ["input hold 1", /too many arguments/],
-      ["input", /missing latent values; usage: input <latent values\.\.\.> \| input walk \[speed\] \| input hold/],
+      ["input", /missing latent values; usage: input <latent values\.\.\.> \| input walk \[speed\] \| input hold \| input random/],
     ] as const) {
       const reply = await run(line);
       expect(reply.ok, line).toBe(false);
       expect(String(reply.values[0])).toMatch(message);
     }
     expect(session.latent).toEqual([0, 1, 0, 0, 0, 0, 0, 0]);
+    // `input random` on a model with latent statistics and no anchors: mean + std · N(0, 1), held
+    const stats = { mean: JSON.parse(session.bended!.metadata.latent_mean) as number[], std: JSON.parse(session.bended!.metadata.latent_std) as number[] };
+    const units: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const reply = await run("input random");
+      expect(reply.values).toEqual(["random", ...session.latent]);
+      units.push(...session.latent.map((v, j) => (v - stats.mean[j]) / stats.std[j]));
+    }
+    const mean = units.reduce((a, b) => a + b, 0) / units.length;
+    const sd = Math.sqrt(units.reduce((a, b) => a + (b - mean) ** 2, 0) / units.length);
+    expect(Math.abs(mean)).toBeLessThan(0.25);
+    expect(sd).toBeGreaterThan(0.8);
+    expect(sd).toBeLessThan(1.2);
+    expect((await run("status")).dict).toMatchObject({ input: "hold" });
+    expect(String((await run("input random 2")).values[0])).toMatch(/too many arguments; usage: input random/);
     expect((await run("input walk")).values).toEqual(["walk", 0.25]);
   });
 

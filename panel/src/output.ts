@@ -5,7 +5,7 @@
 import type { App, View } from "./app.js";
 import type { Block, ChangeEvent } from "./client.js";
 import { $, fill, fmt, h, throttle } from "./dom.js";
-import { LATENT_RANGE, LatentGrid, MAX_LATENT_SLIDERS } from "./latent-grid.js";
+import { LatentGrid, MAX_LATENT_SLIDERS } from "./latent-grid.js";
 import { methodIO, type MethodIO } from "./methodio.js";
 import { COLORS, Plot, drawHeat, drawRGB, heatLegend, setLegend } from "./plots.js";
 
@@ -36,7 +36,8 @@ export class OutputView implements View {
   scheduled = 0;
   private readonly times: number[] = [];
   private io: MethodIO | null = null;
-  private readonly sendLatent = throttle((values: number[]) => void this.app.run("input", ...values.map((v) => Number(v.toFixed(3)))), 50);
+  // values as they are: rounding here would move the dimensions nobody touched (an anchor's, a patch's)
+  private readonly sendLatent = throttle((values: number[]) => void this.app.run("input", ...values), 50);
 
   constructor(private readonly app: App) {
     const volume = h("input", { type: "range", id: "volume", class: "slider short", min: "0", max: "1", step: "0.01", value: "0.6" });
@@ -56,7 +57,7 @@ export class OutputView implements View {
         h("p", { id: "out-hint", class: "muted small" })),
       h("section", { class: "box", id: "in-box" },
         h("div", { class: "box-head" }, h("h3", { id: "latent-title" }, "Latent input ", h("span", { class: "muted" }, "(input)")),
-          h("span", { id: "latent-buttons" }, h("button", { onclick: () => this.setLatent("random") }, "Random"), " ", h("button", { onclick: () => this.setLatent("zero") }, "Zero"))),
+          h("span", { id: "latent-buttons" }, h("button", { onclick: () => void this.setLatent("random") }, "Random"), " ", h("button", { onclick: () => void this.setLatent("zero") }, "Zero"))),
         h("div", { id: "latent", class: "latent" })));
     $("#listen").addEventListener("click", () => void this.toggleListen());
     $("#stream").addEventListener("click", () => this.toggleStream());
@@ -281,17 +282,22 @@ export class OutputView implements View {
     return values;
   }
 
-  private setLatent(how: "random" | "zero"): void {
-    // Box–Muller: a standard normal draw, the latent prior
-    const draw = () => how === "zero" ? 0
-      : Math.max(-LATENT_RANGE, Math.min(LATENT_RANGE, Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random())));
+  private async setLatent(how: "random" | "zero"): Promise<void> {
+    let values: number[];
+    if (how === "random") {
+      // the plugin draws where the model's outputs lie (an anchor picture, its latent statistics)
+      const reply = await this.app.run("input", "random");
+      if (!reply.ok) return;
+      values = reply.values.slice(1).map(Number);
+    } else {
+      values = (this.grid ? this.grid.current : this.latentValues()).map(() => 0);
+      this.sendLatent(values);
+    }
     if (this.grid) {
-      this.grid.update(this.grid.current.map(draw));
-      this.sendLatent(this.grid.current);
+      this.grid.update(values);
       return;
     }
-    const inputs = [...document.querySelectorAll<HTMLInputElement>("#latent input")];
-    for (const el of inputs) el.value = String(draw());
-    this.sendLatent(this.latentValues());
+    document.querySelectorAll<HTMLInputElement>("#latent input").forEach((el, i) => (el.value = String(values[i] ?? 0)));
+    document.querySelectorAll<HTMLElement>("#latent .latent-value").forEach((el, i) => (el.textContent = fmt(values[i] ?? 0, 3)));
   }
 }

@@ -53,6 +53,7 @@ export interface CommandContext {
   setLatent(values: number[]): void;
   walkLatent(speed: number): void;
   holdLatent(): void;
+  randomLatent(): number[];
 
   // output: files and the stream
   render(file: string, seconds: number): Promise<string>;

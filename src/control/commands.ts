@@ -405,8 +405,8 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "input",
-    usage: "input <latent values...> | input walk [speed] | input hold",
-    help: `the latent the stream and renders decode: fixed values (one per latent dimension), a slow random walk over the model's latent statistics (the default; speed in 1/s, default ${DEFAULT_WALK_SPEED}), or hold where the walk is`,
+    usage: "input <latent values...> | input walk [speed] | input hold | input random",
+    help: `the latent the stream and renders decode: fixed values (one per latent dimension), a slow random walk over the model's latent statistics (the default; speed in 1/s, default ${DEFAULT_WALK_SPEED}), hold where the walk is, or a random latent that fits the model (one of its anchors, else a draw from its latent statistics, else N(0, 1)), held`,
     run: (s, a) => {
       if (a[0] === "walk") {
         noMore(a, 2, "input walk [speed]");
@@ -418,7 +418,11 @@ export const CORE_COMMANDS: readonly CommandSpec[] = [
         s.holdLatent();
         return { values: ["hold", ...s.latent] };
       }
-      if (a.length === 0) throw new BendingError("missing latent values; usage: input <latent values...> | input walk [speed] | input hold");
+      if (a[0] === "random") {
+        noMore(a, 1, "input random");
+        return { values: ["random", ...s.randomLatent()] };
+      }
+      if (a.length === 0) throw new BendingError("missing latent values; usage: input <latent values...> | input walk [speed] | input hold | input random");
       s.setLatent(a.map((_, i) => number(a, i, `latent value ${i + 1}`)));
       return { values: [a.length] };
     },

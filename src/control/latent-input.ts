@@ -51,6 +51,14 @@ export class LatentInput {
     return walk;
   }
 
+  /** `input random`: the latent jumps to a seeded draw that fits the model (LatentWalk.draw) and stays there. */
+  random(model: string): number[] {
+    const walk = this.requireWalk(model);
+    this.target = walk.draw();
+    walk.walking = false;
+    return this.target;
+  }
+
   /** `input hold`: the latent stays where the walk has brought it. */
   hold(model: string): void {
     this.requireWalk(model).walking = false;

@@ -106,6 +106,16 @@ export class LatentWalk {
     this.walking = true;
   }
 
+  /**
+   * A latent where this model's outputs lie (`input random`): one of its anchors (pictures it was
+   * trained on) where it declares them, else mean + std · N(0, 1) per dimension: for a spatial
+   * latent, independent draws per cell decode to a patchwork, an anchor to a picture.
+   */
+  draw(): number[] {
+    if (this.stats.anchors) return [...this.stats.anchors[this.pick(-1)]];
+    return this.stats.mean.map((m, i) => m + this.stats.std[i] * this.gaussian());
+  }
+
   /** Advances the walk by `seconds` and returns the latent there (exact OU transition, any step size). */
   step(seconds: number): number[] {
     if (this.leg) return this.stepAnchors(seconds);

@@ -465,6 +465,12 @@ export class Session implements CommandContext, VoiceContext {
     this.latentInput.walkAt(speed, this.modelName);
   }
 
+  /** `input random`: a latent drawn where the model's outputs lie (an anchor, or its latent statistics). */
+  randomLatent(): number[] {
+    this.requireModel();
+    return this.latentInput.random(this.modelName);
+  }
+
   holdLatent(): void {
     this.requireModel();
     this.latentInput.hold(this.modelName);
