@@ -58,7 +58,8 @@ export class CompiledMethod {
   constructor(
     private readonly runtime: OrtRuntime,
     private readonly session: BindingSession,
-    private readonly model: CompiledModel,
+    /** What the runs need of the compiled model; its ONNX bytes are not kept (ONNX Runtime parsed them). */
+    private readonly model: Omit<CompiledModel, "bytes">,
     private readonly bended: BendedModule,
     readonly fn: string,
     readonly inputShapes: number[][],
@@ -268,13 +269,14 @@ export async function compileMethod(bended: BendedModule, fn: string, inputShape
   waitedMs += await waited(between);
   const session = runtime.createSession();
   const threads = options.threads ?? 1;
-  const bytes = model.bytes;
+  // the encoded model is as large as the weights: it lives only until ONNX Runtime has read it
+  const { bytes, ...compiled } = model;
   await session.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
     intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
     // Errors only: an optimiser's note (an unused initializer) on every recompile would flood the log.
     logSeverityLevel: 3,
   });
-  return new CompiledMethod(runtime, session, model, bended, fn, inputShapes, key, performance.now() - started - waitedMs, bytes.byteLength, buildMs);
+  return new CompiledMethod(runtime, session, compiled, bended, fn, inputShapes, key, performance.now() - started - waitedMs, bytes.byteLength, buildMs);
 }
 
 /**
