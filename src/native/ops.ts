@@ -164,7 +164,7 @@ export function convTranspose(b: OnnxGraphBuilder, x: TensorValue, w: TensorValu
 function polyphaseConvTranspose1d(b: OnnxGraphBuilder, x: TensorValue, w: TensorValue, bias: TensorValue | null, stride: number, padding: number, outShape: readonly number[]): TensorValue | null {
   const weight = b.constantValues(w.name);
   const biasValues = bias === null ? null : b.constantValues(bias.name);
-  if (weight === undefined || biasValues === undefined) return null;
+  if (weight === undefined || biasValues === undefined || x.shape.length !== 3 || outShape.length !== 3) return null;
   const [n, , length] = x.shape;
   const cout = w.shape[1];
   const outLength = outShape[2];
