@@ -5,7 +5,7 @@
 // and script instances (modules). Errors name the method and the source file:line.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
-import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./parser.js";
+import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./syntax.js";
 import { bindDefaults, findOp, type OpDef } from "./ops.js";
 import { checkListLength, type CallContext } from "./context.js";
 import { formatValue } from "./strings.js";
