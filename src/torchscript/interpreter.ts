@@ -6,7 +6,9 @@
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { ClassDef, Expr, FunctionDef, Loc, ParsedFile, Stmt } from "./syntax.js";
-import { bindDefaults, findOp, type OpDef } from "./ops.js";
+import { bindDefaults, findOp, type OpDef } from "./op-table.js";
+// every op family registered before the first lookup
+import "./ops.js";
 import { checkListLength, type CallContext } from "./context.js";
 import { formatValue } from "./strings.js";
 import { atCallSite, trackingCallSites } from "./call-sites.js";
