@@ -1,4 +1,4 @@
-// Walking the parsed expressions of TorchScript code (parser.ts): one expression's direct children.
+// Walking the parsed expressions of TorchScript code (syntax.ts): one expression's direct children.
 import type { Expr } from "./syntax.js";
 
 /** The expressions directly inside `e`. */

@@ -8,6 +8,8 @@ import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import * as F from "../nn/functional.js";
 import { dispatch } from "../nn/hooks.js";
+// the first table's families register before these, whichever file is loaded first
+import "./ops.js";
 import { registerOp as op, registerTensorOp as tensorOp } from "./op-table.js";
 import { floatOf, numberArg as num, tensorArg as T, tfDtype } from "./op-args.js";
 
