@@ -22,7 +22,8 @@ import { resolveControl, type Controllable } from "../bending/parameter.js";
 import type { TargetState } from "../bending/callback.js";
 import { TorchScriptModule, type TorchScriptRoot } from "../torchscript/module.js";
 import { currentCallSite, withCallSites, type CallSite } from "../torchscript/call-sites.js";
-import { parseWholeExpression, type Expr, type Stmt } from "../torchscript/parser.js";
+import { parseWholeExpression } from "../torchscript/parser.js";
+import type { Expr, Stmt } from "../torchscript/syntax.js";
 
 /**
  * One statement to add to a code file: after `line` (1-based) when the statement there

@@ -3,7 +3,7 @@
 // export of bent models (load/torchscript-activations.ts) reads it to write an activation
 // bending into the code right after the statement that computes the activation. Off by
 // default: evaluating a call costs one flag test then.
-import type { Expr, FunctionDef } from "./parser.js";
+import type { Expr, FunctionDef } from "./syntax.js";
 
 export interface CallSite {
   /** The call expression (a node of the parsed code: compare by identity). */

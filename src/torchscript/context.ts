@@ -43,6 +43,13 @@ export function checkStringLength(length: number, what: string, ctx?: CallContex
   else if (!(length <= CALL_LIMITS.stringLength)) throw new BendingError(`${what} would build a string of ${length} characters (at most ${CALL_LIMITS.stringLength.toLocaleString("en")})`);
 }
 
+/** Counts one loop iteration or call against the top-level call's budget. */
+export function countStep(ctx: CallContext): void {
+  if (++ctx.steps > ctx.budget.limits.steps) {
+    throw new BendingError(`the model ran more than ${ctx.budget.limits.steps.toLocaleString("en")} loop iterations and calls in one call (an endless loop?)`);
+  }
+}
+
 export class CallContext {
   readonly frames: unknown[][] = [];
   /** Loop iterations and calls so far, against STEP_BUDGET. */

@@ -3,7 +3,7 @@
 // `if animal not in self._valid_animals_: return -1`), which TorchScript prints as
 // `_valid_animals_ = self._valid_animals_` ... `torch.__contains__(_valid_animals_, animal)`.
 // That list attribute holds the choices.
-import type { Expr, FunctionDef, Stmt } from "./parser.js";
+import type { Expr, FunctionDef, Stmt } from "./syntax.js";
 import { childExprs } from "./expr-walk.js";
 
 

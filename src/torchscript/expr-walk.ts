@@ -1,5 +1,5 @@
-// Walking the parsed expressions of TorchScript code (parser.ts): one expression's direct children.
-import type { Expr } from "./parser.js";
+// Walking the parsed expressions of TorchScript code (syntax.ts): one expression's direct children.
+import type { Expr } from "./syntax.js";
 
 /** The expressions directly inside `e`. */
 export function childExprs(e: Expr): Expr[] {

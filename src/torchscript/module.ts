@@ -13,7 +13,8 @@ import { CallContext, type RandomSource, type StateOwner } from "./context.js";
 import { CALL_LIMITS, type CallLimits } from "./budget.js";
 import { checkExposedName } from "./exposed-names.js";
 import { checkMethodOutput, checkMethodParams } from "./output-check.js";
-import { SCRIPT_INSTANCE, type Program, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
+import type { Program } from "./interpreter.js";
+import { SCRIPT_INSTANCE, type ScriptClass, type ScriptInstance, type Value } from "./script-class.js";
 import { ScriptObjectInstance } from "./objects.js";
 import { enumListAttribute } from "./enum-attributes.js";
 

@@ -6,7 +6,7 @@
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { CallContext } from "./context.js";
-import { SCRIPT_INSTANCE, type ScriptClass, type ScriptInstance, type Value } from "./interpreter.js";
+import { SCRIPT_INSTANCE, type ScriptClass, type ScriptInstance, type Value } from "./script-class.js";
 
 export class ScriptObjectInstance implements ScriptInstance {
   readonly [SCRIPT_INSTANCE] = true;

@@ -2,13 +2,16 @@
 // every layout (torch.lstm/gru: batch-first or not, stacked, bidirectional; their cells),
 // stft's `center` overload and istft (torchaudio's spectrogram code), rfftfreq/fftfreq,
 // scaled_dot_product_attention, grad-mode switches, linspace with a dtype. Registered into
-// ops.ts's table when load.ts imports this file (the table refuses a name defined twice, so
+// op-table.ts's table when load.ts imports this file (the table refuses a name defined twice, so
 // `gru`, `stft` and `linspace` live here only). Each op is one call_function node for a tracer.
 import { tf, type Tensor } from "../tf.js";
 import { BendingError } from "../errors.js";
 import * as F from "../nn/functional.js";
 import { dispatch } from "../nn/hooks.js";
-import { floatOf, numberArg as num, registerOp as op, registerTensorOp as tensorOp, tensorArg as T, tfDtype } from "./ops.js";
+// the first table's families register before these, whichever file is loaded first
+import "./ops.js";
+import { registerOp as op, registerTensorOp as tensorOp } from "./op-table.js";
+import { floatOf, numberArg as num, tensorArg as T, tfDtype } from "./op-args.js";
 
 type Value = unknown;
 const FACTORY = "dtype=None, layout=None, device=None, pin_memory=None";
