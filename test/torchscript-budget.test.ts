@@ -32,6 +32,7 @@ const HOSTILE = [
   method("slices", "", ["s = \"abcdefgh\"", "return [s[1:7:2], s[-3:], \"-\".join([s[0:2], s[6:]])]"], "List[str]"),
   method("zeros", ",\n    n: int,\n    size: int", ["l = annotate(List[Tensor], [])", "for i in range(n):", "  _0 = torch.append(l, torch.zeros([size, size]))", "return torch.len(l)"]),
   method("ones", ",\n    n: int,\n    size: int", ["l = annotate(List[Tensor], [])", "for i in range(n):", "  _0 = torch.append(l, torch.ones([size, size]))", "return torch.len(l)"]),
+  method("compares", ",\n    n: int,\n    size: int", ["x = torch.zeros([size, size])", "b = x > 0.5", "for i in range(n):", "  b = x > 0.5", "return n"]),
   method("lists", ",\n    n: int", ["l = torch.mul([0], 900000)", "q = [1]", "for i in range(n):", "  q = torch.add(l, [i])", "return torch.len(q)"]),
 ].join("");
 
@@ -94,6 +95,17 @@ describe("a call into the model's code is bounded", () => {
     expect(y.shape).toEqual([1, 2, 8]);
     tf.dispose([x, y]);
     expect(tf.memory().numTensors).toBe(before.numTensors);
+    root.dispose();
+  });
+
+  it("comparison operators are charged like any other op: a loop of nothing but x > 0.5 on a 1024 x 1024 tensor is refused at the byte budget", async () => {
+    const root = tb.torchscript.moduleFromArchive(await withMethods(HOSTILE));
+    const before = tf.memory();
+    const message = refused(() => root.invoke("compares", [3000, 1024]));
+    expect(message).toMatch(/would take the call past 1,073,741,824 bytes allocated \(the per-call memory budget\)/);
+    expect(message).toMatch(where("compares"));
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(root.invoke("compares", [3, 64])).toBe(3);
     root.dispose();
   });
 

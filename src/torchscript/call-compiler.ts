@@ -175,7 +175,7 @@ export abstract class CallCompiler extends ExpressionCompiler {
           const n = name(f) as string;
           if (isInstance(o)) return o.getField(n, f.ctx);
           if (dflt !== undefined) return dflt(f);
-          return valueAttribute(o, n);
+          return valueAttribute(o, n, f.ctx);
         };
       }
       case "hasattr": {

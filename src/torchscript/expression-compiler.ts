@@ -6,7 +6,7 @@
 import { tf } from "../tf.js";
 import { BendingError } from "../errors.js";
 import type { Expr, Loc } from "./syntax.js";
-import { bindDefaults, findOp } from "./op-table.js";
+import { findOp } from "./op-table.js";
 import type { CallContext } from "./context.js";
 import { atCallSite, trackingCallSites } from "./call-sites.js";
 import { isInstance, type CompiledFunction, type Eval, type ScriptClass, type ScriptInstance, type Value } from "./script-class.js";
@@ -87,13 +87,13 @@ export abstract class ExpressionCompiler {
         if (ops.length === 1) {
           const [a, b] = operands;
           const op = ops[0];
-          return (f) => op(a(f), b(f));
+          return (f) => op(a(f), b(f), f.ctx);
         }
         return (f) => {
           let left = operands[0](f);
           for (let i = 0; i < ops.length; i++) {
             const right = operands[i + 1](f);
-            if (!truthy(ops[i](left, right))) return false;
+            if (!truthy(ops[i](left, right, f.ctx))) return false;
             left = right;
           }
           return true;
@@ -158,7 +158,7 @@ export abstract class ExpressionCompiler {
     return (f) => {
       const o = obj(f);
       if (isInstance(o)) return o.getField(name, f.ctx);
-      return valueAttribute(o, name);
+      return valueAttribute(o, name, f.ctx);
     };
   }
 
@@ -176,12 +176,13 @@ const BINARY: Record<string, string> = {
   "&": "__and__", "|": "__or__", "^": "__xor__", "<<": "__lshift__", ">>": "__rshift__",
 };
 
-function compareFn(op: string): (a: Value, b: Value) => Value {
+/** A comparison; tensor comparisons are ops charged to the call's budget like any other. */
+function compareFn(op: string): (a: Value, b: Value, ctx: CallContext) => Value {
   const byOp: Record<string, string> = { "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge" };
   if (op in byOp) {
     const def = findOp(byOp[op])!;
     const bound = new BoundOp(def, byOp[op]);
-    return (a, b) => bound.call([a, b], null as unknown as CallContext);
+    return (a, b, ctx) => bound.call([a, b], ctx);
   }
   switch (op) {
     case "is": return (a, b) => a === b;
@@ -193,10 +194,10 @@ function compareFn(op: string): (a: Value, b: Value) => Value {
 }
 
 /** `x.shape`, `x.dtype`, ... on non-module values. */
-export function valueAttribute(o: Value, name: string): Value {
+export function valueAttribute(o: Value, name: string, ctx: CallContext): Value {
   if (o instanceof tf.Tensor) {
     const def = findOp(name === "shape" ? "size" : name === "T" ? "t" : `prim::${name}`);
-    if (def !== null) return def.fn(bindDefaults(def, [o]), null as unknown as CallContext);
+    if (def !== null) return new BoundOp(def, name).call([o], ctx);
   }
   throw new BendingError(`${describe(o)} has no attribute '${name}'`);
 }

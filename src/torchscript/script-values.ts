@@ -3,6 +3,7 @@
 // an error. Apart from the compilers because every one of them (and no grammar) needs it.
 import { tf } from "../tf.js";
 import { BendingError } from "../errors.js";
+import { pyEquals } from "../util/python.js";
 import { isInstance, type Value } from "./script-class.js";
 
 /** Python truthiness (a tensor must have one element). */
@@ -15,12 +16,6 @@ export function truthy(v: Value): boolean {
   if (v instanceof Map) return v.size > 0;
   if (typeof v === "string") return v.length > 0;
   return Boolean(v);
-}
-
-/** Python equality for the values TorchScript compares (numbers, strings, None, lists). */
-export function pyEquals(a: Value, b: Value): boolean {
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
-  return a === b;
 }
 
 export function contains(container: Value, item: Value): boolean {
@@ -68,10 +63,3 @@ export function isOfType(v: Value, type: string): boolean {
   }
 }
 
-/** Keeps the compiler's tensor constants alive with the program; frees them with it. */
-export function disposeValues(values: Value[]): void {
-  for (const v of values) {
-    if (v instanceof tf.Tensor) v.dispose();
-    else if (Array.isArray(v)) disposeValues(v);
-  }
-}
