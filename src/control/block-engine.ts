@@ -132,10 +132,12 @@ export class NativeBlockEngine implements BlockEngine {
    * `room()`: whether the thread has time now for a compile's synchronous part before the next block is due.
    * `lead(ms)`: has the stream render ahead so that `ms` of work on this thread delays no block; resolves
    * when it has, with the function that ends the lead (see StreamClock.renderAhead).
+   * `between`: waits, between a recompile's steps, until the stream has caught up (its lead whole again).
    */
   constructor(
     private readonly room: () => boolean = () => true,
     private readonly lead: (ms: number) => Promise<() => void> = () => Promise.resolve(() => undefined),
+    private readonly between: BetweenSteps = () => Promise.resolve(),
   ) {}
 
   private newCache(): NativeMethodCache {
@@ -225,7 +227,7 @@ export class NativeBlockEngine implements BlockEngine {
       end: () => {
         this.last.set(fn, method);
         for (const m of leaving) m.dispose();
-        if (recompile) setImmediate(() => void this.recompile(cache, model, fn, shapes, method.buildMs));
+        if (recompile) setImmediate(() => void this.recompile(cache, model, fn, shapes, method.compileMs));
       },
     };
   }
@@ -247,19 +249,25 @@ export class NativeBlockEngine implements BlockEngine {
   }
 
   /**
-   * Starts a compile of the structure in effect now. Its synchronous part (trace, lowering)
-   * took `buildMs` last time: the stream renders that far ahead first, so no block comes late.
+   * Compiles the structure in effect now. Each of its steps (trace, lowering, ONNX Runtime's
+   * load of the session) holds this thread at a stretch: 15–240 ms for a RAVE-sized decoder.
+   * The stream renders ahead for as long as the whole compile took last time (`compileMs`, up to
+   * its lead) and catches up between the steps, so no block comes late.
    */
-  private async recompile(cache: NativeMethodCache, model: BendedModule, fn: string, shapes: number[][], buildMs: number): Promise<void> {
+  private async recompile(cache: NativeMethodCache, model: BendedModule, fn: string, shapes: number[][], compileMs: number): Promise<void> {
     if (this.disposed || this.cache !== cache) return;
     // The next block is due soon (the stream is catching up): try again after it.
     if (!this.room()) {
       this.nextCompileAt = 0;
       return;
     }
-    const caughtUp = await this.lead(buildMs);
+    const caughtUp = await this.lead(compileMs);
     try {
-      if (!this.disposed && this.cache === cache) cache.lookup(model, fn, shapes);
+      if (!this.disposed && this.cache === cache) {
+        cache.lookup(model, fn, shapes, true, this.between);
+        // one compile (a failed one is recorded by the cache: the method plays on, and says why)
+        await cache.settled(fn, shapes);
+      }
     } finally {
       caughtUp();
     }
@@ -317,7 +325,8 @@ export function createBlockEngine(
   runtime: NativeAvailability = ONNX_RUNTIME,
   room?: () => boolean,
   lead?: (ms: number) => Promise<() => void>,
+  between?: BetweenSteps,
 ): BlockEngine {
   const { name, why } = resolveEngine(choice, runtime);
-  return name === "native" ? new NativeBlockEngine(room, lead) : new WasmBlockEngine(why ?? "");
+  return name === "native" ? new NativeBlockEngine(room, lead, between) : new WasmBlockEngine(why ?? "");
 }

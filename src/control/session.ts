@@ -107,6 +107,7 @@ export class Session implements CommandContext, VoiceContext {
       options.nativeRuntime,
       () => this.clock.msUntilNextBlock() >= this.blockMs / 2,
       (ms) => this.leadFor(ms),
+      () => this.betweenBlocks(),
     );
     this.model = new SessionModel({
       workspace: options.workspace,

@@ -71,6 +71,11 @@ export class NativeMethodCache {
     }
   }
 
+  /** Resolves when the compile under way for `fn` at these shapes, if any, has ended (either way). */
+  async settled(fn: string, shapes: number[][]): Promise<void> {
+    await this.slot(fn, shapes).pending?.catch(() => undefined);
+  }
+
   private start(slot: Slot, bended: BendedModule, fn: string, shapes: number[][], key: string, between?: BetweenSteps): void {
     slot.pendingKey = key;
     const pending = compileMethod(bended, fn, shapes, this.options, between);
