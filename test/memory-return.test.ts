@@ -3,7 +3,7 @@
 // 25% of what it was before the large model was loaded. Measured in a child process
 // (bench/memory-return.js), whose RSS is the plugin's alone.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -42,4 +42,32 @@ describe("status reports memory", () => {
       rmSync(workspace, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("memory returns only when a larger model's memory is left over", () => {
+  it("switching back and forth between two small models while streaming never restarts the inference thread", async () => {
+    const workspace = mkdtempSync(join(tmpdir(), "tfbend-small-switch-"));
+    copyFileSync(fileURLToPath(new URL("./fixtures/torchscript/rave_like.ts", import.meta.url)), join(workspace, "rave_like.ts"));
+    const engine = await tb.control.Engine.start({ workspace, modelsDir: fileURLToPath(new URL("../models", import.meta.url)), model: "audio" });
+    const restarts: string[] = [];
+    const off = engine.onChange((reply) => {
+      if (reply.command === "engine") restarts.push(String(reply.values[0]));
+    });
+    try {
+      expect((await engine.execute(["stream", "start"])).ok).toBe(true);
+      for (let i = 0; i < 6; i++) {
+        const reply = await engine.execute(i % 2 === 0 ? ["load", "rave_like.ts", "decode"] : ["load", "audio"]);
+        expect(reply.ok, String(reply.values[0])).toBe(true);
+        // what the decision reads: tensors held now, the wasm heap, both far below a larger model's
+        const status = (await engine.execute(["status"])).dict as Record<string, number>;
+        expect(status.wasm_mb).toBeLessThan(2 * status.tensor_mb + 64);
+      }
+      expect((await engine.execute(["status"])).dict).toMatchObject({ streaming: 1 });
+      expect(restarts).toEqual([]);
+    } finally {
+      off();
+      await engine.close();
+      rmSync(workspace, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

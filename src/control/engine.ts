@@ -47,12 +47,14 @@ export interface StoredVersion {
 const FATAL_ERRORS = /memory access out of bounds|out of memory|Array buffer allocation failed|WebAssembly\.Memory/i;
 const WATCHDOG_TICK_MS = 250;
 /**
- * Memory returns: wasm memory never shrinks, so after a load leaves the process this much
- * above what its thread booted with (plus what its tensors grew by), the next quiet moment
- * starts a fresh thread with the model (its state put back): over 25% and 128 MB.
+ * Memory returns: wasm memory never shrinks, so when a load leaves the thread with tensors far
+ * smaller than it once held (a larger model gone) and a wasm heap far larger than they need, the
+ * next quiet moment starts a fresh thread with the model (its state put back). "Far" is over
+ * twice and 64 MB more. The process's RSS against its RSS at boot was the measure before: a
+ * stream's own growth after boot (compiles, the JavaScript heaps) crossed it at a model switch
+ * between two small models and restarted the thread for nothing (an 890 ms gap in the switch soak).
  */
-const MEMORY_SLACK = 1.25;
-const MEMORY_SLACK_MB = 128;
+const leftOver = (heldMb: number, neededMb: number): boolean => heldMb > 2 * neededMb + 64;
 const rssMb = (): number => process.memoryUsage.rss() / 2 ** 20;
 
 /** Starts the thread that hosts the session, with `workerData` (the shipped worker unless a test wraps it). */
@@ -109,8 +111,8 @@ export class Engine {
   /** Why the thread is being restarted (the watchdog, a fatal error), for the event clients get. */
   private recovering: string | null = null;
   private readonly watchdog: NodeJS.Timeout;
-  /** Process RSS and tensor MB when the current thread had booted (see MEMORY_SLACK). */
-  private memoryBaseline: { rssMb: number; tensorMb: number } | null = null;
+  /** The most the current thread's tensors have held (MB): a model larger than the one loaded now was there. */
+  private peakTensorMb = 0;
   /** A load left memory the thread cannot give back: a fresh thread takes over when no command is pending. */
   private freshThreadWanted = false;
   /** The thread is being replaced on purpose (memory returns), not after a failure. */
@@ -133,13 +135,10 @@ export class Engine {
     if (silent > limit) this.recover(`the inference thread did not answer for ${Math.round(silent)} ms`);
   }
 
-  /** After a load: a fresh thread is wanted when the process holds much more than the thread's model needs. */
+  /** After a load: a fresh thread is wanted when a larger model's memory is left over in its wasm heap. */
   private checkMemory(): void {
-    if (!this.memoryBaseline) return;
-    const grown = Math.max(0, Number(this.lastStatus.tensor_mb ?? 0) - this.memoryBaseline.tensorMb);
-    const expected = this.memoryBaseline.rssMb + grown;
-    const now = rssMb();
-    if (now > expected * MEMORY_SLACK && now - expected > MEMORY_SLACK_MB) this.freshThreadWanted = true;
+    const tensors = Number(this.lastStatus.tensor_mb ?? 0);
+    if (leftOver(this.peakTensorMb, tensors) && leftOver(Number(this.lastStatus.wasm_mb ?? 0), tensors)) this.freshThreadWanted = true;
   }
 
   /** Ends a thread that cannot be trusted; the exit handler starts a new one with the model's state. */
@@ -181,12 +180,13 @@ export class Engine {
           this.lastStatus = { ...message.status };
           this.mirror.clear();
           this.setsInFlight.clear();
+          this.peakTensorMb = 0;
         } else Object.assign(this.lastStatus, message.status);
+        this.peakTensorMb = Math.max(this.peakTensorMb, Number(this.lastStatus.tensor_mb ?? 0));
         if (message.controls) this.mirror.replace(message.controls);
         if ("ready" in message) {
           booted = true;
           this.booting = false;
-          this.memoryBaseline = { rssMb: rssMb(), tensorMb: Number(this.lastStatus.tensor_mb ?? 0) };
           this.heardAt = performance.now();
           resolveReady(message.boot);
         }
