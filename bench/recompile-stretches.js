@@ -14,6 +14,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import * as tb from "tfbend";
 import { writeRaveExport } from "./rave.js";
+import { lateBlockCounter } from "./util.js";
 
 const { values: opts } = parseArgs({ options: { engine: { type: "string", default: "native" }, changes: { type: "string", default: "30" } } });
 const CHANGES = Number(opts.changes);
@@ -35,18 +36,12 @@ session.onError((reply) => {
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 await run("load", "rave_v2.ts", "decode");
 
-let late = 0;
-let lastDropped = 0;
-const sampler = setInterval(() => {
-  const dropped = Number(session.status().dropped ?? 0);
-  late += dropped >= lastDropped ? dropped - lastDropped : dropped;
-  lastDropped = dropped;
-}, 10);
+const lateBlocks = lateBlockCounter(session);
 const delay = monitorEventLoopDelay({ resolution: 1 });
 
 await run("stream", "start");
 await pause(4000); // the first compile and the stream settling
-late = 0;
+const lateBefore = lateBlocks.count();
 delay.enable();
 const blocksBefore = Number(session.status().blocks);
 for (let i = 0; i < CHANGES; i++) {
@@ -55,10 +50,10 @@ for (let i = 0; i < CHANGES; i++) {
   await pause(2000);
 }
 delay.disable();
-clearInterval(sampler);
+lateBlocks.stop();
 const status = session.status();
 const cpu = spawnSync("lscpu", { encoding: "utf8" }).stdout?.match(/Model name:\s*(.+)/)?.[1]?.trim() ?? "unknown CPU";
 console.log(`CPU ${cpu}; engine ${status.method_engine}; ${CHANGES} bend/unbend 2 s apart, 2048-sample blocks (${session.blockMs.toFixed(1)} ms)`);
-console.log(`blocks ${Number(status.blocks) - blocksBefore}, late ${late}; recompiles ${status.engine_compiles}, last compile ${status.engine_compile_ms} ms; longest stretch the thread was held ${(delay.max / 1e6).toFixed(0)} ms; RTF p95 ${status.rtf_p95}`);
+console.log(`blocks ${Number(status.blocks) - blocksBefore}, late ${lateBlocks.count() - lateBefore}; recompiles ${status.engine_compiles}, last compile ${status.engine_compile_ms} ms; longest stretch the thread was held ${(delay.max / 1e6).toFixed(0)} ms; RTF p95 ${status.rtf_p95}`);
 session.dispose();
 process.exit(0);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import * as tb from "tfbend";
+import { lateBlockCounter } from "./util.js";
 
 const { values: opts } = parseArgs({ options: { engine: { type: "string", default: "native" }, switches: { type: "string", default: "6" } } });
 const SWITCHES = Number(opts.switches);
@@ -32,13 +33,7 @@ session.onError((reply) => {
 });
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-let late = 0;
-let lastDropped = 0;
-const sampler = setInterval(() => {
-  const dropped = Number(session.status().dropped ?? 0);
-  late += dropped >= lastDropped ? dropped - lastDropped : dropped;
-  lastDropped = dropped;
-}, 10);
+const lateBlocks = lateBlockCounter(session);
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 
@@ -51,7 +46,7 @@ console.log("|---:|---|---:|---:|---:|---:|");
 const longest = [];
 for (let i = 0; i < SWITCHES; i++) {
   const to = i % 2 === 0 ? ["rave_like.ts", "decode"] : ["audio"];
-  const lateBefore = late;
+  const lateBefore = lateBlocks.count();
   delay.reset();
   const t = performance.now();
   await run("load", ...to);
@@ -61,10 +56,10 @@ for (let i = 0; i < SWITCHES; i++) {
   await pause(1500);
   const after = delay.max / 1e6;
   longest.push(during, after);
-  console.log(`| ${i + 1} | ${to[0]} | ${ms.toFixed(0)} | ${during.toFixed(0)} | ${after.toFixed(0)} | ${late - lateBefore} |`);
+  console.log(`| ${i + 1} | ${to[0]} | ${ms.toFixed(0)} | ${during.toFixed(0)} | ${after.toFixed(0)} | ${lateBlocks.count() - lateBefore} |`);
 }
-clearInterval(sampler);
+lateBlocks.stop();
 delay.disable();
-console.log(`longest stretch over all switches ${Math.max(...longest).toFixed(0)} ms (lead ${leadMs.toFixed(0)} ms); late blocks ${late}`);
+console.log(`longest stretch over all switches ${Math.max(...longest).toFixed(0)} ms (lead ${leadMs.toFixed(0)} ms); late blocks ${lateBlocks.count()}`);
 session.dispose();
 process.exit(0);

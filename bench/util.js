@@ -62,3 +62,19 @@ export function withTfjsCopies(tb, fn) {
     }
   };
 }
+
+/**
+ * Late blocks of a streaming session, counted from its status's `dropped` sampled every 10 ms:
+ * the count starts again with each model (and thread), so every fall counts what it had reached.
+ * `count()` is the total so far; `stop()` ends the sampling.
+ */
+export function lateBlockCounter(session) {
+  let late = 0;
+  let lastDropped = 0;
+  const sampler = setInterval(() => {
+    const dropped = Number(session.status().dropped ?? 0);
+    late += dropped >= lastDropped ? dropped - lastDropped : dropped;
+    lastDropped = dropped;
+  }, 10);
+  return { count: () => late, stop: () => clearInterval(sampler) };
+}
